@@ -1,0 +1,76 @@
+"""Cursor pagination (spec §1.7): limit checks, opaque keyset cursors, page envelopes.
+
+A cursor is base64url JSON holding the list it belongs to, a digest of the
+filters it was issued under, and the sort key of the last item returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from drawdown.api.errors import invalid
+from drawdown.settings import Settings
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    after: list[Any] | None  # sort key of the previous page's last item
+
+
+def _filters_digest(list_name: str, filters: Mapping[str, Any]) -> str:
+    canonical = json.dumps([list_name, filters], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def page_request(
+    settings: Settings,
+    list_name: str,
+    limit: int | None,
+    cursor: str | None,
+    filters: Mapping[str, Any],
+) -> PageRequest:
+    size = settings.page_limit_default if limit is None else limit
+    if not 1 <= size <= settings.page_limit_max:
+        raise invalid("limit", f"must be between 1 and {settings.page_limit_max}")
+    if cursor is None or cursor == "":
+        return PageRequest(limit=size, after=None)
+    return PageRequest(limit=size, after=_decode(cursor, _filters_digest(list_name, filters)))
+
+
+def _decode(cursor: str, digest: str) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        ok = isinstance(payload, dict) and payload.get("f") == digest
+        key = payload.get("k") if ok else None
+    except ValueError:
+        key = None
+    if not isinstance(key, list):
+        raise invalid("cursor", "is not a valid cursor for this list and these filters")
+    return key
+
+
+def encode_cursor(list_name: str, filters: Mapping[str, Any], key: Sequence[Any]) -> str:
+    payload = {"f": _filters_digest(list_name, filters), "k": list(key)}
+    raw = json.dumps(payload, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def page(
+    items: Sequence[Any],
+    request: PageRequest,
+    list_name: str,
+    filters: Mapping[str, Any],
+    key_of: Any,
+) -> tuple[list[Any], dict[str, Any]]:
+    """Split a fetch of `limit + 1` rows into the page and its pagination_metadata."""
+    has_more = len(items) > request.limit
+    shown = list(items[: request.limit])
+    next_cursor = encode_cursor(list_name, filters, key_of(shown[-1])) if has_more else None
+    return shown, {"has_more": has_more, "next_cursor": next_cursor}

@@ -1,0 +1,49 @@
+"""Query-string helpers: bracketed range filters and booleans as the SDK sends them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import Request
+
+from drawdown.api.errors import invalid
+
+RANGE_OPS = ("gt", "gte", "lt", "lte")
+
+
+def range_filters(request: Request, field: str) -> list[tuple[str, str]]:
+    """`field[gt]=…` style parameters as (op, raw value) pairs, in a stable order."""
+    result = []
+    for op in RANGE_OPS:
+        value = request.query_params.get(f"{field}[{op}]")
+        if value is not None:
+            result.append((op, value))
+    return result
+
+
+def boolean(request: Request, name: str, default: bool) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise invalid(name, "must be true or false")
+
+
+def integer(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise invalid(name, "must be an integer") from exc
+
+
+def one_of(request: Request, name: str, allowed: Sequence[str]) -> str | None:
+    raw = request.query_params.get(name)
+    if raw is not None and raw not in allowed:
+        raise invalid(name, f"must be one of {', '.join(allowed)}")
+    return raw

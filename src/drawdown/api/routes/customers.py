@@ -1,0 +1,125 @@
+"""Customer endpoints E1–E7 (spec §2.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from drawdown.api import pagination
+from drawdown.api.errors import invalid
+from drawdown.api.deps import json_object, service_context, validated
+from drawdown.api.jsonio import ExactJSONResponse
+from drawdown.api.queries import integer, range_filters
+from drawdown.api.schemas.customers import (
+    CustomerCreate,
+    CustomerUpdate,
+    customer_json,
+    service_fields,
+)
+from drawdown.ledger.dates import format_instant, resolve_instant
+from drawdown.services import customers as service
+from drawdown.services.customers import CustomerRef
+
+router = APIRouter()
+
+
+@router.post("/customers", status_code=201)
+async def create_customer(request: Request) -> Response:
+    """Create a customer."""
+    body = validated(CustomerCreate, await json_object(request))
+    row = await run_in_threadpool(
+        service.create_customer, service_context(request), service_fields(body)
+    )
+    return ExactJSONResponse(customer_json(row), status_code=201)
+
+
+@router.get("/customers")
+async def list_customers(request: Request) -> Response:
+    """List customers, newest first."""
+    ctx = service_context(request)
+    raw_filters = range_filters(request, "created_at")
+    filters = [(op, resolve_instant(v, "UTC", field=f"created_at[{op}]")) for op, v in raw_filters]
+    page_req = pagination.page_request(
+        ctx.settings,
+        "customers",
+        integer(request, "limit"),
+        request.query_params.get("cursor"),
+        dict(raw_filters),
+    )
+    after = _customer_keyset(page_req.after)
+    rows = await run_in_threadpool(
+        lambda: service.list_customers(
+            ctx, created_at_filters=filters, after=after, limit=page_req.limit + 1
+        )
+    )
+    shown, meta = pagination.page(
+        rows,
+        page_req,
+        "customers",
+        dict(raw_filters),
+        lambda row: [format_instant(row["created_at"], fractions=True), row["id"]],
+    )
+    return ExactJSONResponse(
+        {"data": [customer_json(r) for r in shown], "pagination_metadata": meta}
+    )
+
+
+def _customer_keyset(after: list[Any] | None) -> Any:
+    if after is None:
+        return None
+    try:
+        created_at, customer_id = after
+        return resolve_instant(str(created_at), "UTC", field="cursor"), str(customer_id)
+    except (ValueError, TypeError) as exc:
+        raise invalid("cursor", "is not a valid cursor for this list") from exc
+
+
+@router.get("/customers/external_customer_id/{external_customer_id}")
+async def fetch_customer_by_external_id(request: Request, external_customer_id: str) -> Response:
+    """Fetch a customer by external id."""
+    ref = CustomerRef(external_id=external_customer_id)
+    row = await run_in_threadpool(service.get_customer, service_context(request), ref)
+    return ExactJSONResponse(customer_json(row))
+
+
+@router.put("/customers/external_customer_id/{external_customer_id}")
+async def update_customer_by_external_id(request: Request, external_customer_id: str) -> Response:
+    """Update a customer by external id."""
+    return await _update(request, CustomerRef(external_id=external_customer_id))
+
+
+@router.get("/customers/{customer_id}")
+async def fetch_customer(request: Request, customer_id: str) -> Response:
+    """Fetch a customer."""
+    row = await run_in_threadpool(
+        service.get_customer, service_context(request), CustomerRef(id=customer_id)
+    )
+    return ExactJSONResponse(customer_json(row))
+
+
+@router.put("/customers/{customer_id}")
+async def update_customer(request: Request, customer_id: str) -> Response:
+    """Update a customer."""
+    return await _update(request, CustomerRef(id=customer_id))
+
+
+async def _update(request: Request, ref: CustomerRef) -> Response:
+    raw = await json_object(request)
+    body = validated(CustomerUpdate, raw)
+    fields = service_fields(body)
+    for required in ("name", "email"):
+        if required in fields and fields[required] is None:
+            raise invalid(required, "may not be null")
+    row = await run_in_threadpool(service.update_customer, service_context(request), ref, fields)
+    return ExactJSONResponse(customer_json(row))
+
+
+@router.delete("/customers/{customer_id}", status_code=204)
+async def delete_customer(request: Request, customer_id: str) -> Response:
+    """Delete a customer."""
+    await run_in_threadpool(
+        service.delete_customer, service_context(request), CustomerRef(id=customer_id)
+    )
+    return Response(status_code=204)

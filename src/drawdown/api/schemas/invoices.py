@@ -1,0 +1,164 @@
+"""Wire form of invoices (§3.7), top-ups (§3.6) and their request bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.engine import RowMapping
+
+from drawdown.ledger.dates import format_instant
+from drawdown.services import invoices as service
+from drawdown.services.context import ServiceContext
+
+MONEY = Decimal("0.01")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class MarkPaidRequest(_Strict):
+    payment_received_date: str
+    external_id: str | None = None
+    notes: str | None = None
+
+
+class TopUpInvoiceSettings(_Strict):
+    auto_collection: bool
+    net_terms: int
+    memo: str | None = None
+    require_successful_payment: bool | None = None
+
+
+class TopUpRequest(_Strict):
+    currency: str
+    threshold: str
+    amount: str
+    per_unit_cost_basis: str
+    invoice_settings: TopUpInvoiceSettings
+    active_from: str | None = None
+    expires_after: int | None = None
+    expires_after_unit: Literal["day", "month"] | None = None
+
+
+def _money(value: Decimal, currency: str) -> str:
+    from drawdown.services.currencies import minor_units
+
+    return str(value.quantize(Decimal(1).scaleb(-minor_units(currency))))
+
+
+def _day(value: Any) -> str | None:
+    return None if value is None else format_instant(value, fractions=False)
+
+
+def _at(value: Any) -> str | None:
+    return None if value is None else format_instant(value, fractions=True)
+
+
+def invoice_json(row: RowMapping, customer: Mapping[str, Any]) -> dict[str, Any]:
+    total = _money(row["total"], row["currency"])
+    return {
+        "id": row["id"], "invoice_number": row["invoice_number"], "invoice_source": "one_off",
+        "status": row["status"], "currency": row["currency"],
+        "customer": {"id": customer["id"], "external_customer_id": customer["external_customer_id"]},
+        "created_at": _at(row["created_at"]), "invoice_date": _day(row["invoice_date"]),
+        "due_date": _day(row["due_date"]), "issued_at": _at(row["created_at"]),
+        "paid_at": _at(row["paid_at"]), "payment_received_at": _at(row["payment_received_at"]),
+        "voided_at": _at(row["voided_at"]),
+        "subtotal": total, "total": total, "amount_due": total, "memo": row["memo"],
+        "metadata": {},
+        "auto_collection": {
+            "enabled": row["auto_collection"], "next_attempt_at": None,
+            "num_attempts": None, "previously_attempted_at": None,
+        },
+        "line_items": [_line_item(row, total)],
+        "credit_notes": [], "customer_balance_transactions": [], "discounts": [],
+        "payment_attempts": [], "discount": None, "hidden_line_item_count": 0,
+        "will_auto_issue": False,
+        "billing_address": customer["billing_address"],
+        "shipping_address": customer["shipping_address"],
+        "customer_tax_id": customer["tax_id"],
+        **{key: None for key in _NULL_INVOICE_FIELDS},
+    }  # fmt: skip
+
+
+_NULL_INVOICE_FIELDS = (
+    "eligible_to_issue_at", "hosted_invoice_url", "invoice_pdf", "issue_failed_at", "maximum",
+    "maximum_amount", "minimum", "minimum_amount", "payment_failed_at", "payment_started_at",
+    "scheduled_issue_at", "subscription", "sync_failed_at",
+)
+
+
+def _line_item(row: RowMapping, total: str) -> dict[str, Any]:
+    invoice_date = _day(row["invoice_date"])
+    return {
+        "id": row["line_item_id"], "name": row["item_name"], "quantity": row["quantity"],
+        "subtotal": total, "adjusted_subtotal": total, "amount": total,
+        "credits_applied": "0.00", "partially_invoiced_amount": "0.00",
+        "start_date": invoice_date, "end_date": invoice_date,
+        "adjustments": [], "sub_line_items": [], "tax_amounts": [],
+        "filter": None, "grouping": None, "usage_customer_ids": None,
+        "price": _price(row),
+    }  # fmt: skip
+
+
+def _price(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["price_id"], "name": row["item_name"], "model_type": "unit",
+        "price_type": "fixed_price", "cadence": "one_time", "billing_mode": "in_advance",
+        "currency": row["currency"], "created_at": _at(row["created_at"]),
+        "item": {"id": row["item_id"], "name": row["item_name"]},
+        "unit_config": {"unit_amount": row["unit_amount"]},
+        "billing_cycle_configuration": {"duration": 1, "duration_unit": "month"},
+        "metadata": {}, "fixed_price_quantity": row["quantity"],
+        **{key: None for key in _NULL_PRICE_FIELDS},
+    }  # fmt: skip
+
+
+_NULL_PRICE_FIELDS = (
+    "billable_metric", "conversion_rate", "credit_allocation", "discount", "external_price_id",
+    "invoice_grouping_key", "invoicing_cycle_configuration", "maximum", "maximum_amount",
+    "minimum", "minimum_amount", "plan_phase_order", "replaces_price_id",
+    "composite_price_filters", "conversion_rate_config", "dimensional_price_configuration",
+    "license_type",
+)
+
+
+def invoice_summary_json(row: RowMapping, customer: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"], "invoice_number": row["invoice_number"], "status": row["status"],
+        "customer": {"id": customer["id"], "external_customer_id": customer["external_customer_id"]},
+        "subscription": None,
+    }
+
+
+def created_invoices_for(
+    ctx: ServiceContext, views: Sequence[Any]
+) -> dict[str, list[dict[str, Any]] | None]:
+    """`created_invoices` of increment entries, keyed by entry id (R-INC-5)."""
+    increments = [v for v in views if v.entry.entry_type == "increment" and v.block.invoice_id]
+    if not increments:
+        return {}
+    customer = increments[0].customer
+    rows = service.invoices_for_blocks(ctx, customer["id"], [v.block.id for v in increments])
+    by_block = {row["block_id"]: row for row in rows}
+    result: dict[str, list[dict[str, Any]] | None] = {}
+    for view in increments:
+        row = by_block.get(view.block.id)
+        result[view.entry.id] = [invoice_json(row, view.customer)] if row else None
+    return result
+
+
+def top_up_json(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"], "currency": row["currency"], "amount": row["amount"],
+        "threshold": row["threshold"], "per_unit_cost_basis": row["per_unit_cost_basis"],
+        "invoice_settings": {
+            "auto_collection": row["auto_collection"], "net_terms": row["net_terms"],
+            "memo": row["memo"], "require_successful_payment": row["require_successful_payment"],
+        },
+        "expires_after": row["expires_after"], "expires_after_unit": row["expires_after_unit"],
+    }  # fmt: skip

@@ -1,0 +1,117 @@
+"""The `drawdown` command line: serve, migrate, keys, expire, admin.
+
+Every command works on the database named by `DRAWDOWN_DATABASE_URL` and goes
+through the same service functions as the HTTP API.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from drawdown.services import api_keys
+from drawdown.services.context import ServiceContext
+from drawdown.settings import Settings
+from drawdown.store.engine import make_engine
+from drawdown.store.migrate import upgrade
+
+app = typer.Typer(help="drawdown: a self-hostable prepaid-credits ledger.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+admin_app = typer.Typer(help="Manage console administrators.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(admin_app, name="admin")
+
+
+def _context(settings: Settings | None = None) -> ServiceContext:
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings)
+    upgrade(engine)
+    return ServiceContext(engine=engine, settings=settings)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Interface to listen on [env DRAWDOWN_HOST, 127.0.0.1]"),
+    port: int = typer.Option(None, help="Port to listen on [env DRAWDOWN_PORT, 8000]"),
+) -> None:
+    """Apply migrations and serve the API under /v1 (and the console under /console)."""
+    import uvicorn
+
+    from drawdown.api.app import create_app
+
+    settings = Settings.from_env()
+    ctx = _context(settings)
+    listen_host = host or settings.host
+    listen_port = port or settings.port
+    if not settings.env_api_keys and not api_keys.has_active_key(ctx):
+        key = api_keys.create_key(ctx, "default")
+        typer.echo("No API key existed, so one was created. It is shown only this once:")
+        typer.echo(f"  {key.secret}")
+        typer.echo(
+            f'Use it with: orb.Orb(api_key="{key.secret}", '
+            f'base_url="http://{listen_host}:{listen_port}/v1")'
+        )
+    typer.echo(f"drawdown listening on http://{listen_host}:{listen_port}/v1 ({_db_kind(settings)})")
+    uvicorn.run(create_app(settings, ctx), host=listen_host, port=listen_port, log_level="warning")
+
+
+def _db_kind(settings: Settings) -> str:
+    return "SQLite" if settings.database_url.startswith("sqlite") else "PostgreSQL"
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations to the configured database."""
+    _context()
+    typer.echo("database is up to date")
+
+
+@keys_app.command("create")
+def keys_create(name: str = typer.Option(..., help="A label for the key")) -> None:
+    """Create an API key; the secret is printed alone on the last line, once."""
+    key = api_keys.create_key(_context(), name)
+    typer.echo(f"created key {key.id} ({key.name}); store the secret now, it is not shown again:")
+    typer.echo(key.secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (never their secrets)."""
+    for row in api_keys.list_keys(_context()):
+        state = "revoked" if row["revoked_at"] else "active"
+        last_used = row["last_used_at"].isoformat() if row["last_used_at"] else "never"
+        typer.echo(
+            f"{row['id']}  {row['prefix']}…  {state:7}  {row['name']}  "
+            f"created {row['created_at'].isoformat()}  last used {last_used}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key; requests using it get 401 from now on."""
+    from drawdown.services.errors import ResourceNotFound
+
+    try:
+        api_keys.revoke_key(_context(), key_id)
+    except ResourceNotFound:
+        typer.echo(f"no active key with id {key_id}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"revoked {key_id}")
+
+
+@app.command()
+def expire() -> None:
+    """Write due credit_block_expiry entries for every customer now (optional; reads do it too)."""
+    from drawdown.services import idempotency, ledger
+
+    ctx = _context()
+    swept = ledger.sweep_expiries(ctx)
+    purged = idempotency.purge_expired(ctx)
+    typer.echo(f"expired blocks of {swept} customer(s); purged {purged} old idempotency key(s)")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

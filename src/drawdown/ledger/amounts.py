@@ -1,0 +1,101 @@
+"""Exact credit amounts: the one constructor, the one formatter and the arithmetic context.
+
+Invariant: every amount that enters the core went through ``to_decimal`` (finite, at most
+``FRACTION_DIGITS_MAX`` fractional and ``SIGNIFICANT_DIGITS_MAX`` significant digits), and all
+arithmetic runs in ``exact_arithmetic()``, which traps any rounding, so sums are exact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import (
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
+
+from drawdown.ledger.errors import InvalidAmount
+
+FRACTION_DIGITS_MAX = 12
+SIGNIFICANT_DIGITS_MAX = 30
+ARITHMETIC_PRECISION = 60
+
+# Trapping Inexact turns any silent rounding into a loud failure: credit sums must be exact.
+_EXACT = Context(
+    prec=ARITHMETIC_PRECISION,
+    traps=[Inexact, InvalidOperation, DivisionByZero, Overflow],
+)
+_PLAIN_DECIMAL = re.compile(r"-?\d+(\.\d+)?")
+
+
+@contextmanager
+def exact_arithmetic() -> Iterator[None]:
+    """Run the body in a 60-digit decimal context that raises instead of rounding."""
+    with localcontext(_EXACT):
+        yield
+
+
+def to_decimal(value: object, *, field: str) -> Decimal:
+    """Convert a wire value (int, Decimal or plain decimal string) to a checked Decimal.
+
+    The caller's scale is kept ("0.20" stays Decimal("0.20")) because cost-basis strings echo
+    it back; limits are checked on the normalised value, so trailing zeros cost nothing.
+    """
+    number = _coerce(value, field)
+    _check_limits(number, field)
+    return number
+
+
+def _coerce(value: object, field: str) -> Decimal:
+    # bool is a subclass of int, and float is lossy: both are refused before anything else.
+    if isinstance(value, bool | float):
+        raise InvalidAmount(field, "must be a number, not a boolean or binary float")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if _PLAIN_DECIMAL.fullmatch(text) is None:
+            raise InvalidAmount(field, "must be a plain decimal number such as 12.5")
+        return Decimal(text)
+    raise InvalidAmount(field, "must be a number")
+
+
+def _check_limits(number: Decimal, field: str) -> None:
+    if not number.is_finite():
+        raise InvalidAmount(field, "must be a finite number")
+    if number.is_zero():
+        return
+    digits, exponent = _significant(number)
+    if -exponent > FRACTION_DIGITS_MAX:
+        raise InvalidAmount(field, f"must have at most {FRACTION_DIGITS_MAX} fractional digits")
+    # Digits written out in plain notation, counting the zeros a positive exponent implies.
+    if len(digits) + max(exponent, 0) > SIGNIFICANT_DIGITS_MAX:
+        raise InvalidAmount(field, f"must have at most {SIGNIFICANT_DIGITS_MAX} significant digits")
+
+
+def _significant(number: Decimal) -> tuple[str, int]:
+    """Digits without trailing zeros, and the exponent that goes with them (context-free)."""
+    _, digit_tuple, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(map(str, digit_tuple)).lstrip("0")
+    stripped = digits.rstrip("0")
+    return stripped, exponent + len(digits) - len(stripped)
+
+
+def format_decimal(number: Decimal) -> str:
+    """Shortest exact plain-notation text: "100", "12.5", "0.000001", "-3"; never "-0"."""
+    assert number.is_finite(), "only finite amounts are ever stored"
+    if number.is_zero():
+        return "0"
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text

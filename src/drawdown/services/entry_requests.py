@@ -1,0 +1,166 @@
+"""Turning a validated ledger-entry request into a ledger command (spec §3.5, R-CUR-*).
+
+This is where request values meet the customer: dates resolve in the customer's
+timezone, `currency` picks the ledger, and ids for new blocks are drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from drawdown.ledger import commands
+from drawdown.ledger.dates import resolve_instant
+from drawdown.ledger.model import Filter
+from drawdown.services import metadata as meta
+from drawdown.services.currencies import CUSTOM_UNIT_LENGTH_MAX, DEFAULT_PRICING_UNIT, iso_code
+from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
+from drawdown.services.write_path import CustomerTx
+from drawdown.store import ledger as store
+
+
+@dataclass(frozen=True)
+class Planned:
+    currency: str
+    command: commands.Command
+    block_ids: tuple[str, ...] = ()
+
+
+def ledger_currency(customer: RowMapping, value: str | None, field: str = "currency") -> str:
+    """The ledger a request names: `credits` by default, a matching ISO code, or a custom unit."""
+    if value is None:
+        return DEFAULT_PRICING_UNIT
+    code = iso_code(value)
+    if code is None:
+        if not 1 <= len(value) <= CUSTOM_UNIT_LENGTH_MAX:
+            raise InvalidField(field, f"must be 1-{CUSTOM_UNIT_LENGTH_MAX} characters")
+        return value
+    if customer["currency"] != code:
+        raise ConstraintViolation(
+            field,
+            f"{code} is not this customer's currency ({customer['currency'] or 'none set'}); "
+            "set the customer's currency first or use a custom pricing unit",
+        )
+    return code
+
+
+def instant(tx: CustomerTx, value: str | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    return resolve_instant(value, tx.customer["timezone"], field=field)
+
+
+def common(tx: CustomerTx, fields: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
+    description = fields.get("description")
+    limit = tx.ctx.settings.description_length_max
+    if description is not None and len(description) > limit:
+        raise InvalidField("description", f"must be at most {limit} characters")
+    meta.validate(fields.get("metadata"), tx.ctx.settings)
+    return description, meta.on_create(fields.get("metadata"))
+
+
+def plan_increment(
+    tx: CustomerTx, fields: Mapping[str, Any], *, status: str = "active",
+    invoice_id: str | None = None,
+) -> Planned:
+    description, metadata = common(tx, fields)
+    filters = tuple(
+        Filter(f["field"], f["operator"], tuple(f["values"])) for f in fields.get("filters") or ()
+    )
+    cost_basis: Decimal | None = fields.get("per_unit_cost_basis")
+    if cost_basis is not None and cost_basis < 0:
+        raise InvalidField("per_unit_cost_basis", "must be greater than or equal to 0")
+    command = commands.Increment(
+        block_id=tx.ctx.new_id(),
+        entry_id=tx.ctx.new_id(),
+        amount=fields["amount"],
+        effective_date=instant(tx, fields.get("effective_date"), "effective_date") or tx.now,
+        expiry_date=instant(tx, fields.get("expiry_date"), "expiry_date"),
+        per_unit_cost_basis=cost_basis,
+        filters=filters,
+        metadata=metadata,
+        description=description,
+        status=status,  # type: ignore[arg-type]
+        source="manual",
+        invoice_id=invoice_id,
+        top_up_id=None,
+    )
+    return Planned(ledger_currency(tx.customer, fields.get("currency")), command)
+
+
+def plan_decrement(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
+    description, metadata = common(tx, fields)
+    command = commands.Decrement(amount=fields["amount"], description=description, metadata=metadata)
+    return Planned(ledger_currency(tx.customer, fields.get("currency")), command)
+
+
+def _block_ledger(tx: CustomerTx, block_id: str, currency: str | None) -> str:
+    """R-CUR-1/R-CUR-4: a block's own ledger, which an explicit currency must match."""
+    row = store.find_block(tx.conn, block_id)
+    if row is None or row["customer_id"] != tx.customer_id:
+        raise ResourceNotFound("CreditBlock", block_id)
+    if currency is not None and ledger_currency(tx.customer, currency) != row["currency"]:
+        raise ConstraintViolation("block_id", "the block belongs to a different currency's ledger")
+    return str(row["currency"])
+
+
+def plan_void(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
+    description, metadata = common(tx, fields)
+    block_id = fields["block_id"]
+    currency = _block_ledger(tx, block_id, fields.get("currency"))
+    command = commands.Void(
+        block_id=block_id, amount=fields["amount"], void_reason=fields.get("void_reason"),
+        description=description, metadata=metadata,
+    )
+    return Planned(currency, command, (block_id,))
+
+
+def plan_amendment(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
+    description, metadata = common(tx, fields)
+    block_id = fields["block_id"]
+    currency = _block_ledger(tx, block_id, fields.get("currency"))
+    command = commands.Amendment(
+        block_id=block_id, amount=fields["amount"], description=description, metadata=metadata
+    )
+    return Planned(currency, command, (block_id,))
+
+
+def plan_expiration_change(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
+    description, metadata = common(tx, fields)
+    target = instant(tx, fields["target_expiry_date"], "target_expiry_date")
+    assert target is not None
+    block_id = fields.get("block_id")
+    if block_id is not None:
+        currency = _block_ledger(tx, block_id, fields.get("currency"))
+    else:
+        block_id, currency = _block_by_expiry(tx, fields)
+    command = commands.ExpirationChange(
+        block_id=block_id, amount=fields.get("amount"), target_expiry_date=target,
+        new_block_id=tx.ctx.new_id(), description=description, metadata=metadata,
+    )
+    return Planned(currency, command, (block_id,))
+
+
+def _block_by_expiry(tx: CustomerTx, fields: Mapping[str, Any]) -> tuple[str, str]:
+    from drawdown.ledger import find_block_by_expiry
+
+    expiry = instant(tx, fields.get("expiry_date"), "expiry_date")
+    if expiry is None:
+        raise InvalidField("block_id", "either block_id or expiry_date is required")
+    currency = ledger_currency(tx.customer, fields.get("currency"))
+    state = store.load_state(tx.conn, tx.customer_id, currency)
+    return find_block_by_expiry(state, expiry).id, currency
+
+
+PLANNERS = {
+    "increment": plan_increment,
+    "decrement": plan_decrement,
+    "void": plan_void,
+    "amendment": plan_amendment,
+    "expiration_change": plan_expiration_change,
+}

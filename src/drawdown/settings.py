@@ -1,0 +1,66 @@
+"""Runtime configuration, read once from `DRAWDOWN_*` environment variables.
+
+Every limit the service enforces is a named setting here, so an operator can find
+and change it in one place (style rule 9: a limit on everything).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def _env_keys() -> tuple[str, ...]:
+    raw = os.environ.get("DRAWDOWN_API_KEYS", "")
+    return tuple(k.strip() for k in raw.split(",") if k.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide settings; build with `Settings.from_env()`."""
+
+    database_url: str = "sqlite:///./drawdown.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_timezone: str = "UTC"
+    # Keys given by the operator in the environment (spec §1.4), on top of the
+    # hashed keys created with `drawdown keys create` or the console.
+    env_api_keys: tuple[str, ...] = field(default_factory=tuple)
+    request_body_bytes_max: int = 1024 * 1024
+    page_limit_default: int = 20
+    page_limit_max: int = 100
+    idempotency_ttl_hours: int = 48
+    idempotency_key_length_max: int = 64
+    metadata_keys_max: int = 50
+    metadata_key_length_max: int = 40
+    metadata_value_length_max: int = 500
+    description_length_max: int = 1000
+    blocks_per_ledger_max: int = 10_000
+    sqlite_busy_timeout_ms: int = 30_000
+    sqlite_synchronous: str = "FULL"
+    console_secret: str | None = None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            database_url=os.environ.get("DRAWDOWN_DATABASE_URL", cls.database_url),
+            host=os.environ.get("DRAWDOWN_HOST", cls.host),
+            port=_env_int("DRAWDOWN_PORT", cls.port),
+            default_timezone=os.environ.get("DRAWDOWN_DEFAULT_TIMEZONE", cls.default_timezone),
+            env_api_keys=_env_keys(),
+            request_body_bytes_max=_env_int(
+                "DRAWDOWN_REQUEST_BODY_BYTES_MAX", cls.request_body_bytes_max
+            ),
+            idempotency_ttl_hours=_env_int(
+                "DRAWDOWN_IDEMPOTENCY_TTL_HOURS", cls.idempotency_ttl_hours
+            ),
+            sqlite_synchronous=os.environ.get(
+                "DRAWDOWN_SQLITE_SYNCHRONOUS", cls.sqlite_synchronous
+            ).upper(),
+            console_secret=os.environ.get("DRAWDOWN_CONSOLE_SECRET") or None,
+        )

@@ -1,0 +1,72 @@
+"""Engines and transactions for SQLite (embedded default) and PostgreSQL.
+
+Write transactions serialize per customer: on PostgreSQL by locking the customer
+row (`SELECT ... FOR UPDATE`, see `lock_customer`), on SQLite by taking the
+database write lock up front (`BEGIN IMMEDIATE`), which also serializes writers
+from several processes sharing one file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+
+from drawdown.settings import Settings
+from drawdown.store.sqlfuncs import register_sqlite_functions
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain `postgresql://` URLs and pick the psycopg 3 driver for them."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(settings: Settings) -> Engine:
+    url = normalize_url(settings.database_url)
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, settings)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: str, settings: Settings) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=10)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={settings.sqlite_synchronous}")
+        cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+        register_sqlite_functions(dbapi_connection)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("drawdown_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write; on SQLite it holds the write lock from the start."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(drawdown_write=True)
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read-only snapshot (one transaction, so multi-query reads are consistent)."""
+    with engine.connect() as conn, conn.begin():
+        yield conn

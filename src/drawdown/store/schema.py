@@ -1,0 +1,269 @@
+"""The database schema: one definition for SQLite and PostgreSQL.
+
+Every table holding customer data has `customer_id` as the first column of its
+primary key, so the schema can be distributed by customer (e.g. Citus) later.
+Invariants the ledger core keeps in Python are declared here a second time
+(unique sequence numbers, unique idempotency keys, one live external id).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from drawdown.store.types import JSONDocument, ExactDecimal, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = 32  # ids are 16 chars today; room to grow without a migration
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("prefix", String(32), nullable=False),
+    Column("key_hash", String(128), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("external_customer_id", String(255)),
+    Column("name", String(255), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("currency", String(8)),
+    Column("timezone", String(64), nullable=False),
+    Column("metadata", JSONDocument, nullable=False),
+    Column("auto_collection", Boolean, nullable=False),
+    Column("auto_issuance", Boolean),
+    Column("email_delivery", Boolean, nullable=False),
+    Column("additional_emails", JSONDocument, nullable=False),
+    Column("payment_provider", String(32)),
+    Column("payment_provider_id", String(255)),
+    Column("billing_address", JSONDocument),
+    Column("shipping_address", JSONDocument),
+    Column("tax_id", JSONDocument),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+    Index(
+        "uq_customers_live_external_id",
+        "external_customer_id",
+        unique=True,
+        sqlite_where=text("deleted_at IS NULL"),
+        postgresql_where=text("deleted_at IS NULL"),
+    ),
+    Index("ix_customers_created", "created_at", "id"),
+)
+
+# One row per (customer, currency): the cached head of that ledger.
+ledgers = Table(
+    "ledgers",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("currency", String(64), nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("balance", ExactDecimal, nullable=False),
+    Column("last_entry_at", UTCDateTime),
+    PrimaryKeyConstraint("customer_id", "currency"),
+    ForeignKeyConstraint(["customer_id"], ["customers.id"]),
+    CheckConstraint("last_seq >= 0", name="last_seq_not_negative"),
+)
+
+credit_blocks = Table(
+    "credit_blocks",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("currency", String(64), nullable=False),
+    Column("balance", ExactDecimal, nullable=False),
+    Column("maximum_initial_balance", ExactDecimal, nullable=False),
+    Column("moved_out", ExactDecimal, nullable=False),
+    Column("voided", ExactDecimal, nullable=False),
+    Column("effective_date", UTCDateTime, nullable=False),
+    Column("expiry_date", UTCDateTime),
+    # Text, not NUMERIC: the caller's scale ("0.20") is echoed back verbatim.
+    Column("per_unit_cost_basis", String(64)),
+    Column("filters", JSONDocument, nullable=False),
+    Column("metadata", JSONDocument, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("invoice_id", String(ID)),
+    Column("top_up_id", String(ID)),
+    # Expired with nothing left: can only change again through a void by id, so the
+    # write path need not load it (keeps loading proportional to live blocks).
+    Column("closed", Boolean, nullable=False),
+    Column("deleted_at", UTCDateTime),
+    PrimaryKeyConstraint("customer_id", "id"),
+    UniqueConstraint("id"),
+    ForeignKeyConstraint(["customer_id", "currency"], ["ledgers.customer_id", "ledgers.currency"]),
+    CheckConstraint("status IN ('active', 'pending_payment')", name="status_known"),
+    CheckConstraint("source IN ('manual', 'top_up')", name="source_known"),
+    Index("ix_credit_blocks_ledger", "customer_id", "currency", "deleted_at"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("currency", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("entry_type", String(32), nullable=False),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("starting_balance", ExactDecimal, nullable=False),
+    Column("ending_balance", ExactDecimal, nullable=False),
+    Column("block_id", String(ID), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("description", Text),
+    Column("metadata", JSONDocument, nullable=False),
+    Column("void_amount", ExactDecimal),
+    Column("void_reason", String(32)),
+    Column("new_block_expiry_date", UTCDateTime),
+    PrimaryKeyConstraint("customer_id", "id"),
+    UniqueConstraint("customer_id", "currency", "seq"),
+    ForeignKeyConstraint(["customer_id", "currency"], ["ledgers.customer_id", "ledgers.currency"]),
+    ForeignKeyConstraint(
+        ["customer_id", "block_id"], ["credit_blocks.customer_id", "credit_blocks.id"]
+    ),
+    CheckConstraint("seq >= 1", name="seq_positive"),
+    Index("ix_ledger_entries_listing", "customer_id", "created_at", "seq"),
+)
+
+# The ordered operation log of each ledger: what replay (block deletion) re-applies.
+ledger_commands = Table(
+    "ledger_commands",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("currency", String(64), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", JSONDocument, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("customer_id", "currency", "position"),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("invoice_number", String(32), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("ledger_currency", String(64), nullable=False),
+    Column("block_id", String(ID)),
+    Column("top_up_id", String(ID)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("invoice_date", UTCDateTime, nullable=False),
+    Column("due_date", UTCDateTime),
+    Column("paid_at", UTCDateTime),
+    Column("payment_received_at", UTCDateTime),
+    Column("voided_at", UTCDateTime),
+    Column("total", ExactDecimal, nullable=False),
+    Column("quantity", ExactDecimal, nullable=False),
+    Column("unit_amount", String(64), nullable=False),
+    Column("memo", Text),
+    Column("auto_collection", Boolean, nullable=False),
+    Column("item_id", String(255), nullable=False),
+    Column("item_name", String(255), nullable=False),
+    Column("line_item_id", String(ID), nullable=False),
+    Column("price_id", String(ID), nullable=False),
+    Column("payment_external_id", String(255)),
+    Column("payment_notes", Text),
+    Column("deleted_at", UTCDateTime),
+    PrimaryKeyConstraint("customer_id", "id"),
+    UniqueConstraint("id"),
+    ForeignKeyConstraint(["customer_id"], ["customers.id"]),
+    CheckConstraint("status IN ('draft', 'issued', 'paid', 'void')", name="status_known"),
+    Index("ix_invoices_listing", "invoice_date", "created_at"),
+)
+
+top_ups = Table(
+    "top_ups",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("currency", String(64), nullable=False),
+    Column("amount", String(64), nullable=False),
+    Column("threshold", String(64), nullable=False),
+    Column("per_unit_cost_basis", String(64), nullable=False),
+    Column("auto_collection", Boolean, nullable=False),
+    Column("net_terms", Integer, nullable=False),
+    Column("memo", Text),
+    Column("require_successful_payment", Boolean),
+    Column("active_from", UTCDateTime, nullable=False),
+    Column("expires_after", Integer),
+    Column("expires_after_unit", String(8)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("deactivated_at", UTCDateTime),
+    PrimaryKeyConstraint("customer_id", "id"),
+    UniqueConstraint("id"),
+    ForeignKeyConstraint(["customer_id"], ["customers.id"]),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", String(64), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status_code", Integer),
+    Column("body", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("scope", "key"),
+    Index("ix_idempotency_keys_created", "created_at"),
+)
+
+# Small named counters (invoice numbers); incremented under a row lock.
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+admin_users = Table(
+    "admin_users",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Server-generated secrets that must survive restarts (console session signing).
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
+)

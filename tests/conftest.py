@@ -1,0 +1,166 @@
+"""Shared fixtures: a real drawdown server process per database backend, driven by the SDK.
+
+Every integration test runs twice, on SQLite and on PostgreSQL. PostgreSQL comes from
+`DRAWDOWN_TEST_POSTGRES_URL` or a throwaway cluster (tests/support/postgres.py).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orb
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import Engine
+
+from support.postgres import create_database, drop_database, postgres_url_for_tests
+
+REPO = Path(__file__).resolve().parent.parent
+BACKENDS = ("sqlite", "postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_cli(database_url: str, *args: str, env: dict[str, str] | None = None) -> str:
+    full_env = {**os.environ, "DRAWDOWN_DATABASE_URL": database_url, **(env or {})}
+    result = subprocess.run(
+        [sys.executable, "-m", "drawdown.cli", *args],
+        env=full_env, cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@dataclass
+class Server:
+    """A running `drawdown serve` process and a way to look inside its database."""
+
+    base_url: str
+    api_key: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+    engine: Engine = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.engine = create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg://"))
+
+    def client(self, **kwargs: Any) -> orb.Orb:
+        kwargs.setdefault("max_retries", 0)
+        return orb.Orb(api_key=self.api_key, base_url=self.base_url, **kwargs)
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url, headers={"Authorization": f"Bearer {self.api_key}"}
+        )
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table that holds customer data, to prove nothing was written."""
+        tables = (
+            "customers", "ledgers", "credit_blocks", "ledger_entries", "ledger_commands",
+            "invoices", "top_ups",
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            return {
+                t: sorted(tuple(map(str, r)) for r in conn.execute(text(f"SELECT * FROM {t}")))
+                for t in tables
+            }
+
+
+def start_server(database_url: str, env: dict[str, str] | None = None) -> Server:
+    key = run_cli(database_url, "keys", "create", "--name", "tests").strip().splitlines()[-1]
+    port = free_port()
+    full_env = {**os.environ, "DRAWDOWN_DATABASE_URL": database_url, **(env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "drawdown.cli", "serve", "--port", str(port)],
+        env=full_env, cwd=REPO, stdout=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}/v1"
+    _wait_until_up(base_url, process)
+    return Server(base_url=base_url, api_key=key, database_url=database_url, process=process)
+
+
+def _wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            httpx.get(base_url + "/ping", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+    server.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    with postgres_url_for_tests() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
+    """Makes a fresh empty database URL for a backend."""
+    created: list[tuple[str, str]] = []
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp('db') / 'drawdown.db'}"
+        admin = request.getfixturevalue("postgres_admin_url")
+        url = create_database(admin, f"dd_{uuid.uuid4().hex[:12]}")
+        created.append((admin, url))
+        return url
+
+    yield make
+    # The admin URL is remembered at creation: the cluster fixture may already be gone here.
+    for admin, url in created:
+        try:
+            drop_database(admin, url)
+        except Exception:  # the throwaway cluster was torn down first, taking the db with it
+            pass
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[Server]:
+    srv = start_server(database_factory(request.param))
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture
+def client(server: Server) -> orb.Orb:
+    return server.client()
+
+
+def unique(prefix: str = "ext") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def table_rows(engine: Engine, table: Any) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(table)).mappings())
