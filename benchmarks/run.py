@@ -46,8 +46,10 @@ class Result:
 
     def row(self) -> str:
         ratio = f"{self.rate / self.baseline_rate:.2f}" if self.baseline_rate else "1.00"
-        return (f"| {self.backend} | {self.operation} | {self.count} | {self.seconds:.2f} | "
-                f"{self.rate:,.0f} | {ratio} |")
+        return (
+            f"| {self.backend} | {self.operation} | {self.count} | {self.seconds:.2f} | "
+            f"{self.rate:,.0f} | {ratio} |"
+        )
 
 
 def timed(count: int, threads: int, work: Callable[[int], None]) -> float:
@@ -71,27 +73,42 @@ def bench_backend(backend: str, url: str, requests: int) -> list[Result]:
 
 def _bench_server(backend: str, server, requests: int) -> list[Result]:
     headers = {"Authorization": f"Bearer {server.api_key}"}
-    http = httpx.Client(base_url=server.base_url, headers=headers, timeout=60,
-                        limits=httpx.Limits(max_connections=32))
-    customers = [http.post("/customers", json={"name": f"B{i}", "email": "b@example.com"}).json()["id"]
-                 for i in range(8)]
+    http = httpx.Client(
+        base_url=server.base_url,
+        headers=headers,
+        timeout=60,
+        limits=httpx.Limits(max_connections=32),
+    )
+    customers = [
+        http.post("/customers", json={"name": f"B{i}", "email": "b@example.com"}).json()["id"]
+        for i in range(8)
+    ]
     for cid in customers:
         for _ in range(20):  # a realistic handful of blocks per ledger
-            http.post(f"/customers/{cid}/credits/ledger_entry",
-                      json={"entry_type": "increment", "amount": 10_000, "expiry_date":
-                            (datetime.now(UTC) + timedelta(days=30)).isoformat()})
+            http.post(
+                f"/customers/{cid}/credits/ledger_entry",
+                json={
+                    "entry_type": "increment",
+                    "amount": 10_000,
+                    "expiry_date": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+                },
+            )
 
     def ping(_: int) -> None:
         assert http.get("/ping").status_code == 200
 
     def decrement_one_customer(_: int) -> None:
-        r = http.post(f"/customers/{customers[0]}/credits/ledger_entry",
-                      json={"entry_type": "decrement", "amount": 1})
+        r = http.post(
+            f"/customers/{customers[0]}/credits/ledger_entry",
+            json={"entry_type": "decrement", "amount": 1},
+        )
         assert r.status_code == 201, r.text
 
     def decrement_many(i: int) -> None:
-        r = http.post(f"/customers/{customers[i % 8]}/credits/ledger_entry",
-                      json={"entry_type": "decrement", "amount": 1})
+        r = http.post(
+            f"/customers/{customers[i % 8]}/credits/ledger_entry",
+            json={"entry_type": "decrement", "amount": 1},
+        )
         assert r.status_code == 201, r.text
 
     def list_ledger(_: int) -> None:
@@ -127,10 +144,20 @@ def bench_core(count: int) -> list[Result]:
         state = ledger.empty_state("credits")
         for i in range(100):
             inc = commands.Increment(
-                block_id=new_id(), entry_id=new_id(), amount=Decimal(100), effective_date=now,
-                expiry_date=now + timedelta(days=i + 1), per_unit_cost_basis=None, filters=(),
-                metadata={}, description=None, status="active", source="manual",
-                invoice_id=None, top_up_id=None)
+                block_id=new_id(),
+                entry_id=new_id(),
+                amount=Decimal(100),
+                effective_date=now,
+                expiry_date=now + timedelta(days=i + 1),
+                per_unit_cost_basis=None,
+                filters=(),
+                metadata={},
+                description=None,
+                status="active",
+                source="manual",
+                invoice_id=None,
+                top_up_id=None,
+            )
             state = ledger.apply(state, inc, now, new_id).state
         return state
 
@@ -152,8 +179,10 @@ def main() -> None:
         results += bench_backend("sqlite", f"sqlite:///{tmp}/bench.db", args.requests)
     if args.postgres:
         results += _bench_postgres(args.postgres, args.requests)
-    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cpus, "
-          f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(
+        f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cpus, "
+        f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
     print("| backend | operation | n | seconds | per second | ratio to baseline |")
     print("|---|---|---|---|---|---|")
     for result in results:

@@ -6,6 +6,7 @@ Every integration test runs twice, on SQLite and on PostgreSQL. PostgreSQL comes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -39,7 +40,11 @@ def run_cli(database_url: str, *args: str, env: dict[str, str] | None = None) ->
     full_env = {**os.environ, "DRAWDOWN_DATABASE_URL": database_url, **(env or {})}
     result = subprocess.run(
         [sys.executable, "-m", "drawdown.cli", *args],
-        env=full_env, cwd=REPO, capture_output=True, text=True, timeout=120,
+        env=full_env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -56,7 +61,9 @@ class Server:
     engine: Engine = field(init=False)
 
     def __post_init__(self) -> None:
-        self.engine = create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg://"))
+        self.engine = create_engine(
+            self.database_url.replace("postgresql://", "postgresql+psycopg://")
+        )
 
     def client(self, **kwargs: Any) -> orb.Orb:
         kwargs.setdefault("max_retries", 0)
@@ -86,7 +93,9 @@ def start_server(database_url: str, env: dict[str, str] | None = None) -> Server
     full_env = {**os.environ, "DRAWDOWN_DATABASE_URL": database_url, **(env or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "drawdown.cli", "serve", "--port", str(port)],
-        env=full_env, cwd=REPO, stdout=subprocess.DEVNULL,
+        env=full_env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}/v1"
     _wait_until_up(base_url, process)
@@ -139,10 +148,9 @@ def database_factory(
     yield make
     # The admin URL is remembered at creation: the cluster fixture may already be gone here.
     for admin, url in created:
-        try:
+        # The throwaway cluster may be torn down first, taking its databases with it.
+        with contextlib.suppress(Exception):
             drop_database(admin, url)
-        except Exception:  # the throwaway cluster was torn down first, taking the db with it
-            pass
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

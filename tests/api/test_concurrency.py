@@ -34,8 +34,11 @@ def _assert_ledger(server: Server, customer_id: str) -> None:
     assert [b.balance for b in client.customers.credits.list(customer_id)] == [600]
     with server.engine.connect() as conn:
         dupes = conn.execute(
-            text("SELECT seq, count(*) FROM ledger_entries WHERE customer_id = :c "
-                 "GROUP BY seq HAVING count(*) > 1"), {"c": customer_id}
+            text(
+                "SELECT seq, count(*) FROM ledger_entries WHERE customer_id = :c "
+                "GROUP BY seq HAVING count(*) > 1"
+            ),
+            {"c": customer_id},
         ).all()
     assert dupes == []
 
@@ -53,10 +56,12 @@ def test_two_server_processes_share_one_postgres(database_factory) -> None:
     servers = [start_server(url), start_server(url)]
     try:
         client = servers[0].client()
-        customer = client.customers.create(name="Shared", email="s@example.com",
-                                           external_customer_id=unique())
-        client.customers.credits.ledger.create_entry(customer.id, entry_type="increment",
-                                                     amount=1000)
+        customer = client.customers.create(
+            name="Shared", email="s@example.com", external_customer_id=unique()
+        )
+        client.customers.credits.ledger.create_entry(
+            customer.id, entry_type="increment", amount=1000
+        )
         _hammer(servers, customer.id, threads=16, per_thread=25)
         _assert_ledger(servers[1], customer.id)
     finally:
@@ -76,9 +81,7 @@ def test_many_customers_proceed_in_parallel(server: Server) -> None:
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(work, ids))
-    balances = Counter(
-        client.customers.credits.list(cid).data[0].balance for cid in ids
-    )
+    balances = Counter(client.customers.credits.list(cid).data[0].balance for cid in ids)
     assert balances == Counter({90: 8})
 
 

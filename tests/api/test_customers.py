@@ -14,8 +14,12 @@ from conftest import Server, unique
 def test_create_returns_every_customer_field(client: orb.Orb) -> None:
     ext = unique()
     customer = client.customers.create(
-        name="Acme", email="billing@acme.test", external_customer_id=ext,
-        currency="usd", timezone="America/Los_Angeles", metadata={"tier": "gold", "gone": None},
+        name="Acme",
+        email="billing@acme.test",
+        external_customer_id=ext,
+        currency="usd",
+        timezone="America/Los_Angeles",
+        metadata={"tier": "gold", "gone": None},
     )
     assert customer.external_customer_id == ext
     assert customer.currency == "USD"
@@ -30,8 +34,12 @@ def test_create_returns_every_customer_field(client: orb.Orb) -> None:
 
 
 def test_strict_response_validation_accepts_customers(server: Server) -> None:
-    strict = orb.Orb(api_key=server.api_key, base_url=server.base_url,
-                     _strict_response_validation=True, max_retries=0)
+    strict = orb.Orb(
+        api_key=server.api_key,
+        base_url=server.base_url,
+        _strict_response_validation=True,
+        max_retries=0,
+    )
     created = strict.customers.create(name="Strict", email="s@example.com")
     assert strict.customers.fetch(created.id).id == created.id
 
@@ -80,13 +88,18 @@ def test_bad_input_is_400_naming_the_field_and_writes_nothing(
 def test_wrong_types_and_missing_fields_are_400(server: Server) -> None:
     before = server.snapshot()
     with server.http() as http:
-        for body in ({"email": "x@example.com"}, {"name": 5, "email": "x@example.com"},
-                     {"name": "x", "email": "x@example.com", "auto_collection": "yes"},
-                     {"name": "x", "email": "x@example.com", "payment_provider": "paypal"}):
+        for body in (
+            {"email": "x@example.com"},
+            {"name": 5, "email": "x@example.com"},
+            {"name": "x", "email": "x@example.com", "auto_collection": "yes"},
+            {"name": "x", "email": "x@example.com", "payment_provider": "paypal"},
+        ):
             response = http.post("/customers", json=body)
             assert response.status_code == 400, body
             assert response.json()["validation_errors"], body
-        bad_json = http.post("/customers", content=b"{nope", headers={"content-type": "application/json"})
+        bad_json = http.post(
+            "/customers", content=b"{nope", headers={"content-type": "application/json"}
+        )
         assert bad_json.status_code == 400
         not_object = http.post("/customers", json=[1, 2])
         assert not_object.status_code == 400
@@ -104,7 +117,9 @@ def test_duplicate_external_id_is_rejected(server: Server, client: orb.Orb) -> N
 
 
 def test_update_merges_metadata_and_sets_currency_once(server: Server, client: orb.Orb) -> None:
-    created = client.customers.create(name="F", email="f@example.com", metadata={"a": "1", "b": "2"})
+    created = client.customers.create(
+        name="F", email="f@example.com", metadata={"a": "1", "b": "2"}
+    )
     updated = client.customers.update(created.id, metadata={"b": None, "c": "3"}, currency="EUR")
     assert updated.metadata == {"a": "1", "c": "3"}
     assert updated.currency == "EUR"

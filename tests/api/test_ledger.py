@@ -21,33 +21,53 @@ def test_worked_example_decrement_spans_blocks_in_drawdown_order(client: orb.Orb
     c = new_customer(client)
     ledger = client.customers.credits.ledger
     expiry = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
-    a = ledger.create_entry(c.id, entry_type="increment", amount=30, expiry_date=expiry,
-                            per_unit_cost_basis="0.00")
-    b = ledger.create_entry(c.id, entry_type="increment", amount=50, expiry_date=expiry,
-                            per_unit_cost_basis="0.10")
+    a = ledger.create_entry(
+        c.id, entry_type="increment", amount=30, expiry_date=expiry, per_unit_cost_basis="0.00"
+    )
+    b = ledger.create_entry(
+        c.id, entry_type="increment", amount=50, expiry_date=expiry, per_unit_cost_basis="0.10"
+    )
     cc = ledger.create_entry(c.id, entry_type="increment", amount=100, per_unit_cost_basis="0.10")
     last = ledger.create_entry(c.id, entry_type="decrement", amount=100, description="usage")
     assert last.entry_type == "decrement"
     assert (last.credit_block.id, last.amount, last.starting_balance, last.ending_balance) == (
-        cc.credit_block.id, 20, 100, 80)
+        cc.credit_block.id,
+        20,
+        100,
+        80,
+    )
     entries = list(ledger.list(c.id, entry_type="decrement"))
     assert [(e.credit_block.id, e.amount, e.ledger_sequence_number) for e in entries] == [
-        (cc.credit_block.id, 20, 6), (b.credit_block.id, 50, 5), (a.credit_block.id, 30, 4)]
+        (cc.credit_block.id, 20, 6),
+        (b.credit_block.id, 50, 5),
+        (a.credit_block.id, 30, 4),
+    ]
     deficit = ledger.create_entry(c.id, entry_type="decrement", amount=200)
     assert (deficit.credit_block.id, deficit.amount, deficit.ending_balance) == (
-        cc.credit_block.id, 200, -120)
+        cc.credit_block.id,
+        200,
+        -120,
+    )
     balances = {blk.id: blk.balance for blk in client.customers.credits.list(c.id)}
     assert balances == {cc.credit_block.id: -120}
 
 
 def test_increment_entry_has_every_field(server: Server) -> None:
-    strict = orb.Orb(api_key=server.api_key, base_url=server.base_url,
-                     _strict_response_validation=True, max_retries=0)
+    strict = orb.Orb(
+        api_key=server.api_key,
+        base_url=server.base_url,
+        _strict_response_validation=True,
+        max_retries=0,
+    )
     c = new_customer(strict)
     entry = strict.customers.credits.ledger.create_entry(
-        c.id, entry_type="increment", amount=12.5, per_unit_cost_basis="0.20",
-        description="trial", metadata={"k": "v"}, filters=[
-            {"field": "item_id", "operator": "includes", "values": ["item-1"]}],
+        c.id,
+        entry_type="increment",
+        amount=12.5,
+        per_unit_cost_basis="0.20",
+        description="trial",
+        metadata={"k": "v"},
+        filters=[{"field": "item_id", "operator": "includes", "values": ["item-1"]}],
     )
     assert entry.entry_type == "increment" and entry.entry_status == "committed"
     assert (entry.amount, entry.starting_balance, entry.ending_balance) == (12.5, 0, 12.5)
@@ -91,8 +111,9 @@ def test_past_expiry_increment_expires_immediately(client: orb.Orb) -> None:
     ledger = client.customers.credits.ledger
     past = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
     older = (datetime.now(UTC) - timedelta(days=5)).date().isoformat()
-    inc = ledger.create_entry(c.id, entry_type="increment", amount=25, effective_date=older,
-                              expiry_date=past)
+    inc = ledger.create_entry(
+        c.id, entry_type="increment", amount=25, effective_date=older, expiry_date=past
+    )
     assert inc.ending_balance == 25
     entries = list(ledger.list(c.id))
     assert [e.entry_type for e in entries] == ["credit_block_expiry", "increment"]
@@ -108,10 +129,15 @@ def test_void_with_used_credits_writes_void_initiated(client: orb.Orb) -> None:
     ledger = client.customers.credits.ledger
     inc = ledger.create_entry(c.id, entry_type="increment", amount=100)
     ledger.create_entry(c.id, entry_type="decrement", amount=70)
-    void = ledger.create_entry(c.id, entry_type="void", block_id=inc.credit_block.id,
-                               amount=100, void_reason="refund")
+    void = ledger.create_entry(
+        c.id, entry_type="void", block_id=inc.credit_block.id, amount=100, void_reason="refund"
+    )
     assert (void.entry_type, void.void_amount, void.void_reason, void.ending_balance) == (
-        "void", 100, "refund", -70)
+        "void",
+        100,
+        "refund",
+        -70,
+    )
     initiated = list(ledger.list(c.id, entry_type="void_initiated"))
     assert [(e.amount, e.void_amount) for e in initiated] == [(30, 100)]
 
@@ -122,17 +148,23 @@ def test_amendment_and_expiration_change(client: orb.Orb) -> None:
     ledger = client.customers.credits.ledger
     inc = ledger.create_entry(c.id, entry_type="increment", amount=100)
     ledger.create_entry(c.id, entry_type="decrement", amount=30)
-    amend = ledger.create_entry(c.id, entry_type="amendment", block_id=inc.credit_block.id,
-                                amount=10)
+    amend = ledger.create_entry(
+        c.id, entry_type="amendment", block_id=inc.credit_block.id, amount=10
+    )
     assert (amend.amount, amend.ending_balance) == (10, 80)
     target = (datetime.now(UTC) + timedelta(days=60)).date()
-    change = ledger.create_entry(c.id, entry_type="expiration_change",
-                                 block_id=inc.credit_block.id, amount=20,
-                                 target_expiry_date=target)
+    change = ledger.create_entry(
+        c.id,
+        entry_type="expiration_change",
+        block_id=inc.credit_block.id,
+        amount=20,
+        target_expiry_date=target,
+    )
     assert change.entry_type == "expiration_change"
     assert change.starting_balance == change.ending_balance == 80
     assert change.new_block_expiry_date == datetime(
-        target.year, target.month, target.day, 8, tzinfo=UTC)  # LA midnight in winter
+        target.year, target.month, target.day, 8, tzinfo=UTC
+    )  # LA midnight in winter
     blocks = list(client.customers.credits.list(c.id))
     assert sorted(b.balance for b in blocks) == [20, 60]
 
@@ -172,15 +204,32 @@ def test_custom_units_and_real_currency_ledgers(server: Server, client: orb.Orb)
         ({"entry_type": "increment", "amount": -5}, "amount"),
         ({"entry_type": "increment", "amount": "abc"}, "amount"),
         ({"entry_type": "increment", "amount": True}, "amount"),
-        ({"entry_type": "increment", "amount": 1, "expiry_date": "2020-01-01",
-          "effective_date": "2020-02-01"}, "expiry_date"),
+        (
+            {
+                "entry_type": "increment",
+                "amount": 1,
+                "expiry_date": "2020-01-01",
+                "effective_date": "2020-02-01",
+            },
+            "expiry_date",
+        ),
         ({"entry_type": "increment", "amount": 1, "expiry_date": "tomorrow"}, "expiry_date"),
-        ({"entry_type": "decrement", "amount": 1, "per_unit_cost_basis": "1"}, "per_unit_cost_basis"),
+        (
+            {"entry_type": "decrement", "amount": 1, "per_unit_cost_basis": "1"},
+            "per_unit_cost_basis",
+        ),
         ({"entry_type": "decrement", "amount": 1, "expiry_date": "2030-01-01"}, "expiry_date"),
         ({"entry_type": "void", "amount": 1}, "block_id"),
         ({"entry_type": "refund", "amount": 1}, "entry_type"),
-        ({"entry_type": "increment", "amount": 1, "per_unit_cost_basis": "1",
-          "invoice_settings": {"auto_collection": False}}, "invoice_settings.net_terms"),
+        (
+            {
+                "entry_type": "increment",
+                "amount": 1,
+                "per_unit_cost_basis": "1",
+                "invoice_settings": {"auto_collection": False},
+            },
+            "invoice_settings.net_terms",
+        ),
     ],
 )
 def test_invalid_entry_requests_are_400_and_write_nothing(
@@ -206,8 +255,12 @@ def test_constraint_violations_write_nothing(server: Server, client: orb.Orb) ->
     cases = [
         {"entry_type": "void", "block_id": inc.credit_block.id, "amount": 11},
         {"entry_type": "amendment", "block_id": inc.credit_block.id, "amount": 1},
-        {"entry_type": "expiration_change", "block_id": inc.credit_block.id, "amount": 11,
-         "target_expiry_date": "2099-01-01"},
+        {
+            "entry_type": "expiration_change",
+            "block_id": inc.credit_block.id,
+            "amount": 11,
+            "target_expiry_date": "2099-01-01",
+        },
     ]
     for body in cases:
         with pytest.raises(orb.BadRequestError) as info:
@@ -253,7 +306,8 @@ def test_block_fetch_update_metadata_and_delete_replays(server: Server, client: 
     with pytest.raises(orb.NotFoundError):
         client.credit_blocks.retrieve(first.credit_block.id)
     entries = list(ledger.list(c.id))
-    assert [(e.entry_type, e.ledger_sequence_number, e.amount, e.ending_balance) for e in entries] == [
-        ("decrement", 2, 80, 20), ("increment", 1, 100, 100)]
+    assert [
+        (e.entry_type, e.ledger_sequence_number, e.amount, e.ending_balance) for e in entries
+    ] == [("decrement", 2, 80, 20), ("increment", 1, 100, 100)]
     assert entries[1].id == second.id
     assert client.credit_blocks.retrieve(second.credit_block.id).balance == 20

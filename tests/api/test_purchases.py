@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import orb
 import pytest
@@ -12,19 +12,35 @@ from conftest import Server, unique
 
 
 def buyer(client: orb.Orb, **kwargs) -> orb.types.Customer:
-    return client.customers.create(name="Buyer", email="buy@example.com", currency="USD",
-                                   external_customer_id=unique(), **kwargs)
+    return client.customers.create(
+        name="Buyer",
+        email="buy@example.com",
+        currency="USD",
+        external_customer_id=unique(),
+        **kwargs,
+    )
 
 
 def test_purchase_creates_exact_invoice(server: Server) -> None:
     """R-INV-1..3: 1000 credits at 0.015 = 15.00, due net_terms days after the invoice date."""
-    strict = orb.Orb(api_key=server.api_key, base_url=server.base_url,
-                     _strict_response_validation=True, max_retries=0)
+    strict = orb.Orb(
+        api_key=server.api_key,
+        base_url=server.base_url,
+        _strict_response_validation=True,
+        max_retries=0,
+    )
     c = buyer(strict)
     entry = strict.customers.credits.ledger.create_entry(
-        c.id, entry_type="increment", amount=1000, per_unit_cost_basis="0.015",
-        invoice_settings={"auto_collection": False, "net_terms": 30, "memo": "pack",
-                          "invoice_date": "2026-01-10"},
+        c.id,
+        entry_type="increment",
+        amount=1000,
+        per_unit_cost_basis="0.015",
+        invoice_settings={
+            "auto_collection": False,
+            "net_terms": 30,
+            "memo": "pack",
+            "invoice_date": "2026-01-10",
+        },
     )
     [invoice] = entry.created_invoices
     assert (invoice.total, invoice.subtotal, invoice.amount_due) == ("15.00", "15.00", "15.00")
@@ -37,7 +53,7 @@ def test_purchase_creates_exact_invoice(server: Server) -> None:
     assert fetched.id == invoice.id and fetched.customer.id == c.id
     listed = [i.id for i in strict.invoices.list(customer_id=c.id)]
     assert listed == [invoice.id]
-    again = list(strict.customers.credits.ledger.list(c.id))[0]
+    again = next(iter(strict.customers.credits.ledger.list(c.id)))
     assert again.created_invoices[0].id == invoice.id
     block = strict.credit_blocks.list_invoices(entry.credit_block.id)
     assert [i.id for i in block.invoices] == [invoice.id]
@@ -48,17 +64,24 @@ def test_payment_gated_block_becomes_available_when_paid(client: orb.Orb) -> Non
     c = buyer(client)
     ledger = client.customers.credits.ledger
     entry = ledger.create_entry(
-        c.id, entry_type="increment", amount=100, per_unit_cost_basis="0.10",
-        invoice_settings={"auto_collection": True, "net_terms": 0,
-                          "require_successful_payment": True},
+        c.id,
+        entry_type="increment",
+        amount=100,
+        per_unit_cost_basis="0.10",
+        invoice_settings={
+            "auto_collection": True,
+            "net_terms": 0,
+            "require_successful_payment": True,
+        },
     )
     invoice = entry.created_invoices[0]
     [block] = client.customers.credits.list(c.id)
     assert block.status == "pending_payment"
     d = ledger.create_entry(c.id, entry_type="decrement", amount=5)
     assert d.credit_block.id != entry.credit_block.id  # drawn from a deficit block
-    paid = client.invoices.mark_paid(invoice.id, payment_received_date=date(2026, 1, 5),
-                                     external_id="pay_1")
+    paid = client.invoices.mark_paid(
+        invoice.id, payment_received_date=date(2026, 1, 5), external_id="pay_1"
+    )
     assert paid.status == "paid" and paid.paid_at is not None
     assert client.credit_blocks.retrieve(entry.credit_block.id).status == "active"
     d2 = ledger.create_entry(c.id, entry_type="decrement", amount=5)
@@ -71,9 +94,15 @@ def test_voiding_invoice_voids_pending_block(client: orb.Orb) -> None:
     """R-INV-6."""
     c = buyer(client)
     entry = client.customers.credits.ledger.create_entry(
-        c.id, entry_type="increment", amount=40, per_unit_cost_basis="1",
-        invoice_settings={"auto_collection": False, "net_terms": 7,
-                          "require_successful_payment": True},
+        c.id,
+        entry_type="increment",
+        amount=40,
+        per_unit_cost_basis="1",
+        invoice_settings={
+            "auto_collection": False,
+            "net_terms": 7,
+            "require_successful_payment": True,
+        },
     )
     voided = client.invoices.void(entry.created_invoices[0].id)
     assert voided.status == "void"
@@ -86,7 +115,10 @@ def test_mark_as_paid_and_invoice_validation(server: Server, client: orb.Orb) ->
     c = buyer(client)
     ledger = client.customers.credits.ledger
     entry = ledger.create_entry(
-        c.id, entry_type="increment", amount=10, per_unit_cost_basis="2.5",
+        c.id,
+        entry_type="increment",
+        amount=10,
+        per_unit_cost_basis="2.5",
         invoice_settings={"auto_collection": False, "net_terms": 0, "mark_as_paid": True},
     )
     assert entry.created_invoices[0].status == "paid"
@@ -99,19 +131,29 @@ def test_mark_as_paid_and_invoice_validation(server: Server, client: orb.Orb) ->
     for settings, cost in bad_settings:
         kwargs = {"per_unit_cost_basis": cost} if cost else {}
         with pytest.raises(orb.BadRequestError):
-            ledger.create_entry(c.id, entry_type="increment", amount=10,
-                                invoice_settings=settings, **kwargs)
+            ledger.create_entry(
+                c.id, entry_type="increment", amount=10, invoice_settings=settings, **kwargs
+            )
     no_currency = client.customers.create(name="N", email="n@example.com")
     with pytest.raises(orb.BadRequestError):
-        ledger.create_entry(no_currency.id, entry_type="increment", amount=1,
-                            per_unit_cost_basis="1",
-                            invoice_settings={"auto_collection": False, "net_terms": 0})
+        ledger.create_entry(
+            no_currency.id,
+            entry_type="increment",
+            amount=1,
+            per_unit_cost_basis="1",
+            invoice_settings={"auto_collection": False, "net_terms": 0},
+        )
     assert server.snapshot()["invoices"] == before["invoices"]
 
 
 def _top_up(client: orb.Orb, customer_id: str, **overrides):
-    body = dict(amount="100", currency="credits", threshold="10", per_unit_cost_basis="0.05",
-                invoice_settings={"auto_collection": False, "net_terms": 15})
+    body = dict(
+        amount="100",
+        currency="credits",
+        threshold="10",
+        per_unit_cost_basis="0.05",
+        invoice_settings={"auto_collection": False, "net_terms": 15},
+    )
     body.update(overrides)
     return client.customers.credits.top_ups.create(customer_id, **body)
 
@@ -142,9 +184,14 @@ def test_top_up_replacement_listing_and_deletion(server: Server, client: orb.Orb
     ext = c.external_customer_id
     first = _top_up(client, c.id, threshold="0")
     second = client.customers.credits.top_ups.create_by_external_id(
-        ext, amount="50", currency="credits", threshold="0", per_unit_cost_basis="0.10",
+        ext,
+        amount="50",
+        currency="credits",
+        threshold="0",
+        per_unit_cost_basis="0.10",
         invoice_settings={"auto_collection": True, "net_terms": 0},
-        expires_after=1, expires_after_unit="month",
+        expires_after=1,
+        expires_after_unit="month",
     )
     assert second.id != first.id
     assert [t.id for t in client.customers.credits.top_ups.list(c.id)] == [second.id]
@@ -154,8 +201,12 @@ def test_top_up_replacement_listing_and_deletion(server: Server, client: orb.Orb
     client.customers.credits.top_ups.delete_by_external_id(second.id, external_customer_id=ext)
     assert list(client.customers.credits.top_ups.list(c.id)) == []
     before = server.snapshot()
-    for overrides in ({"threshold": "-1"}, {"amount": "0"}, {"expires_after": 3},
-                      {"active_from": (datetime.now(UTC) - timedelta(days=11)).isoformat()}):
+    for overrides in (
+        {"threshold": "-1"},
+        {"amount": "0"},
+        {"expires_after": 3},
+        {"active_from": (datetime.now(UTC) - timedelta(days=11)).isoformat()},
+    ):
         with pytest.raises(orb.BadRequestError):
             _top_up(client, c.id, **overrides)
     assert server.snapshot() == before

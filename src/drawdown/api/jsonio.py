@@ -20,7 +20,7 @@ from drawdown.api.errors import ApiError
 from drawdown.ledger.amounts import format_decimal
 from drawdown.ledger.dates import format_instant
 
-_escape = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_escape = json.encoder.encode_basestring
 
 
 def dumps(value: Any) -> str:

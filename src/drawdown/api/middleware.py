@@ -23,14 +23,19 @@ API_PREFIX = "/v1"
 AUTH_DETAIL = "The API key in the Authorization header is missing or not valid."
 
 
-async def _send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+async def _send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
     base = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": base + headers})
     await send({"type": "http.response.body", "body": body})
 
 
 async def _send_error(
-    send: Send, kind: str, detail: str | None, headers: list[tuple[bytes, bytes]] | None = None,
+    send: Send,
+    kind: str,
+    detail: str | None,
+    headers: list[tuple[bytes, bytes]] | None = None,
     validation_errors: list[dict[str, str]] | None = None,
 ) -> None:
     body = error_body(kind, detail, validation_errors)
@@ -74,7 +79,9 @@ class ApiGate:
         limit = self.ctx.settings.request_body_bytes_max
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _send_error(send, "request_too_large", f"Request bodies are limited to {limit} bytes.")
+            await _send_error(
+                send, "request_too_large", f"Request bodies are limited to {limit} bytes."
+            )
             return None
         chunks: list[bytes] = []
         size = 0
@@ -86,7 +93,9 @@ class ApiGate:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _send_error(send, "request_too_large", f"Request bodies are limited to {limit} bytes.")
+                await _send_error(
+                    send, "request_too_large", f"Request bodies are limited to {limit} bytes."
+                )
                 return None
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -112,7 +121,7 @@ class ApiGate:
             await _send_error(send, exc.kind, exc.message, headers, errors)
             return
         if stored is not None:
-            replayed = key_header + [(b"idempotent-replayed", b"true")]
+            replayed = [*key_header, (b"idempotent-replayed", b"true")]
             await _send_json(send, stored.status_code, stored.body.encode(), replayed)
             return
         captured = _Capture(send, key_header)

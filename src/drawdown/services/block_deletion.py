@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from drawdown.ledger import commands, replay
+from drawdown.services import invoices
 from drawdown.services.commands_codec import decode_command
 from drawdown.services.context import ServiceContext
 from drawdown.services.customers import CustomerRef
 from drawdown.services.errors import ResourceNotFound
-from drawdown.services import invoices
 from drawdown.services.write_path import customer_transaction
 from drawdown.store import ledger as store
+
 
 def delete_block(ctx: ServiceContext, block_id: str) -> None:
     from drawdown.services.ledger import customer_of_block
@@ -36,9 +37,14 @@ def delete_block(ctx: ServiceContext, block_id: str) -> None:
         kept = [(pos, at, c) for pos, at, c in logged if not _touches(c, removed)]
         outcome = replay([(at, c) for _, at, c in kept], currency, tx.now, ctx.new_id)
         store.replace_ledger(
-            tx.conn, tx.customer_id, currency,
-            keep_positions=[pos for pos, _, _ in kept], deleted_block_ids=sorted(removed),
-            state=outcome.state, entries=outcome.entries, now=tx.now,
+            tx.conn,
+            tx.customer_id,
+            currency,
+            keep_positions=[pos for pos, _, _ in kept],
+            deleted_block_ids=sorted(removed),
+            state=outcome.state,
+            entries=outcome.entries,
+            now=tx.now,
         )
         invoices.on_blocks_deleted(tx, sorted(removed))
 

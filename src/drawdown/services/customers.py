@@ -120,9 +120,7 @@ def _email(value: str | None, field: str) -> str:
 
 def _external_id(value: str | None) -> str | None:
     if value is not None and not 1 <= len(value) <= EXTERNAL_ID_LENGTH_MAX:
-        raise InvalidField(
-            "external_customer_id", f"must be 1-{EXTERNAL_ID_LENGTH_MAX} characters"
-        )
+        raise InvalidField("external_customer_id", f"must be 1-{EXTERNAL_ID_LENGTH_MAX} characters")
     return value
 
 
@@ -247,4 +245,3 @@ def delete_customer(ctx: ServiceContext, ref: CustomerRef) -> None:
                 None, "A customer with issued or paid invoices cannot be deleted."
             )
         store.update_fields(conn, row["id"], {"deleted_at": ctx.now()})
-

@@ -64,10 +64,7 @@ def common(tx: CustomerTx, fields: Mapping[str, Any]) -> tuple[str | None, dict[
     return description, meta.on_create(fields.get("metadata"))
 
 
-def plan_increment(
-    tx: CustomerTx, fields: Mapping[str, Any], *, status: str = "active",
-    invoice_id: str | None = None,
-) -> Planned:
+def plan_increment(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
     description, metadata = common(tx, fields)
     filters = tuple(
         Filter(f["field"], f["operator"], tuple(f["values"])) for f in fields.get("filters") or ()
@@ -85,9 +82,9 @@ def plan_increment(
         filters=filters,
         metadata=metadata,
         description=description,
-        status=status,  # type: ignore[arg-type]
+        status="active",
         source="manual",
-        invoice_id=invoice_id,
+        invoice_id=None,
         top_up_id=None,
     )
     return Planned(ledger_currency(tx.customer, fields.get("currency")), command)
@@ -95,7 +92,9 @@ def plan_increment(
 
 def plan_decrement(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
     description, metadata = common(tx, fields)
-    command = commands.Decrement(amount=fields["amount"], description=description, metadata=metadata)
+    command = commands.Decrement(
+        amount=fields["amount"], description=description, metadata=metadata
+    )
     return Planned(ledger_currency(tx.customer, fields.get("currency")), command)
 
 
@@ -114,8 +113,11 @@ def plan_void(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
     block_id = fields["block_id"]
     currency = _block_ledger(tx, block_id, fields.get("currency"))
     command = commands.Void(
-        block_id=block_id, amount=fields["amount"], void_reason=fields.get("void_reason"),
-        description=description, metadata=metadata,
+        block_id=block_id,
+        amount=fields["amount"],
+        void_reason=fields.get("void_reason"),
+        description=description,
+        metadata=metadata,
     )
     return Planned(currency, command, (block_id,))
 
@@ -140,8 +142,12 @@ def plan_expiration_change(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned
     else:
         block_id, currency = _block_by_expiry(tx, fields)
     command = commands.ExpirationChange(
-        block_id=block_id, amount=fields.get("amount"), target_expiry_date=target,
-        new_block_id=tx.ctx.new_id(), description=description, metadata=metadata,
+        block_id=block_id,
+        amount=fields.get("amount"),
+        target_expiry_date=target,
+        new_block_id=tx.ctx.new_id(),
+        description=description,
+        metadata=metadata,
     )
     return Planned(currency, command, (block_id,))
 

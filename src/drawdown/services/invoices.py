@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import RowMapping
 
-from drawdown.ledger import commands
+from drawdown.ledger import BlockStatus, commands
 from drawdown.ledger.dates import add_days_local, resolve_instant
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import minor_units
@@ -45,13 +45,13 @@ class InvoiceTerms:
     require_successful_payment: bool
 
 
-def total_for(customer: Mapping[str, Any], quantity: Decimal, unit_amount: Decimal) -> Decimal:
+def total_for(customer: RowMapping, quantity: Decimal, unit_amount: Decimal) -> Decimal:
     """R-INV-1: amount × cost basis, rounded half-up to the currency's minor unit."""
     exponent = Decimal(1).scaleb(-minor_units(customer["currency"]))
     return (quantity * unit_amount).quantize(exponent, rounding=ROUND_HALF_UP)
 
 
-def require_currency(customer: Mapping[str, Any], field: str) -> str:
+def require_currency(customer: RowMapping, field: str) -> str:
     """R-CUR-5: anything that invoices needs the customer's real currency."""
     if customer["currency"] is None:
         raise ConstraintViolation(field, "the customer has no currency; set it before invoicing")
@@ -59,8 +59,11 @@ def require_currency(customer: Mapping[str, Any], field: str) -> str:
 
 
 def terms_from_settings(
-    tx: CustomerTx, settings: Mapping[str, Any], quantity: Decimal,
-    unit_amount: Decimal | None, effective_date: datetime,
+    tx: CustomerTx,
+    settings: Mapping[str, Any],
+    quantity: Decimal,
+    unit_amount: Decimal | None,
+    effective_date: datetime,
 ) -> InvoiceTerms:
     """Resolve an increment's `invoice_settings` (R-INC-3, R-INV-2, R-INV-3)."""
     if unit_amount is None:
@@ -74,19 +77,26 @@ def terms_from_settings(
     raw_date = settings.get("invoice_date")
     invoice_date = (
         resolve_instant(raw_date, tz, field="invoice_settings.invoice_date")
-        if raw_date is not None else effective_date
+        if raw_date is not None
+        else effective_date
     )
     due_date = _due_date(invoice_date, net_terms, custom_due, tz)
     return InvoiceTerms(
-        quantity=quantity, unit_amount=unit_amount,
-        auto_collection=settings["auto_collection"], invoice_date=invoice_date,
-        due_date=due_date, memo=settings.get("memo"), item_id=settings.get("item_id"),
+        quantity=quantity,
+        unit_amount=unit_amount,
+        auto_collection=settings["auto_collection"],
+        invoice_date=invoice_date,
+        due_date=due_date,
+        memo=settings.get("memo"),
+        item_id=settings.get("item_id"),
         mark_as_paid=bool(settings.get("mark_as_paid")),
         require_successful_payment=bool(settings.get("require_successful_payment")),
     )
 
 
-def _due_date(invoice_date: datetime, net_terms: int | None, custom: str | None, tz: str) -> datetime:
+def _due_date(
+    invoice_date: datetime, net_terms: int | None, custom: str | None, tz: str
+) -> datetime:
     if net_terms is not None:
         if net_terms < 0:
             raise InvalidField("invoice_settings.net_terms", "must be greater than or equal to 0")
@@ -100,7 +110,7 @@ def _due_date(invoice_date: datetime, net_terms: int | None, custom: str | None,
     return due
 
 
-def status_for(customer: Mapping[str, Any], terms: InvoiceTerms) -> tuple[str, str]:
+def status_for(customer: RowMapping, terms: InvoiceTerms) -> tuple[str, BlockStatus]:
     """R-INV-4: (invoice status, block status), first matching row wins."""
     if terms.mark_as_paid:
         return "paid", "active"
@@ -112,8 +122,13 @@ def status_for(customer: Mapping[str, Any], terms: InvoiceTerms) -> tuple[str, s
 
 
 def create_invoice(
-    tx: CustomerTx, invoice_id: str, terms: InvoiceTerms, *, block_id: str,
-    ledger_currency: str, top_up_id: str | None = None,
+    tx: CustomerTx,
+    invoice_id: str,
+    terms: InvoiceTerms,
+    *,
+    block_id: str,
+    ledger_currency: str,
+    top_up_id: str | None = None,
 ) -> None:
     currency = require_currency(tx.customer, "invoice_settings")
     status, _ = status_for(tx.customer, terms)
@@ -172,10 +187,14 @@ def list_invoices(ctx: ServiceContext, query: InvoiceQuery) -> list[tuple[RowMap
             except ResourceNotFound:
                 return []
         rows = store.list_page(
-            conn, customer_id=customer_id, statuses=query.statuses or DEFAULT_STATUSES,
+            conn,
+            customer_id=customer_id,
+            statuses=query.statuses or DEFAULT_STATUSES,
             invoice_date=_instants(query.invoice_date, "invoice_date"),
-            due_date=_instants(query.due_date, "due_date"), amount=query.amount,
-            after=query.after, limit=query.limit,
+            due_date=_instants(query.due_date, "due_date"),
+            amount=query.amount,
+            after=query.after,
+            limit=query.limit,
         )
         customers = {r["customer_id"]: find(conn, CustomerRef(id=r["customer_id"])) for r in rows}
     return [(row, customers[row["customer_id"]]) for row in rows]
@@ -189,7 +208,7 @@ def _instants(bounds: Sequence[tuple[str, str]], name: str) -> list[tuple[str, d
 
 
 def _invoice_transaction(ctx: ServiceContext, invoice_id: str) -> Any:
-    row, customer = get_invoice(ctx, invoice_id)
+    _row, customer = get_invoice(ctx, invoice_id)
     return customer_transaction(ctx, CustomerRef(id=customer["id"]))
 
 
@@ -213,8 +232,12 @@ def mark_paid(ctx: ServiceContext, invoice_id: str, fields: Mapping[str, Any]) -
 def _activate_block(tx: CustomerTx, invoice: RowMapping) -> None:
     block = _pending_block(tx, invoice)
     if block is not None:
-        run_command(tx, invoice["ledger_currency"], commands.Activate(block_id=block["id"]),
-                    block_ids=[block["id"]])
+        run_command(
+            tx,
+            invoice["ledger_currency"],
+            commands.Activate(block_id=block["id"]),
+            block_ids=[block["id"]],
+        )
 
 
 def _pending_block(tx: CustomerTx, invoice: RowMapping) -> RowMapping | None:
@@ -239,8 +262,13 @@ def void_in(tx: CustomerTx, row: RowMapping) -> None:
     store.update_fields(tx.conn, row["id"], {"status": "void", "voided_at": tx.now})
     block = _pending_block(tx, row)
     if block is not None and block["balance"] > 0:
-        command = commands.Void(block_id=block["id"], amount=block["balance"], void_reason=None,
-                                description=None, metadata={})
+        command = commands.Void(
+            block_id=block["id"],
+            amount=block["balance"],
+            void_reason=None,
+            description=None,
+            metadata={},
+        )
         run_command(tx, row["ledger_currency"], command, block_ids=[block["id"]])
     if row["top_up_id"] is not None:
         from drawdown.services.top_ups import deactivate

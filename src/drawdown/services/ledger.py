@@ -13,14 +13,15 @@ from sqlalchemy.engine import RowMapping
 
 from drawdown.ledger import drawdown_order, entry_status
 from drawdown.ledger.model import Block, Entry
-from drawdown.services.customers import CustomerRef, find
 from drawdown.services.context import ServiceContext
+from drawdown.services.customers import CustomerRef, find
 from drawdown.services.entry_requests import ledger_currency
-from drawdown.services.purchases import PLANNERS
 from drawdown.services.errors import ResourceNotFound
+from drawdown.services.purchases import PLANNERS
 from drawdown.services.write_path import customer_transaction, run_command
 from drawdown.store import ledger as store
 from drawdown.store.engine import read_transaction, write_transaction
+
 
 @dataclass(frozen=True)
 class EntryView:
@@ -83,10 +84,16 @@ def list_entries(ctx: ServiceContext, ref: CustomerRef, query: EntryQuery) -> li
     currency = _listing_currency(customer, query.currency)
     with read_transaction(ctx.engine) as conn:
         entries = store.list_entries(
-            conn, customer["id"], currency=currency, entry_type=query.entry_type,
+            conn,
+            customer["id"],
+            currency=currency,
+            entry_type=query.entry_type,
             pending=None if query.entry_status is None else query.entry_status == "pending",
-            now=now, minimum_amount=query.minimum_amount, created_at_filters=created,
-            after=query.after, limit=query.limit,
+            now=now,
+            minimum_amount=query.minimum_amount,
+            created_at_filters=created,
+            after=query.after,
+            limit=query.limit,
         )
         blocks = store.blocks_by_id(conn, customer["id"], [e.block_id for e in entries])
     return [
@@ -161,9 +168,7 @@ def get_block(ctx: ServiceContext, block_id: str) -> Block:
         return store.block_from_row(row)
 
 
-def update_block_metadata(
-    ctx: ServiceContext, block_id: str, fields: Mapping[str, Any]
-) -> Block:
+def update_block_metadata(ctx: ServiceContext, block_id: str, fields: Mapping[str, Any]) -> Block:
     """E21: merge/remove/clear the block's metadata (§1.6); other keys are ignored."""
     from drawdown.services import metadata as meta
 

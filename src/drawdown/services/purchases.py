@@ -10,10 +10,11 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from drawdown.services import invoices
-from drawdown.services import entry_requests
+from drawdown.ledger.commands import Increment
+from drawdown.services import entry_requests, invoices
 from drawdown.services.entry_requests import Planned, plan_increment
 from drawdown.services.write_path import CustomerTx
+
 
 def plan_purchase(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
     settings = fields.get("invoice_settings")
@@ -22,7 +23,7 @@ def plan_purchase(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
         return planned
     invoices.require_currency(tx.customer, "invoice_settings")
     command = planned.command
-    assert hasattr(command, "effective_date")
+    assert isinstance(command, Increment)
     terms = invoices.terms_from_settings(
         tx, settings, fields["amount"], fields.get("per_unit_cost_basis"), command.effective_date
     )

@@ -43,7 +43,9 @@ def create_top_up(ctx: ServiceContext, ref: CustomerRef, fields: Mapping[str, An
             store.deactivate(tx.conn, tx.customer_id, old["id"], tx.now)
         store.insert(tx.conn, values)
         tx.lowered.add(values["currency"])  # R-TOP-3: evaluate right after creation
-        return store.get(tx.conn, tx.customer_id, values["id"])  # type: ignore[return-value]
+        created = store.get(tx.conn, tx.customer_id, values["id"])
+        assert created is not None
+        return created
 
 
 def _values(tx: CustomerTx, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,21 +166,40 @@ def fire(tx: CustomerTx, top_up: RowMapping) -> None:
     """R-TOP-4: an increment with the top-up's amount, cost basis, expiry and invoice."""
     amount, cost_basis = Decimal(top_up["amount"]), Decimal(top_up["per_unit_cost_basis"])
     terms = invoices.InvoiceTerms(
-        quantity=amount, unit_amount=cost_basis, auto_collection=top_up["auto_collection"],
+        quantity=amount,
+        unit_amount=cost_basis,
+        auto_collection=top_up["auto_collection"],
         invoice_date=tx.now,
         due_date=add_days_local(tx.now, top_up["net_terms"], tx.customer["timezone"]),
-        memo=top_up["memo"], item_id=None, mark_as_paid=False,
+        memo=top_up["memo"],
+        item_id=None,
+        mark_as_paid=False,
         require_successful_payment=bool(top_up["require_successful_payment"]),
     )
     _, block_status = invoices.status_for(tx.customer, terms)
     block_id, invoice_id = tx.ctx.new_id(), tx.ctx.new_id()
-    invoices.create_invoice(tx, invoice_id, terms, block_id=block_id,
-                            ledger_currency=top_up["currency"], top_up_id=top_up["id"])
+    invoices.create_invoice(
+        tx,
+        invoice_id,
+        terms,
+        block_id=block_id,
+        ledger_currency=top_up["currency"],
+        top_up_id=top_up["id"],
+    )
     command = commands.Increment(
-        block_id=block_id, entry_id=tx.ctx.new_id(), amount=amount, effective_date=tx.now,
-        expiry_date=_block_expiry(tx, top_up), per_unit_cost_basis=cost_basis, filters=(),
-        metadata={}, description="Top-up", status=block_status,  # type: ignore[arg-type]
-        source="top_up", invoice_id=invoice_id, top_up_id=top_up["id"],
+        block_id=block_id,
+        entry_id=tx.ctx.new_id(),
+        amount=amount,
+        effective_date=tx.now,
+        expiry_date=_block_expiry(tx, top_up),
+        per_unit_cost_basis=cost_basis,
+        filters=(),
+        metadata={},
+        description="Top-up",
+        status=block_status,
+        source="top_up",
+        invoice_id=invoice_id,
+        top_up_id=top_up["id"],
     )
     run_command(tx, top_up["currency"], command)
 
@@ -190,4 +211,3 @@ def _block_expiry(tx: CustomerTx, top_up: RowMapping) -> Any:
     if unit == "month":
         return add_months_local(tx.now, after, tz)
     return add_days_local(tx.now, after, tz)
-

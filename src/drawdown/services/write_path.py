@@ -24,6 +24,7 @@ from drawdown.services.customers import CustomerRef, find
 from drawdown.store import ledger as store
 from drawdown.store.engine import write_transaction
 
+
 @dataclass
 class CustomerTx:
     """An open write transaction holding one customer's lock, with one 'now'."""

@@ -28,9 +28,7 @@ def get(conn: Connection, customer_id: str, *, lock: bool = False) -> RowMapping
 def get_by_external_id(
     conn: Connection, external_customer_id: str, *, lock: bool = False
 ) -> RowMapping | None:
-    query = select(customers).where(
-        customers.c.external_customer_id == external_customer_id, _live
-    )
+    query = select(customers).where(customers.c.external_customer_id == external_customer_id, _live)
     if lock:
         query = query.with_for_update()
     return conn.execute(query).mappings().first()

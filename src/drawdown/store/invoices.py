@@ -100,8 +100,8 @@ def list_page(
         query = query.where(_compare(c.invoice_date, op, value))
     for op, value in due_date:
         query = query.where(_compare(c.due_date, op, value))
-    for op, value in amount:
-        query = query.where(decimal_compare(c.total, op, value, conn.dialect))
+    for op, total in amount:
+        query = query.where(decimal_compare(c.total, op, total, conn.dialect))
     if after is not None:
         query = query.where(_before(after))
     order = (c.invoice_date.desc(), c.created_at.desc(), c.id.desc())

@@ -133,10 +133,16 @@ def ensure_ledger(conn: Connection, customer_id: str, currency: str) -> None:
 def load_state(
     conn: Connection, customer_id: str, currency: str, block_ids: Iterable[str] = ()
 ) -> LedgerState:
-    """The ledger head plus every block the core may touch: all but closed ones, plus `block_ids`."""
-    head = conn.execute(
-        select(ledgers).where(ledgers.c.customer_id == customer_id, ledgers.c.currency == currency)
-    ).mappings().first()
+    """The ledger head and every block the core may touch: all open ones plus `block_ids`."""
+    head = (
+        conn.execute(
+            select(ledgers).where(
+                ledgers.c.customer_id == customer_id, ledgers.c.currency == currency
+            )
+        )
+        .mappings()
+        .first()
+    )
     wanted = list(block_ids)
     query = select(credit_blocks).where(
         credit_blocks.c.customer_id == customer_id,
@@ -147,9 +153,7 @@ def load_state(
     blocks = {row["id"]: block_from_row(row) for row in conn.execute(query).mappings()}
     if head is None:
         return LedgerState(currency, blocks, 0, Decimal(0), None)
-    return LedgerState(
-        currency, blocks, head["last_seq"], head["balance"], head["last_entry_at"]
-    )
+    return LedgerState(currency, blocks, head["last_seq"], head["balance"], head["last_entry_at"])
 
 
 def persist(
@@ -310,7 +314,11 @@ def _compare(column: Any, op: str, value: Any) -> Any:
 
 
 def append_command(
-    conn: Connection, customer_id: str, currency: str, kind: str, payload: Mapping[str, Any],
+    conn: Connection,
+    customer_id: str,
+    currency: str,
+    kind: str,
+    payload: Mapping[str, Any],
     at: datetime,
 ) -> None:
     position = conn.execute(
@@ -320,8 +328,12 @@ def append_command(
     ).scalar_one()
     conn.execute(
         ledger_commands.insert().values(
-            customer_id=customer_id, currency=currency, position=int(position) + 1,
-            kind=kind, payload=dict(payload), at=at,
+            customer_id=customer_id,
+            currency=currency,
+            position=int(position) + 1,
+            kind=kind,
+            payload=dict(payload),
+            at=at,
         )
     )
 
@@ -350,7 +362,8 @@ def replace_ledger(
     lc, cb = ledger_commands.c, credit_blocks.c
     conn.execute(
         delete(ledger_commands).where(
-            lc.customer_id == customer_id, lc.currency == currency,
+            lc.customer_id == customer_id,
+            lc.currency == currency,
             lc.position.not_in(list(keep_positions)),
         )
     )
@@ -377,8 +390,11 @@ def replace_ledger(
         values = _block_values(customer_id, block, now)
         values.pop("metadata")  # block metadata is live (E21) and survives the replay
         if block.id in existing:
-            conn.execute(update(credit_blocks).where(
-                cb.customer_id == customer_id, cb.id == block.id).values(values))
+            conn.execute(
+                update(credit_blocks)
+                .where(cb.customer_id == customer_id, cb.id == block.id)
+                .values(values)
+            )
         else:
             values["metadata"] = dict(block.metadata)
             conn.execute(credit_blocks.insert().values(values))

@@ -25,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 
-from drawdown.store.types import JSONDocument, ExactDecimal, UTCDateTime
+from drawdown.store.types import ExactDecimal, JSONDocument, UTCDateTime
 
 metadata = MetaData(
     naming_convention={

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from drawdown.api import pagination
-from drawdown.api.errors import invalid
 from drawdown.api.deps import json_object, service_context, validated
+from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.queries import integer, range_filters
 from drawdown.api.schemas.customers import (

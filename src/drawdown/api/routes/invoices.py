@@ -43,11 +43,13 @@ async def list_invoices(request: Request) -> Response:
     due = range_filters(request, "due_date")
     if params.get("due_date") is not None:
         due.append(("eq_day", params["due_date"]))
-    amount = [(op, to_decimal(v, field=f"amount[{op}]")) for op, v in range_filters(request, "amount")]
+    amount = [
+        (op, to_decimal(v, field=f"amount[{op}]")) for op, v in range_filters(request, "amount")
+    ]
     if params.get("amount") is not None:
         amount.append(("eq", to_decimal(params["amount"], field="amount")))
     customer = _customer_filter(params.get("customer_id"), params.get("external_customer_id"))
-    filters = {"s": statuses, "d": due, "i": range_filters(request, "invoice_date"),
+    filters: dict[str, Any] = {"s": statuses, "d": due, "i": range_filters(request, "invoice_date"),
                "a": [(op, str(v)) for op, v in amount], "c": customer and customer.describe(),
                "sub": params.get("subscription_id")}  # fmt: skip
     page_req = pagination.page_request(
@@ -56,15 +58,25 @@ async def list_invoices(request: Request) -> Response:
     if params.get("subscription_id") is not None:  # drawdown has no subscriptions
         return ExactJSONResponse({"data": [], "pagination_metadata": _empty_meta()})
     query = service.InvoiceQuery(
-        customer=customer, statuses=statuses, invoice_date=filters["i"],
-        due_date=_due_bounds(due), amount=amount, after=_invoice_keyset(page_req.after),
+        customer=customer,
+        statuses=statuses,
+        invoice_date=filters["i"],
+        due_date=_due_bounds(due),
+        amount=amount,
+        after=_invoice_keyset(page_req.after),
         limit=page_req.limit + 1,
     )
     rows = await run_in_threadpool(service.list_invoices, ctx, query)
     shown, meta = pagination.page(
-        rows, page_req, "invoices", filters,
-        lambda pair: [format_instant(pair[0]["invoice_date"], fractions=True),
-                      format_instant(pair[0]["created_at"], fractions=True), pair[0]["id"]],
+        rows,
+        page_req,
+        "invoices",
+        filters,
+        lambda pair: [
+            format_instant(pair[0]["invoice_date"], fractions=True),
+            format_instant(pair[0]["created_at"], fractions=True),
+            pair[0]["id"],
+        ],
     )
     return ExactJSONResponse(
         {"data": [invoice_json(r, c) for r, c in shown], "pagination_metadata": meta}
@@ -102,8 +114,11 @@ def _invoice_keyset(after: list[Any] | None) -> Any:
         return None
     try:
         invoice_date, created_at, invoice_id = after
-        return (resolve_instant(str(invoice_date), "UTC", field="cursor"),
-                resolve_instant(str(created_at), "UTC", field="cursor"), str(invoice_id))
+        return (
+            resolve_instant(str(invoice_date), "UTC", field="cursor"),
+            resolve_instant(str(created_at), "UTC", field="cursor"),
+            str(invoice_id),
+        )
     except (ValueError, TypeError) as exc:
         raise invalid("cursor", "is not a valid cursor for this list") from exc
 
@@ -111,7 +126,9 @@ def _invoice_keyset(after: list[Any] | None) -> Any:
 @router.get("/invoices/{invoice_id}")
 async def fetch_invoice(request: Request, invoice_id: str) -> Response:
     """Fetch an invoice."""
-    row, customer = await run_in_threadpool(service.get_invoice, service_context(request), invoice_id)
+    row, customer = await run_in_threadpool(
+        service.get_invoice, service_context(request), invoice_id
+    )
     return ExactJSONResponse(invoice_json(row, customer))
 
 
@@ -192,7 +209,10 @@ async def _list_top_ups(request: Request, ref: CustomerRef) -> Response:
     ctx = service_context(request)
     filters = {"c": ref.describe()}
     page_req = pagination.page_request(
-        ctx.settings, "top_ups", integer(request, "limit"), request.query_params.get("cursor"),
+        ctx.settings,
+        "top_ups",
+        integer(request, "limit"),
+        request.query_params.get("cursor"),
         filters,
     )
     after = None
@@ -202,7 +222,10 @@ async def _list_top_ups(request: Request, ref: CustomerRef) -> Response:
         after = (str(page_req.after[0]), str(page_req.after[1]))
     rows = await run_in_threadpool(top_ups.list_top_ups, ctx, ref, after, page_req.limit + 1)
     shown, meta = pagination.page(
-        rows, page_req, "top_ups", filters,
+        rows,
+        page_req,
+        "top_ups",
+        filters,
         lambda r: [format_instant(r["created_at"], fractions=True), r["id"]],
     )
     return ExactJSONResponse({"data": [top_up_json(r) for r in shown], "pagination_metadata": meta})

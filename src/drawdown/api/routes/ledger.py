@@ -13,13 +13,13 @@ from drawdown.api.deps import json_object, service_context, validated
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.queries import boolean, integer, one_of, range_filters
+from drawdown.api.schemas.invoices import created_invoices_for
 from drawdown.api.schemas.ledger import (
     ENTRY_REQUESTS,
     SHAPE_FIELDS,
     block_json,
     entry_json,
 )
-from drawdown.api.schemas.invoices import created_invoices_for
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant, resolve_instant
 from drawdown.services import ledger as service
@@ -57,7 +57,7 @@ async def create_entry_by_external_id(request: Request, external_customer_id: st
 def entry_fields(raw: dict[str, Any]) -> dict[str, Any]:
     """Validate an entry request against the shape its `entry_type` selects (§3.5)."""
     entry_type = raw.get("entry_type")
-    if entry_type not in ENTRY_REQUESTS:
+    if not isinstance(entry_type, str) or entry_type not in ENTRY_REQUESTS:
         raise invalid("entry_type", f"must be one of {', '.join(ENTRY_REQUESTS)}")
     model = ENTRY_REQUESTS[entry_type]
     body = validated(model, raw)
@@ -100,7 +100,7 @@ async def _list_ledger(request: Request, ref: CustomerRef) -> Response:
     ctx = service_context(request)
     params = request.query_params
     created = range_filters(request, "created_at")
-    filters = {
+    filters: dict[str, Any] = {
         "currency": params.get("currency"),
         "entry_type": one_of(request, "entry_type", ENTRY_TYPES),
         "entry_status": one_of(request, "entry_status", ("committed", "pending")),
@@ -108,7 +108,10 @@ async def _list_ledger(request: Request, ref: CustomerRef) -> Response:
         "created_at": created,
     }
     page_req = pagination.page_request(
-        ctx.settings, "ledger", integer(request, "limit"), params.get("cursor"),
+        ctx.settings,
+        "ledger",
+        integer(request, "limit"),
+        params.get("cursor"),
         {**filters, "customer": ref.describe()},
     )
     query = service.EntryQuery(
@@ -122,7 +125,10 @@ async def _list_ledger(request: Request, ref: CustomerRef) -> Response:
     )
     views = await run_in_threadpool(service.list_entries, ctx, ref, query)
     shown, meta = pagination.page(
-        views, page_req, "ledger", {**filters, "customer": ref.describe()},
+        views,
+        page_req,
+        "ledger",
+        {**filters, "customer": ref.describe()},
         lambda v: [format_instant(v.entry.created_at, fractions=True), v.entry.seq, v.entry.id],
     )
     body = await run_in_threadpool(_entries_body, ctx, shown)
@@ -132,8 +138,7 @@ async def _list_ledger(request: Request, ref: CustomerRef) -> Response:
 def _entries_body(ctx: Any, views: list[service.EntryView]) -> list[dict[str, Any]]:
     invoices = created_invoices_for(ctx, views)
     return [
-        entry_json(v.entry, v.block, v.customer, v.status, invoices.get(v.entry.id))
-        for v in views
+        entry_json(v.entry, v.block, v.customer, v.status, invoices.get(v.entry.id)) for v in views
     ]
 
 
@@ -176,7 +181,10 @@ async def _list_blocks(request: Request, ref: CustomerRef) -> Response:
     )
     filters = {"q": [query.currency, query.include_all_blocks, effective], "c": ref.describe()}
     page_req = pagination.page_request(
-        ctx.settings, "blocks", integer(request, "limit"), request.query_params.get("cursor"),
+        ctx.settings,
+        "blocks",
+        integer(request, "limit"),
+        request.query_params.get("cursor"),
         filters,
     )
     blocks = await run_in_threadpool(service.list_blocks, ctx, ref, query)
@@ -186,9 +194,7 @@ async def _list_blocks(request: Request, ref: CustomerRef) -> Response:
     shown, meta = pagination.page(
         blocks[: page_req.limit + 1], page_req, "blocks", filters, _block_key
     )
-    return ExactJSONResponse(
-        {"data": [block_json(b) for b in shown], "pagination_metadata": meta}
-    )
+    return ExactJSONResponse({"data": [block_json(b) for b in shown], "pagination_metadata": meta})
 
 
 def _block_key(block: Any) -> list[Any]:
@@ -207,7 +213,14 @@ def _block_key(block: Any) -> list[Any]:
 def _decoded_block_key(key: list[Any]) -> tuple[Any, ...]:
     try:
         never, expiry, cost, effective, seq, block_id = key
-        return (int(never), str(expiry), Decimal(str(cost)), str(effective), int(seq), str(block_id))
+        return (
+            int(never),
+            str(expiry),
+            Decimal(str(cost)),
+            str(effective),
+            int(seq),
+            str(block_id),
+        )
     except (ValueError, TypeError, ArithmeticError) as exc:
         raise invalid("cursor", "is not a valid cursor for this list") from exc
 
@@ -225,8 +238,7 @@ async def update_block(request: Request, block_id: str) -> Response:
     raw = await json_object(request)
     metadata = raw.get("metadata")
     if metadata is not None and not (
-        isinstance(metadata, dict)
-        and all(isinstance(v, str | None) for v in metadata.values())
+        isinstance(metadata, dict) and all(isinstance(v, str | None) for v in metadata.values())
     ):
         raise invalid("metadata", "must be an object of string values")
     fields = {"metadata": metadata} if "metadata" in raw else {}

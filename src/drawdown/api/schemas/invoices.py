@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import RowMapping
 
+from drawdown.api.schemas.customers import customer_minified
 from drawdown.ledger.dates import format_instant
 from drawdown.services import invoices as service
 from drawdown.services.context import ServiceContext
@@ -58,12 +59,12 @@ def _at(value: Any) -> str | None:
     return None if value is None else format_instant(value, fractions=True)
 
 
-def invoice_json(row: RowMapping, customer: Mapping[str, Any]) -> dict[str, Any]:
+def invoice_json(row: RowMapping, customer: RowMapping) -> dict[str, Any]:
     total = _money(row["total"], row["currency"])
     return {
         "id": row["id"], "invoice_number": row["invoice_number"], "invoice_source": "one_off",
         "status": row["status"], "currency": row["currency"],
-        "customer": {"id": customer["id"], "external_customer_id": customer["external_customer_id"]},
+        "customer": customer_minified(customer),
         "created_at": _at(row["created_at"]), "invoice_date": _day(row["invoice_date"]),
         "due_date": _day(row["due_date"]), "issued_at": _at(row["created_at"]),
         "paid_at": _at(row["paid_at"]), "payment_received_at": _at(row["payment_received_at"]),
@@ -86,9 +87,19 @@ def invoice_json(row: RowMapping, customer: Mapping[str, Any]) -> dict[str, Any]
 
 
 _NULL_INVOICE_FIELDS = (
-    "eligible_to_issue_at", "hosted_invoice_url", "invoice_pdf", "issue_failed_at", "maximum",
-    "maximum_amount", "minimum", "minimum_amount", "payment_failed_at", "payment_started_at",
-    "scheduled_issue_at", "subscription", "sync_failed_at",
+    "eligible_to_issue_at",
+    "hosted_invoice_url",
+    "invoice_pdf",
+    "issue_failed_at",
+    "maximum",
+    "maximum_amount",
+    "minimum",
+    "minimum_amount",
+    "payment_failed_at",
+    "payment_started_at",
+    "scheduled_issue_at",
+    "subscription",
+    "sync_failed_at",
 )
 
 
@@ -119,18 +130,35 @@ def _price(row: RowMapping) -> dict[str, Any]:
 
 
 _NULL_PRICE_FIELDS = (
-    "billable_metric", "conversion_rate", "credit_allocation", "discount", "external_price_id",
-    "invoice_grouping_key", "invoicing_cycle_configuration", "maximum", "maximum_amount",
-    "minimum", "minimum_amount", "plan_phase_order", "replaces_price_id",
-    "composite_price_filters", "conversion_rate_config", "dimensional_price_configuration",
+    "billable_metric",
+    "conversion_rate",
+    "credit_allocation",
+    "discount",
+    "external_price_id",
+    "invoice_grouping_key",
+    "invoicing_cycle_configuration",
+    "maximum",
+    "maximum_amount",
+    "minimum",
+    "minimum_amount",
+    "plan_phase_order",
+    "replaces_price_id",
+    "composite_price_filters",
+    "conversion_rate_config",
+    "dimensional_price_configuration",
     "license_type",
 )
 
 
-def invoice_summary_json(row: RowMapping, customer: Mapping[str, Any]) -> dict[str, Any]:
+def invoice_summary_json(row: RowMapping, customer: RowMapping) -> dict[str, Any]:
     return {
-        "id": row["id"], "invoice_number": row["invoice_number"], "status": row["status"],
-        "customer": {"id": customer["id"], "external_customer_id": customer["external_customer_id"]},
+        "id": row["id"],
+        "invoice_number": row["invoice_number"],
+        "status": row["status"],
+        "customer": {
+            "id": customer["id"],
+            "external_customer_id": customer["external_customer_id"],
+        },
         "subscription": None,
     }
 

@@ -8,7 +8,9 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from sqlalchemy.engine import RowMapping
 
+from drawdown.api.schemas.customers import customer_minified
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.model import Block, Entry
@@ -101,9 +103,7 @@ ENTRY_REQUESTS: Mapping[str, type[_EntryRequest]] = {
 
 # Fields that belong to some entry shape; sending one to a shape that lacks it is an error
 # (spec Q29), so that a misplaced `expiry_date` on a decrement does not silently vanish.
-SHAPE_FIELDS = frozenset(
-    field for model in ENTRY_REQUESTS.values() for field in model.model_fields
-)
+SHAPE_FIELDS = frozenset(field for model in ENTRY_REQUESTS.values() for field in model.model_fields)
 
 
 def _instant(value: datetime | None) -> str | None:
@@ -149,7 +149,7 @@ def affected_block_json(block: Block) -> dict[str, Any]:
 def entry_json(
     entry: Entry,
     block: Block,
-    customer: Mapping[str, Any],
+    customer: RowMapping,
     status: str,
     created_invoices: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
@@ -164,7 +164,10 @@ def entry_json(
         "currency": entry.currency,
         "created_at": format_instant(entry.created_at, fractions=True),
         "credit_block": affected_block_json(block),
-        "customer": {"id": customer["id"], "external_customer_id": customer["external_customer_id"]},
+        "customer": {
+            "id": customer["id"],
+            "external_customer_id": customer["external_customer_id"],
+        },
         "description": entry.description,
         # R-META-2: an increment reports its block's live metadata.
         "metadata": dict(block.metadata if entry.entry_type == "increment" else entry.metadata),
