@@ -1,0 +1,182 @@
+"""The ledger as plain immutable data: credit blocks, ledger entries and the ledger state.
+
+Invariants: every datetime is timezone-aware UTC; amounts are exact Decimals; a block's
+balance never exceeds its ceiling (maximum_initial_balance minus credits moved out by
+expiration changes, R-EXP-1). Metadata is a ``Metadata``: a read-only, hashable mapping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+BlockStatus = Literal["active", "pending_payment"]
+BlockSource = Literal["manual", "top_up"]
+EntryType = Literal[
+    "increment",
+    "decrement",
+    "expiration_change",
+    "credit_block_expiry",
+    "void",
+    "void_initiated",
+    "amendment",
+]
+EntryStatus = Literal["committed", "pending"]
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+class Metadata(Mapping[str, str]):
+    """Read-only str -> str mapping; equal to any mapping with the same items, and hashable."""
+
+    def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        self._items: dict[str, str] = dict(items)
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self._items == dict(other.items())
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Metadata({self._items!r})"
+
+
+EMPTY_METADATA = Metadata()
+
+
+def freeze_metadata(metadata: Mapping[str, str]) -> Metadata:
+    """An immutable copy of ``metadata`` (or ``metadata`` itself if already a Metadata)."""
+    return metadata if isinstance(metadata, Metadata) else Metadata(metadata)
+
+
+def _assert_utc(*instants: datetime | None) -> None:
+    for instant in instants:
+        assert instant is None or instant.utcoffset() == timedelta(0), instant
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A block's usage scope, e.g. item_id includes (a, b). Ignored by API decrements (R-DED-1)."""
+
+    field: str
+    operator: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A credit block: a pool of credits with its own balance, expiry, cost basis and status."""
+
+    id: str
+    currency: str
+    balance: Decimal
+    maximum_initial_balance: Decimal
+    moved_out: Decimal  # credits moved to children by expiration changes (R-EXP-1)
+    voided: Decimal  # credits already voided from this block (R-VOID-1)
+    effective_date: datetime
+    expiry_date: datetime | None
+    per_unit_cost_basis: Decimal | None
+    filters: tuple[Filter, ...]
+    metadata: Mapping[str, str]  # coerced to Metadata (read-only, hashable)
+    status: BlockStatus
+    source: BlockSource
+    created_seq: int  # ledger seq of the entry that created the block: "creation order"
+    created_at: datetime
+    invoice_id: str | None
+    top_up_id: str | None
+    parent_block_id: str | None = None  # source block, for expiration-change children
+
+    def __post_init__(self) -> None:
+        _assert_utc(self.effective_date, self.expiry_date, self.created_at)
+        # Callers may pass a plain dict; the stored value is always an immutable Metadata.
+        object.__setattr__(self, "metadata", freeze_metadata(self.metadata))
+
+    @property
+    def ceiling(self) -> Decimal:
+        """Upper bound for balance after amendments and for voids (R-EXP-1)."""
+        return self.maximum_initial_balance - self.moved_out
+
+    def is_expired(self, at: datetime) -> bool:
+        return self.expiry_date is not None and self.expiry_date <= at
+
+    def is_effective(self, at: datetime) -> bool:
+        return self.effective_date <= at
+
+    def is_drawable(self, at: datetime) -> bool:
+        """Decrements may take from the block at ``at`` (§4.0)."""
+        return self.is_effective(at) and not self.is_expired(at) and self.status == "active"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ledger entry; ``amount`` is never negative, the direction comes from entry_type."""
+
+    id: str
+    currency: str
+    seq: int
+    entry_type: EntryType
+    amount: Decimal
+    starting_balance: Decimal
+    ending_balance: Decimal
+    block_id: str
+    created_at: datetime
+    description: str | None
+    metadata: Mapping[str, str]  # coerced to Metadata (read-only, hashable)
+    void_amount: Decimal | None = None
+    void_reason: str | None = None
+    new_block_expiry_date: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _assert_utc(self.created_at, self.new_block_expiry_date)
+        # Callers may pass a plain dict; the stored value is always an immutable Metadata.
+        object.__setattr__(self, "metadata", freeze_metadata(self.metadata))
+        assert self.amount >= 0, self
+
+
+@dataclass(frozen=True)
+class LedgerState:
+    """What the core needs to know about one ledger (customer, currency).
+
+    ``blocks`` may omit blocks that are expired with balance <= 0 (they never change again
+    except by a void that names them); the ledger balance L is therefore carried in
+    ``balance`` instead of being summed from ``blocks``.
+    """
+
+    currency: str
+    blocks: Mapping[str, Block] = field(default_factory=dict)
+    last_seq: int = 0
+    balance: Decimal = Decimal(0)
+    last_entry_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _assert_utc(self.last_entry_at)
+        assert all(block.currency == self.currency for block in self.blocks.values())
+
+
+def expiry_entry_id(block_id: str) -> str:
+    """Deterministic id of a block's credit_block_expiry entry (a block expires at most once).
+
+    Deriving it keeps ``expire_due`` free of id generation and lets a replay reproduce it.
+    """
+    number = int.from_bytes(hashlib.sha256(f"credit_block_expiry:{block_id}".encode()).digest())
+    chars = []
+    for _ in range(16):
+        number, digit = divmod(number, 62)
+        chars.append(_BASE62[digit])
+    return "".join(chars)
