@@ -92,5 +92,5 @@ def _touch(ctx: ServiceContext, row: RowMapping) -> None:
     now = ctx.now()
     last_used: datetime | None = row["last_used_at"]
     if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
-        with write_transaction(ctx.engine) as conn:
+        with write_transaction(ctx.engine, bookkeeping=True) as conn:
             store.touch(conn, row["id"], now)

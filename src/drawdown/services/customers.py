@@ -193,6 +193,8 @@ def update_customer(ctx: ServiceContext, ref: CustomerRef, fields: Mapping[str, 
 def _update_values(
     ctx: ServiceContext, conn: Connection, row: RowMapping, fields: Mapping[str, Any]
 ) -> dict[str, Any]:
+    # §1.6: an explicit null means "not sent", except for metadata (clears it).
+    fields = {k: v for k, v in fields.items() if v is not None or k == "metadata"}
     changes: dict[str, Any] = {k: fields[k] for k in _PLAIN_UPDATES if k in fields}
     if "name" in fields:
         changes["name"] = _name(fields["name"])

@@ -53,7 +53,7 @@ def claim(ctx: ServiceContext, scope: str, key: str, print_: str) -> StoredRespo
         limit = ctx.settings.idempotency_key_length_max
         raise InvalidField("Idempotency-Key", f"must be 1-{limit} characters")
     now = ctx.now()
-    with write_transaction(ctx.engine) as conn:
+    with write_transaction(ctx.engine, bookkeeping=True) as conn:
         if store.claim(conn, scope, key, print_, now):
             return None
         row = store.get(conn, scope, key)
@@ -70,7 +70,7 @@ def claim(ctx: ServiceContext, scope: str, key: str, print_: str) -> StoredRespo
 
 
 def record(ctx: ServiceContext, scope: str, key: str, response: StoredResponse) -> None:
-    with write_transaction(ctx.engine) as conn:
+    with write_transaction(ctx.engine, bookkeeping=True) as conn:
         if response.status_code >= 500:
             store.release(conn, scope, key)
         else:
@@ -79,5 +79,5 @@ def record(ctx: ServiceContext, scope: str, key: str, response: StoredResponse) 
 
 def purge_expired(ctx: ServiceContext) -> int:
     cutoff = ctx.now() - timedelta(hours=ctx.settings.idempotency_ttl_hours)
-    with write_transaction(ctx.engine) as conn:
+    with write_transaction(ctx.engine, bookkeeping=True) as conn:
         return store.purge_older_than(conn, cutoff)

@@ -35,6 +35,7 @@ def make_engine(settings: Settings) -> Engine:
 
 def _sqlite_engine(url: str, settings: Settings) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=10)
+    durable = settings.sqlite_synchronous
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -42,7 +43,6 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={settings.sqlite_synchronous}")
         cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -50,17 +50,25 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("drawdown_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        synchronous = "NORMAL" if options.get("drawdown_bookkeeping") else durable
+        conn.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("drawdown_write") else "BEGIN")
 
     return engine
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write; on SQLite it holds the write lock from the start."""
+def write_transaction(engine: Engine, *, bookkeeping: bool = False) -> Iterator[Connection]:
+    """A transaction that will write; on SQLite it holds the write lock from the start.
+
+    `bookkeeping` transactions (idempotency claims and records, key last-use times) skip
+    SQLite's fsync at commit: WAL frames are durable once any later commit syncs, and
+    losing one in a power cut leaves a key "in progress", which refuses retries rather
+    than repeating a write. Ledger writes always use the configured durability.
+    """
     with engine.connect() as conn:
-        conn = conn.execution_options(drawdown_write=True)
+        conn = conn.execution_options(drawdown_write=True, drawdown_bookkeeping=bookkeeping)
         with conn.begin():
             yield conn
 
