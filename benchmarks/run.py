@@ -141,7 +141,7 @@ def bench_core(count: int) -> list[Result]:
         return f"id{next(ids)}"
 
     def state_with_blocks():
-        state = ledger.empty_state("credits")
+        state = ledger.LedgerState("credits", {}, 0, Decimal(0), None)
         for i in range(100):
             inc = commands.Increment(
                 block_id=new_id(),
