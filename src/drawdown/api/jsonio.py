@@ -8,6 +8,8 @@ standard library encoder cannot do.
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -20,50 +22,29 @@ from drawdown.api.errors import ApiError
 from drawdown.ledger.amounts import format_decimal
 from drawdown.ledger.dates import format_instant
 
-_escape = json.encoder.encode_basestring
-
 
 def dumps(value: Any) -> str:
-    parts: list[str] = []
-    _encode(value, parts)
-    return "".join(parts)
+    """JSON with Decimals as plain numbers, using the C encoder for everything else.
 
+    The encoder calls `default` for each Decimal, which returns a marker string holding
+    the formatted number; the markers are then unquoted. A marker starts with a NUL and a
+    per-call random nonce: NUL is always escaped inside JSON strings and the nonce cannot
+    be guessed, so no caller-supplied string can ever be turned into a number.
+    """
+    nonce = secrets.token_hex(8)
 
-def _encode(value: Any, out: list[str]) -> None:
-    if isinstance(value, str):
-        out.append(_escape(value))
-    elif value is None or isinstance(value, bool | int):
-        out.append(json.dumps(value))
-    elif isinstance(value, Decimal):
-        out.append(format_decimal(value))
-    elif isinstance(value, Mapping):
-        _encode_object(value, out)
-    elif isinstance(value, list | tuple):
-        _encode_array(value, out)
-    elif isinstance(value, datetime):
-        out.append(_escape(format_instant(value, fractions=True)))
-    else:
-        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+    def default(obj: Any) -> Any:
+        if isinstance(obj, Decimal):
+            return f"\x00{nonce}{format_decimal(obj)}\x00"
+        if isinstance(obj, datetime):
+            return format_instant(obj, fractions=True)
+        if isinstance(obj, Mapping):
+            return dict(obj)
+        raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
 
-
-def _encode_object(value: Mapping[str, Any], out: list[str]) -> None:
-    out.append("{")
-    for index, (key, item) in enumerate(value.items()):
-        if index:
-            out.append(",")
-        out.append(_escape(str(key)))
-        out.append(":")
-        _encode(item, out)
-    out.append("}")
-
-
-def _encode_array(value: list[Any] | tuple[Any, ...], out: list[str]) -> None:
-    out.append("[")
-    for index, item in enumerate(value):
-        if index:
-            out.append(",")
-        _encode(item, out)
-    out.append("]")
+    text = json.dumps(value, default=default, separators=(",", ":"), ensure_ascii=False)
+    marker = re.compile('"\\\\u0000' + nonce + '(-?[0-9.]+)\\\\u0000"')
+    return marker.sub(r"\1", text)
 
 
 class ExactJSONResponse(Response):
