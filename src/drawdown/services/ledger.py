@@ -41,7 +41,9 @@ def create_entry(ctx: ServiceContext, ref: CustomerRef, fields: Mapping[str, Any
         outcome = run_command(tx, planned.currency, planned.command, block_ids=planned.block_ids)
         assert outcome.response is not None
         entry = outcome.response
-        block = _block_after(tx.conn, tx.customer_id, entry.block_id)
+        block = outcome.state.blocks.get(entry.block_id) or _block_after(
+            tx.conn, tx.customer_id, entry.block_id
+        )
         return EntryView(entry, block, tx.customer, entry_status(entry, block, tx.now))
 
 

@@ -53,13 +53,16 @@ def customer_transaction(ctx: ServiceContext, ref: CustomerRef) -> Iterator[Cust
 
 def catch_up(tx: CustomerTx) -> None:
     """Materialize every due expiry of the customer, ledger by ledger (R-TIME-1)."""
-    for currency in store.due_currencies(tx.conn, tx.customer_id, tx.now):
+    due = store.due_currencies(tx.conn, tx.customer_id, tx.now)
+    for currency in due:
         state = store.load_state(tx.conn, tx.customer_id, currency)
         outcome = expire_due(state, tx.now)
         _persist(tx, state, outcome)
         if outcome.entries:
             tx.lowered.add(currency)
-    store.mark_closed(tx.conn, tx.customer_id, tx.now)
+    if due:
+        # Expired blocks that had nothing to expire got no entry; close them too.
+        store.mark_closed(tx.conn, tx.customer_id, tx.now)
 
 
 def run_command(
@@ -72,7 +75,6 @@ def run_command(
     _persist(tx, state, outcome)
     kind, payload = encode_command(command)
     store.append_command(tx.conn, tx.customer_id, currency, kind, payload, tx.now)
-    store.mark_closed(tx.conn, tx.customer_id, tx.now)
     if not isinstance(command, Increment):  # R-TOP-3: increments never trigger top-ups
         tx.lowered.add(currency)
     return outcome
