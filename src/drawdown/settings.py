@@ -44,6 +44,9 @@ class Settings:
     sqlite_busy_timeout_ms: int = 30_000
     sqlite_synchronous: str = "FULL"
     console_secret: str | None = None
+    # Requests per second per API key and process; 0 turns rate limiting off.
+    rate_limit_per_second: float = 0
+    rate_limit_burst: int = 50
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -63,4 +66,6 @@ class Settings:
                 "DRAWDOWN_SQLITE_SYNCHRONOUS", cls.sqlite_synchronous
             ).upper(),
             console_secret=os.environ.get("DRAWDOWN_CONSOLE_SECRET") or None,
+            rate_limit_per_second=float(os.environ.get("DRAWDOWN_RATE_LIMIT_PER_SECOND") or 0),
+            rate_limit_burst=_env_int("DRAWDOWN_RATE_LIMIT_BURST", cls.rate_limit_burst),
         )

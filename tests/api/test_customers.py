@@ -232,3 +232,22 @@ def test_idempotency_race_creates_exactly_one_customer(server: Server) -> None:
             text("SELECT count(*) FROM customers WHERE external_customer_id = :e"), {"e": ext}
         ).scalar_one()
     assert count == 1
+
+
+def test_rate_limit_answers_429_with_retry_after(database_factory) -> None:
+    from conftest import start_server, stop_server
+
+    server = start_server(
+        database_factory("sqlite"),
+        env={"DRAWDOWN_RATE_LIMIT_PER_SECOND": "0.5", "DRAWDOWN_RATE_LIMIT_BURST": "3"},
+    )
+    try:
+        client = server.client()
+        for _ in range(3):
+            client.top_level.ping()
+        with pytest.raises(orb.RateLimitError) as info:
+            client.top_level.ping()
+        assert info.value.body["type"].endswith("#429-too-many-requests")
+        assert info.value.response.headers["retry-after"] == "2"
+    finally:
+        stop_server(server)

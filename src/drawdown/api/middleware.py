@@ -15,6 +15,7 @@ from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drawdown.api.errors import error_body
+from drawdown.api.rate_limit import RateLimiter
 from drawdown.services import api_keys, idempotency
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ServiceError
@@ -55,6 +56,8 @@ class ApiGate:
     def __init__(self, app: ASGIApp, ctx: ServiceContext) -> None:
         self.app = app
         self.ctx = ctx
+        settings = ctx.settings
+        self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
@@ -66,6 +69,10 @@ class ApiGate:
         api_scope = await self._authenticate(scope)
         if api_scope is None:
             await _send_error(send, "authentication", AUTH_DETAIL)
+            return
+        if self.limiter.enabled and (wait := self.limiter.retry_after_seconds(api_scope)):
+            headers = [(b"retry-after", str(wait).encode())]
+            await _send_error(send, "rate_limited", "Too many requests; retry later.", headers)
             return
         scope.setdefault("state", {})["api_scope"] = api_scope
         replay_receive = _replaying(body)
