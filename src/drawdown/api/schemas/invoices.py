@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -155,10 +155,7 @@ def invoice_summary_json(row: RowMapping, customer: RowMapping) -> dict[str, Any
         "id": row["id"],
         "invoice_number": row["invoice_number"],
         "status": row["status"],
-        "customer": {
-            "id": customer["id"],
-            "external_customer_id": customer["external_customer_id"],
-        },
+        "customer": customer_minified(customer),
         "subscription": None,
     }
 

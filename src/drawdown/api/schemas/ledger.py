@@ -164,10 +164,7 @@ def entry_json(
         "currency": entry.currency,
         "created_at": format_instant(entry.created_at, fractions=True),
         "credit_block": affected_block_json(block),
-        "customer": {
-            "id": customer["id"],
-            "external_customer_id": customer["external_customer_id"],
-        },
+        "customer": customer_minified(customer),
         "description": entry.description,
         # R-META-2: an increment reports its block's live metadata.
         "metadata": dict(block.metadata if entry.entry_type == "increment" else entry.metadata),
