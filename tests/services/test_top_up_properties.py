@@ -1,0 +1,72 @@
+"""Property: a top-up fires exactly at the evaluation points where D ≤ threshold (R-TOP-3).
+
+Runs the real service layer on a real SQLite database, with random decrement sequences.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from drawdown.ledger import drawable_balance
+from drawdown.services import customers, ledger, top_ups
+from drawdown.services.context import ServiceContext
+from drawdown.services.customers import CustomerRef
+from drawdown.settings import Settings
+from drawdown.store import ledger as ledger_store
+from drawdown.store.engine import make_engine, read_transaction
+from drawdown.store.migrate import upgrade
+
+_DIR = Path(tempfile.mkdtemp(prefix="dd-topup-prop-"))
+_SETTINGS = Settings(database_url=f"sqlite:///{_DIR / 'prop.db'}", sqlite_synchronous="OFF")
+_ENGINE = make_engine(_SETTINGS)
+upgrade(_ENGINE)
+CTX = ServiceContext(engine=_ENGINE, settings=_SETTINGS)
+
+THRESHOLD = Decimal(20)
+TOP_UP = Decimal(100)  # larger than threshold + any single decrement: D recovers above T
+
+
+def _drawable(customer_id: str) -> Decimal:
+    with read_transaction(CTX.engine) as conn:
+        state = ledger_store.load_state(conn, customer_id, "credits")
+    return drawable_balance(state, CTX.now())
+
+
+def _top_up_count(customer_id: str) -> int:
+    ref = CustomerRef(id=customer_id)
+    query = ledger.EntryQuery("credits", "increment", None, None, [], None, 1000)
+    return sum(1 for v in ledger.list_entries(CTX, ref, query) if v.block.source == "top_up")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    start=st.integers(min_value=0, max_value=80),
+    spends=st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=15),
+)
+def test_top_up_fires_once_per_evaluation_at_or_below_threshold(
+    start: int, spends: list[int]
+) -> None:
+    customer = customers.create_customer(
+        CTX, {"name": "Prop", "email": "p@example.com", "currency": "USD"}
+    )
+    ref = CustomerRef(id=customer["id"])
+    if start:
+        ledger.create_entry(CTX, ref, {"entry_type": "increment", "amount": Decimal(start)})
+    top_ups.create_top_up(CTX, ref, {
+        "currency": "credits", "amount": str(TOP_UP), "threshold": str(THRESHOLD),
+        "per_unit_cost_basis": "0.01",
+        "invoice_settings": {"auto_collection": False, "net_terms": 0},
+    })  # fmt: skip
+    expected = 1 if start <= THRESHOLD else 0  # R-TOP-3: evaluated right after creation
+    for spend in spends:
+        before = _drawable(customer["id"])
+        ledger.create_entry(CTX, ref, {"entry_type": "decrement", "amount": Decimal(spend)})
+        if before - spend <= THRESHOLD:
+            expected += 1
+        assert _drawable(customer["id"]) > THRESHOLD  # never left at or below the threshold
+    assert _top_up_count(customer["id"]) == expected
