@@ -50,7 +50,9 @@ def serve(
             f'Use it with: orb.Orb(api_key="{key.secret}", '
             f'base_url="http://{listen_host}:{listen_port}/v1")'
         )
-    typer.echo(f"drawdown listening on http://{listen_host}:{listen_port}/v1 ({_db_kind(settings)})")
+    typer.echo(
+        f"drawdown listening on http://{listen_host}:{listen_port}/v1 ({_db_kind(settings)})"
+    )
     uvicorn.run(create_app(settings, ctx), host=listen_host, port=listen_port, log_level="warning")
 
 
@@ -96,6 +98,27 @@ def keys_revoke(key_id: str) -> None:
         typer.echo(f"no active key with id {key_id}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"revoked {key_id}")
+
+
+@admin_app.command("create-user")
+def admin_create_user(
+    email: str = typer.Argument(..., help="The administrator's email address"),
+    password: str = typer.Option(None, help="Use this password instead of a generated one"),
+) -> None:
+    """Create a console administrator; a generated password is printed alone on the last line."""
+    from drawdown.services.errors import ServiceError
+    from drawdown.web import admins
+
+    try:
+        admin = admins.create_admin(_context(), email, password)
+    except ServiceError as exc:
+        typer.echo(f"{exc.field}: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    if password is not None:
+        typer.echo(f"created administrator {admin.email}")
+        return
+    typer.echo(f"created administrator {admin.email}; the password is shown only this once:")
+    typer.echo(admin.password)
 
 
 @app.command()

@@ -1,0 +1,100 @@
+"""Customer pages: the searchable list, one customer's ledgers, and the entry forms."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.engine import RowMapping
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from drawdown.api.routes.ledger import ENTRY_TYPES
+from drawdown.services.errors import ResourceNotFound
+from drawdown.store.engine import read_transaction
+from drawdown.web import customer_page, forms, store
+from drawdown.web.auth import checked_form
+from drawdown.web.pages import context_of, query, redirect, render
+
+router = APIRouter()
+CUSTOMERS_PAGE_SIZE = 50
+SEARCH_LENGTH_MAX = 200
+
+
+async def home(request: Request) -> Response:
+    """Console home."""
+    return redirect(request, "/console/customers")
+
+
+@router.get("/customers")
+async def customers_page(request: Request, q: str = "", page: int = 1) -> Response:
+    """Customers, searchable, with their balances."""
+    q, page = q.strip()[:SEARCH_LENGTH_MAX], max(page, 1)
+    rows, balances = await run_in_threadpool(_search, request, q, page)
+    context = {
+        "nav": "customers",
+        "q": q,
+        "page": page,
+        "customers": rows[:CUSTOMERS_PAGE_SIZE],
+        "has_more": len(rows) > CUSTOMERS_PAGE_SIZE,
+        "balances": balances,
+    }
+    return render(request, "customers.html", context)
+
+
+def _search(
+    request: Request, q: str, page: int
+) -> tuple[list[RowMapping], dict[str, list[tuple[str, Decimal]]]]:
+    offset = (page - 1) * CUSTOMERS_PAGE_SIZE
+    with read_transaction(context_of(request).engine) as conn:
+        rows = store.search_customers(conn, q, offset, CUSTOMERS_PAGE_SIZE + 1)
+        return rows, store.balances(conn, [r["id"] for r in rows])
+
+
+@router.get("/customers/{customer_id}")
+async def customer_detail(request: Request, customer_id: str) -> Response:
+    """One customer: balances, chart, blocks, ledger, invoices, top-ups and actions."""
+    return await _render_customer(request, customer_id)
+
+
+@router.post("/customers/{customer_id}/entries")
+async def create_entry(
+    request: Request, customer_id: str, form: FormData = Depends(checked_form)
+) -> Response:
+    """Add a ledger entry through the API's own validation and service."""
+    entry_type = str(form.get("entry_type", ""))
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    failed = await run_in_threadpool(
+        forms.submit, context_of(request), customer_id, entry_type, values
+    )
+    currency = values.get("currency", "")
+    if failed is None:
+        done = query({"currency": currency, "done": "1"})
+        return redirect(request, f"/console/customers/{customer_id}?{done}")
+    return await _render_customer(request, customer_id, failed, {"currency": currency})
+
+
+async def _render_customer(
+    request: Request,
+    customer_id: str,
+    failed: forms.Submission | None = None,
+    overrides: dict[str, str] | None = None,
+) -> Response:
+    params = {**request.query_params, **(overrides or {})}
+    try:
+        data = await run_in_threadpool(customer_page.load, context_of(request), customer_id, params)
+    except ResourceNotFound:
+        message = "There is no customer with this id."
+        return render(request, "error.html", {"title": "Not found", "message": message}, 404)
+    context = {
+        "nav": "customers",
+        "forms": forms.ENTRY_FORMS,
+        "failed": failed,
+        "done": request.query_params.get("done") == "1",
+        "params": {k: v for k, v in params.items() if k not in ("after", "done")},
+        "entry_types": ENTRY_TYPES,
+        **data,
+    }
+    return render(request, "customer.html", context, 400 if failed else 200)

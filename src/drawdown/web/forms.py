@@ -1,0 +1,125 @@
+"""The console's ledger-entry forms: what each shows, and how a post becomes an API request.
+
+A form post is turned into the same dict the JSON API receives and validated by the API's
+own `entry_fields`, then written by the same `services.ledger.create_entry`; so a form can
+accept exactly what the API accepts and fails with the API's messages, field by field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from drawdown.api.errors import ApiError
+from drawdown.api.routes.ledger import entry_fields
+from drawdown.ledger.errors import LedgerError
+from drawdown.services import ledger as ledger_service
+from drawdown.services.context import ServiceContext
+from drawdown.services.customers import CustomerRef
+from drawdown.services.errors import ServiceError
+
+FORM_LEVEL = "form"  # errors that belong to no visible field are shown above the form
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str = "text"  # text | decimal | date | block | reason | hidden
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class EntryForm:
+    entry_type: str
+    title: str
+    fields: tuple[Field, ...]
+    submit: str
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields)
+
+
+_AMOUNT = Field("amount", "Amount", "decimal")
+_BLOCK = Field("block_id", "Credit block", "block")
+_DESCRIPTION = Field("description", "Description")
+_LEDGER = Field("currency", "Currency", "hidden")
+
+ENTRY_FORMS: tuple[EntryForm, ...] = (
+    EntryForm("increment", "Add credits", (
+        _AMOUNT,
+        Field("currency", "Currency", hint="ISO code or a custom unit such as credits"),
+        Field("effective_date", "Effective date", "date", "Empty means now"),
+        Field("expiry_date", "Expiry date", "date", "Empty means never"),
+        Field("per_unit_cost_basis", "Cost basis per unit", "decimal"),
+        _DESCRIPTION,
+    ), "Add credits"),
+    EntryForm("decrement", "Deduct credits", (_AMOUNT, _LEDGER, _DESCRIPTION), "Deduct"),
+    EntryForm("void", "Void credits", (
+        _BLOCK, _AMOUNT, Field("void_reason", "Reason", "reason"), _LEDGER, _DESCRIPTION,
+    ), "Void"),
+    EntryForm("amendment", "Amend a block", (_BLOCK, _AMOUNT, _LEDGER, _DESCRIPTION), "Amend"),
+    EntryForm("expiration_change", "Change an expiry date", (
+        _BLOCK,
+        Field("expiry_date", "Current expiry date", "date", "Or pick the block"),
+        Field("target_expiry_date", "New expiry date", "date"),
+        Field("amount", "Amount", "decimal", "Empty moves the whole remaining balance"),
+        _LEDGER,
+        _DESCRIPTION,
+    ), "Change expiry"),
+)  # fmt: skip
+FORMS_BY_TYPE = {form.entry_type: form for form in ENTRY_FORMS}
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the customer page needs to show a failed form again: its values and errors."""
+
+    entry_type: str
+    values: Mapping[str, str]
+    errors: Mapping[str, str]
+
+
+def api_request(entry_type: str, values: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON body the API would have received; empty inputs mean "not sent"."""
+    form = FORMS_BY_TYPE[entry_type]
+    raw: dict[str, Any] = {"entry_type": entry_type}
+    for name in form.names:
+        value = values.get(name, "").strip()
+        if value:
+            raw[name] = value
+    return raw
+
+
+def submit(
+    ctx: ServiceContext, customer_id: str, entry_type: str, values: Mapping[str, str]
+) -> Submission | None:
+    """Create the entry; None on success, else the submission with its errors by field."""
+    form = FORMS_BY_TYPE.get(entry_type)
+    if form is None:
+        return Submission(entry_type, values, {FORM_LEVEL: "Unknown kind of ledger entry."})
+    try:
+        fields = entry_fields(api_request(entry_type, values))
+        ledger_service.create_entry(ctx, CustomerRef(id=customer_id), fields)
+    except ApiError as exc:
+        return Submission(entry_type, values, placed(form, api_error_fields(exc)))
+    except (LedgerError, ServiceError) as exc:
+        return Submission(entry_type, values, placed(form, {exc.field or FORM_LEVEL: exc.message}))
+    return None
+
+
+def api_error_fields(exc: ApiError) -> dict[str, str]:
+    errors = {e["field"]: e["message"] for e in exc.validation_errors or ()}
+    return errors or {FORM_LEVEL: exc.detail or "The request is invalid."}
+
+
+def placed(form: EntryForm, errors: Mapping[str, str]) -> dict[str, str]:
+    """Errors keyed by a field the form shows, the rest gathered under FORM_LEVEL."""
+    visible = {f.name for f in form.fields if f.kind != "hidden"}
+    result = {k: v for k, v in errors.items() if k in visible}
+    stray = [f"{k}: {v}" for k, v in errors.items() if k not in visible]
+    if stray:
+        result[FORM_LEVEL] = "; ".join(stray)
+    return result

@@ -1,0 +1,50 @@
+"""Sign-in and sign-out pages.
+
+A successful sign-in starts a new session with a new CSRF token, so a token seen before
+sign-in (or planted by someone else) is worthless afterwards.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from drawdown.web import admins
+from drawdown.web.auth import LOGIN_PATH, checked_form, safe_next
+from drawdown.web.pages import codec_of, context_of, redirect, render, session_of
+from drawdown.web.session import new_session
+
+public = APIRouter()
+protected = APIRouter()
+
+
+@public.get("/login")
+async def login_page(request: Request, next: str | None = None) -> Response:
+    """Sign in."""
+    if session_of(request).admin_id is not None:
+        return redirect(request, safe_next(next))
+    return render(request, "login.html", {"next": safe_next(next), "email": ""})
+
+
+@public.post("/login")
+async def login(request: Request, form: FormData = Depends(checked_form)) -> Response:
+    """Check the credentials and start a session."""
+    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    target = safe_next(str(form.get("next", "")))
+    admin = await run_in_threadpool(admins.authenticate, context_of(request), email, password)
+    if admin is None:
+        context = {"next": target, "email": email, "error": "Wrong email or password."}
+        return render(request, "login.html", context, status_code=400)
+    request.state.console_session = new_session(admin_id=str(admin["id"]))
+    return redirect(request, target)
+
+
+@protected.post("/logout")
+async def logout(request: Request, _: FormData = Depends(checked_form)) -> Response:
+    """End the session."""
+    response = redirect(request, LOGIN_PATH)
+    codec_of(request).clear(request, response)
+    return response

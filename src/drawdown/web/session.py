@@ -1,0 +1,126 @@
+"""The console session: a signed cookie holding the admin id and the CSRF token.
+
+The cookie is signed, not encrypted: it carries nothing secret, only which admin signed in
+and the token every form must echo back. It expires `SESSION_AGE_SECONDS_MAX` after sign-in
+and is scoped to `/console`, so it is never sent to (nor accepted by) the API under `/v1`.
+The signing key is `DRAWDOWN_CONSOLE_SECRET` or, failing that, a random key generated once
+and kept in `server_secrets`, so sessions survive restarts and work across processes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+
+from drawdown.services.context import ServiceContext
+from drawdown.store.engine import read_transaction, write_transaction
+from drawdown.web import store
+
+COOKIE_NAME = "drawdown_console"
+COOKIE_PATH = "/console"
+SESSION_AGE_SECONDS_MAX = 12 * 60 * 60
+SECRET_NAME = "console_session"
+FLASH_COOKIE_NAME = "drawdown_console_flash"
+FLASH_AGE_SECONDS_MAX = 300
+_SALT = "drawdown.console.session"
+_FLASH_SALT = "drawdown.console.flash"
+
+
+@dataclass(frozen=True)
+class Session:
+    """Who is signed in (None before sign-in) and the CSRF token of this browser session."""
+
+    admin_id: str | None
+    csrf_token: str
+    fresh: bool = field(default=False, compare=False)  # not yet in the browser's cookie jar
+
+
+def new_session(admin_id: str | None = None) -> Session:
+    return Session(admin_id=admin_id, csrf_token=secrets.token_urlsafe(32), fresh=True)
+
+
+class SessionCodec:
+    """Reads and writes the session cookie; resolves the signing key on first use."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._serializer: URLSafeTimedSerializer | None = None
+        self._lock = threading.Lock()
+
+    def read(self, request: Request) -> Session:
+        """The browser's session, or a fresh anonymous one if the cookie is absent or bad."""
+        raw = request.cookies.get(COOKIE_NAME)
+        if raw is None:
+            return new_session()
+        try:
+            data = self._signer().loads(raw, max_age=SESSION_AGE_SECONDS_MAX)
+            return Session(admin_id=data["a"], csrf_token=str(data["c"]))
+        except (BadSignature, KeyError, TypeError):
+            return new_session()
+
+    def write(self, request: Request, response: Response, session: Session) -> None:
+        response.set_cookie(
+            COOKIE_NAME,
+            self._signer().dumps({"a": session.admin_id, "c": session.csrf_token}),
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+
+    def clear(self, request: Request, response: Response) -> None:
+        response.delete_cookie(
+            COOKIE_NAME,
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+
+    def set_flash(self, request: Request, response: Response, path: str, data: Any) -> None:
+        """Hand `data` to the next GET of `path` (post/redirect/get without a URL parameter)."""
+        signed = self._signer().dumps(data, salt=_FLASH_SALT)
+        response.set_cookie(FLASH_COOKIE_NAME, signed, max_age=FLASH_AGE_SECONDS_MAX,
+                            path=path, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")  # fmt: skip
+
+    def read_flash(self, request: Request) -> Any:
+        raw = request.cookies.get(FLASH_COOKIE_NAME)
+        if raw is None:
+            return None
+        try:
+            return self._signer().loads(raw, salt=_FLASH_SALT, max_age=FLASH_AGE_SECONDS_MAX)
+        except BadSignature:
+            return None
+
+    def clear_flash(self, request: Request, response: Response, path: str) -> None:
+        """Shown once: a reload must not show it again."""
+        response.delete_cookie(FLASH_COOKIE_NAME, path=path, httponly=True, samesite="strict",
+                               secure=request.url.scheme == "https")  # fmt: skip
+
+    def _signer(self) -> URLSafeTimedSerializer:
+        with self._lock:
+            if self._serializer is None:
+                self._serializer = URLSafeTimedSerializer(_signing_key(self._ctx), salt=_SALT)
+            return self._serializer
+
+
+def _signing_key(ctx: ServiceContext) -> str:
+    if ctx.settings.console_secret:
+        return ctx.settings.console_secret
+    with read_transaction(ctx.engine) as conn:
+        existing = store.secret(conn, SECRET_NAME)
+    if existing is not None:
+        return existing
+    with write_transaction(ctx.engine) as conn:
+        store.insert_secret(conn, SECRET_NAME, secrets.token_urlsafe(48))
+        # Another process may have inserted first; everyone uses the stored one.
+        stored = store.secret(conn, SECRET_NAME)
+    assert stored is not None
+    return stored
