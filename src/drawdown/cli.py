@@ -106,8 +106,8 @@ def admin_create_user(
     password: str = typer.Option(None, help="Use this password instead of a generated one"),
 ) -> None:
     """Create a console administrator; a generated password is printed alone on the last line."""
+    from drawdown.services import admins
     from drawdown.services.errors import ServiceError
-    from drawdown.web import admins
 
     try:
         admin = admins.create_admin(_context(), email, password)

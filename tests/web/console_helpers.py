@@ -9,11 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from drawdown.api.app import create_app
+from drawdown.services import admins
 from drawdown.services.context import ServiceContext
 from drawdown.settings import Settings
 from drawdown.store.engine import make_engine
 from drawdown.store.migrate import upgrade
-from drawdown.web import admins
 
 with warnings.catch_warnings():
     # Starlette 1.x nudges towards `httpx2`, which is not a dependency here; plain httpx works.

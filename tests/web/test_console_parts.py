@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from drawdown.services import admins
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import InvalidField
 from drawdown.settings import Settings
 from drawdown.store.engine import make_engine
-from drawdown.web import admins, forms
+from drawdown.web import forms
 from drawdown.web.chart import balance_chart
 from drawdown.web.customer_page import decode_cursor
 from drawdown.web.session import Session

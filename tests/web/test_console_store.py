@@ -13,10 +13,10 @@ from drawdown.services.context import ServiceContext
 from drawdown.services.customers import CustomerRef, create_customer
 from drawdown.services.ledger import create_entry
 from drawdown.settings import Settings
+from drawdown.store import console as store
 from drawdown.store.engine import make_engine, read_transaction
 from drawdown.store.migrate import upgrade
-from drawdown.web import store
-from drawdown.web.session import _signing_key
+from drawdown.services.console import session_secret
 
 
 @pytest.fixture(params=BACKENDS)
@@ -62,6 +62,6 @@ def test_balances_per_currency_follow_the_ledger(ctx: ServiceContext) -> None:
 
 
 def test_the_session_secret_is_made_once_and_kept(ctx: ServiceContext) -> None:
-    first = _signing_key(ctx)
+    first = session_secret(ctx)
     assert len(first) >= 48
-    assert _signing_key(ctx) == first
+    assert session_secret(ctx) == first

@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from drawdown.web import admins
+from drawdown.services import admins
 from drawdown.web.pages import context_of, redirect, render, session_of
 
 LOGIN_PATH = "/console/login"

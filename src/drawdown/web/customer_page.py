@@ -18,14 +18,13 @@ from drawdown.api.routes.ledger import ENTRY_TYPES
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.errors import LedgerError
 from drawdown.ledger.model import Block
+from drawdown.services import console
 from drawdown.services import ledger as ledger_service
 from drawdown.services.context import ServiceContext
 from drawdown.services.customers import CustomerRef
 from drawdown.services.errors import ServiceError
 from drawdown.services.invoices import InvoiceQuery, list_invoices
 from drawdown.services.top_ups import list_top_ups
-from drawdown.store.engine import read_transaction
-from drawdown.web import store
 from drawdown.web.chart import balance_chart
 
 LEDGER_PAGE_SIZE = 25
@@ -66,8 +65,7 @@ def load(ctx: ServiceContext, customer_id: str, params: Mapping[str, str]) -> di
     """The page's data; raises ResourceNotFound for an unknown or deleted customer."""
     ref = CustomerRef(id=customer_id)
     customer = ledger_service.catch_up_if_due(ctx, ref)  # balances below are then current
-    with read_transaction(ctx.engine) as conn:
-        balances = store.balances(conn, [customer_id])[customer_id]
+    balances = console.balances(ctx, [customer_id])[customer_id]
     currency = _currency_in_view(params.get("currency"), customer, balances)
     all_blocks = params.get("all_blocks") == "1"
     filters = LedgerFilters.from_params(params)

@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from drawdown.api.routes.ledger import ENTRY_TYPES
+from drawdown.services import console
 from drawdown.services.errors import ResourceNotFound
-from drawdown.store.engine import read_transaction
-from drawdown.web import customer_page, forms, store
+from drawdown.web import customer_page, forms
 from drawdown.web.auth import checked_form
 from drawdown.web.pages import context_of, query, redirect, render
 
@@ -48,9 +48,7 @@ def _search(
     request: Request, q: str, page: int
 ) -> tuple[list[RowMapping], dict[str, list[tuple[str, Decimal]]]]:
     offset = (page - 1) * CUSTOMERS_PAGE_SIZE
-    with read_transaction(context_of(request).engine) as conn:
-        rows = store.search_customers(conn, q, offset, CUSTOMERS_PAGE_SIZE + 1)
-        return rows, store.balances(conn, [r["id"] for r in rows])
+    return console.search_customers(context_of(request), q, offset, CUSTOMERS_PAGE_SIZE + 1)
 
 
 @router.get("/customers/{customer_id}")

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from drawdown.web import admins
+from drawdown.services import admins
 from drawdown.web.auth import LOGIN_PATH, checked_form, safe_next
 from drawdown.web.pages import codec_of, context_of, redirect, render, session_of
 from drawdown.web.session import new_session

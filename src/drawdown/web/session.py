@@ -18,14 +18,12 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from drawdown.services import console
 from drawdown.services.context import ServiceContext
-from drawdown.store.engine import read_transaction, write_transaction
-from drawdown.web import store
 
 COOKIE_NAME = "drawdown_console"
 COOKIE_PATH = "/console"
 SESSION_AGE_SECONDS_MAX = 12 * 60 * 60
-SECRET_NAME = "console_session"
 FLASH_COOKIE_NAME = "drawdown_console_flash"
 FLASH_AGE_SECONDS_MAX = 300
 _SALT = "drawdown.console.session"
@@ -107,20 +105,7 @@ class SessionCodec:
     def _signer(self) -> URLSafeTimedSerializer:
         with self._lock:
             if self._serializer is None:
-                self._serializer = URLSafeTimedSerializer(_signing_key(self._ctx), salt=_SALT)
+                self._serializer = URLSafeTimedSerializer(
+                    console.session_secret(self._ctx), salt=_SALT
+                )
             return self._serializer
-
-
-def _signing_key(ctx: ServiceContext) -> str:
-    if ctx.settings.console_secret:
-        return ctx.settings.console_secret
-    with read_transaction(ctx.engine) as conn:
-        existing = store.secret(conn, SECRET_NAME)
-    if existing is not None:
-        return existing
-    with write_transaction(ctx.engine) as conn:
-        store.insert_secret(conn, SECRET_NAME, secrets.token_urlsafe(48))
-        # Another process may have inserted first; everyone uses the stored one.
-        stored = store.secret(conn, SECRET_NAME)
-    assert stored is not None
-    return stored

@@ -1,8 +1,7 @@
-"""SQL the console needs beyond the service layer: admin accounts, the session secret,
-customer search and cached ledger balances.
+"""SQL for the console: admin accounts, server secrets, customer search, cached balances.
 
 Only reads and the two console-owned tables (`admin_users`, `server_secrets`) live here;
-every ledger write goes through `drawdown.services`, like the API's.
+every ledger write goes through the services' write path, like the API's.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from sqlalchemy.engine import RowMapping
 
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import InvalidField
+from drawdown.store import console as store
 from drawdown.store.engine import read_transaction, write_transaction
-from drawdown.web import store
 
 PASSWORD_LENGTH_MIN = 12
 PASSWORD_LENGTH_MAX = 256  # argon2 hashes anything, but a bound keeps sign-in cheap to serve
