@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from conftest import BACKENDS
+from drawdown.services.console import session_secret
 from drawdown.services.context import ServiceContext
 from drawdown.services.customers import CustomerRef, create_customer
 from drawdown.services.ledger import create_entry
@@ -16,7 +17,6 @@ from drawdown.settings import Settings
 from drawdown.store import console as store
 from drawdown.store.engine import make_engine, read_transaction
 from drawdown.store.migrate import upgrade
-from drawdown.services.console import session_secret
 
 
 @pytest.fixture(params=BACKENDS)
