@@ -21,6 +21,7 @@ from drawdown.services.purchases import PLANNERS
 from drawdown.services.write_path import customer_transaction, run_command
 from drawdown.store import ledger as store
 from drawdown.store.engine import read_transaction, write_transaction
+from drawdown.store.sqlfuncs import compare
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def list_blocks(ctx: ServiceContext, ref: CustomerRef, query: BlockQuery) -> lis
     with read_transaction(ctx.engine) as conn:
         blocks = store.ledger_blocks(conn, customer["id"], currency)
     shown = [b for b in blocks if query.include_all_blocks or _listed_by_default(b, now)]
-    shown = [b for b in shown if all(_compare(b.effective_date, op, v) for op, v in bounds)]
+    shown = [b for b in shown if all(compare(b.effective_date, op, v) for op, v in bounds)]
     return drawdown_order(shown)
 
 
@@ -143,11 +144,6 @@ def _listed_by_default(block: Block, now: datetime) -> bool:
     if block.balance < 0:
         return True
     return block.balance != 0 and not block.is_expired(now)
-
-
-def _compare(value: datetime, op: str, bound: datetime) -> bool:
-    return {"gt": value > bound, "gte": value >= bound, "lt": value < bound,
-            "lte": value <= bound}[op]  # fmt: skip
 
 
 def _block_customer(conn: Connection, block_id: str) -> tuple[RowMapping, RowMapping]:

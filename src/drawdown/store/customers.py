@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from drawdown.store.schema import customers
+from drawdown.store.sqlfuncs import compare
 
 _live = customers.c.deleted_at.is_(None)
 
@@ -53,7 +54,7 @@ def list_page(
     """Newest first; `after` is the (created_at, id) keyset of the previous page's last row."""
     query = select(customers).where(_live)
     for op, value in created_at_filters:
-        query = query.where(_compare(customers.c.created_at, op, value))
+        query = query.where(compare(customers.c.created_at, op, value))
     if after is not None:
         created_at, customer_id = after
         query = query.where(
@@ -64,12 +65,3 @@ def list_page(
         )
     query = query.order_by(customers.c.created_at.desc(), customers.c.id.desc()).limit(limit)
     return list(conn.execute(query).mappings())
-
-
-def _compare(column: Any, op: str, value: Any) -> Any:
-    return {
-        "gt": column > value,
-        "gte": column >= value,
-        "lt": column < value,
-        "lte": column <= value,
-    }[op]

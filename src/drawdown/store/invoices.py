@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from drawdown.store.schema import counters, customers, invoices
-from drawdown.store.sqlfuncs import decimal_compare
+from drawdown.store.sqlfuncs import compare, decimal_compare
 
 _live = invoices.c.deleted_at.is_(None)
 
@@ -97,9 +97,9 @@ def list_page(
     if customer_id is not None:
         query = query.where(c.customer_id == customer_id)
     for op, value in invoice_date:
-        query = query.where(_compare(c.invoice_date, op, value))
+        query = query.where(compare(c.invoice_date, op, value))
     for op, value in due_date:
-        query = query.where(_compare(c.due_date, op, value))
+        query = query.where(compare(c.due_date, op, value))
     for op, total in amount:
         query = query.where(decimal_compare(c.total, op, total, conn.dialect))
     if after is not None:
@@ -116,8 +116,3 @@ def _before(after: tuple[datetime, datetime, str]) -> Any:
         and_(c.invoice_date == invoice_date, c.created_at < created_at),
         and_(c.invoice_date == invoice_date, c.created_at == created_at, c.id < invoice_id),
     )
-
-
-def _compare(column: Any, op: str, value: Any) -> Any:
-    return {"gt": column > value, "gte": column >= value, "lt": column < value,
-            "lte": column <= value, "eq": column == value}[op]  # fmt: skip

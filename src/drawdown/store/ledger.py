@@ -17,7 +17,7 @@ from sqlalchemy.engine import RowMapping
 
 from drawdown.ledger.model import Block, Entry, Filter, LedgerState
 from drawdown.store.schema import credit_blocks, ledger_commands, ledger_entries, ledgers
-from drawdown.store.sqlfuncs import decimal_at_least
+from drawdown.store.sqlfuncs import compare, decimal_at_least
 
 _live_block = credit_blocks.c.deleted_at.is_(None)
 
@@ -291,7 +291,7 @@ def list_entries(
     if minimum_amount is not None:
         query = query.where(decimal_at_least(e.amount, minimum_amount, conn.dialect))
     for op, value in created_at_filters:
-        query = query.where(_compare(e.created_at, op, value))
+        query = query.where(compare(e.created_at, op, value))
     if after is not None:
         query = query.where(_before_keyset(after))
     query = query.order_by(e.created_at.desc(), e.seq.desc(), e.id.desc()).limit(limit)
@@ -306,11 +306,6 @@ def _before_keyset(after: tuple[datetime, int, str]) -> Any:
         and_(e.created_at == created_at, e.seq < seq),
         and_(e.created_at == created_at, e.seq == seq, e.id < entry_id),
     )
-
-
-def _compare(column: Any, op: str, value: Any) -> Any:
-    return {"gt": column > value, "gte": column >= value, "lt": column < value,
-            "lte": column <= value}[op]  # fmt: skip
 
 
 def append_command(

@@ -6,6 +6,7 @@ go through a small Python function registered on each connection (`dd_dec_cmp`).
 
 from __future__ import annotations
 
+import operator
 from decimal import Decimal
 from typing import Any
 
@@ -26,20 +27,27 @@ def register_sqlite_functions(dbapi_connection: Any) -> None:
     dbapi_connection.create_function("dd_dec_cmp", 2, dec_cmp, deterministic=True)
 
 
-def _ordered(left: Any, op: str, right: Any) -> ColumnElement[bool]:
-    result: ColumnElement[bool] = {
-        "gt": left > right, "gte": left >= right, "lt": left < right,
-        "lte": left <= right, "eq": left == right,
-    }[op]  # fmt: skip
-    return result
+# Range-filter operators by their query-string names (`created_at[gte]=…`). The `operator`
+# functions work on SQL columns and plain Python values alike.
+COMPARISONS = {
+    "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
+    "eq": operator.eq,
+}  # fmt: skip
+
+
+def compare(left: Any, op: str, right: Any) -> Any:
+    """`left <op> right` for a range-filter op name (gt, gte, lt, lte, eq)."""
+    return COMPARISONS[op](left, right)
 
 
 def decimal_compare(column: Any, op: str, value: Decimal, dialect: Dialect) -> ColumnElement[bool]:
     """`column <op> value` (op in gt/gte/lt/lte/eq), exact on both databases."""
     bound = bindparam(None, value, type_=ExactDecimal)
     if dialect.name == "postgresql":
-        return _ordered(column, op, bound)
-    return _ordered(func.dd_dec_cmp(column, bound, type_=Integer), op, 0)
+        result: ColumnElement[bool] = compare(column, op, bound)
+        return result
+    at_least: ColumnElement[bool] = compare(func.dd_dec_cmp(column, bound, type_=Integer), op, 0)
+    return at_least
 
 
 def decimal_at_least(column: Any, value: Decimal, dialect: Dialect) -> ColumnElement[bool]:
