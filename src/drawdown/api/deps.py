@@ -7,9 +7,10 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from drawdown.api.errors import ApiError, pydantic_errors
+from drawdown.api.errors import ApiError
 from drawdown.api.jsonio import parse_object
 from drawdown.services.context import ServiceContext
+from drawdown.services.errors import validation_errors_of
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -31,7 +32,7 @@ def validated(model: type[M], body: dict[str, Any]) -> M:
         raise ApiError(
             "validation",
             "One or more fields in the request body are invalid.",
-            validation_errors=pydantic_errors(exc.errors()),
+            validation_errors=validation_errors_of(exc),
         ) from exc
 
 

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from drawdown.ledger.errors import LedgerError
-from drawdown.services.errors import ServiceError
+from drawdown.services.errors import InvalidRequest, ServiceError, field_errors
 
 log = logging.getLogger("drawdown.api")
 
@@ -113,6 +113,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> Response:
+        if isinstance(exc, InvalidRequest):
+            return error_response(
+                "validation",
+                "One or more fields in the request are invalid.",
+                validation_errors=exc.errors,
+            )
         return _domain_error_response(exc.field, exc.message, exc.kind)
 
     @app.exception_handler(RequestValidationError)
@@ -120,7 +126,7 @@ def install(app: FastAPI) -> None:
         return error_response(
             "validation",
             "One or more fields in the request are invalid.",
-            validation_errors=pydantic_errors(exc.errors()),
+            validation_errors=field_errors(exc.errors()),
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -135,12 +141,3 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
         return error_response("internal", "An unexpected error occurred.")
-
-
-def pydantic_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
-    """Pydantic's error list as spec-shaped {field, message} pairs."""
-    result = []
-    for error in errors:
-        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
-        result.append({"field": ".".join(loc) or "body", "message": str(error.get("msg"))})
-    return result

@@ -6,7 +6,10 @@ Like the ledger core's errors they carry the request field they concern and a
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import ValidationError
 
 ErrorKind = Literal[
     "validation", "constraint", "duplicate", "not_found", "conflict", "feature_not_available"
@@ -24,6 +27,34 @@ class ServiceError(Exception):
 
 class InvalidField(ServiceError):
     kind = "validation"
+
+
+class InvalidRequest(ServiceError):
+    """A request body that does not have the required shape; names every bad field."""
+
+    kind = "validation"
+
+    def __init__(self, errors: Sequence[Mapping[str, str]]) -> None:
+        first = errors[0] if errors else {"field": "body", "message": "is invalid"}
+        super().__init__(first["field"], first["message"])
+        self.errors = [dict(e) for e in errors] or [dict(first)]
+
+    @classmethod
+    def one(cls, field: str, message: str) -> InvalidRequest:
+        return cls([{"field": field, "message": message}])
+
+
+def validation_errors_of(exc: ValidationError) -> list[dict[str, str]]:
+    return field_errors(exc.errors())
+
+
+def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic-style errors as spec-shaped {field, message} pairs (dotted field paths)."""
+    result = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+        result.append({"field": ".".join(loc) or "body", "message": str(error.get("msg"))})
+    return result
 
 
 class ConstraintViolation(ServiceError):

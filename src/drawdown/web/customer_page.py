@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy.engine import RowMapping
 
-from drawdown.api.routes.ledger import ENTRY_TYPES
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.errors import LedgerError
 from drawdown.ledger.model import Block
@@ -22,6 +21,7 @@ from drawdown.services import console
 from drawdown.services import ledger as ledger_service
 from drawdown.services.context import ServiceContext
 from drawdown.services.customers import CustomerRef
+from drawdown.services.entry_input import ENTRY_TYPES
 from drawdown.services.errors import ServiceError
 from drawdown.services.invoices import InvoiceQuery, list_invoices
 from drawdown.services.top_ups import list_top_ups

@@ -11,8 +11,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from drawdown.api.routes.ledger import ENTRY_TYPES
 from drawdown.services import console
+from drawdown.services.entry_input import ENTRY_TYPES
 from drawdown.services.errors import ResourceNotFound
 from drawdown.web import customer_page, forms
 from drawdown.web.auth import checked_form

@@ -11,13 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from drawdown.api.errors import ApiError
-from drawdown.api.routes.ledger import entry_fields
 from drawdown.ledger.errors import LedgerError
 from drawdown.services import ledger as ledger_service
 from drawdown.services.context import ServiceContext
 from drawdown.services.customers import CustomerRef
-from drawdown.services.errors import ServiceError
+from drawdown.services.entry_input import entry_fields
+from drawdown.services.errors import InvalidRequest, ServiceError
 
 FORM_LEVEL = "form"  # errors that belong to no visible field are shown above the form
 
@@ -103,16 +102,15 @@ def submit(
     try:
         fields = entry_fields(api_request(entry_type, values))
         ledger_service.create_entry(ctx, CustomerRef(id=customer_id), fields)
-    except ApiError as exc:
+    except InvalidRequest as exc:
         return Submission(entry_type, values, placed(form, api_error_fields(exc)))
     except (LedgerError, ServiceError) as exc:
         return Submission(entry_type, values, placed(form, {exc.field or FORM_LEVEL: exc.message}))
     return None
 
 
-def api_error_fields(exc: ApiError) -> dict[str, str]:
-    errors = {e["field"]: e["message"] for e in exc.validation_errors or ()}
-    return errors or {FORM_LEVEL: exc.detail or "The request is invalid."}
+def api_error_fields(exc: InvalidRequest) -> dict[str, str]:
+    return {e["field"]: e["message"] for e in exc.errors}
 
 
 def placed(form: EntryForm, errors: Mapping[str, str]) -> dict[str, str]:

@@ -9,28 +9,20 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from drawdown.api import pagination
-from drawdown.api.deps import json_object, service_context, validated
+from drawdown.api.deps import json_object, service_context
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.queries import boolean, integer, one_of, range_filters
 from drawdown.api.schemas.invoices import created_invoices_for
-from drawdown.api.schemas.ledger import (
-    ENTRY_REQUESTS,
-    SHAPE_FIELDS,
-    block_json,
-    entry_json,
-)
+from drawdown.api.schemas.ledger import block_json, entry_json
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant, resolve_instant
 from drawdown.services import ledger as service
 from drawdown.services.customers import CustomerRef
+from drawdown.services.entry_input import ENTRY_TYPES, entry_fields
 
 router = APIRouter()
 
-ENTRY_TYPES = (
-    "increment", "decrement", "expiration_change", "credit_block_expiry", "void",
-    "void_initiated", "amendment",
-)  # fmt: skip
 BY_ID = "/customers/{customer_id}"
 BY_EXTERNAL_ID = "/customers/external_customer_id/{external_customer_id}"
 
@@ -52,21 +44,6 @@ async def create_entry(request: Request, customer_id: str) -> Response:
 async def create_entry_by_external_id(request: Request, external_customer_id: str) -> Response:
     """Create a ledger entry by external customer id."""
     return await _create_entry(request, _ref(None, external_customer_id))
-
-
-def entry_fields(raw: dict[str, Any]) -> dict[str, Any]:
-    """Validate an entry request against the shape its `entry_type` selects (§3.5)."""
-    entry_type = raw.get("entry_type")
-    if not isinstance(entry_type, str) or entry_type not in ENTRY_REQUESTS:
-        raise invalid("entry_type", f"must be one of {', '.join(ENTRY_REQUESTS)}")
-    model = ENTRY_REQUESTS[entry_type]
-    body = validated(model, raw)
-    foreign = sorted(k for k in SHAPE_FIELDS - set(model.model_fields) if raw.get(k) is not None)
-    if foreign:
-        raise invalid(foreign[0], f"is not allowed for entry_type {entry_type}")
-    fields = body.model_dump(include=body.model_fields_set)
-    fields["entry_type"] = entry_type
-    return fields
 
 
 async def _create_entry(request: Request, ref: CustomerRef) -> Response:

@@ -1,109 +1,18 @@
-"""Wire models for the credit ledger: entry requests (§3.5) and entry/block objects (§3.2–3.4)."""
+"""Wire form of credit blocks (§3.2), affected blocks (§3.3) and ledger entries (§3.4).
+
+Entry *requests* are validated in `services/entry_input.py`, shared with the console.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy.engine import RowMapping
 
 from drawdown.api.schemas.customers import customer_minified
-from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.model import Block, Entry
-
-
-def _amount(value: object) -> Decimal:
-    return to_decimal(value, field="amount")
-
-
-def _decimal_string(value: object) -> Decimal:
-    if not isinstance(value, str):
-        raise ValueError("must be a decimal string")
-    return to_decimal(value, field="per_unit_cost_basis")
-
-
-Amount = Annotated[Decimal, BeforeValidator(_amount)]
-DecimalString = Annotated[Decimal, BeforeValidator(_decimal_string)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
-
-
-class FilterIn(_Strict):
-    field: Literal["item_id"]
-    operator: Literal["includes", "excludes"]
-    values: list[str] = Field(min_length=1)
-
-
-class IncrementInvoiceSettings(_Strict):
-    auto_collection: bool
-    net_terms: int | None = None
-    custom_due_date: str | None = None
-    invoice_date: str | None = None
-    memo: str | None = None
-    item_id: str | None = None
-    mark_as_paid: bool | None = None
-    require_successful_payment: bool | None = None
-
-
-class _EntryRequest(_Strict):
-    currency: str | None = None
-    description: str | None = None
-    metadata: dict[str, str | None] | None = None
-
-
-class IncrementRequest(_EntryRequest):
-    entry_type: Literal["increment"]
-    amount: Amount
-    effective_date: str | None = None
-    expiry_date: str | None = None
-    per_unit_cost_basis: DecimalString | None = None
-    filters: list[FilterIn] | None = None
-    invoice_settings: IncrementInvoiceSettings | None = None
-
-
-class DecrementRequest(_EntryRequest):
-    entry_type: Literal["decrement"]
-    amount: Amount
-
-
-class ExpirationChangeRequest(_EntryRequest):
-    entry_type: Literal["expiration_change"]
-    target_expiry_date: str
-    block_id: str | None = None
-    expiry_date: str | None = None
-    amount: Amount | None = None
-
-
-class VoidRequest(_EntryRequest):
-    entry_type: Literal["void"]
-    block_id: str
-    amount: Amount
-    void_reason: Literal["refund"] | None = None
-
-
-class AmendmentRequest(_EntryRequest):
-    entry_type: Literal["amendment"]
-    block_id: str
-    amount: Amount
-
-
-ENTRY_REQUESTS: Mapping[str, type[_EntryRequest]] = {
-    "increment": IncrementRequest,
-    "decrement": DecrementRequest,
-    "expiration_change": ExpirationChangeRequest,
-    "void": VoidRequest,
-    "amendment": AmendmentRequest,
-}
-
-# Fields that belong to some entry shape; sending one to a shape that lacks it is an error
-# (spec Q29), so that a misplaced `expiry_date` on a decrement does not silently vanish.
-SHAPE_FIELDS = frozenset(field for model in ENTRY_REQUESTS.values() for field in model.model_fields)
 
 
 def _instant(value: datetime | None) -> str | None:
