@@ -69,7 +69,8 @@ def _values(tx: CustomerTx, fields: Mapping[str, Any]) -> dict[str, Any]:
         "per_unit_cost_basis": fields["per_unit_cost_basis"],
         "auto_collection": settings["auto_collection"], "net_terms": settings["net_terms"],
         "memo": settings.get("memo"),
-        "require_successful_payment": settings.get("require_successful_payment"),
+        # §2.4: absent or null means the documented default, false; echoed as stored.
+        "require_successful_payment": bool(settings.get("require_successful_payment")),
         "active_from": _active_from(tx, fields.get("active_from")),
         **_expiry(fields), "created_at": tx.now, "deactivated_at": None,
     }  # fmt: skip
