@@ -198,3 +198,21 @@ def test_E28_issue_is_always_a_constraint_violation(server: Server, client: orb.
         client.invoices.issue, invoice.id, synchronous=True,
     )  # fmt: skip
     assert client.invoices.fetch(invoice.id).status == "issued"
+
+
+def test_invoice_due_date_filters_are_whole_utc_days(client: orb.Orb) -> None:
+    """§2.6: `due_date=D` is day D, `due_date[gt]=D` after day D, `due_date[lt]=D` before it."""
+    c = customer(client, currency="USD")
+    bought = purchase(client, c.id, 10, "1", invoice_date="2030-01-10T15:00:00Z")
+    [invoice] = bought.created_invoices
+    assert invoice.due_date == datetime(2030, 1, 10, 15, tzinfo=UTC)
+
+    def ids(**filters: str) -> list[str]:
+        return [i.id for i in client.invoices.list(customer_id=c.id, **filters)]
+
+    assert ids(due_date="2030-01-10") == [invoice.id]
+    assert ids(due_date="2030-01-11") == []
+    assert ids(due_date_gt="2030-01-10") == []
+    assert ids(due_date_gt="2030-01-09") == [invoice.id]
+    assert ids(due_date_lt="2030-01-10") == []
+    assert ids(due_date_lt="2030-01-11") == [invoice.id]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -191,7 +191,7 @@ def list_invoices(ctx: ServiceContext, query: InvoiceQuery) -> list[tuple[RowMap
             customer_id=customer_id,
             statuses=query.statuses or DEFAULT_STATUSES,
             invoice_date=_instants(query.invoice_date, "invoice_date"),
-            due_date=_instants(query.due_date, "due_date"),
+            due_date=_due_bounds(query.due_date),
             amount=query.amount,
             after=query.after,
             limit=query.limit,
@@ -202,6 +202,27 @@ def list_invoices(ctx: ServiceContext, query: InvoiceQuery) -> list[tuple[RowMap
 
 def _instants(bounds: Sequence[tuple[str, str]], name: str) -> list[tuple[str, datetime]]:
     return [(op, resolve_instant(v, "UTC", field=f"{name}[{op}]")) for op, v in bounds]
+
+
+def _due_bounds(bounds: Sequence[tuple[str, str]]) -> list[tuple[str, datetime]]:
+    """Due-date filters are dates (UTC days): `=D` is day D, `[gt]=D` after it, `[lt]=D` before."""
+    result: list[tuple[str, datetime]] = []
+    for op, value in bounds:
+        field = "due_date" if op == "eq" else f"due_date[{op}]"
+        start = resolve_instant(value, "UTC", field=field)
+        if not _is_date(value):
+            result.append((op, start))
+        elif op == "eq":
+            result += [("gte", start), ("lt", start + timedelta(days=1))]
+        elif op in ("gt", "lte"):
+            result.append(("gte" if op == "gt" else "lt", start + timedelta(days=1)))
+        else:
+            result.append(("lt" if op == "lt" else "gte", start))
+    return result
+
+
+def _is_date(value: str) -> bool:
+    return len(value) == len("YYYY-MM-DD")
 
 
 # --- state changes ----------------------------------------------------------------------

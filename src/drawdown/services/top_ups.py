@@ -20,7 +20,7 @@ from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import add_days_local, add_months_local, resolve_instant
 from drawdown.services import invoices
 from drawdown.services.context import ServiceContext
-from drawdown.services.customers import CustomerRef
+from drawdown.services.customers import CustomerRef, find
 from drawdown.services.entry_requests import ledger_currency
 from drawdown.services.errors import InvalidField, ResourceNotFound
 from drawdown.services.write_path import (
@@ -31,6 +31,7 @@ from drawdown.services.write_path import (
 from drawdown.store import invoices as invoice_store
 from drawdown.store import ledger as ledger_store
 from drawdown.store import top_ups as store
+from drawdown.store.engine import read_transaction
 
 ACTIVE_FROM_PAST_DAYS_MAX = 10
 
@@ -108,8 +109,9 @@ def _expiry(fields: Mapping[str, Any]) -> dict[str, Any]:
 def list_top_ups(
     ctx: ServiceContext, ref: CustomerRef, after: tuple[str, str] | None, limit: int
 ) -> list[RowMapping]:
-    with customer_transaction(ctx, ref) as tx:
-        return store.list_active(tx.conn, tx.customer_id, after, limit)
+    with read_transaction(ctx.engine) as conn:
+        customer = find(conn, ref)
+        return store.list_active(conn, customer["id"], after, limit)
 
 
 def delete_top_up(ctx: ServiceContext, ref: CustomerRef, top_up_id: str) -> None:

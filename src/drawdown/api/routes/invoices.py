@@ -42,7 +42,7 @@ async def list_invoices(request: Request) -> Response:
             raise invalid("status[]", f"must be one of {', '.join(INVOICE_STATUSES)}")
     due = range_filters(request, "due_date")
     if params.get("due_date") is not None:
-        due.append(("eq_day", params["due_date"]))
+        due.append(("eq", params["due_date"]))
     amount = [
         (op, to_decimal(v, field=f"amount[{op}]")) for op, v in range_filters(request, "amount")
     ]
@@ -61,7 +61,7 @@ async def list_invoices(request: Request) -> Response:
         customer=customer,
         statuses=statuses,
         invoice_date=filters["i"],
-        due_date=_due_bounds(due),
+        due_date=due,
         amount=amount,
         after=_invoice_keyset(page_req.after),
         limit=page_req.limit + 1,
@@ -93,20 +93,6 @@ def _customer_filter(customer_id: str | None, external_id: str | None) -> Custom
     if external_id is not None:
         return CustomerRef(external_id=external_id)
     return None
-
-
-def _due_bounds(due: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """`due_date=D` means the whole UTC day D: [D, D+1)."""
-    bounds = []
-    for op, value in due:
-        if op == "eq_day":
-            start = resolve_instant(value, "UTC", field="due_date")
-            from datetime import timedelta
-
-            bounds += [("gte", start.isoformat()), ("lt", (start + timedelta(days=1)).isoformat())]
-        else:
-            bounds.append((op, value))
-    return bounds
 
 
 def _invoice_keyset(after: list[Any] | None) -> Any:

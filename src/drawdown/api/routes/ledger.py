@@ -78,7 +78,7 @@ async def _list_ledger(request: Request, ref: CustomerRef) -> Response:
     params = request.query_params
     created = range_filters(request, "created_at")
     filters: dict[str, Any] = {
-        "currency": params.get("currency"),
+        "currency": params.get("currency") or None,
         "entry_type": one_of(request, "entry_type", ENTRY_TYPES),
         "entry_status": one_of(request, "entry_status", ("committed", "pending")),
         "minimum_amount": params.get("minimum_amount"),
