@@ -214,6 +214,29 @@ def test_pagination_last_page_has_null_cursor(server: Server, client: orb.Orb) -
         assert exact["pagination_metadata"] == {"has_more": False, "next_cursor": None}
 
 
+def test_blank_query_params_count_as_absent(server: Server, client: orb.Orb) -> None:
+    """The Node SDK sends a param set to `null` as `key=` (the Python SDK drops it)."""
+    c = customer(client, currency="USD")
+    for amount in (1, 2, 3):
+        increment(client, c.id, amount)
+    increment(client, c.id, 4, per_unit_cost_basis="1",
+              invoice_settings={"auto_collection": False, "net_terms": 0})  # fmt: skip
+    blanks = "limit=&cursor=&currency=&created_at%5Bgte%5D=&created_at[lt]=&minimum_amount"
+    with server.http() as http:
+        ledger = http.get(f"/customers/{c.id}/credits/ledger?limit=2&entry_type=&{blanks}")
+        assert ledger.status_code == 200, ledger.text
+        assert [e["amount"] for e in ledger.json()["data"]] == [4, 3]
+        blocks = http.get(
+            f"/customers/{c.id}/credits?include_all_blocks=&effective_date[gt]=&{blanks}"
+        )
+        assert blocks.status_code == 200, blocks.text
+        assert len(blocks.json()["data"]) == 4
+        invoices = http.get(f"/invoices?customer_id={c.id}&status=&status%5B%5D=&due_date=&amount=")
+        assert invoices.status_code == 200, invoices.text
+        assert [i["status"] for i in invoices.json()["data"]] == ["issued"]
+        assert http.get(f"/customers?{blanks}").status_code == 200
+
+
 def test_pagination_cursor_from_other_list_or_filters_is_400(
     server: Server, client: orb.Orb
 ) -> None:

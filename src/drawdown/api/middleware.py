@@ -15,6 +15,8 @@ from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drawdown.api.errors import error_body
+from drawdown.api.paths import routable_path
+from drawdown.api.queries import without_blank_params
 from drawdown.api.rate_limit import RateLimiter
 from drawdown.services import api_keys, idempotency
 from drawdown.services.context import ServiceContext
@@ -75,6 +77,8 @@ class ApiGate:
             await _send_error(send, "rate_limited", "Too many requests; retry later.", headers)
             return
         scope.setdefault("state", {})["api_scope"] = api_scope
+        scope["path"] = routable_path(scope)
+        scope["query_string"] = without_blank_params(scope.get("query_string", b""))
         replay_receive = _replaying(body)
         key = _header(scope, b"idempotency-key")
         if scope["method"] == "POST" and key is not None:

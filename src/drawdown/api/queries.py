@@ -1,4 +1,4 @@
-"""Query-string helpers: bracketed range filters and booleans as the SDK sends them."""
+"""Query-string helpers: bracketed range filters and booleans as the SDKs send them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,16 @@ from fastapi import Request
 from drawdown.api.errors import invalid
 
 RANGE_OPS = ("gt", "gte", "lt", "lte")
+
+
+def without_blank_params(query_string: bytes) -> bytes:
+    """Drop `key=` / bare `key` parameters: how the Node SDK sends a param set to `null`.
+
+    The Python SDK omits null params; the Node SDK (qs) sends them with an empty value.
+    Both mean "not given", so blank parameters are removed before anything reads them.
+    """
+    parts = [p for p in query_string.split(b"&") if p.partition(b"=")[2]]
+    return b"&".join(parts)
 
 
 def range_filters(request: Request, field: str) -> list[tuple[str, str]]:

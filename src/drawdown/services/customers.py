@@ -84,7 +84,7 @@ def _creation_values(ctx: ServiceContext, fields: Mapping[str, Any]) -> dict[str
         "email": _email(fields.get("email"), "email"),
         "external_customer_id": _external_id(fields.get("external_customer_id")),
         "currency": _currency(fields.get("currency")),
-        "timezone": _timezone(fields.get("timezone") or ctx.settings.default_timezone),
+        "timezone": _timezone(_given(fields.get("timezone"), ctx.settings.default_timezone)),
         "metadata": _new_metadata(ctx, fields.get("metadata")),
         "auto_collection": auto_collection if auto_collection is not None else bool(provider),
         "auto_issuance": fields.get("auto_issuance"),
@@ -98,6 +98,11 @@ def _creation_values(ctx: ServiceContext, fields: Mapping[str, Any]) -> dict[str
         "created_at": ctx.now(),
     }
     return values
+
+
+def _given(value: str | None, default: str) -> str:
+    # Only null means "not sent" (§1.6); an empty string is a bad value, not a default.
+    return default if value is None else value
 
 
 def _new_metadata(ctx: ServiceContext, patch: meta.MetadataPatch) -> dict[str, str]:
@@ -203,8 +208,7 @@ def _update_values(
     if "additional_emails" in fields:
         changes["additional_emails"] = _additional_emails(fields["additional_emails"])
     if "metadata" in fields:
-        meta.validate(fields["metadata"], ctx.settings)
-        changes["metadata"] = meta.merged(row["metadata"], fields["metadata"])
+        changes["metadata"] = meta.updated(row["metadata"], fields["metadata"], ctx.settings)
     if fields.get("default_payment_method_id") is not None:
         raise ResourceNotFound("PaymentMethod", str(fields["default_payment_method_id"]))
     if fields.get("currency") is not None:

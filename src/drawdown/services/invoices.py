@@ -176,9 +176,16 @@ class InvoiceQuery:
     amount: Sequence[tuple[str, Decimal]]
     after: tuple[datetime, datetime, str] | None
     limit: int
+    subscription_id: str | None = None
 
 
 def list_invoices(ctx: ServiceContext, query: InvoiceQuery) -> list[tuple[RowMapping, RowMapping]]:
+    # Filters are checked before anything can short-cut to an empty page, so a bad date is
+    # a 400 whatever else the query says.
+    invoice_date = _instants(query.invoice_date, "invoice_date")
+    due_date = _due_bounds(query.due_date)
+    if query.subscription_id is not None:  # drawdown has no subscriptions: matches nothing
+        return []
     with read_transaction(ctx.engine) as conn:
         customer_id = None
         if query.customer is not None:
@@ -190,8 +197,8 @@ def list_invoices(ctx: ServiceContext, query: InvoiceQuery) -> list[tuple[RowMap
             conn,
             customer_id=customer_id,
             statuses=query.statuses or DEFAULT_STATUSES,
-            invoice_date=_instants(query.invoice_date, "invoice_date"),
-            due_date=_due_bounds(query.due_date),
+            invoice_date=invoice_date,
+            due_date=due_date,
             amount=query.amount,
             after=query.after,
             limit=query.limit,
@@ -236,12 +243,13 @@ def _invoice_transaction(ctx: ServiceContext, invoice_id: str) -> Any:
 def mark_paid(ctx: ServiceContext, invoice_id: str, fields: Mapping[str, Any]) -> RowMapping:
     """E26: issued/synced → paid; a pending_payment block becomes drawable (R-INV-5)."""
     with _invoice_transaction(ctx, invoice_id) as tx:
-        row = _locked_invoice(tx, invoice_id)
-        if row["status"] not in ("issued", "synced"):
-            raise ConstraintViolation(None, f"An invoice in status {row['status']} cannot be paid.")
+        # A malformed request is a validation error whatever state the invoice is in.
         received = resolve_instant(
             fields["payment_received_date"], tx.customer["timezone"], field="payment_received_date"
         )
+        row = _locked_invoice(tx, invoice_id)
+        if row["status"] not in ("issued", "synced"):
+            raise ConstraintViolation(None, f"An invoice in status {row['status']} cannot be paid.")
         store.update_fields(tx.conn, invoice_id, {
             "status": "paid", "paid_at": tx.now, "payment_received_at": received,
             "payment_external_id": fields.get("external_id"), "payment_notes": fields.get("notes"),

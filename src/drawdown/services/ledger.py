@@ -175,8 +175,7 @@ def update_block_metadata(ctx: ServiceContext, block_id: str, fields: Mapping[st
     with customer_transaction(ctx, CustomerRef(id=customer["id"])) as tx:
         row, _ = _block_customer(tx.conn, block_id)
         if "metadata" in fields:
-            meta.validate(fields["metadata"], ctx.settings)
-            merged = meta.merged(row["metadata"], fields["metadata"])
+            merged = meta.updated(row["metadata"], fields["metadata"], ctx.settings)
             store.update_block_metadata(tx.conn, tx.customer_id, block_id, merged)
         row, _ = _block_customer(tx.conn, block_id)
         return store.block_from_row(row)

@@ -33,6 +33,17 @@ def on_create(patch: MetadataPatch) -> dict[str, str]:
     return {k: v for k, v in (patch or {}).items() if v is not None}
 
 
+def updated(
+    current: Mapping[str, str], patch: MetadataPatch, settings: Settings, field: str = "metadata"
+) -> dict[str, str]:
+    """The checked result of an update: the key limit bounds what is stored, not the patch."""
+    validate(patch, settings, field)
+    result = merged(current, patch)
+    if len(result) > settings.metadata_keys_max:
+        raise InvalidField(field, f"at most {settings.metadata_keys_max} keys are allowed")
+    return result
+
+
 def merged(current: Mapping[str, str], patch: MetadataPatch) -> dict[str, str]:
     """Update: `null` clears everything; a null value removes its key; others are merged."""
     if patch is None:

@@ -11,6 +11,7 @@ from drawdown.api import pagination
 from drawdown.api.deps import json_object, service_context, validated
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
+from drawdown.api.paths import BY_EXTERNAL_ID
 from drawdown.api.queries import integer, range_filters
 from drawdown.api.schemas.customers import (
     CustomerCreate,
@@ -76,7 +77,7 @@ def _customer_keyset(after: list[Any] | None) -> Any:
         raise invalid("cursor", "is not a valid cursor for this list") from exc
 
 
-@router.get("/customers/external_customer_id/{external_customer_id}")
+@router.get(BY_EXTERNAL_ID)
 async def fetch_customer_by_external_id(request: Request, external_customer_id: str) -> Response:
     """Fetch a customer by external id."""
     ref = CustomerRef(external_id=external_customer_id)
@@ -84,7 +85,7 @@ async def fetch_customer_by_external_id(request: Request, external_customer_id: 
     return ExactJSONResponse(customer_json(row))
 
 
-@router.put("/customers/external_customer_id/{external_customer_id}")
+@router.put(BY_EXTERNAL_ID)
 async def update_customer_by_external_id(request: Request, external_customer_id: str) -> Response:
     """Update a customer by external id."""
     return await _update(request, CustomerRef(external_id=external_customer_id))

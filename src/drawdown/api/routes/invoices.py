@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from drawdown.api import pagination
+from drawdown.api import pagination, paths
 from drawdown.api.deps import json_object, service_context, validated
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
@@ -55,8 +55,6 @@ async def list_invoices(request: Request) -> Response:
     page_req = pagination.page_request(
         ctx.settings, "invoices", integer(request, "limit"), params.get("cursor"), filters
     )
-    if params.get("subscription_id") is not None:  # drawdown has no subscriptions
-        return ExactJSONResponse({"data": [], "pagination_metadata": _empty_meta()})
     query = service.InvoiceQuery(
         customer=customer,
         statuses=statuses,
@@ -65,6 +63,7 @@ async def list_invoices(request: Request) -> Response:
         amount=amount,
         after=_invoice_keyset(page_req.after),
         limit=page_req.limit + 1,
+        subscription_id=params.get("subscription_id"),
     )
     rows = await run_in_threadpool(service.list_invoices, ctx, query)
     shown, meta = pagination.page(
@@ -81,10 +80,6 @@ async def list_invoices(request: Request) -> Response:
     return ExactJSONResponse(
         {"data": [invoice_json(r, c) for r, c in shown], "pagination_metadata": meta}
     )
-
-
-def _empty_meta() -> dict[str, Any]:
-    return {"has_more": False, "next_cursor": None}
 
 
 def _customer_filter(customer_id: str | None, external_id: str | None) -> CustomerRef | None:
@@ -157,7 +152,7 @@ async def block_invoices(request: Request, block_id: str) -> Response:
 # --- top-ups ------------------------------------------------------------------------------
 
 BY_ID = "/customers/{customer_id}/credits/top_ups"
-BY_EXTERNAL_ID = "/customers/external_customer_id/{external_customer_id}/credits/top_ups"
+BY_EXTERNAL_ID = paths.BY_EXTERNAL_ID + "/credits/top_ups"
 
 
 @router.post(BY_ID, status_code=201)

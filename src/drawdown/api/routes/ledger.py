@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from drawdown.api import pagination
+from drawdown.api import pagination, paths
 from drawdown.api.deps import json_object, service_context
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
@@ -24,7 +24,7 @@ from drawdown.services.entry_input import ENTRY_TYPES, entry_fields
 router = APIRouter()
 
 BY_ID = "/customers/{customer_id}"
-BY_EXTERNAL_ID = "/customers/external_customer_id/{external_customer_id}"
+BY_EXTERNAL_ID = paths.BY_EXTERNAL_ID
 
 
 def _ref(customer_id: str | None, external_customer_id: str | None) -> CustomerRef:
