@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import typer
 
-from drawdown.services import api_keys
+from drawdown.services import admins, api_keys, idempotency, ledger
 from drawdown.services.context import ServiceContext
+from drawdown.services.errors import ResourceNotFound, ServiceError
 from drawdown.settings import Settings
 from drawdown.store.engine import make_engine
 from drawdown.store.migrate import upgrade
@@ -36,6 +37,7 @@ def serve(
     """Apply migrations and serve the API under /v1 (and the console under /console)."""
     import uvicorn
 
+    # Imported here so that `drawdown keys …` and friends start without loading the web stack.
     from drawdown.api.app import create_app
 
     settings = Settings.from_env()
@@ -90,8 +92,6 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke an API key; requests using it get 401 from now on."""
-    from drawdown.services.errors import ResourceNotFound
-
     try:
         api_keys.revoke_key(_context(), key_id)
     except ResourceNotFound:
@@ -106,9 +106,6 @@ def admin_create_user(
     password: str = typer.Option(None, help="Use this password instead of a generated one"),
 ) -> None:
     """Create a console administrator; a generated password is printed alone on the last line."""
-    from drawdown.services import admins
-    from drawdown.services.errors import ServiceError
-
     try:
         admin = admins.create_admin(_context(), email, password)
     except ServiceError as exc:
@@ -124,8 +121,6 @@ def admin_create_user(
 @app.command()
 def expire() -> None:
     """Write due credit_block_expiry entries for every customer now (optional; reads do it too)."""
-    from drawdown.services import idempotency, ledger
-
     ctx = _context()
     swept = ledger.sweep_expiries(ctx)
     purged = idempotency.purge_expired(ctx)

@@ -12,6 +12,7 @@ from drawdown.api.routes import customers, invoices, ledger, ping
 from drawdown.services.context import ServiceContext
 from drawdown.settings import Settings
 from drawdown.store.engine import make_engine
+from drawdown.web.app import mount as mount_console
 
 API_ROUTERS = (ping.router, customers.router, ledger.router, invoices.router)
 
@@ -26,14 +27,6 @@ def create_app(settings: Settings | None = None, ctx: ServiceContext | None = No
         app.include_router(router, prefix="/v1")
     errors.install(app)
     app.add_middleware(ApiGate, ctx=ctx)
-    _mount_console(app, ctx)
+    mount_console(app, ctx)
     logging.getLogger("drawdown").setLevel(logging.INFO)
     return app
-
-
-def _mount_console(app: FastAPI, ctx: ServiceContext) -> None:
-    try:
-        from drawdown.web.app import mount
-    except ImportError:
-        return
-    mount(app, ctx)

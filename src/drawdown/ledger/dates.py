@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -86,3 +87,10 @@ def format_instant(instant: datetime, *, fractions: bool) -> str:
     """RFC 3339 UTC text with ``Z``; ``fractions`` adds exactly six fractional digits."""
     naive = to_utc(instant).replace(tzinfo=None)
     return naive.isoformat(timespec="microseconds" if fractions else "seconds") + "Z"
+
+
+def resolve_bounds(
+    bounds: Iterable[tuple[str, str]], tz: str, *, field: str
+) -> list[tuple[str, datetime]]:
+    """Range filters like `created_at[gte]=…` as (op, instant), dates read in zone `tz`."""
+    return [(op, resolve_instant(value, tz, field=f"{field}[{op}]")) for op, value in bounds]

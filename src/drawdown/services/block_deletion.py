@@ -16,13 +16,12 @@ from drawdown.services.commands_codec import decode_command
 from drawdown.services.context import ServiceContext
 from drawdown.services.customers import CustomerRef
 from drawdown.services.errors import ResourceNotFound
+from drawdown.services.ledger import customer_of_block
 from drawdown.services.write_path import customer_transaction
 from drawdown.store import ledger as store
 
 
 def delete_block(ctx: ServiceContext, block_id: str) -> None:
-    from drawdown.services.ledger import customer_of_block
-
     customer = customer_of_block(ctx, block_id)
     with customer_transaction(ctx, CustomerRef(id=customer["id"])) as tx:
         row = store.find_block(tx.conn, block_id)

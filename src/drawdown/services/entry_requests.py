@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import RowMapping
 
-from drawdown.ledger import commands
+from drawdown.ledger import commands, find_block_by_expiry
 from drawdown.ledger.dates import resolve_instant
 from drawdown.ledger.model import Filter
 from drawdown.services import metadata as meta
@@ -153,8 +153,6 @@ def plan_expiration_change(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned
 
 
 def _block_by_expiry(tx: CustomerTx, fields: Mapping[str, Any]) -> tuple[str, str]:
-    from drawdown.ledger import find_block_by_expiry
-
     expiry = instant(tx, fields.get("expiry_date"), "expiry_date")
     if expiry is None:
         raise InvalidField("block_id", "either block_id or expiry_date is required")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 
 from drawdown.ledger import BlockStatus, commands
-from drawdown.ledger.dates import add_days_local, resolve_instant
+from drawdown.ledger.dates import add_days_local, resolve_bounds, resolve_instant
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import minor_units
 from drawdown.services.customers import CustomerRef, find
@@ -182,7 +182,7 @@ class InvoiceQuery:
 def list_invoices(ctx: ServiceContext, query: InvoiceQuery) -> list[tuple[RowMapping, RowMapping]]:
     # Filters are checked before anything can short-cut to an empty page, so a bad date is
     # a 400 whatever else the query says.
-    invoice_date = _instants(query.invoice_date, "invoice_date")
+    invoice_date = resolve_bounds(query.invoice_date, "UTC", field="invoice_date")
     due_date = _due_bounds(query.due_date)
     if query.subscription_id is not None:  # drawdown has no subscriptions: matches nothing
         return []
@@ -205,10 +205,6 @@ def list_invoices(ctx: ServiceContext, query: InvoiceQuery) -> list[tuple[RowMap
         )
         customers = {r["customer_id"]: find(conn, CustomerRef(id=r["customer_id"])) for r in rows}
     return [(row, customers[row["customer_id"]]) for row in rows]
-
-
-def _instants(bounds: Sequence[tuple[str, str]], name: str) -> list[tuple[str, datetime]]:
-    return [(op, resolve_instant(v, "UTC", field=f"{name}[{op}]")) for op, v in bounds]
 
 
 def _due_bounds(bounds: Sequence[tuple[str, str]]) -> list[tuple[str, datetime]]:
@@ -300,6 +296,7 @@ def void_in(tx: CustomerTx, row: RowMapping) -> None:
         )
         run_command(tx, row["ledger_currency"], command, block_ids=[block["id"]])
     if row["top_up_id"] is not None:
+        # Imported here because top-ups create invoices through this module.
         from drawdown.services.top_ups import deactivate
 
         deactivate(tx, row["top_up_id"], void_invoices=False)

@@ -12,8 +12,11 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import RowMapping
 
 from drawdown.ledger import drawdown_order, entry_status
+from drawdown.ledger.dates import resolve_bounds
 from drawdown.ledger.model import Block, Entry
+from drawdown.services import metadata as meta
 from drawdown.services.context import ServiceContext
+from drawdown.services.currencies import iso_code
 from drawdown.services.customers import CustomerRef, find
 from drawdown.services.entry_requests import ledger_currency
 from drawdown.services.errors import ResourceNotFound
@@ -78,12 +81,7 @@ class EntryQuery:
 def list_entries(ctx: ServiceContext, ref: CustomerRef, query: EntryQuery) -> list[EntryView]:
     customer = catch_up_if_due(ctx, ref)
     now = ctx.now()
-    from drawdown.ledger.dates import resolve_instant
-
-    created = [
-        (op, resolve_instant(v, customer["timezone"], field=f"created_at[{op}]"))
-        for op, v in query.created_at
-    ]
+    created = resolve_bounds(query.created_at, customer["timezone"], field="created_at")
     currency = _listing_currency(customer, query.currency)
     with read_transaction(ctx.engine) as conn:
         entries = store.list_entries(
@@ -109,8 +107,6 @@ def _listing_currency(customer: RowMapping, value: str | None) -> str | None:
     """For listing, a real currency that is not the customer's simply matches nothing (R-CUR-2)."""
     if value is None:
         return None
-    from drawdown.services.currencies import iso_code
-
     code = iso_code(value)
     return code if code is not None else value
 
@@ -126,12 +122,7 @@ def list_blocks(ctx: ServiceContext, ref: CustomerRef, query: BlockQuery) -> lis
     """The ledger's blocks in drawdown order (Q15), filtered per R-LIST-1 and effective_date."""
     customer = catch_up_if_due(ctx, ref)
     now = ctx.now()
-    from drawdown.ledger.dates import resolve_instant
-
-    bounds = [
-        (op, resolve_instant(v, customer["timezone"], field=f"effective_date[{op}]"))
-        for op, v in query.effective_date
-    ]
+    bounds = resolve_bounds(query.effective_date, customer["timezone"], field="effective_date")
     currency = _listing_currency(customer, query.currency) or "credits"
     with read_transaction(ctx.engine) as conn:
         blocks = store.ledger_blocks(conn, customer["id"], currency)
@@ -168,8 +159,6 @@ def get_block(ctx: ServiceContext, block_id: str) -> Block:
 
 def update_block_metadata(ctx: ServiceContext, block_id: str, fields: Mapping[str, Any]) -> Block:
     """E21: merge/remove/clear the block's metadata (§1.6); other keys are ignored."""
-    from drawdown.services import metadata as meta
-
     with read_transaction(ctx.engine) as conn:
         _, customer = _block_customer(conn, block_id)
     with customer_transaction(ctx, CustomerRef(id=customer["id"])) as tx:

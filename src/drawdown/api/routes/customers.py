@@ -19,7 +19,7 @@ from drawdown.api.schemas.customers import (
     customer_json,
     service_fields,
 )
-from drawdown.ledger.dates import format_instant, resolve_instant
+from drawdown.ledger.dates import format_instant, resolve_bounds, resolve_instant
 from drawdown.services import customers as service
 from drawdown.services.customers import CustomerRef
 
@@ -41,7 +41,7 @@ async def list_customers(request: Request) -> Response:
     """List customers, newest first."""
     ctx = service_context(request)
     raw_filters = range_filters(request, "created_at")
-    filters = [(op, resolve_instant(v, "UTC", field=f"created_at[{op}]")) for op, v in raw_filters]
+    filters = resolve_bounds(raw_filters, "UTC", field="created_at")
     page_req = pagination.page_request(
         ctx.settings,
         "customers",

@@ -17,6 +17,7 @@ from drawdown.api.schemas.invoices import created_invoices_for
 from drawdown.api.schemas.ledger import block_json, entry_json
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant, resolve_instant
+from drawdown.services import block_deletion
 from drawdown.services import ledger as service
 from drawdown.services.customers import CustomerRef
 from drawdown.services.entry_input import ENTRY_TYPES, entry_fields
@@ -228,7 +229,5 @@ async def update_block(request: Request, block_id: str) -> Response:
 @router.delete("/credit_blocks/{block_id}", status_code=204)
 async def delete_block(request: Request, block_id: str) -> Response:
     """Delete a credit block and replay the ledger without it."""
-    from drawdown.services import block_deletion
-
     await run_in_threadpool(block_deletion.delete_block, service_context(request), block_id)
     return Response(status_code=204)

@@ -13,6 +13,7 @@ from drawdown.api.schemas.customers import customer_minified
 from drawdown.ledger.dates import format_instant
 from drawdown.services import invoices as service
 from drawdown.services.context import ServiceContext
+from drawdown.services.currencies import minor_units
 
 MONEY = Decimal("0.01")
 
@@ -46,8 +47,6 @@ class TopUpRequest(_Strict):
 
 
 def _money(value: Decimal, currency: str) -> str:
-    from drawdown.services.currencies import minor_units
-
     return str(value.quantize(Decimal(1).scaleb(-minor_units(currency))))
 
 
