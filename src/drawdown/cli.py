@@ -6,6 +6,8 @@ through the same service functions as the HTTP API.
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from drawdown.services import admins, api_keys, idempotency, ledger
@@ -33,6 +35,9 @@ def _context(settings: Settings | None = None) -> ServiceContext:
 def serve(
     host: str = typer.Option(None, help="Interface to listen on [env DRAWDOWN_HOST, 127.0.0.1]"),
     port: int = typer.Option(None, help="Port to listen on [env DRAWDOWN_PORT, 8000]"),
+    workers: int = typer.Option(
+        None, help="Server processes sharing the database [env DRAWDOWN_WORKERS, 1]"
+    ),
 ) -> None:
     """Apply migrations and serve the API under /v1 (and the console under /console)."""
     import uvicorn
@@ -53,8 +58,18 @@ def serve(
             f'base_url="http://{listen_host}:{listen_port}/v1")'
         )
     typer.echo(
-        f"drawdown listening on http://{listen_host}:{listen_port}/v1 ({_db_kind(settings)})"
+        f"drawdown listening on http://{listen_host}:{listen_port}/v1 ({_db_kind(settings)}, "
+        f"{workers or settings.workers} process(es))"
     )
+    processes = workers or settings.workers
+    if processes > 1:
+        # Each worker process builds its own app (and engine) from the environment.
+        os.environ["DRAWDOWN_DATABASE_URL"] = settings.database_url
+        uvicorn.run(
+            "drawdown.api.app:create_app", factory=True, workers=processes,
+            host=listen_host, port=listen_port, log_level="warning",
+        )  # fmt: skip
+        return
     uvicorn.run(create_app(settings, ctx), host=listen_host, port=listen_port, log_level="warning")
 
 

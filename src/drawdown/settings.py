@@ -27,6 +27,7 @@ class Settings:
     database_url: str = "sqlite:///./drawdown.db"
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1
     default_timezone: str = "UTC"
     # Keys given by the operator in the environment (spec §1.4), on top of the
     # hashed keys created with `drawdown keys create` or the console.
@@ -54,6 +55,7 @@ class Settings:
             database_url=os.environ.get("DRAWDOWN_DATABASE_URL", cls.database_url),
             host=os.environ.get("DRAWDOWN_HOST", cls.host),
             port=_env_int("DRAWDOWN_PORT", cls.port),
+            workers=_env_int("DRAWDOWN_WORKERS", cls.workers),
             default_timezone=os.environ.get("DRAWDOWN_DEFAULT_TIMEZONE", cls.default_timezone),
             env_api_keys=_env_keys(),
             request_body_bytes_max=_env_int(

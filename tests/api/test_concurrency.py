@@ -101,3 +101,17 @@ def test_idempotent_entry_race_writes_once(server: Server, attempts: int) -> Non
     assert len(bodies) == 1
     entries = list(client.customers.credits.ledger.list(customer.id))
     assert len(entries) == 1 and entries[0].ending_balance == 10
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_worker_processes_share_one_database(database_factory, backend: str) -> None:
+    server = start_server(database_factory(backend), env={"DRAWDOWN_WORKERS": "2"})
+    try:
+        client = server.client()
+        customer = client.customers.create(name="Workers", email="w@example.com")
+        client.customers.credits.ledger.create_entry(customer.id, entry_type="increment",
+                                                     amount=1000)  # fmt: skip
+        _hammer([server], customer.id, threads=16, per_thread=25)
+        _assert_ledger(server, customer.id)
+    finally:
+        stop_server(server)
