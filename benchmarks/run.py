@@ -63,10 +63,11 @@ def timed(count: int, threads: int, work: Callable[[int], None]) -> float:
     return time.perf_counter() - start
 
 
-def bench_backend(backend: str, url: str, requests: int) -> list[Result]:
-    server = start_server(url)
+def bench_backend(backend: str, url: str, requests: int, workers: int = 1) -> list[Result]:
+    server = start_server(url, env={"DRAWDOWN_WORKERS": str(workers)})
+    label = backend if workers == 1 else f"{backend}, {workers} workers"
     try:
-        return _bench_server(backend, server, requests)
+        return _bench_server(label, server, requests)
     finally:
         stop_server(server)
 
@@ -117,6 +118,7 @@ def _bench_server(backend: str, server, requests: int) -> list[Result]:
     def balance(_: int) -> None:
         assert http.get(f"/customers/{customers[1]}/credits").status_code == 200
 
+    timed(requests, 8, ping)  # warm-up: every worker process has booted and connected
     base = Result(backend, "GET /ping (baseline)", requests, timed(requests, 8, ping))
     results = [base]
     for name, threads, work in (
@@ -175,10 +177,12 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("DRAWDOWN_BENCH_POSTGRES_URL"))
     args = parser.parse_args()
     results = bench_core(2000)
-    with tempfile.TemporaryDirectory() as tmp:
-        results += bench_backend("sqlite", f"sqlite:///{tmp}/bench.db", args.requests)
-    if args.postgres:
-        results += _bench_postgres(args.postgres, args.requests)
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/bench.db"
+            results += bench_backend("sqlite", url, args.requests, workers)
+        if args.postgres:
+            results += _bench_postgres(args.postgres, args.requests, workers)
     print(
         f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cpus, "
         f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
@@ -189,12 +193,12 @@ def main() -> None:
         print(result.row())
 
 
-def _bench_postgres(admin_url: str, requests: int) -> list[Result]:
+def _bench_postgres(admin_url: str, requests: int, workers: int) -> list[Result]:
     from support.postgres import create_database, drop_database
 
-    url = create_database(admin_url, f"bench_{os.getpid()}")
+    url = create_database(admin_url, f"bench_{os.getpid()}_{workers}")
     try:
-        return bench_backend("postgres", url, requests)
+        return bench_backend("postgres", url, requests, workers)
     finally:
         drop_database(admin_url, url)
 

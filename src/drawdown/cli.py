@@ -10,6 +10,7 @@ import os
 
 import typer
 
+from drawdown import serving
 from drawdown.services import admins, api_keys, idempotency, ledger
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ResourceNotFound, ServiceError
@@ -63,12 +64,9 @@ def serve(
     )
     processes = workers or settings.workers
     if processes > 1:
-        # Each worker process builds its own app (and engine) from the environment.
+        # Worker processes build their own app and engine from the environment.
         os.environ["DRAWDOWN_DATABASE_URL"] = settings.database_url
-        uvicorn.run(
-            "drawdown.api.app:create_app", factory=True, workers=processes,
-            host=listen_host, port=listen_port, log_level="warning",
-        )  # fmt: skip
+        serving.serve_workers(listen_host, listen_port, processes)
         return
     uvicorn.run(create_app(settings, ctx), host=listen_host, port=listen_port, log_level="warning")
 
