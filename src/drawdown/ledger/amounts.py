@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import (
+    ROUND_HALF_UP,
     Context,
     Decimal,
     DivisionByZero,
@@ -31,6 +32,13 @@ _EXACT = Context(
     prec=ARITHMETIC_PRECISION,
     traps=[Inexact, InvalidOperation, DivisionByZero, Overflow],
 )
+# Rounding to a currency's minor unit: wide enough for the exact product of two amounts
+# (2 x 30 digits) plus the minor unit, so it rounds once, half-up, and never overflows.
+_MONEY = Context(
+    prec=2 * SIGNIFICANT_DIGITS_MAX + 10,
+    rounding=ROUND_HALF_UP,
+    traps=[InvalidOperation, DivisionByZero, Overflow],
+)
 _PLAIN_DECIMAL = re.compile(r"-?\d+(\.\d+)?")
 
 
@@ -39,6 +47,23 @@ def exact_arithmetic() -> Iterator[None]:
     """Run the body in a 60-digit decimal context that raises instead of rounding."""
     with localcontext(_EXACT):
         yield
+
+
+def round_money(number: Decimal, fraction_digits: int) -> Decimal:
+    """``number`` rounded half-up to ``fraction_digits`` places, exactly whatever its size."""
+    with localcontext(_MONEY):
+        return number.quantize(Decimal(1).scaleb(-fraction_digits))
+
+
+def money_product(quantity: Decimal, unit_amount: Decimal, fraction_digits: int) -> Decimal:
+    """``quantity × unit_amount`` computed exactly, then rounded once by ``round_money``.
+
+    The default 28-digit context would round the product first (a double rounding that can
+    move a cent) or fail outright on large amounts.
+    """
+    with exact_arithmetic():
+        product = quantity * unit_amount
+    return round_money(product, fraction_digits)
 
 
 def to_decimal(value: object, *, field: str) -> Decimal:
@@ -88,6 +113,12 @@ def _significant(number: Decimal) -> tuple[str, int]:
     digits = "".join(map(str, digit_tuple)).lstrip("0")
     stripped = digits.rstrip("0")
     return stripped, exponent + len(digits) - len(stripped)
+
+
+def format_scaled(number: Decimal) -> str:
+    """Plain-notation text keeping the caller's scale: "0.20" stays "0.20", never "1E-7"."""
+    assert number.is_finite(), "only finite amounts are ever stored"
+    return format(number, "f")
 
 
 def format_decimal(number: Decimal) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from drawdown.ledger.amounts import exact_arithmetic
 from drawdown.ledger.errors import AmbiguousBlockExpiry, BlockInOtherLedger, NoBlockWithExpiry
 from drawdown.ledger.model import Block, Entry, EntryStatus, LedgerState
 
@@ -49,7 +50,9 @@ def drawable_blocks(state: LedgerState, at: datetime) -> list[Block]:
 
 def drawable_balance(state: LedgerState, at: datetime) -> Decimal:
     """D: the sum of balances of drawable blocks (§4.0); the top-up threshold compares it."""
-    return sum((block.balance for block in drawable_blocks(state, at)), _ZERO)
+    # Exact: the default 28-digit context would round a 30-digit balance before comparing.
+    with exact_arithmetic():
+        return sum((block.balance for block in drawable_blocks(state, at)), _ZERO)
 
 
 def entry_status(entry: Entry, block: Block, at: datetime) -> EntryStatus:

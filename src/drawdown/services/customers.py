@@ -141,7 +141,8 @@ def _currency(value: str | None) -> str | None:
 def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    # OSError: a name that is a tzdata directory ("Europe") or too long for a file name.
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise InvalidField("timezone", f"{value!r} is not an IANA time zone") from exc
     return value
 

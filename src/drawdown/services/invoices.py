@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
 
 from drawdown.ledger import BlockStatus, commands
+from drawdown.ledger.amounts import format_scaled, money_product
 from drawdown.ledger.dates import add_days_local, resolve_bounds, resolve_instant
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import minor_units
@@ -28,6 +29,8 @@ from drawdown.store.engine import read_transaction
 DEFAULT_ITEM_NAME = "Credits"
 DEFAULT_ITEM_ID = "credits"
 DEFAULT_STATUSES = ("issued", "paid", "synced")
+# Bounds calendar arithmetic: a due date must stay inside what datetime can represent.
+NET_TERMS_DAYS_MAX = 36_500
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,7 @@ class InvoiceTerms:
 
 def total_for(customer: RowMapping, quantity: Decimal, unit_amount: Decimal) -> Decimal:
     """R-INV-1: amount × cost basis, rounded half-up to the currency's minor unit."""
-    exponent = Decimal(1).scaleb(-minor_units(customer["currency"]))
-    return (quantity * unit_amount).quantize(exponent, rounding=ROUND_HALF_UP)
+    return money_product(quantity, unit_amount, minor_units(customer["currency"]))
 
 
 def require_currency(customer: RowMapping, field: str) -> str:
@@ -98,9 +100,13 @@ def _due_date(
     invoice_date: datetime, net_terms: int | None, custom: str | None, tz: str
 ) -> datetime:
     if net_terms is not None:
-        if net_terms < 0:
-            raise InvalidField("invoice_settings.net_terms", "must be greater than or equal to 0")
-        return add_days_local(invoice_date, net_terms, tz)
+        check_net_terms(net_terms, "invoice_settings.net_terms")
+        try:
+            return add_days_local(invoice_date, net_terms, tz)
+        except OverflowError as exc:  # a far invoice_date plus the terms passes year 9999
+            raise InvalidField(
+                "invoice_settings.net_terms", "puts the due date out of range"
+            ) from exc
     assert custom is not None
     due = resolve_instant(custom, tz, field="invoice_settings.custom_due_date")
     if due < invoice_date:
@@ -108,6 +114,13 @@ def _due_date(
             "invoice_settings.custom_due_date", "must not be before the invoice date"
         )
     return due
+
+
+def check_net_terms(net_terms: int, field: str) -> None:
+    if net_terms < 0:
+        raise InvalidField(field, "must be greater than or equal to 0")
+    if net_terms > NET_TERMS_DAYS_MAX:
+        raise InvalidField(field, f"must be at most {NET_TERMS_DAYS_MAX}")
 
 
 def status_for(customer: RowMapping, terms: InvoiceTerms) -> tuple[str, BlockStatus]:
@@ -141,7 +154,8 @@ def create_invoice(
         "paid_at": tx.now if status == "paid" else None,
         "payment_received_at": terms.invoice_date if terms.mark_as_paid else None,
         "voided_at": None, "total": total_for(tx.customer, terms.quantity, terms.unit_amount),
-        "quantity": terms.quantity, "unit_amount": str(terms.unit_amount), "memo": terms.memo,
+        "quantity": terms.quantity, "unit_amount": format_scaled(terms.unit_amount),
+        "memo": terms.memo,
         "auto_collection": terms.auto_collection,
         "item_id": terms.item_id or DEFAULT_ITEM_ID, "item_name": DEFAULT_ITEM_NAME,
         "line_item_id": tx.ctx.new_id(), "price_id": tx.ctx.new_id(),
@@ -216,12 +230,19 @@ def _due_bounds(bounds: Sequence[tuple[str, str]]) -> list[tuple[str, datetime]]
         if not _is_date(value):
             result.append((op, start))
         elif op == "eq":
-            result += [("gte", start), ("lt", start + timedelta(days=1))]
+            result += [("gte", start), ("lt", _next_day(start, field))]
         elif op in ("gt", "lte"):
-            result.append(("gte" if op == "gt" else "lt", start + timedelta(days=1)))
+            result.append(("gte" if op == "gt" else "lt", _next_day(start, field)))
         else:
             result.append(("lt" if op == "lt" else "gte", start))
     return result
+
+
+def _next_day(start: datetime, field: str) -> datetime:
+    try:
+        return start + timedelta(days=1)
+    except OverflowError as exc:  # 9999-12-31 has no next day
+        raise InvalidField(field, "is out of range") from exc
 
 
 def _is_date(value: str) -> bool:

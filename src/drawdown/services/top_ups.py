@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,8 @@ from drawdown.store import top_ups as store
 from drawdown.store.engine import read_transaction
 
 ACTIVE_FROM_PAST_DAYS_MAX = 10
+# Block lifetimes stay far inside what datetime can represent when a top-up fires.
+EXPIRES_AFTER_MAX = {"day": 36_500, "month": 1_200}
 
 
 def create_top_up(ctx: ServiceContext, ref: CustomerRef, fields: Mapping[str, Any]) -> RowMapping:
@@ -61,8 +63,8 @@ def _values(tx: CustomerTx, fields: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidField("threshold", "must be greater than or equal to 0")
     if cost_basis < 0:
         raise InvalidField("per_unit_cost_basis", "must be greater than or equal to 0")
-    if settings["net_terms"] < 0:
-        raise InvalidField("invoice_settings.net_terms", "must be greater than or equal to 0")
+    # Checked now, because a bad value would only fail later, inside whichever write fires it.
+    invoices.check_net_terms(settings["net_terms"], "invoice_settings.net_terms")
     return {
         "customer_id": tx.customer_id, "id": tx.ctx.new_id(),
         "currency": ledger_currency(tx.customer, fields["currency"]),
@@ -103,11 +105,14 @@ def _expiry(fields: Mapping[str, Any]) -> dict[str, Any]:
         )
     if after is not None and after <= 0:
         raise InvalidField("expires_after", "must be greater than 0")
+    limit = EXPIRES_AFTER_MAX.get(str(unit))
+    if after is not None and limit is not None and after > limit:
+        raise InvalidField("expires_after", f"must be at most {limit} {unit}s")
     return {"expires_after": after, "expires_after_unit": unit}
 
 
 def list_top_ups(
-    ctx: ServiceContext, ref: CustomerRef, after: tuple[str, str] | None, limit: int
+    ctx: ServiceContext, ref: CustomerRef, after: tuple[datetime, str] | None, limit: int
 ) -> list[RowMapping]:
     with read_transaction(ctx.engine) as conn:
         customer = find(conn, ref)

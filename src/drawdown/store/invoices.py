@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 
 from drawdown.store.schema import counters, customers, invoices
 from drawdown.store.sqlfuncs import compare, decimal_compare
@@ -18,15 +19,30 @@ _live = invoices.c.deleted_at.is_(None)
 
 def next_number(conn: Connection, name: str = "invoice_number") -> int:
     """The next value of a counter; the row lock serializes concurrent invoice creation."""
+    value = _locked_value(conn, name)
+    if value is None:
+        _create_counter(conn, name)
+        value = _locked_value(conn, name)
+        assert value is not None
+    conn.execute(update(counters).where(counters.c.name == name).values(value=value + 1))
+    return value + 1
+
+
+def _locked_value(conn: Connection, name: str) -> int | None:
     row = conn.execute(
         select(counters.c.value).where(counters.c.name == name).with_for_update()
     ).first()
-    if row is None:
-        conn.execute(counters.insert().values(name=name, value=1))
-        return 1
-    value = int(row[0]) + 1
-    conn.execute(update(counters).where(counters.c.name == name).values(value=value))
-    return value
+    return None if row is None else int(row[0])
+
+
+def _create_counter(conn: Connection, name: str) -> None:
+    # Two first invoices can both find no row (PostgreSQL): the loser's insert waits for the
+    # winner and then hits the primary key; the savepoint lets it go on to lock that row.
+    try:
+        with conn.begin_nested():
+            conn.execute(counters.insert().values(name=name, value=0))
+    except IntegrityError:
+        pass
 
 
 def insert(conn: Connection, values: Mapping[str, Any]) -> None:

@@ -16,7 +16,13 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from drawdown.ledger.model import Block, Entry, Filter, LedgerState
-from drawdown.store.schema import credit_blocks, ledger_commands, ledger_entries, ledgers
+from drawdown.store.schema import (
+    credit_blocks,
+    customers,
+    ledger_commands,
+    ledger_entries,
+    ledgers,
+)
 from drawdown.store.sqlfuncs import compare, decimal_at_least
 
 _live_block = credit_blocks.c.deleted_at.is_(None)
@@ -214,9 +220,17 @@ def due_currencies(conn: Connection, customer_id: str, now: datetime) -> list[st
 
 
 def customers_with_due_expiries(conn: Connection, now: datetime, limit: int) -> list[str]:
+    """Live customers with a due expiry; deleted ones cannot be locked (found) by the sweep."""
+    cb = credit_blocks.c
     query = (
-        select(credit_blocks.c.customer_id)
-        .where(_live_block, credit_blocks.c.closed.is_(False), credit_blocks.c.expiry_date <= now)
+        select(cb.customer_id)
+        .join(customers, customers.c.id == cb.customer_id)
+        .where(
+            _live_block,
+            customers.c.deleted_at.is_(None),
+            cb.closed.is_(False),
+            cb.expiry_date <= now,
+        )
         .distinct()
         .limit(limit)
     )

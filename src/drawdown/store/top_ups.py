@@ -31,13 +31,13 @@ def active_for(conn: Connection, customer_id: str, currency: str) -> list[RowMap
 
 
 def list_active(
-    conn: Connection, customer_id: str, after: tuple[str, str] | None, limit: int
+    conn: Connection, customer_id: str, after: tuple[datetime, str] | None, limit: int
 ) -> list[RowMapping]:
-    """Newest first; `after` is the (created_at iso, id) of the previous page's last row."""
+    """Newest first; `after` is the (created_at, id) of the previous page's last row."""
     c = top_ups.c
     query = select(top_ups).where(c.customer_id == customer_id, c.deactivated_at.is_(None))
     if after is not None:
-        created_at = datetime.fromisoformat(after[0].replace("Z", "+00:00"))
+        created_at = after[0]
         query = query.where(
             or_(c.created_at < created_at, and_(c.created_at == created_at, c.id < after[1]))
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -196,11 +197,7 @@ async def _list_top_ups(request: Request, ref: CustomerRef) -> Response:
         request.query_params.get("cursor"),
         filters,
     )
-    after = None
-    if page_req.after is not None:
-        if len(page_req.after) != 2:
-            raise invalid("cursor", "is not a valid cursor for this list")
-        after = (str(page_req.after[0]), str(page_req.after[1]))
+    after = _top_up_keyset(page_req.after)
     rows = await run_in_threadpool(top_ups.list_top_ups, ctx, ref, after, page_req.limit + 1)
     shown, meta = pagination.page(
         rows,
@@ -210,6 +207,16 @@ async def _list_top_ups(request: Request, ref: CustomerRef) -> Response:
         lambda r: [format_instant(r["created_at"], fractions=True), r["id"]],
     )
     return ExactJSONResponse({"data": [top_up_json(r) for r in shown], "pagination_metadata": meta})
+
+
+def _top_up_keyset(after: list[Any] | None) -> tuple[datetime, str] | None:
+    if after is None:
+        return None
+    try:
+        created_at, top_up_id = after
+        return resolve_instant(str(created_at), "UTC", field="cursor"), str(top_up_id)
+    except (ValueError, TypeError) as exc:
+        raise invalid("cursor", "is not a valid cursor for this list") from exc
 
 
 @router.delete(BY_ID + "/{top_up_id}", status_code=204)

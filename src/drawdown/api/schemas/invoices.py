@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import RowMapping
 
 from drawdown.api.schemas.customers import customer_minified
+from drawdown.ledger.amounts import round_money
 from drawdown.ledger.dates import format_instant
 from drawdown.services import invoices as service
 from drawdown.services.context import ServiceContext
@@ -47,7 +48,7 @@ class TopUpRequest(_Strict):
 
 
 def _money(value: Decimal, currency: str) -> str:
-    return str(value.quantize(Decimal(1).scaleb(-minor_units(currency))))
+    return str(round_money(value, minor_units(currency)))
 
 
 def _day(value: Any) -> str | None:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 
 from drawdown.api.schemas.customers import customer_minified
+from drawdown.ledger.amounts import format_scaled
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.model import Block, Entry
 
@@ -26,7 +27,8 @@ def filters_json(block: Block) -> list[dict[str, Any]]:
 
 
 def cost_basis_json(block: Block) -> str | None:
-    return None if block.per_unit_cost_basis is None else str(block.per_unit_cost_basis)
+    cost_basis = block.per_unit_cost_basis
+    return None if cost_basis is None else format_scaled(cost_basis)
 
 
 def block_json(block: Block) -> dict[str, Any]:
