@@ -192,8 +192,17 @@ def update_customer(ctx: ServiceContext, ref: CustomerRef, fields: Mapping[str, 
     with write_transaction(ctx.engine) as conn:
         row = find(conn, ref, lock=True)
         changes = _update_values(ctx, conn, row, fields)
-        store.update_fields(conn, row["id"], changes)
+        _update_or_duplicate(conn, row["id"], changes)
         return find(conn, CustomerRef(id=row["id"]))
+
+
+def _update_or_duplicate(conn: Connection, customer_id: str, changes: dict[str, Any]) -> None:
+    # As on create: the unique index catches an external id taken since the check.
+    try:
+        with conn.begin_nested():
+            store.update_fields(conn, customer_id, changes)
+    except IntegrityError as exc:
+        raise DuplicateExternalId(str(changes.get("external_customer_id"))) from exc
 
 
 def _update_values(

@@ -57,7 +57,8 @@ def claim(ctx: ServiceContext, scope: str, key: str, print_: str) -> StoredRespo
         if store.claim(conn, scope, key, print_, now):
             return None
         row = store.get(conn, scope, key)
-        assert row is not None
+        if row is None:  # released by a failed (5xx) attempt since our insert lost
+            raise KeyInProgress()
         if row["created_at"] < now - timedelta(hours=ctx.settings.idempotency_ttl_hours):
             store.release(conn, scope, key)
             store.claim(conn, scope, key, print_, now)
