@@ -1,4 +1,4 @@
-"""Migrations and the schema definition agree, on both databases (no drift, no forgotten revision)."""
+"""Migrations and the declared schema agree on both databases: no drift, no forgotten revision."""
 
 from __future__ import annotations
 
