@@ -53,7 +53,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class ApiGate:
-    """Reads the body (bounded), authenticates, and applies Idempotency-Key on POSTs."""
+    """Bounds every body; for /v1 also authenticates and applies Idempotency-Key on POSTs."""
 
     def __init__(self, app: ASGIApp, ctx: ServiceContext) -> None:
         self.app = app
@@ -62,11 +62,15 @@ class ApiGate:
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # The size limit covers every path, the console's public sign-in form included.
         body = await self._read_body(scope, receive, send)
         if body is None:
+            return
+        if not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, _replaying(body), send)
             return
         api_scope = await self._authenticate(scope)
         if api_scope is None:
