@@ -210,7 +210,6 @@ def test_console_pages_are_not_cached_and_load_nothing_external(client: TestClie
     assert not re.search(r'(src|href)="(https?:)?//', response.text)
 
 
-
 def test_oversized_console_form_is_refused_before_it_is_read(client: TestClient) -> None:
     """The public sign-in form is bounded by the same 1 MiB limit as the API."""
     huge = {"email": "a@example.com", "password": "x" * (1024 * 1024), "csrf_token": "x"}
