@@ -70,7 +70,7 @@ class ApiGate:
         if body is None:
             return
         if not scope["path"].startswith(API_PREFIX):
-            await self.app(scope, _replaying(body), send)
+            await self.app(scope, _replaying(body, receive), send)
             return
         api_scope = await self._authenticate(scope)
         if api_scope is None:
@@ -83,7 +83,7 @@ class ApiGate:
         scope.setdefault("state", {})["api_scope"] = api_scope
         scope["path"] = routable_path(scope)
         scope["query_string"] = without_blank_params(scope.get("query_string", b""))
-        replay_receive = _replaying(body)
+        replay_receive = _replaying(body, receive)
         key = _header(scope, b"idempotency-key")
         if scope["method"] == "POST" and key is not None:
             await self._idempotent(scope, replay_receive, send, api_scope, key, body)
@@ -160,17 +160,22 @@ def _canonical_body(body: bytes) -> Any:
         return body.decode("latin-1")
 
 
-def _replaying(body: bytes) -> Receive:
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """Hand the already-read body to the app once, then pass through to the real channel.
+
+    Passing through matters: streaming responses (static files) listen for
+    `http.disconnect`, and a fake one would cut them off mid-response.
+    """
     sent = False
 
-    async def receive() -> Message:
+    async def replay() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await receive()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return receive
+    return replay
 
 
 class _Capture:
