@@ -168,6 +168,20 @@ def test_sign_out_ends_the_session(client: TestClient) -> None:
     assert client.get("/console/keys").status_code == 303
 
 
+def test_sign_out_revokes_a_copied_session_cookie(client: TestClient) -> None:
+    """A stolen or copied cookie stops working once its admin signs out."""
+    sign_in(client)
+    copied = client.cookies.get(COOKIE_NAME)
+    token = csrf_token(client, "/console/keys")
+    client.post("/console/logout", data={"csrf_token": token})
+    assert client.cookies.get(COOKIE_NAME) is None
+    response = client.get("/console/keys", headers={"cookie": f"{COOKIE_NAME}={copied}"})
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/console/login")
+    sign_in(client)  # signing in again works, in the new generation
+    assert client.get("/console/keys").status_code == 200
+
+
 def test_after_sign_in_only_console_paths_are_followed(client: TestClient) -> None:
     token = csrf_token(client)
     response = client.post(

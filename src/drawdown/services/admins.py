@@ -92,3 +92,9 @@ def _verify(password_hash: str, password: str) -> bool:
 def get_admin(ctx: ServiceContext, admin_id: str) -> RowMapping | None:
     with read_transaction(ctx.engine) as conn:
         return store.admin_by_id(conn, admin_id)
+
+
+def end_sessions(ctx: ServiceContext, admin_id: str) -> None:
+    """Sign out everywhere: every session cookie issued so far stops working."""
+    with write_transaction(ctx.engine) as conn:
+        store.bump_session_generation(conn, admin_id)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -46,6 +46,15 @@ def admin_by_id(conn: Connection, admin_id: str) -> RowMapping | None:
 def update_password_hash(conn: Connection, admin_id: str, password_hash: str) -> None:
     conn.execute(
         admin_users.update().where(admin_users.c.id == admin_id).values(password_hash=password_hash)
+    )
+
+
+def bump_session_generation(conn: Connection, admin_id: str) -> None:
+    column = admin_users.c.session_generation
+    conn.execute(
+        update(admin_users)
+        .where(admin_users.c.id == admin_id)
+        .values(session_generation=column + 1)
     )
 
 

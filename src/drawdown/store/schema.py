@@ -258,6 +258,8 @@ admin_users = Table(
     Column("email", String(320), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Bumped at sign-out: session cookies carry the generation they were issued in.
+    Column("session_generation", Integer, nullable=False, server_default=text("0")),
 )
 
 # Server-generated secrets that must survive restarts (console session signing).

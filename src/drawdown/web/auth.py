@@ -32,12 +32,22 @@ class CsrfRejected(Exception):
     """A form arrived without the token of this browser's session."""
 
 
-async def require_admin(request: Request) -> RowMapping:
+async def signed_in_admin(request: Request) -> RowMapping | None:
+    """The admin of this browser's session, or None if it is anonymous or revoked."""
     session = session_of(request)
     if session.admin_id is None:
-        raise SignInRequired
+        return None
     admin = await run_in_threadpool(admins.get_admin, context_of(request), session.admin_id)
     if admin is None:  # the account was deleted after sign-in
+        return None
+    if admin["session_generation"] != session.generation:  # signed out since
+        return None
+    return admin
+
+
+async def require_admin(request: Request) -> RowMapping:
+    admin = await signed_in_admin(request)
+    if admin is None:
         raise SignInRequired
     request.state.console_admin = admin
     return admin

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from drawdown.services import admins
-from drawdown.web.auth import LOGIN_PATH, checked_form, safe_next
+from drawdown.web.auth import LOGIN_PATH, checked_form, safe_next, signed_in_admin
 from drawdown.web.pages import codec_of, context_of, redirect, render, session_of
 from drawdown.web.session import new_session
 
@@ -24,7 +24,7 @@ protected = APIRouter()
 @public.get("/login")
 async def login_page(request: Request, next: str | None = None) -> Response:
     """Sign in."""
-    if session_of(request).admin_id is not None:
+    if await signed_in_admin(request) is not None:
         return redirect(request, safe_next(next))
     return render(request, "login.html", {"next": safe_next(next), "email": ""})
 
@@ -38,13 +38,18 @@ async def login(request: Request, form: FormData = Depends(checked_form)) -> Res
     if admin is None:
         context = {"next": target, "email": email, "error": "Wrong email or password."}
         return render(request, "login.html", context, status_code=400)
-    request.state.console_session = new_session(admin_id=str(admin["id"]))
+    request.state.console_session = new_session(
+        admin_id=str(admin["id"]), generation=int(admin["session_generation"])
+    )
     return redirect(request, target)
 
 
 @protected.post("/logout")
 async def logout(request: Request, _: FormData = Depends(checked_form)) -> Response:
-    """End the session."""
+    """End the session, and every other session of this admin with it."""
+    admin_id = session_of(request).admin_id
+    if admin_id is not None:
+        await run_in_threadpool(admins.end_sessions, context_of(request), admin_id)
     response = redirect(request, LOGIN_PATH)
     codec_of(request).clear(request, response)
     return response

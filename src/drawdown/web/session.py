@@ -36,11 +36,13 @@ class Session:
 
     admin_id: str | None
     csrf_token: str
+    generation: int = 0  # the admin's session generation at sign-in (sign-out bumps it)
     fresh: bool = field(default=False, compare=False)  # not yet in the browser's cookie jar
 
 
-def new_session(admin_id: str | None = None) -> Session:
-    return Session(admin_id=admin_id, csrf_token=secrets.token_urlsafe(32), fresh=True)
+def new_session(admin_id: str | None = None, generation: int = 0) -> Session:
+    token = secrets.token_urlsafe(32)
+    return Session(admin_id=admin_id, csrf_token=token, generation=generation, fresh=True)
 
 
 class SessionCodec:
@@ -58,14 +60,16 @@ class SessionCodec:
             return new_session()
         try:
             data = self._signer().loads(raw, max_age=SESSION_AGE_SECONDS_MAX)
-            return Session(admin_id=data["a"], csrf_token=str(data["c"]))
-        except (BadSignature, KeyError, TypeError):
+            return Session(admin_id=data["a"], csrf_token=str(data["c"]), generation=int(data["g"]))
+        except (BadSignature, KeyError, TypeError, ValueError):
             return new_session()
 
     def write(self, request: Request, response: Response, session: Session) -> None:
         response.set_cookie(
             COOKIE_NAME,
-            self._signer().dumps({"a": session.admin_id, "c": session.csrf_token}),
+            self._signer().dumps(
+                {"a": session.admin_id, "c": session.csrf_token, "g": session.generation}
+            ),
             path=COOKIE_PATH,
             httponly=True,
             samesite="strict",
