@@ -4,6 +4,7 @@ never stand in for each other, and a revoked key stops working at once."""
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,15 @@ def test_oversized_console_form_is_refused_before_it_is_read(client: TestClient)
     huge = {"email": "a@example.com", "password": "x" * (1024 * 1024), "csrf_token": "x"}
     response = client.post("/console/login", data=huge)
     assert response.status_code == 413
+
+
+def test_sign_in_is_throttled_after_five_wrong_passwords(client: TestClient) -> None:
+    email = "nobody-" + secrets.token_hex(4) + "@example.com"
+    statuses = []
+    for _ in range(6):
+        token = csrf_token(client)
+        response = client.post(
+            "/console/login", data={"csrf_token": token, "email": email, "password": "wrong"}
+        )
+        statuses.append(response.status_code)
+    assert statuses == [400, 400, 400, 400, 400, 429]

@@ -20,6 +20,7 @@ from drawdown.web.auth import (
 )
 from drawdown.web.pages import HERE
 from drawdown.web.session import SessionCodec
+from drawdown.web.throttle import SignInThrottle
 
 PREFIX = "/console"
 # Every router whose pages need a signed-in admin (tests walk this list too).
@@ -28,6 +29,7 @@ PROTECTED_ROUTERS = (customers.router, keys.router, login.protected)
 
 def mount(app: FastAPI, ctx: ServiceContext) -> None:
     app.state.console_sessions = SessionCodec(ctx)
+    app.state.console_throttle = SignInThrottle()
     protected = APIRouter(prefix=PREFIX, dependencies=[Depends(require_admin)])
     # "/console" itself: a path-less route cannot come through include_router.
     protected.add_api_route("", customers.home, methods=["GET"])
