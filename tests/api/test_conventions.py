@@ -247,7 +247,10 @@ def test_decimal_strings_keep_the_callers_scale_and_money_its_minor_units(
     for shown in (top_up, listed):
         assert (shown.amount, shown.threshold, shown.per_unit_cost_basis) == ("10.50", "0", "0.20")
     yen = customer(client, currency="JPY")
-    assert purchase(client, yen.id, 3, "0.333").created_invoices[0].total == "1"
+    # R-INV-1 rounds to the yen; §1.6 writes invoice money with (at least) 2 decimals.
+    assert purchase(client, yen.id, 3, "0.333").created_invoices[0].total == "1.00"
+    kwd = customer(client, currency="KWD")
+    assert purchase(client, kwd.id, 1, "1.2345").created_invoices[0].total == "1.235"
 
 
 # --- §1.6 metadata, null vs absent, unknown keys ---------------------------------------------

@@ -48,7 +48,10 @@ class TopUpRequest(_Strict):
 
 
 def _money(value: Decimal, currency: str) -> str:
-    return str(round_money(value, minor_units(currency)))
+    """Rounded to the currency's minor unit (R-INV-1), written with at least 2 decimals
+    (§1.6): "15.00" in USD, "2.00" in JPY, "1.235" in KWD."""
+    digits = minor_units(currency)
+    return str(round_money(round_money(value, digits), max(2, digits)))
 
 
 def _day(value: Any) -> str | None:
