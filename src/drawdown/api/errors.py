@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from drawdown.ledger.errors import LedgerError
@@ -140,4 +141,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
-        return error_response("internal", "An unexpected error occurred.")
+        # §1.8: say when a retry can succeed (a lock or connection timeout, not a bug);
+        # the failed request's transaction was rolled back either way.
+        transient = isinstance(exc, OperationalError)
+        headers = {"Transient-Error": "true"} if transient else None
+        return error_response("internal", "An unexpected error occurred.", headers=headers)

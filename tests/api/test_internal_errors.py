@@ -1,0 +1,56 @@
+"""Unexpected failures answer Orb's generic 500 without internals (spec §1.8)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from drawdown.api.app import create_app
+from drawdown.services import customers
+from drawdown.services.api_keys import create_key
+from drawdown.services.context import ServiceContext
+from drawdown.settings import Settings
+from drawdown.store.engine import make_engine
+from drawdown.store.migrate import upgrade
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from starlette.testclient import TestClient
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> tuple[TestClient, dict[str, str]]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'e.db'}")
+    engine = make_engine(settings)
+    upgrade(engine)
+    ctx = ServiceContext(engine=engine, settings=settings)
+    headers = {"Authorization": f"Bearer {create_key(ctx, 't').secret}"}
+    return TestClient(create_app(settings, ctx), raise_server_exceptions=False), headers
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (RuntimeError("secret detail"), None),
+        (OperationalError("q", {}, Exception("locked")), "true"),
+    ],
+)
+def test_unexpected_errors_are_generic_500s(
+    api, monkeypatch: pytest.MonkeyPatch, error: Exception, transient: str | None
+) -> None:
+    client, headers = api
+
+    def boom(*_: object) -> None:
+        raise error
+
+    monkeypatch.setattr(customers, "get_customer", boom)
+    response = client.get("/v1/customers/abc", headers=headers)
+    assert response.status_code == 500
+    body = response.json()
+    assert body["type"].endswith("#500-internal-server-error")
+    assert body["detail"] == "An unexpected error occurred."
+    assert "secret" not in response.text and "locked" not in response.text
+    assert response.headers.get("transient-error") == transient
