@@ -16,6 +16,7 @@ from drawdown.ledger.errors import (
     AmendmentExceedsCeiling,
     AmendmentOnExpiredBlock,
     ExpirationChangeExceedsBalance,
+    LedgerError,
     NotPendingPayment,
     SourceBlockExpired,
     TargetExpiryNotAfterEffective,
@@ -145,13 +146,17 @@ def void(writer: LedgerWriter, command: Void, ctx: Context) -> Entry | None:
 
 def _voidable_amount(block: Block, requested: Decimal, clamp: bool) -> Decimal | None:
     limit = block.ceiling - block.voided  # R-VOID-1
+    message = f"exceeds the credits that can still be voided ({format_decimal(limit)})"
+    return _within(requested, limit, clamp, VoidExceedsBlock("amount", message))
+
+
+def _within(requested: Decimal, limit: Decimal, clamp: bool, error: LedgerError) -> Decimal | None:
+    """`requested` if it fits under `limit`; in replay (clamp) as much as fits, None if nothing."""
     if clamp:
         amount = min(requested, limit)
         return amount if amount > 0 else None
     if requested > limit:
-        raise VoidExceedsBlock(
-            "amount", f"exceeds the credits that can still be voided ({format_decimal(limit)})"
-        )
+        raise error
     return requested
 
 
@@ -178,15 +183,8 @@ def amendment(writer: LedgerWriter, command: Amendment, ctx: Context) -> Entry |
 
 def _amendable_amount(block: Block, requested: Decimal, clamp: bool) -> Decimal | None:
     room = block.ceiling - block.balance  # R-AMD-2
-    if clamp:
-        amount = min(requested, room)
-        return amount if amount > 0 else None
-    if requested > room:
-        raise AmendmentExceedsCeiling(
-            "amount",
-            f"would raise the block balance above its ceiling ({format_decimal(room)} left)",
-        )
-    return requested
+    message = f"would raise the block balance above its ceiling ({format_decimal(room)} left)"
+    return _within(requested, room, clamp, AmendmentExceedsCeiling("amount", message))
 
 
 # --- activation (R-INV-5) -------------------------------------------------------------------

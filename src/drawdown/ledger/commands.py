@@ -21,8 +21,17 @@ from drawdown.ledger.model import (
 )
 
 
+class _FrozenMetadata:
+    """Commands accept a plain dict for ``metadata`` and keep an immutable ``Metadata``."""
+
+    metadata: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metadata", freeze_metadata(self.metadata))
+
+
 @dataclass(frozen=True)
-class Increment:
+class Increment(_FrozenMetadata):
     """Create one block and its increment entry (R-INC-*)."""
 
     block_id: str
@@ -39,24 +48,18 @@ class Increment:
     invoice_id: str | None = None
     top_up_id: str | None = None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "metadata", freeze_metadata(self.metadata))
-
 
 @dataclass(frozen=True)
-class Decrement:
+class Decrement(_FrozenMetadata):
     """Take ``amount`` from drawable blocks in drawdown order (R-DED-*)."""
 
     amount: Decimal
     description: str | None = None
     metadata: Mapping[str, str] = EMPTY_METADATA
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "metadata", freeze_metadata(self.metadata))
-
 
 @dataclass(frozen=True)
-class ExpirationChange:
+class ExpirationChange(_FrozenMetadata):
     """Move credits of ``block_id`` to a new block expiring at the target (R-EXP-*).
 
     ``amount`` None means the source's whole balance at the time of application.
@@ -69,12 +72,9 @@ class ExpirationChange:
     description: str | None = None
     metadata: Mapping[str, str] = EMPTY_METADATA
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "metadata", freeze_metadata(self.metadata))
-
 
 @dataclass(frozen=True)
-class Void:
+class Void(_FrozenMetadata):
     """Remove ``amount`` credits of a block, possibly reaching into used credits (R-VOID-*)."""
 
     block_id: str
@@ -83,21 +83,15 @@ class Void:
     description: str | None = None
     metadata: Mapping[str, str] = EMPTY_METADATA
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "metadata", freeze_metadata(self.metadata))
-
 
 @dataclass(frozen=True)
-class Amendment:
+class Amendment(_FrozenMetadata):
     """Return ``amount`` credits to a block, up to its ceiling (R-AMD-*)."""
 
     block_id: str
     amount: Decimal
     description: str | None = None
     metadata: Mapping[str, str] = EMPTY_METADATA
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "metadata", freeze_metadata(self.metadata))
 
 
 @dataclass(frozen=True)
