@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
 
 from drawdown.services import metadata as meta
 from drawdown.services.context import ServiceContext
@@ -67,11 +66,8 @@ def create_customer(ctx: ServiceContext, fields: Mapping[str, Any]) -> RowMappin
 
 def _insert_or_duplicate(conn: Connection, values: Mapping[str, Any]) -> None:
     # The partial unique index catches the race the lookup above cannot.
-    try:
-        with conn.begin_nested():
-            store.insert(conn, values)
-    except IntegrityError as exc:
-        raise DuplicateExternalId(str(values["external_customer_id"])) from exc
+    if not store.insert(conn, values):
+        raise DuplicateExternalId(str(values["external_customer_id"]))
 
 
 def _creation_values(ctx: ServiceContext, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,11 +194,8 @@ def update_customer(ctx: ServiceContext, ref: CustomerRef, fields: Mapping[str, 
 
 def _update_or_duplicate(conn: Connection, customer_id: str, changes: dict[str, Any]) -> None:
     # As on create: the unique index catches an external id taken since the check.
-    try:
-        with conn.begin_nested():
-            store.update_fields(conn, customer_id, changes)
-    except IntegrityError as exc:
-        raise DuplicateExternalId(str(changes.get("external_customer_id"))) from exc
+    if not store.update_fields(conn, customer_id, changes):
+        raise DuplicateExternalId(str(changes.get("external_customer_id")))
 
 
 def _update_values(

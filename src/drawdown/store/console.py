@@ -12,8 +12,8 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, func, or_, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
 
+from drawdown.store.engine import execute_unless_duplicate
 from drawdown.store.schema import admin_users, customers, ledgers, server_secrets
 
 
@@ -21,16 +21,10 @@ def insert_admin(
     conn: Connection, *, admin_id: str, email: str, password_hash: str, now: datetime
 ) -> bool:
     """False when the email is already taken (the unique index decides, not a lookup)."""
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                admin_users.insert().values(
-                    id=admin_id, email=email, password_hash=password_hash, created_at=now
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    statement = admin_users.insert().values(
+        id=admin_id, email=email, password_hash=password_hash, created_at=now
+    )
+    return execute_unless_duplicate(conn, statement)
 
 
 def admin_by_email(conn: Connection, email: str) -> RowMapping | None:
@@ -66,11 +60,7 @@ def secret(conn: Connection, name: str) -> str | None:
 
 def insert_secret(conn: Connection, name: str, value: str) -> None:
     """Insert unless another process won the race; callers re-read afterwards."""
-    try:
-        with conn.begin_nested():
-            conn.execute(server_secrets.insert().values(name=name, value=value))
-    except IntegrityError:
-        pass
+    execute_unless_duplicate(conn, server_secrets.insert().values(name=name, value=value))
 
 
 def search_customers(conn: Connection, text: str, offset: int, limit: int) -> list[RowMapping]:

@@ -9,14 +9,16 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.engine import RowMapping
 
+from drawdown.store.engine import execute_unless_duplicate
 from drawdown.store.schema import customers
 from drawdown.store.sqlfuncs import compare
 
 _live = customers.c.deleted_at.is_(None)
 
 
-def insert(conn: Connection, values: Mapping[str, Any]) -> None:
-    conn.execute(customers.insert().values(**values))
+def insert(conn: Connection, values: Mapping[str, Any]) -> bool:
+    """False if the live external id is taken (the partial unique index decides)."""
+    return execute_unless_duplicate(conn, customers.insert().values(**values))
 
 
 def get(conn: Connection, customer_id: str, *, lock: bool = False) -> RowMapping | None:
@@ -39,9 +41,12 @@ def external_id_taken(conn: Connection, external_customer_id: str) -> bool:
     return get_by_external_id(conn, external_customer_id) is not None
 
 
-def update_fields(conn: Connection, customer_id: str, values: Mapping[str, Any]) -> None:
-    if values:
-        conn.execute(update(customers).where(customers.c.id == customer_id).values(**values))
+def update_fields(conn: Connection, customer_id: str, values: Mapping[str, Any]) -> bool:
+    """False if the change would give two live customers one external id."""
+    if not values:
+        return True
+    statement = update(customers).where(customers.c.id == customer_id).values(**values)
+    return execute_unless_duplicate(conn, statement)
 
 
 def list_page(

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, create_engine, event
+from sqlalchemy.exc import IntegrityError
 
 from drawdown.settings import Settings
 from drawdown.store.sqlfuncs import register_sqlite_functions
@@ -78,3 +79,17 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A read-only snapshot (one transaction, so multi-query reads are consistent)."""
     with engine.connect() as conn, conn.begin():
         yield conn
+
+
+def execute_unless_duplicate(conn: Connection, statement: Executable) -> bool:
+    """Run a write in a savepoint; False (and nothing written) if a unique key refused it.
+
+    The database, not an earlier lookup, decides races between concurrent writers; the
+    savepoint keeps the surrounding transaction usable afterwards.
+    """
+    try:
+        with conn.begin_nested():
+            conn.execute(statement)
+    except IntegrityError:
+        return False
+    return True

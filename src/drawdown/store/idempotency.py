@@ -6,23 +6,17 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
 
+from drawdown.store.engine import execute_unless_duplicate
 from drawdown.store.schema import idempotency_keys
 
 
 def claim(conn: Connection, scope: str, key: str, fingerprint: str, now: datetime) -> bool:
     """Insert an in-progress record; False when the key already has one."""
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                idempotency_keys.insert().values(
-                    scope=scope, key=key, fingerprint=fingerprint, created_at=now
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    statement = idempotency_keys.insert().values(
+        scope=scope, key=key, fingerprint=fingerprint, created_at=now
+    )
+    return execute_unless_duplicate(conn, statement)
 
 
 def get(conn: Connection, scope: str, key: str) -> RowMapping | None:

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
 
+from drawdown.store.engine import execute_unless_duplicate
 from drawdown.store.schema import counters, customers, invoices
 from drawdown.store.sqlfuncs import compare, decimal_compare
 
@@ -38,11 +38,7 @@ def _locked_value(conn: Connection, name: str) -> int | None:
 def _create_counter(conn: Connection, name: str) -> None:
     # Two first invoices can both find no row (PostgreSQL): the loser's insert waits for the
     # winner and then hits the primary key; the savepoint lets it go on to lock that row.
-    try:
-        with conn.begin_nested():
-            conn.execute(counters.insert().values(name=name, value=0))
-    except IntegrityError:
-        pass
+    execute_unless_duplicate(conn, counters.insert().values(name=name, value=0))
 
 
 def insert(conn: Connection, values: Mapping[str, Any]) -> None:
