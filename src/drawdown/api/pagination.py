@@ -9,11 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from drawdown.api.errors import invalid
+from drawdown.ledger.dates import format_instant, resolve_instant
 from drawdown.settings import Settings
 
 
@@ -74,3 +77,28 @@ def page(
     shown = list(items[: request.limit])
     next_cursor = encode_cursor(list_name, filters, key_of(shown[-1])) if has_more else None
     return shown, {"has_more": has_more, "next_cursor": next_cursor}
+
+
+def cursor_instant(value: Any) -> datetime:
+    return resolve_instant(str(value), "UTC", field="cursor")
+
+
+def cursor_decimal(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def decode_key(after: Sequence[Any] | None, *parts: Callable[[Any], Any]) -> tuple[Any, ...] | None:
+    """A cursor's sort key converted part by part (e.g. `cursor_instant, str`), or a 400."""
+    if after is None:
+        return None
+    try:
+        if len(after) != len(parts):
+            raise ValueError("wrong number of key parts")
+        return tuple(convert(value) for convert, value in zip(parts, after, strict=True))
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise invalid("cursor", "is not a valid cursor for this list") from exc
+
+
+def created_key(row: Mapping[str, Any]) -> list[Any]:
+    """The (created_at, id) keyset of a row, newest-first lists' cursor key."""
+    return [format_instant(row["created_at"], fractions=True), row["id"]]

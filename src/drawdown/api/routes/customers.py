@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -19,7 +17,7 @@ from drawdown.api.schemas.customers import (
     customer_json,
     service_fields,
 )
-from drawdown.ledger.dates import format_instant, resolve_bounds, resolve_instant
+from drawdown.ledger.dates import resolve_bounds
 from drawdown.services import customers as service
 from drawdown.services.customers import CustomerRef
 
@@ -49,7 +47,7 @@ async def list_customers(request: Request) -> Response:
         request.query_params.get("cursor"),
         dict(raw_filters),
     )
-    after = _customer_keyset(page_req.after)
+    after = pagination.decode_key(page_req.after, pagination.cursor_instant, str)
     rows = await run_in_threadpool(
         lambda: service.list_customers(
             ctx, created_at_filters=filters, after=after, limit=page_req.limit + 1
@@ -60,21 +58,11 @@ async def list_customers(request: Request) -> Response:
         page_req,
         "customers",
         dict(raw_filters),
-        lambda row: [format_instant(row["created_at"], fractions=True), row["id"]],
+        pagination.created_key,
     )
     return ExactJSONResponse(
         {"data": [customer_json(r) for r in shown], "pagination_metadata": meta}
     )
-
-
-def _customer_keyset(after: list[Any] | None) -> Any:
-    if after is None:
-        return None
-    try:
-        created_at, customer_id = after
-        return resolve_instant(str(created_at), "UTC", field="cursor"), str(customer_id)
-    except (ValueError, TypeError) as exc:
-        raise invalid("cursor", "is not a valid cursor for this list") from exc
 
 
 @router.get(BY_EXTERNAL_ID)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -22,7 +21,7 @@ from drawdown.api.schemas.invoices import (
 )
 from drawdown.api.schemas.ledger import block_json
 from drawdown.ledger.amounts import to_decimal
-from drawdown.ledger.dates import format_instant, resolve_instant
+from drawdown.ledger.dates import format_instant
 from drawdown.services import invoices as service
 from drawdown.services import ledger as ledger_service
 from drawdown.services import top_ups
@@ -62,7 +61,9 @@ async def list_invoices(request: Request) -> Response:
         invoice_date=filters["i"],
         due_date=due,
         amount=amount,
-        after=_invoice_keyset(page_req.after),
+        after=pagination.decode_key(
+            page_req.after, pagination.cursor_instant, pagination.cursor_instant, str
+        ),
         limit=page_req.limit + 1,
         subscription_id=params.get("subscription_id"),
     )
@@ -89,20 +90,6 @@ def _customer_filter(customer_id: str | None, external_id: str | None) -> Custom
     if external_id is not None:
         return CustomerRef(external_id=external_id)
     return None
-
-
-def _invoice_keyset(after: list[Any] | None) -> Any:
-    if after is None:
-        return None
-    try:
-        invoice_date, created_at, invoice_id = after
-        return (
-            resolve_instant(str(invoice_date), "UTC", field="cursor"),
-            resolve_instant(str(created_at), "UTC", field="cursor"),
-            str(invoice_id),
-        )
-    except (ValueError, TypeError) as exc:
-        raise invalid("cursor", "is not a valid cursor for this list") from exc
 
 
 @router.get("/invoices/{invoice_id}")
@@ -197,26 +184,16 @@ async def _list_top_ups(request: Request, ref: CustomerRef) -> Response:
         request.query_params.get("cursor"),
         filters,
     )
-    after = _top_up_keyset(page_req.after)
+    after = pagination.decode_key(page_req.after, pagination.cursor_instant, str)
     rows = await run_in_threadpool(top_ups.list_top_ups, ctx, ref, after, page_req.limit + 1)
     shown, meta = pagination.page(
         rows,
         page_req,
         "top_ups",
         filters,
-        lambda r: [format_instant(r["created_at"], fractions=True), r["id"]],
+        pagination.created_key,
     )
     return ExactJSONResponse({"data": [top_up_json(r) for r in shown], "pagination_metadata": meta})
-
-
-def _top_up_keyset(after: list[Any] | None) -> tuple[datetime, str] | None:
-    if after is None:
-        return None
-    try:
-        created_at, top_up_id = after
-        return resolve_instant(str(created_at), "UTC", field="cursor"), str(top_up_id)
-    except (ValueError, TypeError) as exc:
-        raise invalid("cursor", "is not a valid cursor for this list") from exc
 
 
 @router.delete(BY_ID + "/{top_up_id}", status_code=204)

@@ -16,7 +16,7 @@ from drawdown.api.queries import boolean, integer, one_of, range_filters
 from drawdown.api.schemas.invoices import created_invoices_for
 from drawdown.api.schemas.ledger import block_json, entry_json
 from drawdown.ledger.amounts import to_decimal
-from drawdown.ledger.dates import format_instant, resolve_instant
+from drawdown.ledger.dates import format_instant
 from drawdown.services import block_deletion
 from drawdown.services import ledger as service
 from drawdown.services.customers import CustomerRef
@@ -98,7 +98,7 @@ async def _list_ledger(request: Request, ref: CustomerRef) -> Response:
         entry_status=filters["entry_status"],
         minimum_amount=_minimum_amount(filters["minimum_amount"]),
         created_at=created,
-        after=_entry_keyset(page_req.after),
+        after=pagination.decode_key(page_req.after, pagination.cursor_instant, int, str),
         limit=page_req.limit + 1,
     )
     views = await run_in_threadpool(service.list_entries, ctx, ref, query)
@@ -122,16 +122,6 @@ def _entries_body(ctx: Any, views: list[service.EntryView]) -> list[dict[str, An
 
 def _minimum_amount(raw: str | None) -> Decimal | None:
     return None if raw is None else to_decimal(raw, field="minimum_amount")
-
-
-def _entry_keyset(after: list[Any] | None) -> Any:
-    if after is None:
-        return None
-    try:
-        created_at, seq, entry_id = after
-        return resolve_instant(str(created_at), "UTC", field="cursor"), int(seq), str(entry_id)
-    except (ValueError, TypeError) as exc:
-        raise invalid("cursor", "is not a valid cursor for this list") from exc
 
 
 # --- blocks ------------------------------------------------------------------------------
@@ -189,18 +179,9 @@ def _block_key(block: Any) -> list[Any]:
 
 
 def _decoded_block_key(key: list[Any]) -> tuple[Any, ...]:
-    try:
-        never, expiry, cost, effective, seq, block_id = key
-        return (
-            int(never),
-            str(expiry),
-            Decimal(str(cost)),
-            str(effective),
-            int(seq),
-            str(block_id),
-        )
-    except (ValueError, TypeError, ArithmeticError) as exc:
-        raise invalid("cursor", "is not a valid cursor for this list") from exc
+    decoded = pagination.decode_key(key, int, str, pagination.cursor_decimal, str, int, str)
+    assert decoded is not None
+    return decoded
 
 
 @router.get("/credit_blocks/{block_id}")
