@@ -70,9 +70,9 @@ class Server:
         return orb.Orb(api_key=self.api_key, base_url=self.base_url, **kwargs)
 
     def http(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.base_url, headers={"Authorization": f"Bearer {self.api_key}"}
-        )
+        """A raw client; bodies are declared JSON, as the SDKs declare them (spec §1.2)."""
+        headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
+        return httpx.Client(base_url=self.base_url, headers=headers)
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table that holds customer data, to prove nothing was written."""

@@ -1,4 +1,10 @@
-"""Data flows one way: api/cli/web -> services -> ledger + store. This test keeps it so."""
+"""The house rules of `src/drawdown`, checked on every import statement (function-level ones too):
+
+* data flows one way: api/web/cli -> services -> ledger + store, and only the composition
+  root (`app.py`) knows every part;
+* no SQLAlchemy above the store: services, the faces and the CLI see typed records;
+* no import circle anywhere in `src/`.
+"""
 
 from __future__ import annotations
 
@@ -7,41 +13,126 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "drawdown"
+SRC = Path(__file__).resolve().parent.parent / "src"
+PACKAGE = SRC / "drawdown"
 
-# Which drawdown packages each layer may import (besides itself and settings).
-ALLOWED = {
+# What each part may import from drawdown (besides itself). Every module belongs to a part.
+ALLOWED: dict[str, set[str]] = {
     "ledger": set(),
     "store": {"ledger"},
-    "services": {"ledger", "store"},
-    "api": {"ledger", "services", "store.engine", "web.app"},
-    "web": {"ledger", "services"},
+    "services": {"ledger", "store", "settings"},
+    "api": {"ledger", "services", "settings", "store.records", "store.errors", "__init__"},
+    "web": {"ledger", "services", "settings", "store.records"},
+    "cli": {"app", "serving", "services", "settings", "ledger", "store.records", "__init__"},
+    "serving": {"app"},
+    "settings": set(),
+    "app": {"api", "web", "services", "store", "settings", "ledger"},
+    "__init__": set(),
 }
+NO_SQLALCHEMY = ("services", "api", "web", "cli", "ledger")
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(SRC).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _part(module: str) -> str:
+    inner = module.removeprefix("drawdown").lstrip(".")
+    return inner.split(".")[0] if inner else "__init__"
 
 
 def _imports(path: Path) -> set[str]:
+    """Every module a file imports (absolute names), at any depth of the file."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("drawdown."):
-            names.add(node.module.removeprefix("drawdown."))
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            for alias in node.names:  # `from drawdown.services import write_path`
+                candidate = f"{node.module}.{alias.name}"
+                if candidate in MODULES:
+                    names.add(candidate)
         elif isinstance(node, ast.Import):
-            names.update(a.name.removeprefix("drawdown.") for a in node.names
-                         if a.name.startswith("drawdown."))  # fmt: skip
+            names.update(alias.name for alias in node.names)
     return names
 
 
-def _allowed(layer: str, module: str) -> bool:
-    if (module == "settings" and layer != "ledger") or module.split(".")[0] == layer:
+def _allowed(part: str, module: str) -> bool:
+    target = module.removeprefix("drawdown.")
+    if module == "drawdown":
+        target = "__init__"
+    if _part(module) == part:
         return True
-    return any(module == a or module.startswith(a + ".") for a in ALLOWED[layer])
+    return any(target == a or target.startswith(a + ".") for a in ALLOWED[part])
 
 
-@pytest.mark.parametrize("layer", sorted(ALLOWED))
-def test_layer_imports_only_what_it_may(layer: str) -> None:
+def test_every_module_belongs_to_a_part() -> None:
+    assert {_part(name) for name in MODULES} <= set(ALLOWED)
+
+
+@pytest.mark.parametrize("part", sorted(ALLOWED))
+def test_part_imports_only_what_it_may(part: str) -> None:
     offenders = [
-        f"{path.relative_to(SRC)} imports drawdown.{module}"
-        for path in sorted((SRC / layer).rglob("*.py"))
+        f"{path.relative_to(SRC)} imports {module}"
+        for name, path in MODULES.items()
+        if _part(name) == part
         for module in sorted(_imports(path))
-        if not _allowed(layer, module)
+        if (module == "drawdown" or module.startswith("drawdown.")) and not _allowed(part, module)
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize("part", NO_SQLALCHEMY)
+def test_no_sqlalchemy_above_the_store(part: str) -> None:
+    offenders = [
+        f"{path.relative_to(SRC)} imports {module}"
+        for name, path in MODULES.items()
+        if _part(name) == part
+        for module in sorted(_imports(path))
+        if module == "sqlalchemy" or module.startswith("sqlalchemy.")
+    ]
+    assert offenders == []
+
+
+def _graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        targets = set()
+        for module in _imports(path):
+            # An import of a package's attribute resolves to the package module itself.
+            while module and module not in MODULES:
+                module = module.rpartition(".")[0]
+            if module and module != name and not name.startswith(module + "."):
+                targets.add(module)
+        graph[name] = targets
+    return graph
+
+
+def test_no_import_circle_in_src() -> None:
+    graph = _graph()
+    circles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                circles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    assert circles == []

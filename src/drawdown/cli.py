@@ -1,6 +1,6 @@
-"""The `drawdown` command line: serve, migrate, keys, expire, admin.
+"""The `drawdown` command line: serve, migrate, keys, admin, expire, verify.
 
-Every command works on the database named by `DRAWDOWN_DATABASE_URL` and goes
+Every command opens the database through the composition root (`drawdown/app.py`) and goes
 through the same service functions as the HTTP API.
 """
 
@@ -11,12 +11,12 @@ import os
 import typer
 
 from drawdown import serving
-from drawdown.services import admins, api_keys, idempotency, ledger
+from drawdown.app import build_context
+from drawdown.services.access import admins, api_keys, idempotency
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ResourceNotFound, ServiceError
+from drawdown.services.ledger import reads
 from drawdown.settings import Settings
-from drawdown.store.engine import make_engine
-from drawdown.store.migrate import upgrade
 
 app = typer.Typer(help="drawdown: a self-hostable prepaid-credits ledger.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
@@ -26,10 +26,7 @@ app.add_typer(admin_app, name="admin")
 
 
 def _context(settings: Settings | None = None) -> ServiceContext:
-    settings = settings or Settings.from_env()
-    engine = make_engine(settings)
-    upgrade(engine)
-    return ServiceContext(engine=engine, settings=settings)
+    return build_context(settings or Settings.from_env())
 
 
 @app.command()
@@ -41,11 +38,6 @@ def serve(
     ),
 ) -> None:
     """Apply migrations and serve the API under /v1 (and the console under /console)."""
-    import uvicorn
-
-    # Imported here so that `drawdown keys …` and friends start without loading the web stack.
-    from drawdown.api.app import create_app
-
     settings = Settings.from_env()
     ctx = _context(settings)
     listen_host = host or settings.host
@@ -58,27 +50,22 @@ def serve(
             f'Use it with: orb.Orb(api_key="{key.secret}", '
             f'base_url="http://{listen_host}:{listen_port}/v1")'
         )
-    typer.echo(
-        f"drawdown listening on http://{listen_host}:{listen_port}/v1 ({_db_kind(settings)}, "
-        f"{workers or settings.workers} process(es))"
-    )
     processes = workers or settings.workers
-    if processes > 1:
-        # Worker processes build their own app and engine from the environment.
-        os.environ["DRAWDOWN_DATABASE_URL"] = settings.database_url
-        serving.serve_workers(listen_host, listen_port, processes)
-        return
-    uvicorn.run(create_app(settings, ctx), host=listen_host, port=listen_port, log_level="warning")
-
-
-def _db_kind(settings: Settings) -> str:
-    return "SQLite" if settings.database_url.startswith("sqlite") else "PostgreSQL"
+    kind = ctx.db.kind
+    ctx.db.close()
+    banner = (
+        f"drawdown listening on http://{listen_host}:{listen_port}/v1 ({kind}, "
+        f"{processes} process(es))"
+    )
+    # Worker processes build their own app and database from the environment.
+    os.environ["DRAWDOWN_DATABASE_URL"] = settings.database_url
+    serving.serve(listen_host, listen_port, processes, on_listening=lambda: typer.echo(banner))
 
 
 @app.command()
 def migrate() -> None:
     """Apply database migrations to the configured database."""
-    _context()
+    _context().db.close()
     typer.echo("database is up to date")
 
 
@@ -93,12 +80,12 @@ def keys_create(name: str = typer.Option(..., help="A label for the key")) -> No
 @keys_app.command("list")
 def keys_list() -> None:
     """List API keys (never their secrets)."""
-    for row in api_keys.list_keys(_context()):
-        state = "revoked" if row["revoked_at"] else "active"
-        last_used = row["last_used_at"].isoformat() if row["last_used_at"] else "never"
+    for key in api_keys.list_keys(_context()):
+        state = "revoked" if key.revoked_at else "active"
+        last_used = key.last_used_at.isoformat() if key.last_used_at else "never"
         typer.echo(
-            f"{row['id']}  {row['prefix']}…  {state:7}  {row['name']}  "
-            f"created {row['created_at'].isoformat()}  last used {last_used}"
+            f"{key.id}  {key.prefix}…  {state:7}  {key.name}  "
+            f"created {key.created_at.isoformat()}  last used {last_used}"
         )
 
 
@@ -135,7 +122,7 @@ def admin_create_user(
 def expire() -> None:
     """Write due credit_block_expiry entries for every customer now (optional; reads do it too)."""
     ctx = _context()
-    swept = ledger.sweep_expiries(ctx)
+    swept = reads.sweep_expiries(ctx)
     purged = idempotency.purge_expired(ctx)
     typer.echo(f"expired blocks of {swept} customer(s); purged {purged} old idempotency key(s)")
 

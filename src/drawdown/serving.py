@@ -1,59 +1,173 @@
-"""Running the HTTP server: one process, or N worker processes sharing one port.
+"""Running the HTTP server: one process, or N supervised worker processes on one port.
 
-Workers each bind the port themselves with SO_REUSEPORT, so the kernel spreads
-connections across them. The socket is created with an explicit IPPROTO_TCP: asyncio
-only turns on TCP_NODELAY for sockets whose protocol says TCP, and without it every
-response waits out Nagle's algorithm against the client's delayed ACK (~40 ms). This is
-also why drawdown does not use uvicorn's own `--workers`, which binds with protocol 0.
+The port is bound before anything says "listening", so a busy or invalid port is one clear
+error. Workers each bind the port with SO_REUSEPORT, so the kernel spreads connections
+across them; the parent holds a bound (not listening) socket on the same port for its whole
+life, which keeps the port reserved while it replaces a worker that died. A worker that
+dies is restarted; if workers keep dying right after they start, the parent gives up and
+exits non-zero, so a supervisor (systemd, Docker) sees the failure.
+
+Sockets are created with an explicit IPPROTO_TCP: asyncio only turns on TCP_NODELAY for
+sockets whose protocol says TCP, and without it every response waits out Nagle's algorithm
+against the client's delayed ACK (~40 ms). This is also why drawdown does not use
+uvicorn's own `--workers`, which binds with protocol 0.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import signal
 import socket
+import sys
+import time
+from collections.abc import Callable
+from multiprocessing.connection import wait
+from multiprocessing.context import SpawnProcess
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
+log = logging.getLogger("drawdown.serving")
+
 LISTEN_BACKLOG = 2048
+WORKER_START_SECONDS_MAX = 60
+# A worker that dies within this many seconds of starting counts as a failed start.
+QUICK_DEATH_SECONDS = 10
+QUICK_DEATHS_MAX = 5
 
 
-def serve_one(host: str, port: int, *, reuse_port: bool = False) -> None:
-    """Serve the app (built from the environment) in this process until stopped."""
-    # Imported here so worker processes build everything after they start.
-    from drawdown.api.app import create_app
-
-    config = uvicorn.Config(create_app(), log_level="warning")
-    uvicorn.Server(config).run(sockets=[_listening_socket(host, port, reuse_port)])
+class PortUnavailable(OSError):
+    """The address cannot be listened on (in use, not ours, or not an address)."""
 
 
-def _listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+def bind(host: str, port: int, *, reuse_port: bool, listen: bool) -> socket.socket:
+    """A TCP socket bound to (host, port); PortUnavailable says why not, in one line."""
+    if not 0 < port < 65536:
+        raise PortUnavailable(f"port {port} is not a TCP port (1-65535)")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(LISTEN_BACKLOG)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        if listen:
+            sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        reason = "already in use" if exc.errno == 98 else exc.strerror or str(exc)
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {reason}") from exc
     return sock
 
 
-def serve_workers(host: str, port: int, workers: int) -> None:
-    """Start `workers` processes on one port; stop them all on SIGTERM/SIGINT."""
-    context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(target=serve_one, args=(host, port), kwargs={"reuse_port": True})
-        for _ in range(workers)
-    ]
-    for process in processes:
+def _uvicorn_config(app: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app, loop="uvloop", http="httptools", lifespan="on", log_level="warning",
+        access_log=False, timeout_keep_alive=30,
+    )  # fmt: skip
+
+
+def serve(host: str, port: int, processes: int, *, on_listening: Callable[[], None]) -> None:
+    """Serve until stopped; `on_listening` runs once every process accepts connections."""
+    if processes <= 1:
+        sock = bind(host, port, reuse_port=False, listen=True)
+        from drawdown.app import create_app  # the web stack loads only when serving
+
+        server = uvicorn.Server(_uvicorn_config(create_app()))
+        _announce_when_started(server, on_listening)
+        server.run(sockets=[sock])
+        if not server.started:
+            sys.exit(1)
+        return
+    Supervisor(host, port, processes).run(on_listening)
+
+
+def _announce_when_started(server: uvicorn.Server, on_listening: Callable[[], None]) -> None:
+    original = server.startup
+
+    async def startup(sockets: Any = None) -> None:
+        await original(sockets=sockets)
+        if server.started:
+            on_listening()
+
+    server.startup = startup  # type: ignore[method-assign]
+
+
+def serve_worker(host: str, port: int, ready: Any) -> None:
+    """One worker process: build the app from the environment and serve the shared port."""
+    sock = bind(host, port, reuse_port=True, listen=True)
+    from drawdown.app import create_app
+
+    server = uvicorn.Server(_uvicorn_config(create_app()))
+    _announce_when_started(server, ready.set)
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(1)
+
+
+class Supervisor:
+    """Keeps `processes` workers running; replaces the dead, gives up on a crash loop."""
+
+    def __init__(self, host: str, port: int, processes: int) -> None:
+        self.host, self.port, self.processes = host, port, processes
+        self.context = multiprocessing.get_context("spawn")
+        self.workers: list[tuple[SpawnProcess, float]] = []
+        self.stopping = False
+        self.quick_deaths = 0
+
+    def run(self, on_listening: Callable[[], None]) -> None:
+        reservation = bind(self.host, self.port, reuse_port=True, listen=False)
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        try:
+            readies = [self._start() for _ in range(self.processes)]
+            deadline = time.monotonic() + WORKER_START_SECONDS_MAX
+            if not all(r.wait(max(0.0, deadline - time.monotonic())) for r in readies):
+                self._terminate_all()
+                raise SystemExit("error: the server processes did not start; see the log above")
+            on_listening()
+            self._supervise()
+        finally:
+            reservation.close()
+
+    def _start(self) -> Any:
+        ready = self.context.Event()
+        process = self.context.Process(target=serve_worker, args=(self.host, self.port, ready))
         process.start()
+        self.workers.append((process, time.monotonic()))
+        return ready
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        for process in processes:
-            process.terminate()
+    def _supervise(self) -> None:
+        while not self.stopping:
+            sentinels = [p.sentinel for p, _ in self.workers]
+            wait(sentinels, timeout=1.0)
+            for process, started in list(self.workers):
+                if process.is_alive() or self.stopping:
+                    continue
+                self.workers.remove((process, started))
+                self._replace(process, started)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for process in processes:
-        process.join()
+    def _replace(self, process: SpawnProcess, started: float) -> None:
+        lived = time.monotonic() - started
+        log.warning("worker %s exited with %s after %.1f s; starting another",
+                    process.pid, process.exitcode, lived)  # fmt: skip
+        print(f"drawdown: worker {process.pid} exited ({process.exitcode}); replacing it",
+              file=sys.stderr, flush=True)  # fmt: skip
+        self.quick_deaths = self.quick_deaths + 1 if lived < QUICK_DEATH_SECONDS else 0
+        if self.quick_deaths >= QUICK_DEATHS_MAX:
+            self._terminate_all()
+            raise SystemExit("error: server processes keep exiting right after they start")
+        self._start()
+
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        self.stopping = True
+        self._terminate_all()
+
+    def _terminate_all(self) -> None:
+        for process, _ in self.workers:
+            if process.is_alive():
+                process.terminate()
+        for process, _ in self.workers:
+            process.join(timeout=15)

@@ -41,9 +41,14 @@ class Settings:
     metadata_key_length_max: int = 40
     metadata_value_length_max: int = 500
     description_length_max: int = 1000
+    # Open credit blocks per ledger (expired, used-up blocks do not count): every write of
+    # a ledger reads its open blocks, so this bounds what one write can cost.
     blocks_per_ledger_max: int = 10_000
     sqlite_busy_timeout_ms: int = 30_000
     sqlite_synchronous: str = "FULL"
+    # Group commit: at most this many queued writes share one transaction and one fsync;
+    # 1 turns group commit off (each write commits alone).
+    commit_batch_max: int = 64
     console_secret: str | None = None
     # Requests per second per API key and process; 0 turns rate limiting off.
     rate_limit_per_second: float = 0
@@ -67,6 +72,10 @@ class Settings:
             sqlite_synchronous=os.environ.get(
                 "DRAWDOWN_SQLITE_SYNCHRONOUS", cls.sqlite_synchronous
             ).upper(),
+            commit_batch_max=_env_int("DRAWDOWN_COMMIT_BATCH_MAX", cls.commit_batch_max),
+            blocks_per_ledger_max=_env_int(
+                "DRAWDOWN_BLOCKS_PER_LEDGER_MAX", cls.blocks_per_ledger_max
+            ),
             console_secret=os.environ.get("DRAWDOWN_CONSOLE_SECRET") or None,
             rate_limit_per_second=float(os.environ.get("DRAWDOWN_RATE_LIMIT_PER_SECOND") or 0),
             rate_limit_burst=_env_int("DRAWDOWN_RATE_LIMIT_BURST", cls.rate_limit_burst),

@@ -1459,20 +1459,20 @@ def test_R_VOID_1_zero_amount_rejected(api: Api, cust: dict[str, Any]) -> None:
     assert r.status_code == 400
 
 
-def test_R_VOID_1_expired_block_may_be_voided(api: Api, cust: dict[str, Any]) -> None:
+def test_R_VOID_1_credits_that_expired_unused_cannot_be_voided(
+    api: Api, cust: dict[str, Any]
+) -> None:
+    """Revised R-VOID-1: A <= C - V - X; voiding expired credits would charge them twice."""
     cid = cust["id"]
     b = api.inc(cid, 10, effective_date="2020-01-01", expiry_date="2020-06-01")["credit_block"][
         "id"
     ]
-    e = api.entry(cid, entry_type="void", block_id=b, amount=4)
-    assert (e["starting_balance"], e["ending_balance"]) == (0, -4)
-    assert [x["entry_type"] for x in api.chain(cid)] == [
-        "increment",
-        "credit_block_expiry",
-        "void_initiated",
-        "void",
-    ]
-    assert api.chain(cid)[2]["amount"] == 0
+    before = api.chain(cid)
+    r = api.entry_raw(cid, entry_type="void", block_id=b, amount=4)
+    assert r.status_code == 400
+    assert r.json()["type"].endswith("#400-constraint-violation")
+    assert api.chain(cid) == before
+    assert [x["entry_type"] for x in before] == ["increment", "credit_block_expiry"]
 
 
 def test_R_VOID_4_fully_voided_block_hidden_keeps_status(api: Api, cust: dict[str, Any]) -> None:
@@ -1673,10 +1673,10 @@ def test_3_4_entry_common_keys_present_on_all_types(api: Api, cust: dict[str, An
 
 def test_strict_sdk_parses_every_entry_type(server: Server, api: Api, cust: dict[str, Any]) -> None:
     cid = cust["id"]
-    b = api.inc(cid, 10, effective_date="2020-01-01", expiry_date="2020-06-01")["credit_block"][
-        "id"
-    ]
-    api.entry(cid, entry_type="void", block_id=b, amount=3)
+    api.inc(cid, 10, effective_date="2020-01-01", expiry_date="2020-06-01")
+    b = api.inc(cid, 10)["credit_block"]["id"]
+    api.dec(cid, 8)
+    api.entry(cid, entry_type="void", block_id=b, amount=10)  # beyond what is left: R-VOID-3
     api.dec(cid, 2)
     with server.client(_strict_response_validation=True) as client:
         page = client.customers.credits.ledger.list(cid)
@@ -1687,9 +1687,9 @@ def test_strict_sdk_parses_every_entry_type(server: Server, api: Api, cust: dict
             "void",
             "decrement",
         }
-    with pytest.raises(orb.BadRequestError):
+    with pytest.raises(orb.BadRequestError):  # -10 + 21 would pass the ceiling of 10
         server.client().customers.credits.ledger.create_entry(
-            cid, entry_type="amendment", block_id=b, amount=1
+            cid, entry_type="amendment", block_id=b, amount=21
         )
 
 

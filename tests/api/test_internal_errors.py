@@ -8,13 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from drawdown.api.app import create_app
+from drawdown.app import create_app
 from drawdown.services import customers
-from drawdown.services.api_keys import create_key
-from drawdown.services.context import ServiceContext
-from drawdown.settings import Settings
-from drawdown.store.engine import make_engine
-from drawdown.store.migrate import upgrade
+from drawdown.services.access.api_keys import create_key
+from support.contexts import make_context
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -23,12 +20,9 @@ with warnings.catch_warnings():
 
 @pytest.fixture
 def api(tmp_path: Path) -> tuple[TestClient, dict[str, str]]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'e.db'}")
-    engine = make_engine(settings)
-    upgrade(engine)
-    ctx = ServiceContext(engine=engine, settings=settings)
+    ctx = make_context(f"sqlite:///{tmp_path / 'e.db'}")
     headers = {"Authorization": f"Bearer {create_key(ctx, 't').secret}"}
-    return TestClient(create_app(settings, ctx), raise_server_exceptions=False), headers
+    return TestClient(create_app(ctx.settings, ctx), raise_server_exceptions=False), headers
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from drawdown.api.jsonio import dumps, parse_object
+from drawdown.api.hygiene import parse_body
+from drawdown.api.jsonio import dumps
 
 
 def test_decimals_are_plain_numbers_without_exponent() -> None:
@@ -19,4 +20,5 @@ def test_strings_that_look_like_markers_stay_strings() -> None:
 
 
 def test_parse_keeps_decimal_text_exact() -> None:
-    assert parse_object(b'{"amount": 0.1, "n": 3}') == {"amount": Decimal("0.1"), "n": 3}
+    body = parse_body(b'{"amount": 0.1, "n": 3}', "application/json")
+    assert body == {"amount": Decimal("0.1"), "n": 3}

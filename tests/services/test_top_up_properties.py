@@ -12,35 +12,31 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from drawdown.ledger import drawable_balance
-from drawdown.services import customers, ledger, top_ups
-from drawdown.services.context import ServiceContext
-from drawdown.services.customers import CustomerRef
-from drawdown.settings import Settings
+from drawdown.ledger import LedgerState, drawable_balance
+from drawdown.services import customers
+from drawdown.services.billing import top_ups
+from drawdown.services.ledger import entries, reads
+from drawdown.services.write_path import CustomerRef
 from drawdown.store import ledger as ledger_store
-from drawdown.store.engine import make_engine, read_transaction
-from drawdown.store.migrate import upgrade
+from support.contexts import make_context
 
 _DIR = Path(tempfile.mkdtemp(prefix="dd-topup-prop-"))
-_SETTINGS = Settings(database_url=f"sqlite:///{_DIR / 'prop.db'}", sqlite_synchronous="OFF")
-_ENGINE = make_engine(_SETTINGS)
-upgrade(_ENGINE)
-CTX = ServiceContext(engine=_ENGINE, settings=_SETTINGS)
+CTX = make_context(f"sqlite:///{_DIR / 'prop.db'}", sqlite_synchronous="OFF")
 
 THRESHOLD = Decimal(20)
 TOP_UP = Decimal(100)  # larger than threshold + any single decrement: D recovers above T
 
 
 def _drawable(customer_id: str) -> Decimal:
-    with read_transaction(CTX.engine) as conn:
-        state = ledger_store.load_state(conn, customer_id, "credits")
-    return drawable_balance(state, CTX.now())
+    with CTX.db.read() as tx:
+        blocks = ledger_store.open_blocks(tx, customer_id, "credits")
+    return drawable_balance(LedgerState("credits", blocks), CTX.now())
 
 
 def _top_up_count(customer_id: str) -> int:
     ref = CustomerRef(id=customer_id)
-    query = ledger.EntryQuery("credits", "increment", None, None, [], None, 1000)
-    return sum(1 for v in ledger.list_entries(CTX, ref, query) if v.block.source == "top_up")
+    query = reads.EntryQuery("credits", "increment", None, None, [], None, 1000)
+    return sum(1 for v in reads.list_entries(CTX, ref, query) if v.block.source == "top_up")
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -52,21 +48,22 @@ def test_top_up_fires_once_per_evaluation_at_or_below_threshold(
     start: int, spends: list[int]
 ) -> None:
     customer = customers.create_customer(
-        CTX, {"name": "Prop", "email": "p@example.com", "currency": "USD"}
-    )
-    ref = CustomerRef(id=customer["id"])
+        {"name": "Prop", "email": "p@example.com", "currency": "USD"}
+    ).run(CTX)
+    ref = CustomerRef(id=customer.id)
     if start:
-        ledger.create_entry(CTX, ref, {"entry_type": "increment", "amount": Decimal(start)})
-    top_ups.create_top_up(CTX, ref, {
+        entries.create_entry(ref, {"entry_type": "increment", "amount": Decimal(start)}).run(CTX)
+    top_ups.create_top_up(ref, {
         "currency": "credits", "amount": str(TOP_UP), "threshold": str(THRESHOLD),
         "per_unit_cost_basis": "0.01",
         "invoice_settings": {"auto_collection": False, "net_terms": 0},
-    })  # fmt: skip
+    }).run(CTX)  # fmt: skip
     expected = 1 if start <= THRESHOLD else 0  # R-TOP-3: evaluated right after creation
     for spend in spends:
-        before = _drawable(customer["id"])
-        ledger.create_entry(CTX, ref, {"entry_type": "decrement", "amount": Decimal(spend)})
+        before = _drawable(customer.id)
+        decrement = {"entry_type": "decrement", "amount": Decimal(spend)}
+        entries.create_entry(ref, decrement).run(CTX)
         if before - spend <= THRESHOLD:
             expected += 1
-        assert _drawable(customer["id"]) > THRESHOLD  # never left at or below the threshold
-    assert _top_up_count(customer["id"]) == expected
+        assert _drawable(customer.id) > THRESHOLD  # never left at or below the threshold
+    assert _top_up_count(customer.id) == expected

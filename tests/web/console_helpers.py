@@ -8,12 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from drawdown.api.app import create_app
-from drawdown.services import admins
+from drawdown.app import create_app
+from drawdown.services.access import admins
 from drawdown.services.context import ServiceContext
-from drawdown.settings import Settings
-from drawdown.store.engine import make_engine
-from drawdown.store.migrate import upgrade
+from support.contexts import make_context
 
 with warnings.catch_warnings():
     # Starlette 1.x nudges towards `httpx2`, which is not a dependency here; plain httpx works.
@@ -29,15 +27,11 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 def console_app(
     tmp_path: Path, base_url: str = "http://testserver"
 ) -> Iterator[tuple[TestClient, ServiceContext]]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'console.db'}")
-    engine = make_engine(settings)
-    upgrade(engine)
-    ctx = ServiceContext(engine=engine, settings=settings)
+    ctx = make_context(f"sqlite:///{tmp_path / 'console.db'}")
     admins.create_admin(ctx, ADMIN_EMAIL, ADMIN_PASSWORD)
-    client = TestClient(create_app(settings, ctx), base_url=base_url, follow_redirects=False)
-    with client:
+    client = TestClient(create_app(ctx.settings, ctx), base_url=base_url, follow_redirects=False)
+    with client:  # runs the app's lifespan, which closes the database at the end
         yield client, ctx
-    engine.dispose()
 
 
 def csrf_token(client: TestClient, path: str = "/console/login") -> str:

@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from drawdown.services import admins
+from drawdown.services.access import admins
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import InvalidField
-from drawdown.settings import Settings
-from drawdown.store.engine import make_engine
 from drawdown.web import forms
 from drawdown.web.chart import balance_chart
 from drawdown.web.customer_page import decode_cursor
 from drawdown.web.session import Session
+from support.contexts import make_context
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -85,8 +84,8 @@ def test_create_user_prints_a_generated_password_that_signs_in(tmp_path: Path) -
     assert len(password) >= admins.PASSWORD_LENGTH_MIN
     ctx = _context(url)
     admin = admins.authenticate(ctx, "boss@example.com", password)
-    assert admin is not None and admin["email"] == "boss@example.com"
-    assert admin["password_hash"].startswith("$argon2id$")
+    assert admin is not None and admin.email == "boss@example.com"
+    assert admin.password_hash.startswith("$argon2id$")
     assert admins.authenticate(ctx, "boss@example.com", password + "x") is None
     assert admins.authenticate(ctx, "nobody@example.com", password) is None
 
@@ -105,5 +104,4 @@ def test_create_user_with_a_chosen_password_and_no_duplicates(tmp_path: Path) ->
 
 
 def _context(database_url: str) -> ServiceContext:
-    settings = Settings(database_url=database_url)
-    return ServiceContext(engine=make_engine(settings), settings=settings)
+    return make_context(database_url)

@@ -19,7 +19,7 @@ from console_helpers import (
 from fastapi.routing import APIRoute
 from itsdangerous import URLSafeTimedSerializer
 
-from drawdown.services import api_keys
+from drawdown.services.access import api_keys
 from drawdown.web import login
 from drawdown.web.app import PREFIX, PROTECTED_ROUTERS
 from drawdown.web.session import COOKIE_NAME
@@ -126,7 +126,7 @@ def test_every_form_post_without_the_session_csrf_token_is_rejected(
     assert response.status_code == 403
     assert "Form rejected" in response.text
     keys = api_keys.list_keys(ctx)
-    assert [(k["name"], k["revoked_at"]) for k in keys] == [("keep", None)]
+    assert [(k.name, k.revoked_at) for k in keys] == [("keep", None)]
     assert client.get("/console/keys").status_code == 200  # still signed in
 
 

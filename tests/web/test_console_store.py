@@ -11,32 +11,30 @@ import pytest
 from conftest import BACKENDS
 from drawdown.services.console import session_secret
 from drawdown.services.context import ServiceContext
-from drawdown.services.customers import CustomerRef, create_customer
-from drawdown.services.ledger import create_entry
-from drawdown.settings import Settings
+from drawdown.services.customers import create_customer
+from drawdown.services.ledger.entries import create_entry
+from drawdown.services.write_path import CustomerRef
 from drawdown.store import console as store
-from drawdown.store.engine import make_engine, read_transaction
-from drawdown.store.migrate import upgrade
+from drawdown.store import ledger as ledger_store
+from support.contexts import make_context
 
 
 @pytest.fixture(params=BACKENDS)
 def ctx(request: pytest.FixtureRequest, database_factory: Any) -> Any:
-    settings = Settings(database_url=database_factory(request.param))
-    engine = make_engine(settings)
-    upgrade(engine)
-    yield ServiceContext(engine=engine, settings=settings)
-    engine.dispose()
+    ctx = make_context(database_factory(request.param))
+    yield ctx
+    ctx.db.close()
 
 
 def test_search_matches_name_email_or_external_id_literally(ctx: ServiceContext) -> None:
     people = [("Ada", "ada@example.com", "cus_1"), ("Grace", "g@example.com", None),
               ("Percent 50%", "p@example.com", "x_y")]  # fmt: skip
     for name, email, external in people:
-        create_customer(ctx, {"name": name, "email": email, "external_customer_id": external})
+        create_customer({"name": name, "email": email, "external_customer_id": external}).run(ctx)
 
     def names(text: str) -> list[str]:
-        with read_transaction(ctx.engine) as conn:
-            return sorted(r["name"] for r in store.search_customers(conn, text, 0, 10))
+        with ctx.db.read() as tx:
+            return sorted(r.name for r in store.search_customers(tx, text, 0, 10))
 
     assert names("") == ["Ada", "Grace", "Percent 50%"]
     assert names("ADA") == ["Ada"]
@@ -48,15 +46,16 @@ def test_search_matches_name_email_or_external_id_literally(ctx: ServiceContext)
 
 
 def test_balances_per_currency_follow_the_ledger(ctx: ServiceContext) -> None:
-    customer = create_customer(ctx, {"name": "B", "email": "b@example.com"})
-    ref = CustomerRef(id=customer["id"])
-    create_entry(ctx, ref, {"entry_type": "increment", "amount": Decimal("10.5")})
-    create_entry(ctx, ref, {"entry_type": "decrement", "amount": Decimal("0.5")})
-    create_entry(ctx, ref, {"entry_type": "increment", "amount": Decimal(3), "currency": "gems"})
-    with read_transaction(ctx.engine) as conn:
-        balances = store.balances(conn, [customer["id"], "nobody"])
+    customer = create_customer({"name": "B", "email": "b@example.com"}).run(ctx)
+    ref = CustomerRef(id=customer.id)
+    create_entry(ref, {"entry_type": "increment", "amount": Decimal("10.5")}).run(ctx)
+    create_entry(ref, {"entry_type": "decrement", "amount": Decimal("0.5")}).run(ctx)
+    gems = {"entry_type": "increment", "amount": Decimal(3), "currency": "gems"}
+    create_entry(ref, gems).run(ctx)
+    with ctx.db.read() as tx:
+        balances = ledger_store.balances(tx, [customer.id, "nobody"])
     assert balances == {
-        customer["id"]: [("credits", Decimal(10)), ("gems", Decimal(3))],
+        customer.id: [("credits", Decimal(10)), ("gems", Decimal(3))],
         "nobody": [],
     }
 

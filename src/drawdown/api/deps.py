@@ -1,4 +1,8 @@
-"""Request plumbing shared by routes: the service context, typed bodies, pages."""
+"""Request plumbing shared by routes: the service context, the checked body, replies.
+
+A write route parses its body (already checked by the gate), builds one use case's `Work`
+and hands it to `respond`, which runs it as one idempotent, rendered write.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,16 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+from starlette.responses import Response
 
 from drawdown.api.errors import ApiError
-from drawdown.api.jsonio import parse_object
+from drawdown.services.access.idempotency import for_request
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import validation_errors_of
+from drawdown.services.write_path import Idempotency, Replier, Work
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def service_context(request: Request) -> ServiceContext:
@@ -20,8 +27,10 @@ def service_context(request: Request) -> ServiceContext:
     return ctx
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    return parse_object(await request.body())
+def body_of(request: Request) -> dict[str, Any]:
+    """The JSON object the gate parsed and checked (spec §1.2)."""
+    body: dict[str, Any] = request.scope["state"].get("json", {})
+    return body
 
 
 def validated(model: type[M], body: dict[str, Any]) -> M:
@@ -36,6 +45,24 @@ def validated(model: type[M], body: dict[str, Any]) -> M:
         ) from exc
 
 
-def present(model: BaseModel) -> dict[str, Any]:
-    """Only the fields the caller actually sent (explicit nulls included)."""
-    return {name: getattr(model, name) for name in model.model_fields_set}
+def idempotency_of(request: Request) -> Idempotency | None:
+    """The POST's Idempotency-Key with its request fingerprint (spec §1.9)."""
+    state = request.scope["state"]
+    key = state.get("idempotency_key")
+    if key is None:
+        return None
+    return for_request(state["api_scope"], key, "POST", request.scope["path"], body_of(request))
+
+
+async def respond(request: Request, work: Work[T], replier: Replier[T]) -> Response:
+    """Run `work` as one write (idempotent for POSTs) and send what it rendered."""
+    idempotency = idempotency_of(request)
+    reply = await work.reply(service_context(request), replier, idempotency)
+    headers = dict(reply.headers)
+    if idempotency is not None:
+        headers["Idempotency-Key"] = idempotency.key
+        if reply.replayed:
+            headers["Idempotent-Replayed"] = "true"
+    if reply.status == 204:
+        return Response(status_code=204, headers=headers)
+    return Response(reply.body, reply.status, headers, media_type="application/json")

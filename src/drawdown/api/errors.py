@@ -13,11 +13,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.ledger.errors import LedgerError
 from drawdown.services.errors import InvalidRequest, ServiceError, field_errors
+from drawdown.store.errors import is_transient
 
 log = logging.getLogger("drawdown.api")
 
@@ -91,12 +92,23 @@ def error_response(
     return JSONResponse(body, status_code=body["status"], headers=dict(headers or {}))
 
 
-def _domain_error_response(field: str | None, message: str, kind: str) -> JSONResponse:
+def domain_error(error: Exception) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+    """(status, body, headers) of the Orb error a domain error maps to, or None."""
+    if isinstance(error, InvalidRequest):
+        body = error_body("validation", "One or more fields in the request are invalid.",
+                          error.errors)  # fmt: skip
+        return 400, body, {}
+    if not isinstance(error, LedgerError | ServiceError):
+        return None
+    kind, field, message = error.kind, error.field, error.message
     if kind == "validation":
-        errors = [{"field": field or "body", "message": message}]
-        return error_response(kind, message, validation_errors=errors)
-    headers = {"x-should-retry": "false"} if kind == "conflict" else None
-    return error_response(kind, message, headers=headers)
+        body = error_body(kind, message, [{"field": field or "body", "message": message}])
+    else:
+        body = error_body(kind, message)
+    # A key reused with another request can never succeed on retry (spec §1.9 rule 4).
+    retryable = not isinstance(error, ServiceError) or error.retryable
+    headers = {} if retryable else {"x-should-retry": "false"}
+    return body["status"], body, headers
 
 
 def install(app: FastAPI) -> None:
@@ -108,19 +120,14 @@ def install(app: FastAPI) -> None:
             exc.kind, exc.detail, validation_errors=exc.validation_errors, headers=exc.headers
         )
 
-    @app.exception_handler(LedgerError)
-    async def _ledger_error(_: Request, exc: LedgerError) -> Response:
-        return _domain_error_response(exc.field, exc.message, exc.kind)
+    async def _domain(_: Request, exc: Exception) -> Response:
+        mapped = domain_error(exc)
+        assert mapped is not None
+        status, body, headers = mapped
+        return ExactJSONResponse(body, status_code=status, headers=headers)
 
-    @app.exception_handler(ServiceError)
-    async def _service_error(_: Request, exc: ServiceError) -> Response:
-        if isinstance(exc, InvalidRequest):
-            return error_response(
-                "validation",
-                "One or more fields in the request are invalid.",
-                validation_errors=exc.errors,
-            )
-        return _domain_error_response(exc.field, exc.message, exc.kind)
+    app.add_exception_handler(LedgerError, _domain)
+    app.add_exception_handler(ServiceError, _domain)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
@@ -138,11 +145,11 @@ def install(app: FastAPI) -> None:
             return error_response("url_not_found", "No such URL.")
         return error_response("internal", "The request failed.")
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", exc_info=exc)
-        # §1.8: say when a retry can succeed (a lock or connection timeout, not a bug);
-        # the failed request's transaction was rolled back either way.
-        transient = isinstance(exc, OperationalError)
-        headers = {"Transient-Error": "true"} if transient else None
-        return error_response("internal", "An unexpected error occurred.", headers=headers)
+
+def internal_error_response(exc: BaseException) -> JSONResponse:
+    """A 500 that leaks nothing; `Transient-Error: true` when a retry can succeed (§1.8).
+
+    The failed request's transaction was rolled back either way.
+    """
+    headers = {"Transient-Error": "true"} if is_transient(exc) else None
+    return error_response("internal", "An unexpected error occurred.", headers=headers)

@@ -1,7 +1,6 @@
-"""JSON in and out with exact decimals.
+"""JSON out with exact decimals (requests are parsed in `hygiene.py`).
 
-Requests are parsed with `parse_float=Decimal` so `0.1` stays exactly 0.1; responses
-write Decimals as plain JSON numbers without exponent (spec §1.6), which the
+Responses write Decimals as plain JSON numbers without exponent (spec §1.6), which the
 standard library encoder cannot do.
 """
 
@@ -18,7 +17,6 @@ from typing import Any
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from drawdown.api.errors import ApiError
 from drawdown.ledger.amounts import format_decimal
 from drawdown.ledger.dates import format_instant
 
@@ -61,28 +59,3 @@ class ExactJSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return dumps(content).encode("utf-8")
-
-
-def parse_object(raw: bytes) -> dict[str, Any]:
-    """The request body as a JSON object, numbers as Decimal; anything else is a 400."""
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(
-            "validation",
-            "The request body is not valid JSON.",
-            validation_errors=[{"field": "body", "message": f"malformed JSON: {exc}"}],
-        ) from exc
-    if not isinstance(value, dict):
-        raise ApiError(
-            "validation",
-            "The request body must be a JSON object.",
-            validation_errors=[{"field": "body", "message": "must be a JSON object"}],
-        )
-    return value
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a valid JSON number")

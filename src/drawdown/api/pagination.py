@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +17,12 @@ from decimal import Decimal
 from typing import Any
 
 from drawdown.api.errors import invalid
+from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant, resolve_instant
+from drawdown.ledger.errors import LedgerError
 from drawdown.settings import Settings
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ def _decode(cursor: str, digest: str) -> list[Any]:
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
         ok = isinstance(payload, dict) and payload.get("f") == digest
         key = payload.get("k") if ok else None
-    except ValueError:
+    except (ValueError, RecursionError):  # bad base64 or JSON, or a cursor nested to death
         key = None
     if not isinstance(key, list):
         raise invalid("cursor", "is not a valid cursor for this list and these filters")
@@ -80,11 +85,30 @@ def page(
 
 
 def cursor_instant(value: Any) -> datetime:
-    return resolve_instant(str(value), "UTC", field="cursor")
+    if not isinstance(value, str):
+        raise ValueError("an instant must be a string")
+    return resolve_instant(value, "UTC", field="cursor")
 
 
 def cursor_decimal(value: Any) -> Decimal:
-    return Decimal(str(value))
+    """A cost basis from a cursor: a finite decimal within the stored limits."""
+    if not isinstance(value, str):
+        raise ValueError("a decimal must be a string")
+    return to_decimal(value, field="cursor")
+
+
+def cursor_int(value: Any) -> int:
+    """A sequence number from a cursor: a JSON integer that fits the database's BIGINT."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+        raise ValueError("a sequence number must be a non-negative 64-bit integer")
+    return value
+
+
+def cursor_id(value: Any) -> str:
+    """An id from a cursor: short storable text (ids are 16 alphanumerics)."""
+    if not isinstance(value, str) or len(value) > 64 or _UNSTORABLE.search(value):
+        raise ValueError("an id must be short text")
+    return value
 
 
 def decode_key(after: Sequence[Any] | None, *parts: Callable[[Any], Any]) -> tuple[Any, ...] | None:
@@ -95,10 +119,10 @@ def decode_key(after: Sequence[Any] | None, *parts: Callable[[Any], Any]) -> tup
         if len(after) != len(parts):
             raise ValueError("wrong number of key parts")
         return tuple(convert(value) for convert, value in zip(parts, after, strict=True))
-    except (ValueError, TypeError, ArithmeticError) as exc:
+    except (ValueError, TypeError, ArithmeticError, LedgerError) as exc:
         raise invalid("cursor", "is not a valid cursor for this list") from exc
 
 
-def created_key(row: Mapping[str, Any]) -> list[Any]:
-    """The (created_at, id) keyset of a row, newest-first lists' cursor key."""
-    return [format_instant(row["created_at"], fractions=True), row["id"]]
+def created_key(record: Any) -> list[Any]:
+    """The (created_at, id) keyset of a record, newest-first lists' cursor key."""
+    return [format_instant(record.created_at, fractions=True), record.id]

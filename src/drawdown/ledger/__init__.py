@@ -65,7 +65,6 @@ from drawdown.ledger.ordering import (
     drawdown_order,
     entry_status,
     find_block_by_expiry,
-    require_same_ledger,
 )
 from drawdown.ledger.writer import BALANCE_DIRECTION, Outcome
 
@@ -123,7 +122,6 @@ __all__ = [
     "freeze_metadata",
     "local_midnight",
     "replay",
-    "require_same_ledger",
     "resolve_instant",
     "to_decimal",
     "to_utc",

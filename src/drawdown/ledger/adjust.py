@@ -7,7 +7,6 @@ point and returns None (writes nothing) when that is zero or the block no longer
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
 from drawdown.ledger.amounts import format_decimal
@@ -80,9 +79,7 @@ def _move(
         text=EntryText(command.description, command.metadata),
         new_block_expiry_date=command.target_expiry_date,
     )
-    writer.put(
-        replace(source, balance=source.balance - amount, moved_out=source.moved_out + amount)
-    )
+    writer.put(source.evolve(balance=source.balance - amount, moved_out=source.moved_out + amount))
     writer.put(_child(source, amount, command, entry))
     writer.expire_due(ctx.now)  # R-EXP-6: a target at or before now expires right away
     return entry
@@ -90,13 +87,13 @@ def _move(
 
 def _child(source: Block, amount: Decimal, command: ExpirationChange, entry: Entry) -> Block:
     """R-EXP-1: the new block inherits dates, price, filters, status and the purchase links."""
-    return replace(
-        source,
+    return source.evolve(
         id=command.new_block_id,
         balance=amount,
         maximum_initial_balance=amount,
         moved_out=_ZERO,
         voided=_ZERO,
+        expired=_ZERO,
         expiry_date=command.target_expiry_date,
         metadata=EMPTY_METADATA,
         source="manual",
@@ -140,12 +137,14 @@ def void(writer: LedgerWriter, command: Void, ctx: Context) -> Entry | None:
         void_amount=amount,
         void_reason=command.void_reason,
     )
-    writer.put(replace(block, balance=block.balance - amount, voided=block.voided + amount))
+    writer.put(block.evolve(balance=block.balance - amount, voided=block.voided + amount))
     return entry
 
 
 def _voidable_amount(block: Block, requested: Decimal, clamp: bool) -> Decimal | None:
-    limit = block.ceiling - block.voided  # R-VOID-1
+    # R-VOID-1: A <= C - V - X. Credits that expired unused were never the customer's to
+    # consume; voiding them too would charge the customer for them twice.
+    limit = block.ceiling - block.voided - block.expired
     message = f"exceeds the credits that can still be voided ({format_decimal(limit)})"
     return _within(requested, limit, clamp, VoidExceedsBlock("amount", message))
 
@@ -177,7 +176,7 @@ def amendment(writer: LedgerWriter, command: Amendment, ctx: Context) -> Entry |
         return None
     text = EntryText(command.description, command.metadata)
     entry = writer.write("amendment", block, amount, entry_id=ctx.new_id(), at=ctx.now, text=text)
-    writer.put(replace(block, balance=block.balance + amount))
+    writer.put(block.evolve(balance=block.balance + amount))
     return entry
 
 
@@ -198,4 +197,4 @@ def activate(writer: LedgerWriter, command: Activate, ctx: Context) -> None:
         if ctx.clamp:
             return
         raise NotPendingPayment("block_id", "the credit block is not pending payment")
-    writer.put(replace(block, status="active"))  # R-BAL-6: status only, no entry
+    writer.put(block.evolve(status="active"))  # R-BAL-6: status only, no entry

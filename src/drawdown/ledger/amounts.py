@@ -39,7 +39,8 @@ _MONEY = Context(
     rounding=ROUND_HALF_UP,
     traps=[InvalidOperation, DivisionByZero, Overflow],
 )
-_PLAIN_DECIMAL = re.compile(r"-?\d+(\.\d+)?")
+# ASCII digits only (§1.2): `\d` and Decimal() would also take "١٢" or full-width digits.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 @contextmanager

@@ -16,11 +16,13 @@ from zoneinfo import ZoneInfo
 
 from drawdown.ledger.errors import InvalidDate
 
-_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII digits only (`re.ASCII`): `\d` would also match other scripts' digits (§1.2).
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 # A space before the offset is a "+" that a query string decoded as a space.
 _DATETIME = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})T(?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)"
-    r"(?P<offset>[Zz]|[+\- ]\d{2}:?\d{2})?"
+    r"(?P<offset>[Zz]|[+\- ]\d{2}:?\d{2})?",
+    re.ASCII,
 )
 
 

@@ -9,7 +9,6 @@ LedgerError leaves nothing behind and consumes no ids.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import assert_never
@@ -202,7 +201,7 @@ def _take(
 ) -> Entry:
     block = writer.blocks[block_id]
     entry = writer.write("decrement", block, amount, entry_id=ctx.new_id(), at=ctx.now, text=text)
-    writer.put(replace(block, balance=block.balance - amount))
+    writer.put(block.evolve(balance=block.balance - amount))
     return entry
 
 
@@ -214,13 +213,16 @@ def replay(
     currency: str,
     until: datetime,
     new_id: NewId,
+    *,
+    chain_start: str = "",
 ) -> Outcome:
     """Re-derive a ledger from its command log, each command at its original instant.
 
-    Sequence numbers restart at 1; expiries are re-derived (at their instants, R-EXPY-2) up
-    to ``until``; voids, amendments and expiration changes are clamped (R-DEL-2).
+    Sequence numbers restart at 1 and the hash chain at ``chain_start`` (the ledger's
+    genesis); expiries are re-derived (at their instants, R-EXPY-2) up to ``until``; voids,
+    amendments and expiration changes are clamped (R-DEL-2).
     """
-    state = LedgerState(currency)
+    state = LedgerState(currency, chain_head=chain_start)
     entries: list[Entry] = []
     changed: dict[str, Block] = {}
     for at, command in commands:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -67,7 +67,10 @@ def freeze_metadata(metadata: Mapping[str, str]) -> Metadata:
 
 def _assert_utc(*instants: datetime | None) -> None:
     for instant in instants:
-        assert instant is None or instant.utcoffset() == timedelta(0), instant
+        # `tzinfo is UTC` first: it is what every instant in drawdown carries, and cheap.
+        assert instant is None or instant.tzinfo is UTC or instant.utcoffset() == timedelta(0), (
+            instant
+        )
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class Block:
     invoice_id: str | None
     top_up_id: str | None
     parent_block_id: str | None = None  # source block, for expiration-change children
+    expired: Decimal = Decimal(0)  # credits its credit_block_expiry entry removed (R-VOID-1)
 
     def __post_init__(self) -> None:
         _assert_utc(self.effective_date, self.expiry_date, self.created_at)
@@ -122,6 +126,17 @@ class Block:
         """Decrements may take from the block at ``at`` (§4.0)."""
         return self.is_effective(at) and not self.is_expired(at) and self.status == "active"
 
+    def evolve(self, **changes: object) -> Block:
+        """A copy with ``changes`` applied (balance, status, ...), for the core's own updates.
+
+        ``dataclasses.replace`` re-runs ``__init__`` and the checks above, which made it the
+        largest single cost of a decrement; the values changed here are already checked
+        (amounts are Decimals, instants were validated where the block was built).
+        """
+        copy = object.__new__(Block)
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -141,6 +156,7 @@ class Entry:
     void_amount: Decimal | None = None
     void_reason: str | None = None
     new_block_expiry_date: datetime | None = None
+    hash: str = ""  # chain hash (ledger/chain.py); set by the writer for every entry
 
     def __post_init__(self) -> None:
         _assert_utc(self.created_at, self.new_block_expiry_date)
@@ -163,6 +179,7 @@ class LedgerState:
     last_seq: int = 0
     balance: Decimal = Decimal(0)
     last_entry_at: datetime | None = None
+    chain_head: str = ""  # hash of the newest entry, or the ledger's genesis (ledger/chain.py)
 
     def __post_init__(self) -> None:
         _assert_utc(self.last_entry_at)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from drawdown.ledger.amounts import exact_arithmetic
-from drawdown.ledger.errors import AmbiguousBlockExpiry, BlockInOtherLedger, NoBlockWithExpiry
+from drawdown.ledger.errors import AmbiguousBlockExpiry, NoBlockWithExpiry
 from drawdown.ledger.model import Block, Entry, EntryStatus, LedgerState
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
@@ -79,11 +79,3 @@ def find_block_by_expiry(state: LedgerState, expiry: datetime) -> Block:
             "expiry_date", "several credit blocks have this expiry_date; pass block_id instead"
         )
     return matches[0]
-
-
-def require_same_ledger(block: Block, currency: str) -> None:
-    """R-CUR-4: a block named together with an explicit currency must live in that ledger."""
-    if block.currency != currency:
-        raise BlockInOtherLedger(
-            "block_id", f"credit block {block.id} belongs to the {block.currency} ledger"
-        )

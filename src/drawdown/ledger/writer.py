@@ -9,11 +9,12 @@ follows R-BAL-3 from ``entry_type`` and ``amount``, sequence numbers are consecu
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
 
+from drawdown.ledger import chain
 from drawdown.ledger.errors import AmountNotPositive, BlockNotFound
 from drawdown.ledger.model import (
     EMPTY_METADATA,
@@ -83,6 +84,7 @@ class LedgerWriter:
         self.seq = state.last_seq
         self.balance = state.balance
         self.last_entry_at = state.last_entry_at
+        self.chain_head = state.chain_head
         self.entries: list[Entry] = []
         self._changed: dict[str, None] = {}  # insertion-ordered set of changed block ids
 
@@ -114,26 +116,37 @@ class LedgerWriter:
         new_block_expiry_date: datetime | None = None,
     ) -> Entry:
         """Append one entry on ``block``; the caller updates the block itself."""
+        seq, created_at = self.next_seq, self.stamp(at)
+        ending_balance = self.balance + BALANCE_DIRECTION[entry_type] * amount
+        digest = chain.digest(
+            self.chain_head, entry_id=entry_id, currency=self.currency, seq=seq,
+            entry_type=entry_type, amount=amount, starting_balance=self.balance,
+            ending_balance=ending_balance, block_id=block.id, created_at=created_at,
+            description=text.description, metadata=text.metadata, void_amount=void_amount,
+            void_reason=void_reason, new_block_expiry_date=new_block_expiry_date,
+        )  # fmt: skip
         entry = Entry(
             id=entry_id,
             currency=self.currency,
-            seq=self.next_seq,
+            seq=seq,
             entry_type=entry_type,
             amount=amount,
             starting_balance=self.balance,
-            ending_balance=self.balance + BALANCE_DIRECTION[entry_type] * amount,
+            ending_balance=ending_balance,
             block_id=block.id,
-            created_at=self.stamp(at),
+            created_at=created_at,
             description=text.description,
             metadata=text.metadata,
             void_amount=void_amount,
             void_reason=void_reason,
             new_block_expiry_date=new_block_expiry_date,
+            hash=digest,
         )
-        self.seq, self.balance, self.last_entry_at = (
-            entry.seq,
-            entry.ending_balance,
-            entry.created_at,
+        self.seq, self.balance, self.last_entry_at, self.chain_head = (
+            seq,
+            ending_balance,
+            created_at,
+            digest,
         )
         self.entries.append(entry)
         return entry
@@ -151,7 +164,7 @@ class LedgerWriter:
                 entry_id=expiry_entry_id(block.id),
                 at=block.expiry_date,  # R-EXPY-2: stamped at the expiry, not when processed
             )
-            self.put(replace(block, balance=_ZERO))
+            self.put(block.evolve(balance=_ZERO, expired=block.expired + block.balance))
 
     def outcome(self, response: Entry | None) -> Outcome:
         changed = tuple(self.blocks[block_id] for block_id in self._changed)
@@ -162,6 +175,7 @@ class LedgerWriter:
             last_seq=self.seq,
             balance=self.balance,
             last_entry_at=self.last_entry_at,
+            chain_head=self.chain_head,
         )
         return Outcome(state, tuple(self.entries), changed, response)
 

@@ -1,7 +1,8 @@
 """What every use case needs from the outside world, passed in explicitly.
 
-The clock and id generator are injectable so tests can control time instead of
-sleeping, and so the ledger core never reads them itself.
+Built once per process by the composition root (`drawdown/app.py`). The clock and id
+generator are injectable so tests can control time instead of sleeping, and so the ledger
+core never reads them itself.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
-
+from drawdown.services.access.key_cache import KeyCache
 from drawdown.services.ids import new_id
+from drawdown.services.observe import Observer
 from drawdown.settings import Settings
+from drawdown.store.database import Database
 
 
 def utc_now() -> datetime:
@@ -22,10 +24,14 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class ServiceContext:
-    engine: Engine
+    db: Database
     settings: Settings
     clock: Callable[[], datetime] = field(default=utc_now)
     new_id: Callable[[], str] = field(default=new_id)
+    # API keys as an in-process map, refreshed from the database (services/access).
+    keys: KeyCache = field(default_factory=KeyCache)
+    # Where use cases report what happened (entries written...); metrics listen here.
+    observer: Observer = field(default_factory=Observer)
 
     def now(self) -> datetime:
         return self.clock()

@@ -2,79 +2,53 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection
-from sqlalchemy.engine import RowMapping
-
 from drawdown.services import metadata as meta
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import iso_code
+from drawdown.services.emails import check_email
 from drawdown.services.errors import (
     ConstraintViolation,
     DuplicateExternalId,
     InvalidField,
     ResourceNotFound,
 )
+from drawdown.services.write_path import CustomerRef, Work, find_customer
 from drawdown.store import customers as store
 from drawdown.store import invoices as invoice_store
-from drawdown.store.engine import read_transaction, write_transaction
+from drawdown.store.records import Customer
+from drawdown.store.tx import Tx
 
 NAME_LENGTH_MAX = 255
 EXTERNAL_ID_LENGTH_MAX = 255
 EMAILS_MAX = 50
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+OVERDRAFT_POLICIES = ("allow", "refuse")
 
 
-@dataclass(frozen=True)
-class CustomerRef:
-    """A customer named by drawdown id or by the caller's external id."""
+def create_customer(fields: Mapping[str, Any]) -> Work[Customer]:
+    def create(ctx: ServiceContext, tx: Tx, now: datetime) -> Customer:
+        values = _creation_values(ctx, fields, now)
+        # The external-id table's key decides races that a lookup could not.
+        if not store.insert(tx, values):
+            raise DuplicateExternalId(str(values["external_customer_id"]))
+        customer = store.get(tx, values["id"])
+        assert customer is not None
+        return customer
 
-    id: str | None = None
-    external_id: str | None = None
-
-    def describe(self) -> str:
-        return self.id if self.id is not None else f"external_customer_id={self.external_id}"
-
-
-def find(conn: Connection, ref: CustomerRef, *, lock: bool = False) -> RowMapping:
-    """The live customer `ref` names (row-locked on PostgreSQL when `lock`), or 404."""
-    if ref.id is not None:
-        row = store.get(conn, ref.id, lock=lock)
-    else:
-        assert ref.external_id is not None
-        row = store.get_by_external_id(conn, ref.external_id, lock=lock)
-    if row is None:
-        raise ResourceNotFound("Customer", ref.describe())
-    return row
+    return Work(create)
 
 
-def create_customer(ctx: ServiceContext, fields: Mapping[str, Any]) -> RowMapping:
-    values = _creation_values(ctx, fields)
-    with write_transaction(ctx.engine) as conn:
-        external_id = values["external_customer_id"]
-        if external_id is not None and store.external_id_taken(conn, external_id):
-            raise DuplicateExternalId(external_id)
-        _insert_or_duplicate(conn, values)
-        return find(conn, CustomerRef(id=values["id"]))
-
-
-def _insert_or_duplicate(conn: Connection, values: Mapping[str, Any]) -> None:
-    # The partial unique index catches the race the lookup above cannot.
-    if not store.insert(conn, values):
-        raise DuplicateExternalId(str(values["external_customer_id"]))
-
-
-def _creation_values(ctx: ServiceContext, fields: Mapping[str, Any]) -> dict[str, Any]:
+def _creation_values(
+    ctx: ServiceContext, fields: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
     provider = fields.get("payment_provider")
     auto_collection = fields.get("auto_collection")
     email_delivery = fields.get("email_delivery")
-    values: dict[str, Any] = {
+    return {
         "id": ctx.new_id(),
         "name": _name(fields.get("name")),
         "email": _email(fields.get("email"), "email"),
@@ -91,9 +65,8 @@ def _creation_values(ctx: ServiceContext, fields: Mapping[str, Any]) -> dict[str
         "billing_address": fields.get("billing_address"),
         "shipping_address": fields.get("shipping_address"),
         "tax_id": fields.get("tax_id"),
-        "created_at": ctx.now(),
+        "created_at": now,
     }
-    return values
 
 
 def _given(value: str | None, default: str) -> str:
@@ -114,9 +87,7 @@ def _name(value: str | None) -> str:
 
 
 def _email(value: str | None, field: str) -> str:
-    if value is None or not _EMAIL.match(value) or len(value) > 320:
-        raise InvalidField(field, "must be a valid email address")
-    return value
+    return check_email(value or "", field)
 
 
 def _external_id(value: str | None) -> str | None:
@@ -152,9 +123,9 @@ def _additional_emails(value: Sequence[str] | None) -> list[str]:
     return emails
 
 
-def get_customer(ctx: ServiceContext, ref: CustomerRef) -> RowMapping:
-    with read_transaction(ctx.engine) as conn:
-        return find(conn, ref)
+def get_customer(ctx: ServiceContext, ref: CustomerRef) -> Customer:
+    with ctx.db.read() as tx:
+        return find_customer(tx, ref)
 
 
 def list_customers(
@@ -163,12 +134,11 @@ def list_customers(
     created_at_filters: Sequence[tuple[str, datetime]],
     after: tuple[datetime, str] | None,
     limit: int,
-) -> list[RowMapping]:
+) -> list[Customer]:
     """Up to `limit` customers, newest first, after the keyset `after`."""
-    with read_transaction(ctx.engine) as conn:
-        return store.list_page(
-            conn, created_at_filters=created_at_filters, after=after, limit=limit
-        )
+    with ctx.db.read() as tx:
+        return store.list_page(tx, created_at_filters=created_at_filters, after=after,
+                               limit=limit)  # fmt: skip
 
 
 _PLAIN_UPDATES = (
@@ -183,23 +153,22 @@ _PLAIN_UPDATES = (
 )
 
 
-def update_customer(ctx: ServiceContext, ref: CustomerRef, fields: Mapping[str, Any]) -> RowMapping:
+def update_customer(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[Customer]:
     """Partial update: only keys present in `fields` change (spec E5/E6)."""
-    with write_transaction(ctx.engine) as conn:
-        row = find(conn, ref, lock=True)
-        changes = _update_values(ctx, conn, row, fields)
-        _update_or_duplicate(conn, row["id"], changes)
-        return find(conn, CustomerRef(id=row["id"]))
 
+    def update(ctx: ServiceContext, tx: Tx, _now: datetime) -> Customer:
+        customer = find_customer(tx, ref, lock=True)
+        changes = _update_values(ctx, tx, customer, fields)
+        store.update_fields(tx, customer.id, changes)
+        updated = store.get(tx, customer.id)
+        assert updated is not None
+        return updated
 
-def _update_or_duplicate(conn: Connection, customer_id: str, changes: dict[str, Any]) -> None:
-    # As on create: the unique index catches an external id taken since the check.
-    if not store.update_fields(conn, customer_id, changes):
-        raise DuplicateExternalId(str(changes.get("external_customer_id")))
+    return Work(update, lock=ref.lock_key())
 
 
 def _update_values(
-    ctx: ServiceContext, conn: Connection, row: RowMapping, fields: Mapping[str, Any]
+    ctx: ServiceContext, tx: Tx, row: Customer, fields: Mapping[str, Any]
 ) -> dict[str, Any]:
     # §1.6: an explicit null means "not sent", except for metadata (clears it).
     fields = {k: v for k, v in fields.items() if v is not None or k == "metadata"}
@@ -211,46 +180,67 @@ def _update_values(
     if "additional_emails" in fields:
         changes["additional_emails"] = _additional_emails(fields["additional_emails"])
     if "metadata" in fields:
-        changes["metadata"] = meta.updated(row["metadata"], fields["metadata"], ctx.settings)
+        changes["metadata"] = meta.updated(row.metadata, fields["metadata"], ctx.settings)
     if fields.get("default_payment_method_id") is not None:
         raise ResourceNotFound("PaymentMethod", str(fields["default_payment_method_id"]))
     if fields.get("currency") is not None:
         changes["currency"] = _set_once_currency(row, fields["currency"])
     if fields.get("external_customer_id") is not None:
         changes["external_customer_id"] = _set_once_external_id(
-            conn, row, fields["external_customer_id"]
+            tx, row, fields["external_customer_id"]
         )
     return changes
 
 
-def _set_once_currency(row: RowMapping, value: str) -> str:
+def _set_once_currency(row: Customer, value: str) -> str:
     code = _currency(value)
     assert code is not None
-    if row["currency"] is not None and row["currency"] != code:
+    if row.currency is not None and row.currency != code:
         raise ConstraintViolation("currency", "currency can only be set once")
     return code
 
 
-def _set_once_external_id(conn: Connection, row: RowMapping, value: str) -> str:
+def _set_once_external_id(tx: Tx, row: Customer, value: str) -> str:
     external_id = _external_id(value)
     assert external_id is not None
-    if row["external_customer_id"] == external_id:
+    if row.external_customer_id == external_id:
         return external_id
-    if row["external_customer_id"] is not None:
+    if row.external_customer_id is not None:
         raise ConstraintViolation(
             "external_customer_id", "external_customer_id can only be set once"
         )
-    if store.external_id_taken(conn, external_id):
+    if not store.add_alias(tx, external_id, row.id):
         raise DuplicateExternalId(external_id)
     return external_id
 
 
-def delete_customer(ctx: ServiceContext, ref: CustomerRef) -> None:
+def set_overdraft(ref: CustomerRef, policy: str | None) -> Work[Customer]:
+    """A customer's overdraft policy: "allow", "refuse", or None for the server's default."""
+    if policy is not None and policy not in OVERDRAFT_POLICIES:
+        raise InvalidField("overdraft", f"must be one of {', '.join(OVERDRAFT_POLICIES)}")
+
+    def update(_ctx: ServiceContext, tx: Tx, _now: datetime) -> Customer:
+        customer = find_customer(tx, ref, lock=True)
+        store.update_fields(tx, customer.id, {"overdraft": policy})
+        updated = store.get(tx, customer.id)
+        assert updated is not None
+        return updated
+
+    return Work(update, lock=ref.lock_key())
+
+
+def delete_customer(ref: CustomerRef) -> Work[None]:
     """Soft delete; refused while the customer has issued or paid invoices (Q23)."""
-    with write_transaction(ctx.engine) as conn:
-        row = find(conn, ref, lock=True)
-        if invoice_store.has_billed(conn, row["id"]):
+
+    def delete(_ctx: ServiceContext, tx: Tx, now: datetime) -> None:
+        customer = find_customer(tx, ref, lock=True)
+        if invoice_store.has_billed(tx, customer.id):
             raise ConstraintViolation(
                 None, "A customer with issued or paid invoices cannot be deleted."
             )
-        store.update_fields(conn, row["id"], {"deleted_at": ctx.now()})
+        store.soft_delete(tx, customer, now)
+
+    return Work(delete, lock=ref.lock_key())
+
+
+__all__ = ["CustomerRef", "create_customer", "delete_customer", "get_customer"]

@@ -18,6 +18,7 @@ ErrorKind = Literal[
 
 class ServiceError(Exception):
     kind: ErrorKind = "validation"
+    retryable = True  # False: the same request can never succeed (no SDK retry)
 
     def __init__(self, field: str | None, message: str) -> None:
         super().__init__(message)

@@ -1,28 +1,85 @@
-"""The one write path for ledger data: lock the customer, catch up on time, apply, persist.
+"""The one write path: every mutation is a job of the process's committer, run as
 
-Every mutation of credit data (API, console, CLI, expiry sweep, top-ups) runs
-inside `customer_transaction`, so writes to one customer are serialized and the
-ledger is always brought up to date (due expiries, R-TIME-1) before it changes.
+    idempotency lookup → lock the customer → catch up on time → the use case → render →
+    store the response → (the committer) commit, fsync, answer
+
+all in one database transaction (spec §1.9 rule 1a): after a crash either the writes and
+their stored response both exist or neither does, so a retry gets the original response
+or runs exactly once. The response is rendered before the commit, so no error can follow
+a committed write. Use cases give a body (what to do) and, for HTTP, a `Replier` (how the
+result and the errors look on the wire); this module knows neither the API nor billing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+import asyncio
+import concurrent.futures
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import Connection
-from sqlalchemy.engine import RowMapping
-
-from drawdown.ledger import Command, Outcome, apply, expire_due
+from drawdown.ledger import Command, Outcome, apply, chain, expire_due
 from drawdown.ledger.commands import Increment
+from drawdown.ledger.errors import LedgerError
+from drawdown.ledger.model import Block, LedgerState
 from drawdown.services.commands_codec import encode_command
 from drawdown.services.context import ServiceContext
-from drawdown.services.customers import CustomerRef, find
+from drawdown.services.errors import ResourceNotFound, ServiceError
+from drawdown.store import customers as customer_store
+from drawdown.store import idempotency as idempotency_store
 from drawdown.store import ledger as store
-from drawdown.store.engine import write_transaction
+from drawdown.store.committer import LockKey
+from drawdown.store.records import Customer, LedgerHead, StoredResponse
+from drawdown.store.tx import Tx
+
+T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+# --- who the write is for ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    """A customer named by drawdown id or by the caller's external id."""
+
+    id: str | None = None
+    external_id: str | None = None
+
+    def describe(self) -> str:
+        return self.id if self.id is not None else f"external_customer_id={self.external_id}"
+
+    def lock_key(self) -> LockKey:
+        return LockKey(customer_id=self.id, external_id=self.external_id)
+
+
+def find_customer(tx: Tx, ref: CustomerRef, *, lock: bool = False) -> Customer:
+    """The live customer `ref` names (with its ledger heads loaded), or 404."""
+    return _customer_with_heads(tx, ref, lock=lock)[0]
+
+
+def _customer_with_heads(
+    tx: Tx, ref: CustomerRef, *, lock: bool
+) -> tuple[Customer, dict[str, LedgerHead]]:
+    found = customer_store.with_heads(
+        tx, customer_id=ref.id, external_id=ref.external_id, lock=lock
+    )
+    if found is None:
+        raise ResourceNotFound("Customer", ref.describe())
+    return found
+
+
+# --- the customer's transaction ---------------------------------------------------------
+
+
+@dataclass
+class _Loaded:
+    """A ledger's state as this transaction knows it, and which blocks were read as open."""
+
+    state: LedgerState
+    open_ids: set[str]
 
 
 @dataclass
@@ -30,72 +87,333 @@ class CustomerTx:
     """An open write transaction holding one customer's lock, with one 'now'."""
 
     ctx: ServiceContext
-    conn: Connection
-    customer: RowMapping
+    tx: Tx
+    customer: Customer
+    heads: dict[str, LedgerHead]
     now: datetime
-    # Ledgers whose drawable balance may have dropped: top-ups are evaluated for them.
+    # Ledgers whose drawable balance may have dropped: top-ups are evaluated for them
+    # (R-TOP-3) by the use case, which empties the set (`settled`).
     lowered: set[str] = field(default_factory=set)
+    loaded: dict[str, _Loaded] = field(default_factory=dict)
 
     @property
     def customer_id(self) -> str:
-        return str(self.customer["id"])
+        return self.customer.id
+
+    def state(self, currency: str, block_ids: Iterable[str] = ()) -> LedgerState:
+        """The ledger as it is now in this transaction, read once and then kept current."""
+        loaded = self.loaded.get(currency)
+        if loaded is None:
+            head = self.heads.get(currency)
+            blocks = store.open_blocks(self.tx, self.customer_id, currency) if head else {}
+            loaded = _Loaded(_state_of(self, currency, head, blocks), set(blocks))
+            self.loaded[currency] = loaded
+        missing = [b for b in block_ids if b not in loaded.state.blocks]
+        if missing:
+            blocks = dict(loaded.state.blocks)
+            for block_id in missing:
+                block = store.block_by_id(self.tx, self.customer_id, block_id)
+                if block is not None and block.currency == currency:
+                    blocks[block.id] = block
+            loaded.state = _with_blocks(loaded.state, blocks)
+        return loaded.state
+
+    def settled(self) -> None:
+        self.lowered.clear()
 
 
-@contextmanager
-def customer_transaction(ctx: ServiceContext, ref: CustomerRef) -> Iterator[CustomerTx]:
-    with write_transaction(ctx.engine) as conn:
-        customer = find(conn, ref, lock=True)
-        tx = CustomerTx(ctx=ctx, conn=conn, customer=customer, now=ctx.now())
-        catch_up(tx)
-        yield tx
-        _evaluate_top_ups(tx)
-
-
-def catch_up(tx: CustomerTx) -> None:
-    """Materialize every due expiry of the customer, ledger by ledger (R-TIME-1)."""
-    due = store.due_currencies(tx.conn, tx.customer_id, tx.now)
-    for currency in due:
-        state = store.load_state(tx.conn, tx.customer_id, currency)
-        outcome = expire_due(state, tx.now)
-        _persist(tx, state, outcome)
-        if outcome.entries:
-            tx.lowered.add(currency)
-    if due:
-        # Expired blocks that had nothing to expire got no entry; close them too.
-        store.mark_closed(tx.conn, tx.customer_id, tx.now)
-
-
-def run_command(
-    tx: CustomerTx, currency: str, command: Command, *, block_ids: Iterable[str] = ()
-) -> Outcome:
-    """Apply one command to a ledger, persist the result and log the command for replay."""
-    store.ensure_ledger(tx.conn, tx.customer_id, currency)
-    state = store.load_state(tx.conn, tx.customer_id, currency, block_ids)
-    outcome = apply(state, command, tx.now, tx.ctx.new_id)
-    _persist(tx, state, outcome)
-    kind, payload = encode_command(command)
-    store.append_command(tx.conn, tx.customer_id, currency, kind, payload, tx.now)
-    if not isinstance(command, Increment):  # R-TOP-3: increments never trigger top-ups
-        tx.lowered.add(currency)
-    return outcome
-
-
-def _persist(tx: CustomerTx, before: Any, outcome: Outcome) -> None:
-    store.persist(
-        tx.conn,
-        tx.customer_id,
-        before,
-        outcome.state,
-        outcome.entries,
-        outcome.changed_blocks,
-        tx.now,
+def _state_of(
+    ctx_tx: CustomerTx, currency: str, head: LedgerHead | None, blocks: dict[str, Block]
+) -> LedgerState:
+    if head is None:
+        genesis = chain.genesis(ctx_tx.customer_id, currency)
+        return LedgerState(currency, {}, 0, Decimal(0), None, genesis)
+    return LedgerState(
+        currency,
+        blocks,
+        head.last_seq,
+        head.balance,
+        head.last_entry_at,
+        head.chain_head or chain.genesis(ctx_tx.customer_id, currency),
     )
 
 
-def _evaluate_top_ups(tx: CustomerTx) -> None:
-    """R-TOP-3: once per ledger whose drawable balance may have dropped, after the request."""
-    # Imported here because top-ups themselves write through this module.
-    from drawdown.services.top_ups import evaluate
+def _with_blocks(state: LedgerState, blocks: dict[str, Block]) -> LedgerState:
+    return LedgerState(
+        state.currency, blocks, state.last_seq, state.balance, state.last_entry_at,
+        state.chain_head,
+    )  # fmt: skip
 
-    for currency in sorted(tx.lowered):
-        evaluate(tx, currency)
+
+def run_command(ctx_tx: CustomerTx, currency: str, command: Command, *,
+                block_ids: Iterable[str] = ()) -> Outcome:  # fmt: skip
+    """Apply one command to a ledger, persist the outcome, log the command for replay."""
+    before = ctx_tx.state(currency, block_ids)
+    outcome = apply(before, command, ctx_tx.now, ctx_tx.ctx.new_id)
+    kind, payload = encode_command(command)
+    _persist(ctx_tx, currency, before, outcome, command_log=(kind, payload))
+    if not isinstance(command, Increment):  # R-TOP-3: increments never trigger top-ups
+        ctx_tx.lowered.add(currency)
+    return outcome
+
+
+def catch_up(ctx_tx: CustomerTx) -> None:
+    """Materialize every due expiry of the customer, ledger by ledger (R-TIME-1)."""
+    for currency, head in sorted(ctx_tx.heads.items()):
+        if head.next_expiry_at is not None and head.next_expiry_at <= ctx_tx.now:
+            before = ctx_tx.state(currency)
+            outcome = expire_due(before, ctx_tx.now)
+            _persist(ctx_tx, currency, before, outcome, command_log=None)
+            if outcome.entries:
+                ctx_tx.lowered.add(currency)
+
+
+def has_due_expiry(heads: dict[str, LedgerHead], now: datetime) -> bool:
+    return any(h.next_expiry_at is not None and h.next_expiry_at <= now for h in heads.values())
+
+
+def _persist(
+    ctx_tx: CustomerTx,
+    currency: str,
+    before: LedgerState,
+    outcome: Outcome,
+    *,
+    command_log: tuple[str, dict[str, Any]] | None,
+) -> None:
+    tx, now, customer_id = ctx_tx.tx, ctx_tx.now, ctx_tx.customer_id
+    head = ctx_tx.heads.get(currency)
+    if head is None:
+        head = store.create_head(tx, customer_id, currency, before.chain_head)
+    loaded = ctx_tx.loaded[currency]
+    changed = {b.id: b for b in outcome.changed_blocks}
+    # Blocks read as open that are closed now (e.g. a negative block past its expiry, which
+    # gets no entry, R-NEG-3) are written too, so they are never read again.
+    for block_id in loaded.open_ids:
+        block = outcome.state.blocks[block_id]
+        if block_id not in changed and store.is_closed(block, now):
+            changed[block_id] = block
+    new = [b for b in changed.values() if b.id not in before.blocks]
+    updated = [b for b in changed.values() if b.id in before.blocks]
+    position = head.last_position
+    if command_log is not None:
+        position += 1
+        store.append_command(tx, customer_id, currency, position, *command_log, now)
+    head = LedgerHead(
+        currency, outcome.state.last_seq, outcome.state.balance, outcome.state.last_entry_at,
+        position, next_expiry(outcome.state, now), head.top_up_id, outcome.state.chain_head,
+    )  # fmt: skip
+    store.persist(tx, customer_id, state=outcome.state, entries=outcome.entries,
+                  new_blocks=new, changed_blocks=updated, head=head, now=now)  # fmt: skip
+    ctx_tx.heads[currency] = head
+    open_now = {b.id for b in outcome.state.blocks.values() if not store.is_closed(b, now)}
+    ctx_tx.loaded[currency] = _Loaded(outcome.state, open_now)
+    if outcome.entries:
+        ctx_tx.ctx.observer.emit("entries_written", entries=outcome.entries)
+
+
+def next_expiry(state: LedgerState, now: datetime) -> datetime | None:
+    """The earliest expiry still ahead: when this ledger next needs catching up."""
+    ahead = [b.expiry_date for b in state.blocks.values() if b.expiry_date and b.expiry_date > now]
+    return min(ahead, default=None)
+
+
+def set_top_up(ctx_tx: CustomerTx, currency: str, top_up_id: str | None) -> None:
+    """Record a ledger's active top-up in its head, creating the (empty) ledger if needed."""
+    head = ctx_tx.heads.get(currency)
+    if head is None:
+        genesis = chain.genesis(ctx_tx.customer_id, currency)
+        head = store.create_head(ctx_tx.tx, ctx_tx.customer_id, currency, genesis)
+    store.set_top_up(ctx_tx.tx, ctx_tx.customer_id, currency, top_up_id)
+    ctx_tx.heads[currency] = LedgerHead(
+        head.currency, head.last_seq, head.balance, head.last_entry_at, head.last_position,
+        head.next_expiry_at, top_up_id, head.chain_head,
+    )  # fmt: skip
+
+
+# --- replies: what an HTTP write stores and answers ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A rendered response: what is sent, and for idempotent requests, stored."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+    replayed: bool = False
+
+
+class Replier(Protocol[T_contra]):
+    """How a use case's result and its errors look on the wire (given by the API)."""
+
+    def ok(self, result: T_contra) -> Reply: ...
+
+    def failed(self, error: Exception) -> Reply | None:
+        """The reply for a domain error, or None for an unexpected one (a 5xx)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A POST's Idempotency-Key, scoped to the API key that sent it, and its fingerprint."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
+class KeyReusedWithDifferentRequest(ServiceError):
+    kind = "conflict"
+    retryable = False  # spec §1.9 rule 4: the API sends `x-should-retry: false`
+
+    def __init__(self) -> None:
+        super().__init__(
+            None,
+            "This Idempotency-Key was already used with a different request; "
+            "use a new key for a new request.",
+        )
+
+
+class KeyInProgress(ServiceError):
+    kind = "conflict"
+
+    def __init__(self) -> None:
+        super().__init__(None, "A request with this Idempotency-Key is still in progress.")
+
+
+def _stored_reply(
+    tx: Tx, ctx: ServiceContext, idempotency: Idempotency, replier: Replier[Any], now: datetime
+) -> Reply | None:
+    """§1.9 rules 2-4 for a key seen before, or None for a key to use now."""
+    stored = idempotency_store.lookup(tx, idempotency.scope, idempotency.key)
+    if stored is None:
+        return None
+    if stored.created_at < now - timedelta(hours=ctx.settings.idempotency_ttl_hours):
+        idempotency_store.forget(tx, idempotency.scope, idempotency.key)
+        return None
+    if stored.fingerprint != idempotency.fingerprint:
+        return _conflict(replier, KeyReusedWithDifferentRequest())
+    if stored.status_code == idempotency_store.IN_PROGRESS:
+        return _conflict(replier, KeyInProgress())
+    return Reply(stored.status_code, stored.body, replayed=True)
+
+
+def _conflict(replier: Replier[Any], error: ServiceError) -> Reply:
+    reply = replier.failed(error)
+    assert reply is not None
+    return reply
+
+
+def _storable(error: Exception) -> bool:
+    """§1.9 rule 1: business outcomes are stored; refusals before the request began are not."""
+    kind = getattr(error, "kind", None)
+    return isinstance(error, LedgerError | ServiceError) and kind != "validation"
+
+
+# --- work and jobs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Work(Generic[T]):
+    """What a use case wants written: a body run in the committer's transaction.
+
+    The caller decides how to run it: `run` (wait, get the result) for the CLI and the
+    console, `reply` (rendered, idempotent, awaitable) for the HTTP API.
+    """
+
+    body: Callable[[ServiceContext, Tx, datetime], T]
+    lock: LockKey | None = None
+
+    def pending(self, ctx: ServiceContext) -> Pending[T]:
+        return Pending(ctx.db.submit(_Job(ctx, self, replier=None, idempotency=None)))
+
+    def run(self, ctx: ServiceContext) -> T:
+        return self.pending(ctx).wait()
+
+    def reply(
+        self, ctx: ServiceContext, replier: Replier[T], idempotency: Idempotency | None
+    ) -> Pending[Reply]:
+        job = _Job(ctx, self, replier=replier, idempotency=idempotency)
+        return Pending(ctx.db.submit(job))
+
+
+def work(body: Callable[[Tx, datetime], T]) -> Work[T]:
+    """Work that concerns no existing customer (API keys, admins, a new customer)."""
+    return Work(lambda _ctx, tx, now: body(tx, now))
+
+
+def customer_work(ref: CustomerRef, body: Callable[[CustomerTx], T]) -> Work[T]:
+    """Work on one customer's data: locked, caught up on due expiries first (R-TIME-1)."""
+
+    def run(ctx: ServiceContext, tx: Tx, now: datetime) -> T:
+        customer, heads = _customer_with_heads(tx, ref, lock=True)
+        ctx_tx = CustomerTx(ctx=ctx, tx=tx, customer=customer, heads=heads, now=now)
+        catch_up(ctx_tx)
+        result = body(ctx_tx)
+        assert not ctx_tx.lowered, "a use case that lowers balances must evaluate top-ups"
+        return result
+
+    return Work(run, lock=ref.lock_key())
+
+
+class _Job(Generic[T]):
+    """A committer job: the work's body, with idempotency and rendering around it."""
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        work: Work[T],
+        *,
+        replier: Replier[T] | None,
+        idempotency: Idempotency | None,
+    ) -> None:
+        self.ctx, self.work, self.lock = ctx, work, work.lock
+        self.replier, self.idempotency = replier, idempotency
+        self.now = ctx.now()
+
+    def run(self, tx: Tx) -> Any:
+        if self.replier is not None and self.idempotency is not None:
+            earlier = _stored_reply(tx, self.ctx, self.idempotency, self.replier, self.now)
+            if earlier is not None:
+                return earlier
+        result = self.work.body(self.ctx, tx, self.now)
+        if self.replier is None:
+            return result
+        reply = self.replier.ok(result)
+        self._store(tx, reply)
+        return reply
+
+    def recover(self, tx: Tx, error: Exception) -> Any:
+        if self.replier is None:
+            raise error
+        if self.idempotency is not None:
+            # On PostgreSQL a concurrent twin may have committed this key meanwhile.
+            earlier = _stored_reply(tx, self.ctx, self.idempotency, self.replier, self.now)
+            if earlier is not None:
+                return earlier
+        reply = self.replier.failed(error)
+        if reply is None:
+            raise error
+        if _storable(error):
+            self._store(tx, reply)
+        return reply
+
+    def _store(self, tx: Tx, reply: Reply) -> None:
+        if self.idempotency is None:
+            return
+        response = StoredResponse(self.idempotency.fingerprint, reply.status, reply.body,
+                                  self.now)  # fmt: skip
+        idempotency_store.store(tx, self.idempotency.scope, self.idempotency.key, response)
+
+
+class Pending(Generic[T]):
+    """A queued write: `.wait()` from a thread, `await` on the event loop."""
+
+    def __init__(self, future: concurrent.futures.Future[T]) -> None:
+        self._future = future
+
+    def wait(self) -> T:
+        return self._future.result()
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return asyncio.wrap_future(self._future).__await__()

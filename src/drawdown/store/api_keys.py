@@ -2,47 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import func, select, update
 
+from drawdown.store.records import ApiKey, record_of
 from drawdown.store.schema import api_keys
+from drawdown.store.tx import Tx
 
 
-def insert(
-    conn: Connection, *, key_id: str, name: str, prefix: str, key_hash: str, now: datetime
-) -> None:
-    conn.execute(
-        api_keys.insert().values(
-            id=key_id, name=name, prefix=prefix, key_hash=key_hash, created_at=now
-        )
-    )
+def insert(tx: Tx, key: ApiKey) -> None:
+    tx.execute(api_keys.insert().values(**key.__dict__))
 
 
-def find_by_hash(conn: Connection, key_hash: str) -> RowMapping | None:
-    query = select(api_keys).where(api_keys.c.key_hash == key_hash)
-    return conn.execute(query).mappings().first()
-
-
-def list_all(conn: Connection) -> list[RowMapping]:
+def list_all(tx: Tx) -> list[ApiKey]:
     query = select(api_keys).order_by(api_keys.c.created_at.desc(), api_keys.c.id)
-    return list(conn.execute(query).mappings())
+    return [record_of(ApiKey, row) for row in tx.execute(query).mappings()]
 
 
-def count_active(conn: Connection) -> int:
+def count_active(tx: Tx) -> int:
     query = select(func.count()).select_from(api_keys).where(api_keys.c.revoked_at.is_(None))
-    return int(conn.execute(query).scalar_one())
+    return int(tx.execute(query).scalar_one())
 
 
-def revoke(conn: Connection, key_id: str, now: datetime) -> bool:
-    result = conn.execute(
+def revoke(tx: Tx, key_id: str, now: datetime) -> bool:
+    result = tx.execute(
         update(api_keys)
         .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return result.rowcount == 1
+    return int(result.rowcount) == 1
 
 
-def touch(conn: Connection, key_id: str, now: datetime) -> None:
-    conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now))
+def record_use(tx: Tx, last_used: Mapping[str, datetime]) -> None:
+    """Store the newest use of each key (the in-memory cache collects them between flushes)."""
+    for key_id, at in last_used.items():
+        tx.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))

@@ -1,69 +1,85 @@
 """SQL for the console: admin accounts, server secrets, customer search, cached balances.
 
 Only reads and the two console-owned tables (`admin_users`, `server_secrets`) live here;
+ledger balances come from `store/ledger.balances`;
 every ledger write goes through the services' write path, like the API's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import func, or_, select, update
 
-from drawdown.store.engine import execute_unless_duplicate
-from drawdown.store.schema import admin_users, customers, ledgers, server_secrets
+from drawdown.store.customers import customer_of
+from drawdown.store.records import Admin, Customer, record_of
+from drawdown.store.schema import admin_users, customers, server_secrets, signin_failures
+from drawdown.store.tx import Tx
 
 
-def insert_admin(
-    conn: Connection, *, admin_id: str, email: str, password_hash: str, now: datetime
-) -> bool:
+def insert_admin(tx: Tx, *, admin_id: str, email: str, password_hash: str, now: datetime) -> bool:
     """False when the email is already taken (the unique index decides, not a lookup)."""
     statement = admin_users.insert().values(
         id=admin_id, email=email, password_hash=password_hash, created_at=now
     )
-    return execute_unless_duplicate(conn, statement)
+    return tx.insert_unless_duplicate(statement)
 
 
-def admin_by_email(conn: Connection, email: str) -> RowMapping | None:
+def _admin(row: Any) -> Admin | None:
+    if row is None:
+        return None
+    admin: Admin = record_of(Admin, row)
+    return admin
+
+
+def admin_by_email(tx: Tx, email: str) -> Admin | None:
     query = select(admin_users).where(admin_users.c.email == email)
-    return conn.execute(query).mappings().first()
+    return _admin(tx.execute(query).mappings().first())
 
 
-def admin_by_id(conn: Connection, admin_id: str) -> RowMapping | None:
+def admin_by_id(tx: Tx, admin_id: str) -> Admin | None:
     query = select(admin_users).where(admin_users.c.id == admin_id)
-    return conn.execute(query).mappings().first()
+    return _admin(tx.execute(query).mappings().first())
 
 
-def update_password_hash(conn: Connection, admin_id: str, password_hash: str) -> None:
-    conn.execute(
+def list_admins(tx: Tx) -> list[Admin]:
+    query = select(admin_users).order_by(admin_users.c.email)
+    return [record_of(Admin, row) for row in tx.execute(query).mappings()]
+
+
+def delete_admin(tx: Tx, admin_id: str) -> bool:
+    result = tx.execute(admin_users.delete().where(admin_users.c.id == admin_id))
+    return int(result.rowcount) == 1
+
+
+def update_password_hash(tx: Tx, admin_id: str, password_hash: str) -> None:
+    tx.execute(
         admin_users.update().where(admin_users.c.id == admin_id).values(password_hash=password_hash)
     )
 
 
-def bump_session_generation(conn: Connection, admin_id: str) -> None:
+def bump_session_generation(tx: Tx, admin_id: str) -> None:
     column = admin_users.c.session_generation
-    conn.execute(
+    tx.execute(
         update(admin_users)
         .where(admin_users.c.id == admin_id)
         .values(session_generation=column + 1)
     )
 
 
-def secret(conn: Connection, name: str) -> str | None:
+def secret(tx: Tx, name: str) -> str | None:
     query = select(server_secrets.c.value).where(server_secrets.c.name == name)
-    value = conn.execute(query).scalar_one_or_none()
+    value = tx.execute(query).scalar_one_or_none()
     return None if value is None else str(value)
 
 
-def insert_secret(conn: Connection, name: str, value: str) -> None:
+def insert_secret(tx: Tx, name: str, value: str) -> None:
     """Insert unless another process won the race; callers re-read afterwards."""
-    execute_unless_duplicate(conn, server_secrets.insert().values(name=name, value=value))
+    tx.insert_unless_duplicate(server_secrets.insert().values(name=name, value=value))
 
 
-def search_customers(conn: Connection, text: str, offset: int, limit: int) -> list[RowMapping]:
+def search_customers(tx: Tx, text: str, offset: int, limit: int) -> list[Customer]:
     """Live customers, newest first, whose name, email or external id contains `text`."""
     query = select(customers).where(customers.c.deleted_at.is_(None))
     if text:
@@ -81,7 +97,7 @@ def search_customers(conn: Connection, text: str, offset: int, limit: int) -> li
             )
         )
     query = query.order_by(customers.c.created_at.desc(), customers.c.id.desc())
-    return list(conn.execute(query.offset(offset).limit(limit)).mappings())
+    return [customer_of(row) for row in tx.execute(query.offset(offset).limit(limit)).mappings()]
 
 
 def _escape_like(text: str) -> str:
@@ -89,16 +105,20 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def balances(conn: Connection, customer_ids: Sequence[str]) -> dict[str, list[tuple[str, Decimal]]]:
-    """Cached ledger balances per customer, as (currency, balance) sorted by currency."""
-    result: dict[str, list[tuple[str, Decimal]]] = {cid: [] for cid in customer_ids}
-    if not customer_ids:
-        return result
+def recent_failures(tx: Tx, key: str, since: datetime) -> int:
     query = (
-        select(ledgers.c.customer_id, ledgers.c.currency, ledgers.c.balance)
-        .where(ledgers.c.customer_id.in_(list(customer_ids)))
-        .order_by(ledgers.c.customer_id, ledgers.c.currency)
+        select(func.count())
+        .select_from(signin_failures)
+        .where(signin_failures.c.key == key, signin_failures.c.failed_at > since)
     )
-    for row in conn.execute(query):
-        result[row.customer_id].append((row.currency, row.balance))
-    return result
+    return int(tx.execute(query).scalar_one())
+
+
+def record_failure(tx: Tx, failure_id: str, key: str, now: datetime, since: datetime) -> None:
+    """Add a failure and prune: everyone's expired rows, and this key's beyond what counts."""
+    tx.execute(signin_failures.insert().values(id=failure_id, key=key, failed_at=now))
+    tx.execute(signin_failures.delete().where(signin_failures.c.failed_at <= since))
+
+
+def forget_failures(tx: Tx, key: str) -> None:
+    tx.execute(signin_failures.delete().where(signin_failures.c.key == key))

@@ -1,4 +1,8 @@
-"""SQL for the customers table (live customers are those with `deleted_at IS NULL`)."""
+"""SQL for customers and their external ids (live customers have `deleted_at IS NULL`).
+
+A customer's live external id is also a row of `customer_external_ids`, whose primary key
+makes it unique; lookups by external id go through that table.
+"""
 
 from __future__ import annotations
 
@@ -6,56 +10,203 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
 
-from drawdown.store.engine import execute_unless_duplicate
-from drawdown.store.schema import customers
+from drawdown.store.prepared import Prepared
+from drawdown.store.records import Customer, LedgerHead
+from drawdown.store.schema import customer_external_ids, customers, ledgers
 from drawdown.store.sqlfuncs import compare
+from drawdown.store.tx import Tx
 
 _live = customers.c.deleted_at.is_(None)
+_aliases = customer_external_ids.c
+
+_CUSTOMER_FIELDS = tuple(Customer.__dataclass_fields__)
+_JSON_FIELDS = frozenset({"metadata", "additional_emails", "billing_address", "shipping_address",
+                          "tax_id"})  # fmt: skip
+_HEAD_COLUMNS = (
+    ledgers.c.currency, ledgers.c.last_seq, ledgers.c.balance, ledgers.c.last_entry_at,
+    ledgers.c.last_position, ledgers.c.next_expiry_at, ledgers.c.top_up_id,
+    ledgers.c.chain_head,
+)  # fmt: skip
 
 
-def insert(conn: Connection, values: Mapping[str, Any]) -> bool:
-    """False if the live external id is taken (the partial unique index decides)."""
-    return execute_unless_duplicate(conn, customers.insert().values(**values))
+def customer_of(row: Mapping[str, Any]) -> Customer:
+    values = {name: row[name] for name in _CUSTOMER_FIELDS}
+    values["additional_emails"] = tuple(values["additional_emails"] or ())
+    values["metadata"] = dict(values["metadata"] or {})
+    return Customer(**values)
 
 
-def get(conn: Connection, customer_id: str, *, lock: bool = False) -> RowMapping | None:
+def _by_external_id(external_id: Any) -> Any:
+    return customers.c.id.in_(
+        select(_aliases.customer_id).where(_aliases.external_customer_id == external_id)
+    )
+
+
+# --- the write path's lookup: customer and ledger heads in one query ---------------------
+
+_WITH_HEADS_COLUMNS = tuple(customers.c[name] for name in _CUSTOMER_FIELDS) + _HEAD_COLUMNS
+
+
+def _with_heads(where: Any) -> Any:
+    return (
+        select(*_WITH_HEADS_COLUMNS)
+        .select_from(customers.outerjoin(ledgers, ledgers.c.customer_id == customers.c.id))
+        .where(where, _live)
+        .order_by(ledgers.c.currency)
+    )
+
+
+_WITH_HEADS_BY_ID = Prepared(
+    lambda: _with_heads(customers.c.id == bindparam("ref")),
+    postgres_suffix=" FOR UPDATE OF customers",
+)
+_WITH_HEADS_BY_EXTERNAL_ID = Prepared(
+    lambda: _with_heads(_by_external_id(bindparam("ref"))),
+    postgres_suffix=" FOR UPDATE OF customers",
+)
+_WITH_HEADS_BY_ID_READ = Prepared(lambda: _with_heads(customers.c.id == bindparam("ref")))
+_WITH_HEADS_BY_EXTERNAL_ID_READ = Prepared(lambda: _with_heads(_by_external_id(bindparam("ref"))))
+
+
+def with_heads(
+    tx: Tx, *, customer_id: str | None, external_id: str | None, lock: bool
+) -> tuple[Customer, dict[str, LedgerHead]] | None:
+    """The live customer (row-locked on PostgreSQL when `lock`) and its ledger heads."""
+    if customer_id is not None:
+        statement = _WITH_HEADS_BY_ID if lock else _WITH_HEADS_BY_ID_READ
+        rows = tx.rows(statement, {"ref": customer_id})
+    else:
+        statement = _WITH_HEADS_BY_EXTERNAL_ID if lock else _WITH_HEADS_BY_EXTERNAL_ID_READ
+        rows = tx.rows(statement, {"ref": external_id})
+    if not rows:
+        return None
+    customer = _customer_from_tuple(tx, rows[0])
+    heads = {}
+    for row in rows:
+        head = _head_from_tuple(tx, row[len(_CUSTOMER_FIELDS) :])
+        if head is not None:
+            heads[head.currency] = head
+    return customer, heads
+
+
+def _customer_from_tuple(tx: Tx, row: Sequence[Any]) -> Customer:
+    codec = tx.codec
+    values = dict(zip(_CUSTOMER_FIELDS, row, strict=False))
+    for name in _JSON_FIELDS:
+        values[name] = codec.read_json(values[name])
+    values["created_at"] = codec.read_instant(values["created_at"])
+    values["auto_collection"] = bool(values["auto_collection"])
+    values["email_delivery"] = bool(values["email_delivery"])
+    if values["auto_issuance"] is not None:
+        values["auto_issuance"] = bool(values["auto_issuance"])
+    values["additional_emails"] = tuple(values["additional_emails"] or ())
+    values["metadata"] = dict(values["metadata"] or {})
+    return Customer(**values)
+
+
+def _head_from_tuple(tx: Tx, row: Sequence[Any]) -> LedgerHead | None:
+    currency, last_seq, balance, last_entry_at, position, next_expiry, top_up, chain = row
+    if currency is None:
+        return None
+    codec = tx.codec
+    return LedgerHead(
+        currency=currency,
+        last_seq=int(last_seq),
+        balance=codec.read_decimal(balance),  # type: ignore[arg-type]
+        last_entry_at=codec.read_instant(last_entry_at),
+        last_position=int(position),
+        next_expiry_at=codec.read_instant(next_expiry),
+        top_up_id=top_up,
+        chain_head=chain,
+    )
+
+
+# --- group-commit prelock -----------------------------------------------------------------
+
+
+def lock_batch(tx: Tx, keys: Sequence[Any]) -> None:
+    """Lock every customer a batch names, in id order, in one statement (no deadlocks)."""
+    ids = sorted({k.customer_id for k in keys if k.customer_id is not None})
+    external = sorted({k.external_id for k in keys if k.external_id is not None})
+    query = (
+        select(customers.c.id)
+        .where(or_(customers.c.id.in_(ids), _by_external_id_in(external)))
+        .order_by(customers.c.id)
+        .with_for_update(of=customers)
+    )
+    tx.execute(query).all()
+
+
+def _by_external_id_in(external_ids: Sequence[str]) -> Any:
+    return customers.c.id.in_(
+        select(_aliases.customer_id).where(_aliases.external_customer_id.in_(list(external_ids)))
+    )
+
+
+# --- plain customer queries ---------------------------------------------------------------
+
+
+def insert(tx: Tx, values: Mapping[str, Any]) -> bool:
+    """False if the external id is taken by a live customer (its table's key decides)."""
+    external_id = values.get("external_customer_id")
+    if external_id is not None and not add_alias(tx, external_id, str(values["id"])):
+        return False
+    tx.execute(customers.insert().values(**values))
+    return True
+
+
+def add_alias(tx: Tx, external_id: str, customer_id: str) -> bool:
+    """Claim an external id for a customer; False when another live customer holds it."""
+    return tx.insert_unless_duplicate(
+        customer_external_ids.insert().values(
+            external_customer_id=external_id, customer_id=customer_id
+        )
+    )
+
+
+def get(tx: Tx, customer_id: str) -> Customer | None:
     query = select(customers).where(customers.c.id == customer_id, _live)
-    if lock:
-        query = query.with_for_update()
-    return conn.execute(query).mappings().first()
+    row = tx.execute(query).mappings().first()
+    return None if row is None else customer_of(row)
 
 
-def get_by_external_id(
-    conn: Connection, external_customer_id: str, *, lock: bool = False
-) -> RowMapping | None:
-    query = select(customers).where(customers.c.external_customer_id == external_customer_id, _live)
-    if lock:
-        query = query.with_for_update()
-    return conn.execute(query).mappings().first()
+def get_by_external_id(tx: Tx, external_id: str) -> Customer | None:
+    query = select(customers).where(_by_external_id(external_id), _live)
+    row = tx.execute(query).mappings().first()
+    return None if row is None else customer_of(row)
 
 
-def external_id_taken(conn: Connection, external_customer_id: str) -> bool:
-    return get_by_external_id(conn, external_customer_id) is not None
+def external_id_taken(tx: Tx, external_id: str) -> bool:
+    query = select(exists().where(_aliases.external_customer_id == external_id))
+    return bool(tx.execute(query).scalar())
 
 
-def update_fields(conn: Connection, customer_id: str, values: Mapping[str, Any]) -> bool:
-    """False if the change would give two live customers one external id."""
-    if not values:
-        return True
-    statement = update(customers).where(customers.c.id == customer_id).values(**values)
-    return execute_unless_duplicate(conn, statement)
+def update_fields(tx: Tx, customer_id: str, values: Mapping[str, Any]) -> None:
+    if values:
+        tx.execute(update(customers).where(customers.c.id == customer_id).values(**values))
+
+
+def soft_delete(tx: Tx, customer: Customer, now: datetime) -> None:
+    """Hide the customer and free its external id for reuse (E7)."""
+    tx.execute(update(customers).where(customers.c.id == customer.id).values(deleted_at=now))
+    if customer.external_customer_id is not None:
+        tx.execute(
+            delete(customer_external_ids).where(
+                _aliases.external_customer_id == customer.external_customer_id,
+                _aliases.customer_id == customer.id,
+            )
+        )
 
 
 def list_page(
-    conn: Connection,
+    tx: Tx,
     *,
     created_at_filters: Sequence[tuple[str, datetime]],
     after: tuple[datetime, str] | None,
     limit: int,
-) -> list[RowMapping]:
+) -> list[Customer]:
     """Newest first; `after` is the (created_at, id) keyset of the previous page's last row."""
     query = select(customers).where(_live)
     for op, value in created_at_filters:
@@ -69,4 +220,4 @@ def list_page(
             )
         )
     query = query.order_by(customers.c.created_at.desc(), customers.c.id.desc()).limit(limit)
-    return list(conn.execute(query).mappings())
+    return [customer_of(row) for row in tx.execute(query).mappings()]

@@ -1,22 +1,43 @@
-"""Engines and transactions for SQLite (embedded default) and PostgreSQL.
+"""Engines, read transactions and the committer for SQLite (embedded) and PostgreSQL.
 
-Write transactions serialize per customer: on PostgreSQL by locking the customer
-row (`SELECT ... FOR UPDATE`, see `lock_customer`), on SQLite by taking the
-database write lock up front (`BEGIN IMMEDIATE`), which also serializes writers
-from several processes sharing one file.
+Writes never start here: every write of a process is a job on its `Committer`
+(`store/committer.py`), which holds the only writing connection. Reads run on pooled
+connections in short snapshot transactions. SQLite connections are configured once, when
+opened (WAL, durability, busy timeout, functions); the pool keeps them open.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, create_engine, event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from drawdown.settings import Settings
+from drawdown.store.committer import Committer
+from drawdown.store.customers import lock_batch
 from drawdown.store.sqlfuncs import register_sqlite_functions
+from drawdown.store.tx import Tx
+
+# Reads run in the server's thread pool; one pooled connection per thread avoids churn.
+READ_POOL_SIZE = 48
+
+
+class UnsupportedDatabase(ValueError):
+    """The database URL names a database drawdown does not support."""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """What the store needs to know from the settings."""
+
+    database_url: str
+    sqlite_synchronous: str = "FULL"
+    sqlite_busy_timeout_ms: int = 30_000
+    commit_batch_max: int = 64
 
 
 def normalize_url(url: str) -> str:
@@ -27,16 +48,46 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(settings: Settings) -> Engine:
-    url = normalize_url(settings.database_url)
-    if url.startswith("sqlite"):
-        return _sqlite_engine(url, settings)
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+def check_url(url: str) -> str:
+    """The normalized URL, or UnsupportedDatabase saying what is accepted."""
+    normalized = normalize_url(url)
+    try:
+        backend = make_url(normalized).get_backend_name()
+    except ArgumentError as exc:
+        raise UnsupportedDatabase(f"cannot parse database URL {url!r}") from exc
+    if backend not in ("sqlite", "postgresql"):
+        raise UnsupportedDatabase(
+            f"unsupported database {backend!r}; use sqlite:///PATH or postgresql://USER@HOST/DB"
+        )
+    return normalized
 
 
-def _sqlite_engine(url: str, settings: Settings) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=10)
-    durable = settings.sqlite_synchronous
+def make_engine(config: StoreConfig) -> Engine:
+    url = check_url(config.database_url)
+    try:
+        if url.startswith("sqlite"):
+            return _sqlite_engine(url, config)
+        return create_engine(
+            url,
+            pool_size=READ_POOL_SIZE // 4,
+            max_overflow=READ_POOL_SIZE,
+            pool_pre_ping=True,
+            # Instants come back in UTC; the codecs rely on it.
+            connect_args={"options": "-c timezone=UTC"},
+        )
+    except NoSuchModuleError as exc:
+        raise UnsupportedDatabase(f"no driver for {url!r}") from exc
+
+
+def _sqlite_engine(url: str, config: StoreConfig) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False},
+        pool_size=READ_POOL_SIZE,
+        max_overflow=READ_POOL_SIZE,
+    )
+    synchronous = config.sqlite_synchronous
+    busy_timeout = int(config.sqlite_busy_timeout_ms)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -44,52 +95,42 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
         register_sqlite_functions(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        options = conn.get_execution_options()
-        synchronous = "NORMAL" if options.get("drawdown_bookkeeping") else durable
-        conn.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("drawdown_write") else "BEGIN")
+        write = conn.get_execution_options().get("drawdown_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 
 
+def sqlite_lock_path(engine: Engine) -> str | None:
+    """The writer-lock file beside a SQLite database file (None for PostgreSQL or memory)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return None
+    return database + "-writer.lock"
+
+
+def make_committer(engine: Engine, config: StoreConfig, on_batch: Any = None) -> Committer:
+    return Committer(
+        engine,
+        batch_max=config.commit_batch_max,
+        prelock=lock_batch,
+        lock_path=sqlite_lock_path(engine),
+        on_batch=on_batch,
+    )
+
+
 @contextmanager
-def write_transaction(engine: Engine, *, bookkeeping: bool = False) -> Iterator[Connection]:
-    """A transaction that will write; on SQLite it holds the write lock from the start.
-
-    `bookkeeping` transactions (idempotency claims and records, key last-use times) skip
-    SQLite's fsync at commit: WAL frames are durable once any later commit syncs, and
-    losing one in a power cut leaves a key "in progress", which refuses retries rather
-    than repeating a write. Ledger writes always use the configured durability.
-    """
-    with engine.connect() as conn:
-        conn = conn.execution_options(drawdown_write=True, drawdown_bookkeeping=bookkeeping)
-        with conn.begin():
-            yield conn
-
-
-@contextmanager
-def read_transaction(engine: Engine) -> Iterator[Connection]:
+def read_transaction(engine: Engine) -> Iterator[Tx]:
     """A read-only snapshot (one transaction, so multi-query reads are consistent)."""
     with engine.connect() as conn, conn.begin():
-        yield conn
-
-
-def execute_unless_duplicate(conn: Connection, statement: Executable) -> bool:
-    """Run a write in a savepoint; False (and nothing written) if a unique key refused it.
-
-    The database, not an earlier lookup, decides races between concurrent writers; the
-    savepoint keeps the surrounding transaction usable afterwards.
-    """
-    try:
-        with conn.begin_nested():
-            conn.execute(statement)
-    except IntegrityError:
-        return False
-    return True
+        yield Tx(conn)

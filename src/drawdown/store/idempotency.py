@@ -1,47 +1,67 @@
-"""SQL for idempotency records: a claim row per (scope, key), completed with the response."""
+"""SQL for idempotency records: one row per (scope, key), written with the request's writes.
+
+The lookup and the insert are prepared statements: every POST that carries a key (the SDKs
+always send one) runs both.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import bindparam, delete, insert, select
 
-from drawdown.store.engine import execute_unless_duplicate
+from drawdown.store.prepared import Prepared
+from drawdown.store.records import StoredResponse
 from drawdown.store.schema import idempotency_keys
+from drawdown.store.tx import Tx
 
+_ik = idempotency_keys.c
 
-def claim(conn: Connection, scope: str, key: str, fingerprint: str, now: datetime) -> bool:
-    """Insert an in-progress record; False when the key already has one."""
-    statement = idempotency_keys.insert().values(
-        scope=scope, key=key, fingerprint=fingerprint, created_at=now
+_LOOKUP = Prepared(
+    lambda: select(_ik.fingerprint, _ik.status_code, _ik.body, _ik.created_at).where(
+        _ik.scope == bindparam("scope"), _ik.key == bindparam("key")
     )
-    return execute_unless_duplicate(conn, statement)
-
-
-def get(conn: Connection, scope: str, key: str) -> RowMapping | None:
-    query = select(idempotency_keys).where(
-        idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
+)
+_INSERT = Prepared(lambda: insert(idempotency_keys))
+_DELETE = Prepared(
+    lambda: delete(idempotency_keys).where(
+        _ik.scope == bindparam("scope"), _ik.key == bindparam("key")
     )
-    return conn.execute(query).mappings().first()
+)
+
+# A record drawdown before 0.2 left "in progress" (no response): still refused on retry.
+IN_PROGRESS = -1
 
 
-def complete(conn: Connection, scope: str, key: str, status_code: int, body: str) -> None:
-    conn.execute(
-        update(idempotency_keys)
-        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-        .values(status_code=status_code, body=body)
+def lookup(tx: Tx, scope: str, key: str) -> StoredResponse | None:
+    row = tx.one(_LOOKUP, {"scope": scope, "key": key})
+    if row is None:
+        return None
+    fingerprint, status, body, created_at = row
+    created = tx.codec.read_instant(created_at)
+    assert created is not None
+    status_code = IN_PROGRESS if status is None else int(status)
+    return StoredResponse(fingerprint, status_code, (body or "").encode(), created)
+
+
+def store(tx: Tx, scope: str, key: str, response: StoredResponse) -> None:
+    tx.write(
+        _INSERT,
+        {
+            "scope": scope,
+            "key": key,
+            "fingerprint": response.fingerprint,
+            "status_code": response.status_code,
+            "body": response.body.decode(),
+            "created_at": tx.codec.instant(response.created_at),
+        },
     )
 
 
-def release(conn: Connection, scope: str, key: str) -> None:
-    conn.execute(
-        delete(idempotency_keys).where(
-            idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
-        )
-    )
+def forget(tx: Tx, scope: str, key: str) -> None:
+    tx.write(_DELETE, {"scope": scope, "key": key})
 
 
-def purge_older_than(conn: Connection, cutoff: datetime) -> int:
-    result = conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < cutoff))
-    return result.rowcount
+def purge_older_than(tx: Tx, cutoff: datetime) -> int:
+    result = tx.execute(delete(idempotency_keys).where(_ik.created_at < cutoff))
+    return int(result.rowcount)

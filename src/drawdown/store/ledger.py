@@ -1,363 +1,513 @@
 """SQL for ledgers, credit blocks, ledger entries and the command log.
 
-Blocks and entries are stored as the ledger core produced them; entries are only
-ever inserted, except when a block deletion replays a ledger (spec §4.14), which
-replaces that ledger's derived rows wholesale.
+Blocks and entries are stored as the ledger core produced them; entries are only ever
+inserted, except when a block deletion replays a ledger (spec §4.14), which replaces that
+ledger's derived rows wholesale. The write path reads the ledger head and the blocks that
+are still open, never the entries: its cost does not grow with the ledger's history.
+Statements on the write and list paths are prepared (`store/prepared.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import Integer, and_, bindparam, delete, func, insert, or_, select, update
 
 from drawdown.ledger.model import Block, Entry, Filter, LedgerState
-from drawdown.store.schema import (
-    credit_blocks,
-    customers,
-    ledger_commands,
-    ledger_entries,
-    ledgers,
-)
+from drawdown.store.prepared import Prepared
+from drawdown.store.records import LedgerHead
+from drawdown.store.schema import credit_blocks, customers, ledger_commands, ledger_entries, ledgers
 from drawdown.store.sqlfuncs import compare, decimal_at_least
+from drawdown.store.tx import Tx
 
-_live_block = credit_blocks.c.deleted_at.is_(None)
+_cb, _le, _lg = credit_blocks.c, ledger_entries.c, ledgers.c
+_live_block = _cb.deleted_at.is_(None)
+
+BLOCK_COLUMNS = (
+    "id", "currency", "balance", "maximum_initial_balance", "moved_out", "voided", "expired",
+    "effective_date", "expiry_date", "per_unit_cost_basis", "filters", "metadata", "status",
+    "source", "created_seq", "created_at", "invoice_id", "top_up_id",
+)  # fmt: skip
+ENTRY_COLUMNS = (
+    "id", "currency", "seq", "entry_type", "amount", "starting_balance", "ending_balance",
+    "block_id", "created_at", "description", "metadata", "void_amount", "void_reason",
+    "new_block_expiry_date", "hash",
+)  # fmt: skip
+_BLOCK_SELECT = tuple(_cb[name] for name in BLOCK_COLUMNS)
+_ENTRY_SELECT = tuple(_le[name] for name in ENTRY_COLUMNS)
 
 
-def block_from_row(row: RowMapping) -> Block:
-    cost_basis = row["per_unit_cost_basis"]
+# --- rows <-> core objects -----------------------------------------------------------------
+
+
+def block_of(tx: Tx, row: Sequence[Any]) -> Block:
+    """A Block from a row of BLOCK_COLUMNS (raw driver values)."""
+    c = tx.codec
+    (block_id, currency, balance, maximum, moved_out, voided, expired, effective, expiry,
+     cost_basis, filters, metadata, status, source, created_seq, created_at, invoice_id,
+     top_up_id) = row  # fmt: skip
     return Block(
-        id=row["id"],
-        currency=row["currency"],
-        balance=row["balance"],
-        maximum_initial_balance=row["maximum_initial_balance"],
-        moved_out=row["moved_out"],
-        voided=row["voided"],
-        effective_date=row["effective_date"],
-        expiry_date=row["expiry_date"],
-        per_unit_cost_basis=Decimal(cost_basis) if cost_basis is not None else None,
+        id=block_id,
+        currency=currency,
+        balance=c.read_decimal(balance),  # type: ignore[arg-type]
+        maximum_initial_balance=c.read_decimal(maximum),  # type: ignore[arg-type]
+        moved_out=c.read_decimal(moved_out),  # type: ignore[arg-type]
+        voided=c.read_decimal(voided),  # type: ignore[arg-type]
+        expired=c.read_decimal(expired),  # type: ignore[arg-type]
+        effective_date=c.read_instant(effective),  # type: ignore[arg-type]
+        expiry_date=c.read_instant(expiry),
+        per_unit_cost_basis=None if cost_basis is None else Decimal(cost_basis),
         filters=tuple(
-            Filter(f["field"], f["operator"], tuple(f["values"])) for f in row["filters"]
+            Filter(f["field"], f["operator"], tuple(f["values"])) for f in c.read_json(filters)
         ),
-        metadata=dict(row["metadata"]),
-        status=row["status"],
-        source=row["source"],
-        created_seq=row["created_seq"],
-        created_at=row["created_at"],
-        invoice_id=row["invoice_id"],
-        top_up_id=row["top_up_id"],
+        metadata=c.read_json(metadata),
+        status=status,
+        source=source,
+        created_seq=int(created_seq),
+        created_at=c.read_instant(created_at),  # type: ignore[arg-type]
+        invoice_id=invoice_id,
+        top_up_id=top_up_id,
     )
 
 
-def _block_values(customer_id: str, block: Block, now: datetime) -> dict[str, Any]:
-    closed = block.expiry_date is not None and block.expiry_date <= now and block.balance <= 0
+def entry_of(tx: Tx, row: Sequence[Any]) -> Entry:
+    """An Entry from a row of ENTRY_COLUMNS (raw driver values)."""
+    c = tx.codec
+    (entry_id, currency, seq, entry_type, amount, starting, ending, block_id, created_at,
+     description, metadata, void_amount, void_reason, new_expiry, digest) = row  # fmt: skip
+    return Entry(
+        id=entry_id,
+        currency=currency,
+        seq=int(seq),
+        entry_type=entry_type,
+        amount=c.read_decimal(amount),  # type: ignore[arg-type]
+        starting_balance=c.read_decimal(starting),  # type: ignore[arg-type]
+        ending_balance=c.read_decimal(ending),  # type: ignore[arg-type]
+        block_id=block_id,
+        created_at=c.read_instant(created_at),  # type: ignore[arg-type]
+        description=description,
+        metadata=c.read_json(metadata),
+        void_amount=c.read_decimal(void_amount),
+        void_reason=void_reason,
+        new_block_expiry_date=c.read_instant(new_expiry),
+        hash=digest,
+    )
+
+
+def is_closed(block: Block, now: datetime) -> bool:
+    """Expired with nothing left: only a void naming it can change it again, so writes and
+    the default block list need not read it. (An expired block in deficit stays open: it
+    is still listed, R-LIST-1.)"""
+    return block.expiry_date is not None and block.expiry_date <= now and block.balance == 0
+
+
+def _block_values(tx: Tx, customer_id: str, block: Block, now: datetime) -> dict[str, Any]:
+    c = tx.codec
     return {
         "customer_id": customer_id,
         "id": block.id,
         "currency": block.currency,
-        "balance": block.balance,
-        "maximum_initial_balance": block.maximum_initial_balance,
-        "moved_out": block.moved_out,
-        "voided": block.voided,
-        "effective_date": block.effective_date,
-        "expiry_date": block.expiry_date,
+        "balance": c.decimal(block.balance),
+        "maximum_initial_balance": c.decimal(block.maximum_initial_balance),
+        "moved_out": c.decimal(block.moved_out),
+        "voided": c.decimal(block.voided),
+        "expired": c.decimal(block.expired),
+        "effective_date": c.instant(block.effective_date),
+        "expiry_date": c.instant(block.expiry_date),
         "per_unit_cost_basis": (
             str(block.per_unit_cost_basis) if block.per_unit_cost_basis is not None else None
         ),
-        "filters": [
-            {"field": f.field, "operator": f.operator, "values": list(f.values)}
-            for f in block.filters
-        ],
-        "metadata": dict(block.metadata),
+        "filters": c.json(
+            [
+                {"field": f.field, "operator": f.operator, "values": list(f.values)}
+                for f in block.filters
+            ]
+        ),
+        "metadata": c.json(dict(block.metadata)),
         "status": block.status,
         "source": block.source,
         "created_seq": block.created_seq,
-        "created_at": block.created_at,
+        "created_at": c.instant(block.created_at),
         "invoice_id": block.invoice_id,
         "top_up_id": block.top_up_id,
-        "closed": closed,
+        "closed": c.boolean(is_closed(block, now)),
+        "deleted_at": None,
     }
 
 
-def entry_from_row(row: RowMapping) -> Entry:
-    return Entry(
-        id=row["id"],
-        currency=row["currency"],
-        seq=row["seq"],
-        entry_type=row["entry_type"],
-        amount=row["amount"],
-        starting_balance=row["starting_balance"],
-        ending_balance=row["ending_balance"],
-        block_id=row["block_id"],
-        created_at=row["created_at"],
-        description=row["description"],
-        metadata=dict(row["metadata"]),
-        void_amount=row["void_amount"],
-        void_reason=row["void_reason"],
-        new_block_expiry_date=row["new_block_expiry_date"],
-    )
+def _block_changes(tx: Tx, customer_id: str, block: Block, now: datetime) -> dict[str, Any]:
+    # Only the columns the core changes: rewriting key columns makes SQLite check the
+    # foreign keys of every entry of the block.
+    c = tx.codec
+    return {
+        "k_customer_id": customer_id,
+        "k_id": block.id,
+        "balance": c.decimal(block.balance),
+        "moved_out": c.decimal(block.moved_out),
+        "voided": c.decimal(block.voided),
+        "expired": c.decimal(block.expired),
+        "status": block.status,
+        "closed": c.boolean(is_closed(block, now)),
+    }
 
 
-def _entry_values(customer_id: str, entry: Entry) -> dict[str, Any]:
+def _entry_values(tx: Tx, customer_id: str, entry: Entry) -> dict[str, Any]:
+    c = tx.codec
     return {
         "customer_id": customer_id,
         "id": entry.id,
         "currency": entry.currency,
         "seq": entry.seq,
         "entry_type": entry.entry_type,
-        "amount": entry.amount,
-        "starting_balance": entry.starting_balance,
-        "ending_balance": entry.ending_balance,
+        "amount": c.decimal(entry.amount),
+        "starting_balance": c.decimal(entry.starting_balance),
+        "ending_balance": c.decimal(entry.ending_balance),
         "block_id": entry.block_id,
-        "created_at": entry.created_at,
+        "created_at": c.instant(entry.created_at),
         "description": entry.description,
-        "metadata": dict(entry.metadata),
-        "void_amount": entry.void_amount,
+        "metadata": c.json(dict(entry.metadata)),
+        "void_amount": c.decimal(entry.void_amount),
         "void_reason": entry.void_reason,
-        "new_block_expiry_date": entry.new_block_expiry_date,
+        "new_block_expiry_date": c.instant(entry.new_block_expiry_date),
+        "hash": entry.hash,
     }
 
 
-def ensure_ledger(conn: Connection, customer_id: str, currency: str) -> None:
-    exists = conn.execute(
-        select(ledgers.c.last_seq).where(
-            ledgers.c.customer_id == customer_id, ledgers.c.currency == currency
-        )
-    ).first()
-    if exists is None:
-        conn.execute(
-            ledgers.insert().values(
-                customer_id=customer_id, currency=currency, last_seq=0, balance=Decimal(0)
-            )
-        )
+# --- the write path --------------------------------------------------------------------------
 
-
-def load_state(
-    conn: Connection, customer_id: str, currency: str, block_ids: Iterable[str] = ()
-) -> LedgerState:
-    """The ledger head and every block the core may touch: all open ones plus `block_ids`."""
-    head = (
-        conn.execute(
-            select(ledgers).where(
-                ledgers.c.customer_id == customer_id, ledgers.c.currency == currency
-            )
-        )
-        .mappings()
-        .first()
-    )
-    wanted = list(block_ids)
-    query = select(credit_blocks).where(
-        credit_blocks.c.customer_id == customer_id,
-        credit_blocks.c.currency == currency,
+_OPEN_BLOCKS = Prepared(
+    lambda: select(*_BLOCK_SELECT).where(
+        _cb.customer_id == bindparam("customer_id"),
+        _cb.currency == bindparam("currency"),
+        _cb.closed.is_(False),
         _live_block,
-        or_(credit_blocks.c.closed.is_(False), credit_blocks.c.id.in_(wanted)),
     )
-    blocks = {row["id"]: block_from_row(row) for row in conn.execute(query).mappings()}
-    if head is None:
-        return LedgerState(currency, blocks, 0, Decimal(0), None)
-    return LedgerState(currency, blocks, head["last_seq"], head["balance"], head["last_entry_at"])
+)
+_BLOCK_BY_ID = Prepared(
+    lambda: select(*_BLOCK_SELECT).where(
+        _cb.customer_id == bindparam("customer_id"), _cb.id == bindparam("id"), _live_block
+    )
+)
+_INSERT_HEAD = Prepared(lambda: insert(ledgers))
+_UPDATE_HEAD = Prepared(
+    lambda: (
+        update(ledgers)
+        .where(
+            _lg.customer_id == bindparam("k_customer_id"), _lg.currency == bindparam("k_currency")
+        )
+        .values(
+            last_seq=bindparam("last_seq"),
+            balance=bindparam("balance"),
+            last_entry_at=bindparam("last_entry_at"),
+            last_position=bindparam("last_position"),
+            next_expiry_at=bindparam("next_expiry_at"),
+            chain_head=bindparam("chain_head"),
+        )
+    )
+)
+_INSERT_BLOCK = Prepared(lambda: insert(credit_blocks))
+_UPDATE_BLOCK = Prepared(
+    lambda: (
+        update(credit_blocks)
+        .where(_cb.customer_id == bindparam("k_customer_id"), _cb.id == bindparam("k_id"))
+        .values(
+            balance=bindparam("balance"),
+            moved_out=bindparam("moved_out"),
+            voided=bindparam("voided"),
+            expired=bindparam("expired"),
+            status=bindparam("status"),
+            closed=bindparam("closed"),
+        )
+    )
+)
+_INSERT_ENTRY = Prepared(lambda: insert(ledger_entries))
+_INSERT_COMMAND = Prepared(lambda: insert(ledger_commands))
+
+
+def create_head(tx: Tx, customer_id: str, currency: str, chain_head: str) -> LedgerHead:
+    """A new, empty ledger (R-CUR-3: a ledger springs into existence when first written)."""
+    params = {"customer_id": customer_id, "currency": currency, "last_seq": 0,
+              "balance": tx.codec.decimal(Decimal(0)), "last_entry_at": None, "last_position": 0,
+              "next_expiry_at": None, "top_up_id": None, "chain_head": chain_head}  # fmt: skip
+    tx.write(_INSERT_HEAD, params)
+    return LedgerHead(currency, 0, Decimal(0), None, 0, None, None, chain_head)
+
+
+def open_blocks(tx: Tx, customer_id: str, currency: str) -> dict[str, Block]:
+    """Every block of the ledger that is not closed: all a command can touch unless it
+    names a closed block by id (see `block_by_id`)."""
+    rows = tx.rows(_OPEN_BLOCKS, {"customer_id": customer_id, "currency": currency})
+    return {row[0]: block_of(tx, row) for row in rows}
+
+
+def block_by_id(tx: Tx, customer_id: str, block_id: str) -> Block | None:
+    row = tx.one(_BLOCK_BY_ID, {"customer_id": customer_id, "id": block_id})
+    return None if row is None else block_of(tx, row)
 
 
 def persist(
-    conn: Connection,
-    customer_id: str,
-    before: LedgerState,
-    after: LedgerState,
-    entries: Sequence[Entry],
-    changed_blocks: Sequence[Block],
-    now: datetime,
-) -> None:
-    """Write what the core decided: new entries, new/changed blocks, the ledger head."""
-    for block in changed_blocks:
-        values = _block_values(customer_id, block, now)
-        if block.id in before.blocks:
-            conn.execute(
-                update(credit_blocks)
-                .where(credit_blocks.c.customer_id == customer_id, credit_blocks.c.id == block.id)
-                .values(values)
-            )
-        else:
-            conn.execute(credit_blocks.insert().values(values))
-    if entries:
-        conn.execute(ledger_entries.insert(), [_entry_values(customer_id, e) for e in entries])
-    conn.execute(
-        update(ledgers)
-        .where(ledgers.c.customer_id == customer_id, ledgers.c.currency == after.currency)
-        .values(last_seq=after.last_seq, balance=after.balance, last_entry_at=after.last_entry_at)
-    )
-
-
-def mark_closed(conn: Connection, customer_id: str, now: datetime) -> None:
-    """Close expired blocks that the core left with nothing (or a deficit) to expire."""
-    conn.execute(
-        update(credit_blocks)
-        .where(
-            credit_blocks.c.customer_id == customer_id,
-            credit_blocks.c.closed.is_(False),
-            credit_blocks.c.expiry_date <= now,
-        )
-        .values(closed=True)
-    )
-
-
-def due_currencies(conn: Connection, customer_id: str, now: datetime) -> list[str]:
-    """Ledgers of the customer holding an open block whose expiry has passed (R-TIME-1)."""
-    query = (
-        select(credit_blocks.c.currency)
-        .where(
-            credit_blocks.c.customer_id == customer_id,
-            _live_block,
-            credit_blocks.c.closed.is_(False),
-            credit_blocks.c.expiry_date <= now,
-        )
-        .distinct()
-    )
-    return sorted(conn.execute(query).scalars())
-
-
-def customers_with_due_expiries(conn: Connection, now: datetime, limit: int) -> list[str]:
-    """Live customers with a due expiry; deleted ones cannot be locked (found) by the sweep."""
-    cb = credit_blocks.c
-    query = (
-        select(cb.customer_id)
-        .join(customers, customers.c.id == cb.customer_id)
-        .where(
-            _live_block,
-            customers.c.deleted_at.is_(None),
-            cb.closed.is_(False),
-            cb.expiry_date <= now,
-        )
-        .distinct()
-        .limit(limit)
-    )
-    return list(conn.execute(query).scalars())
-
-
-def customer_currencies(conn: Connection, customer_id: str) -> list[str]:
-    query = select(ledgers.c.currency).where(ledgers.c.customer_id == customer_id)
-    return sorted(conn.execute(query).scalars())
-
-
-def find_block(conn: Connection, block_id: str) -> RowMapping | None:
-    query = select(credit_blocks).where(credit_blocks.c.id == block_id, _live_block)
-    return conn.execute(query).mappings().first()
-
-
-def update_block_metadata(
-    conn: Connection, customer_id: str, block_id: str, metadata: Mapping[str, str]
-) -> None:
-    conn.execute(
-        update(credit_blocks)
-        .where(credit_blocks.c.customer_id == customer_id, credit_blocks.c.id == block_id)
-        .values(metadata=dict(metadata))
-    )
-
-
-def ledger_blocks(conn: Connection, customer_id: str, currency: str) -> list[Block]:
-    query = select(credit_blocks).where(
-        credit_blocks.c.customer_id == customer_id,
-        credit_blocks.c.currency == currency,
-        _live_block,
-    )
-    return [block_from_row(row) for row in conn.execute(query).mappings()]
-
-
-def blocks_by_id(conn: Connection, customer_id: str, block_ids: Iterable[str]) -> dict[str, Block]:
-    ids = sorted(set(block_ids))
-    if not ids:
-        return {}
-    query = select(credit_blocks).where(
-        credit_blocks.c.customer_id == customer_id, credit_blocks.c.id.in_(ids)
-    )
-    return {row["id"]: block_from_row(row) for row in conn.execute(query).mappings()}
-
-
-def list_entries(
-    conn: Connection,
+    tx: Tx,
     customer_id: str,
     *,
-    currency: str | None,
-    entry_type: str | None,
-    pending: bool | None,
+    state: LedgerState,
+    entries: Sequence[Entry],
+    new_blocks: Sequence[Block],
+    changed_blocks: Sequence[Block],
+    head: LedgerHead,
     now: datetime,
-    minimum_amount: Decimal | None,
-    created_at_filters: Sequence[tuple[str, datetime]],
-    after: tuple[datetime, int, str] | None,
-    limit: int,
-) -> list[Entry]:
-    """Entries newest first: created_at desc, then sequence desc (R-SEQ-4), then id."""
-    e, b = ledger_entries.c, credit_blocks.c
-    query = select(ledger_entries).join(
-        credit_blocks, and_(b.customer_id == e.customer_id, b.id == e.block_id)
-    )
-    query = query.where(e.customer_id == customer_id)
-    if currency is not None:
-        query = query.where(e.currency == currency)
-    if entry_type is not None:
-        query = query.where(e.entry_type == entry_type)
-    if pending is not None:
-        is_pending = and_(e.entry_type == "increment", b.effective_date > now)
-        query = query.where(is_pending if pending else ~is_pending)
-    if minimum_amount is not None:
-        query = query.where(decimal_at_least(e.amount, minimum_amount, conn.dialect))
-    for op, value in created_at_filters:
-        query = query.where(compare(e.created_at, op, value))
-    if after is not None:
-        query = query.where(_before_keyset(after))
-    query = query.order_by(e.created_at.desc(), e.seq.desc(), e.id.desc()).limit(limit)
-    return [entry_from_row(row) for row in conn.execute(query).mappings()]
-
-
-def _before_keyset(after: tuple[datetime, int, str]) -> Any:
-    e = ledger_entries.c
-    created_at, seq, entry_id = after
-    return or_(
-        e.created_at < created_at,
-        and_(e.created_at == created_at, e.seq < seq),
-        and_(e.created_at == created_at, e.seq == seq, e.id < entry_id),
+) -> None:
+    """Write what the core decided: new blocks, changed blocks, new entries, the head."""
+    tx.write_many(_INSERT_BLOCK, [_block_values(tx, customer_id, b, now) for b in new_blocks])
+    tx.write_many(_UPDATE_BLOCK, [_block_changes(tx, customer_id, b, now) for b in changed_blocks])
+    tx.write_many(_INSERT_ENTRY, [_entry_values(tx, customer_id, e) for e in entries])
+    c = tx.codec
+    tx.write(
+        _UPDATE_HEAD,
+        {
+            "k_customer_id": customer_id,
+            "k_currency": state.currency,
+            "last_seq": state.last_seq,
+            "balance": c.decimal(state.balance),
+            "last_entry_at": c.instant(state.last_entry_at),
+            "last_position": head.last_position,
+            "next_expiry_at": c.instant(head.next_expiry_at),
+            "chain_head": state.chain_head,
+        },
     )
 
 
 def append_command(
-    conn: Connection,
+    tx: Tx,
     customer_id: str,
     currency: str,
+    position: int,
     kind: str,
     payload: Mapping[str, Any],
     at: datetime,
 ) -> None:
-    position = conn.execute(
-        select(func.coalesce(func.max(ledger_commands.c.position), 0)).where(
-            ledger_commands.c.customer_id == customer_id, ledger_commands.c.currency == currency
-        )
-    ).scalar_one()
-    conn.execute(
-        ledger_commands.insert().values(
-            customer_id=customer_id,
-            currency=currency,
-            position=int(position) + 1,
-            kind=kind,
-            payload=dict(payload),
-            at=at,
-        )
+    c = tx.codec
+    tx.write(
+        _INSERT_COMMAND,
+        {"customer_id": customer_id, "currency": currency, "position": position, "kind": kind,
+         "payload": c.json(dict(payload)), "at": c.instant(at)},
+    )  # fmt: skip
+
+
+def set_top_up(tx: Tx, customer_id: str, currency: str, top_up_id: str | None) -> None:
+    tx.execute(
+        update(ledgers)
+        .where(_lg.customer_id == customer_id, _lg.currency == currency)
+        .values(top_up_id=top_up_id)
     )
 
 
-def load_commands(conn: Connection, customer_id: str, currency: str) -> list[RowMapping]:
+def customers_with_due_expiries(tx: Tx, now: datetime, limit: int) -> list[str]:
+    """Live customers whose ledgers have an expiry due (the sweep's work list)."""
     query = (
-        select(ledger_commands)
-        .where(ledger_commands.c.customer_id == customer_id, ledger_commands.c.currency == currency)
-        .order_by(ledger_commands.c.position)
+        select(_lg.customer_id)
+        .join(customers, customers.c.id == _lg.customer_id)
+        .where(_lg.next_expiry_at <= now, customers.c.deleted_at.is_(None))
+        .distinct()
+        .limit(limit)
     )
-    return list(conn.execute(query).mappings())
+    return list(tx.execute(query).scalars())
+
+
+# --- blocks by id, block lists ----------------------------------------------------------------
+
+_FIND_BLOCK = Prepared(
+    lambda: select(_cb.customer_id, *_BLOCK_SELECT).where(_cb.id == bindparam("id"), _live_block)
+)
+
+
+def find_block(tx: Tx, block_id: str) -> tuple[str, Block] | None:
+    """(customer id, block) for a live block id of any customer."""
+    row = tx.one(_FIND_BLOCK, {"id": block_id})
+    return None if row is None else (row[0], block_of(tx, row[1:]))
+
+
+def update_block_metadata(
+    tx: Tx, customer_id: str, block_id: str, metadata: Mapping[str, str]
+) -> None:
+    tx.execute(
+        update(credit_blocks)
+        .where(_cb.customer_id == customer_id, _cb.id == block_id)
+        .values(metadata=dict(metadata))
+    )
+
+
+_LEDGER_BLOCKS = Prepared(
+    lambda: select(*_BLOCK_SELECT).where(
+        _cb.customer_id == bindparam("customer_id"),
+        _cb.currency == bindparam("currency"),
+        _live_block,
+    )
+)
+
+
+def ledger_blocks(tx: Tx, customer_id: str, currency: str, *, open_only: bool) -> list[Block]:
+    """The ledger's live blocks; `open_only` leaves out closed ones (expired, none left)."""
+    statement = _OPEN_BLOCKS if open_only else _LEDGER_BLOCKS
+    rows = tx.rows(statement, {"customer_id": customer_id, "currency": currency})
+    return [block_of(tx, row) for row in rows]
+
+
+def blocks_by_id(tx: Tx, customer_id: str, block_ids: Iterable[str]) -> dict[str, Block]:
+    ids = sorted(set(block_ids))
+    if not ids:
+        return {}
+    query = select(*_BLOCK_SELECT).where(_cb.customer_id == customer_id, _cb.id.in_(ids))
+    raw = tx.execute(query).all()
+    return {row[0]: block_of(tx, _raw_row(tx, row)) for row in raw}
+
+
+def _raw_row(tx: Tx, row: Sequence[Any]) -> tuple[Any, ...]:
+    """A Core-processed block row back in driver form, so `block_of` reads both alike."""
+    c = tx.codec
+    values = list(row)
+    for index in _BLOCK_DECIMALS:
+        values[index] = c.decimal(values[index])
+    for index in _BLOCK_INSTANTS:
+        values[index] = c.instant(values[index])
+    for index in _BLOCK_JSON:
+        values[index] = c.json(values[index]) if tx.dialect == "sqlite" else values[index]
+    return tuple(values)
+
+
+_BLOCK_DECIMALS = [
+    BLOCK_COLUMNS.index(n)
+    for n in ("balance", "maximum_initial_balance", "moved_out", "voided", "expired")
+]
+_BLOCK_INSTANTS = [BLOCK_COLUMNS.index(n) for n in ("effective_date", "expiry_date", "created_at")]
+_BLOCK_JSON = [BLOCK_COLUMNS.index(n) for n in ("filters", "metadata")]
+
+
+# --- the ledger list (E10) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryFilters:
+    """The E10 filters (R-LIST-3/4) with the keyset of the previous page's last entry."""
+
+    currency: str | None = None
+    entry_type: str | None = None
+    pending: bool | None = None
+    minimum_amount: Decimal | None = None
+    created_at: Sequence[tuple[str, datetime]] = ()
+    after: tuple[datetime, int, str] | None = None
+
+
+def list_entries(
+    tx: Tx, customer_id: str, filters: EntryFilters, *, now: datetime, limit: int
+) -> list[tuple[Entry, Block]]:
+    """Entries newest first (created_at desc, then sequence desc, R-SEQ-4, then id), each
+    with its block, in one prepared query."""
+    shape = (
+        filters.currency is not None,
+        filters.entry_type is not None,
+        filters.pending,
+        filters.minimum_amount is not None,
+        tuple(op for op, _ in filters.created_at),
+        filters.after is not None,
+    )
+    c = tx.codec
+    params: dict[str, Any] = {"customer_id": customer_id, "currency": filters.currency,
+                              "entry_type": filters.entry_type, "now": c.instant(now),
+                              "minimum_amount": c.decimal(filters.minimum_amount),
+                              "limit": limit}  # fmt: skip
+    for index, (_, value) in enumerate(filters.created_at):
+        params[f"created_{index}"] = c.instant(value)
+    if filters.after is not None:
+        created_at, seq, entry_id = filters.after
+        params.update(after_at=c.instant(created_at), after_seq=seq, after_id=entry_id)
+    rows = tx.rows(_entries_statement(shape), params)
+    split = len(ENTRY_COLUMNS)
+    return [(entry_of(tx, row[:split]), block_of(tx, row[split:])) for row in rows]
+
+
+_ENTRY_STATEMENTS: dict[tuple[Any, ...], Prepared] = {}
+
+
+def _entries_statement(shape: tuple[Any, ...]) -> Prepared:
+    statement = _ENTRY_STATEMENTS.get(shape)
+    if statement is None:
+        statement = Prepared(lambda dialect: _entries_query(shape, dialect), per_dialect=True)
+        _ENTRY_STATEMENTS[shape] = statement
+    return statement
+
+
+def _entries_query(shape: tuple[Any, ...], dialect: str) -> Any:
+    has_currency, has_type, pending, has_minimum, created_ops, has_after = shape
+    query = select(*_ENTRY_SELECT, *_BLOCK_SELECT).join(
+        credit_blocks, and_(_cb.customer_id == _le.customer_id, _cb.id == _le.block_id)
+    )
+    query = query.where(_le.customer_id == bindparam("customer_id"))
+    if has_currency:
+        query = query.where(_le.currency == bindparam("currency"))
+    if has_type:
+        query = query.where(_le.entry_type == bindparam("entry_type"))
+    if pending is not None:
+        is_pending = and_(_le.entry_type == "increment", _cb.effective_date > bindparam("now"))
+        query = query.where(is_pending if pending else ~is_pending)
+    if has_minimum:
+        query = query.where(decimal_at_least(_le.amount, bindparam("minimum_amount"), dialect))
+    for index, op in enumerate(created_ops):
+        query = query.where(compare(_le.created_at, op, bindparam(f"created_{index}")))
+    if has_after:
+        query = query.where(_before_keyset())
+    order = (_le.created_at.desc(), _le.seq.desc(), _le.id.desc())
+    return query.order_by(*order).limit(bindparam("limit", type_=Integer))
+
+
+def _before_keyset() -> Any:
+    created_at: Any = bindparam("after_at")
+    seq: Any = bindparam("after_seq")
+    entry_id: Any = bindparam("after_id")
+    return or_(
+        _le.created_at < created_at,
+        and_(_le.created_at == created_at, _le.seq < seq),
+        and_(_le.created_at == created_at, _le.seq == seq, _le.id < entry_id),
+    )
+
+
+# --- the command log and replay (R-DEL-*) ----------------------------------------------------
+
+
+def load_commands(tx: Tx, customer_id: str, currency: str) -> list[tuple[int, str, Any, datetime]]:
+    """(position, kind, payload, at) of the ledger's command log, in order."""
+    query = (
+        select(ledger_commands.c.position, ledger_commands.c.kind, ledger_commands.c.payload,
+               ledger_commands.c.at)
+        .where(ledger_commands.c.customer_id == customer_id,
+               ledger_commands.c.currency == currency)
+        .order_by(ledger_commands.c.position)
+    )  # fmt: skip
+    return [(int(p), k, payload, at) for p, k, payload, at in tx.execute(query).all()]
+
+
+_ENTRIES_IN_ORDER = Prepared(
+    lambda: (
+        select(*_ENTRY_SELECT)
+        .where(_le.customer_id == bindparam("customer_id"), _le.currency == bindparam("currency"))
+        .order_by(_le.seq)
+    )
+)
+
+
+def ledger_entries_in_order(tx: Tx, customer_id: str, currency: str) -> Iterator[Entry]:
+    """Every entry of a ledger by sequence number (verification reads it; writes never do)."""
+    params = {"customer_id": customer_id, "currency": currency}
+    for rows in tx.batches(_ENTRIES_IN_ORDER, params, size=1000):
+        for row in rows:
+            yield entry_of(tx, row)
 
 
 def replace_ledger(
-    conn: Connection,
+    tx: Tx,
     customer_id: str,
     currency: str,
     *,
@@ -365,52 +515,109 @@ def replace_ledger(
     deleted_block_ids: Sequence[str],
     state: LedgerState,
     entries: Sequence[Entry],
+    next_expiry_at: datetime | None,
     now: datetime,
 ) -> None:
-    """After a replay: drop removed commands, rewrite the ledger's blocks and entries."""
-    lc, cb = ledger_commands.c, credit_blocks.c
-    conn.execute(
+    """After a replay: drop removed commands, rewrite the ledger's blocks, entries and head."""
+    lc = ledger_commands.c
+    tx.execute(
         delete(ledger_commands).where(
             lc.customer_id == customer_id,
             lc.currency == currency,
             lc.position.not_in(list(keep_positions)),
         )
     )
-    conn.execute(
-        delete(ledger_entries).where(
-            ledger_entries.c.customer_id == customer_id, ledger_entries.c.currency == currency
-        )
+    tx.execute(
+        delete(ledger_entries).where(_le.customer_id == customer_id, _le.currency == currency)
     )
-    conn.execute(
+    tx.execute(
         update(credit_blocks)
-        .where(cb.customer_id == customer_id, cb.id.in_(list(deleted_block_ids)))
+        .where(_cb.customer_id == customer_id, _cb.id.in_(list(deleted_block_ids)))
         .values(deleted_at=now)
     )
     surviving = set(state.blocks)
     existing = {
         row[0]
-        for row in conn.execute(
-            select(cb.id).where(cb.customer_id == customer_id, cb.currency == currency, _live_block)
+        for row in tx.execute(
+            select(_cb.id).where(
+                _cb.customer_id == customer_id, _cb.currency == currency, _live_block
+            )
         )
     }
     for stale in existing - surviving:
-        conn.execute(delete(credit_blocks).where(cb.customer_id == customer_id, cb.id == stale))
+        tx.execute(delete(credit_blocks).where(_cb.customer_id == customer_id, _cb.id == stale))
     for block in state.blocks.values():
-        values = _block_values(customer_id, block, now)
-        values.pop("metadata")  # block metadata is live (E21) and survives the replay
+        values = _block_values(tx, customer_id, block, now)
         if block.id in existing:
-            conn.execute(
-                update(credit_blocks)
-                .where(cb.customer_id == customer_id, cb.id == block.id)
-                .values(values)
-            )
+            values.pop("metadata")  # block metadata is live (E21) and survives the replay
+            changes = {k: v for k, v in values.items() if k not in ("customer_id", "id")}
+            tx.write(_replay_update(tuple(changes)), {**changes, "k_customer_id": customer_id,
+                                                      "k_id": block.id})  # fmt: skip
         else:
-            values["metadata"] = dict(block.metadata)
-            conn.execute(credit_blocks.insert().values(values))
-    if entries:
-        conn.execute(ledger_entries.insert(), [_entry_values(customer_id, e) for e in entries])
-    conn.execute(
-        update(ledgers)
-        .where(ledgers.c.customer_id == customer_id, ledgers.c.currency == currency)
-        .values(last_seq=state.last_seq, balance=state.balance, last_entry_at=state.last_entry_at)
+            tx.write(_INSERT_BLOCK, values)
+    tx.write_many(_INSERT_ENTRY, [_entry_values(tx, customer_id, e) for e in entries])
+    max_position = max(keep_positions, default=0)
+    c = tx.codec
+    tx.write(
+        _UPDATE_HEAD,
+        {
+            "k_customer_id": customer_id, "k_currency": currency,
+            "last_seq": state.last_seq, "balance": c.decimal(state.balance),
+            "last_entry_at": c.instant(state.last_entry_at), "last_position": max_position,
+            "next_expiry_at": c.instant(next_expiry_at), "chain_head": state.chain_head,
+        },
+    )  # fmt: skip
+
+
+_REPLAY_UPDATES: dict[tuple[str, ...], Prepared] = {}
+
+
+def _replay_update(columns: tuple[str, ...]) -> Prepared:
+    statement = _REPLAY_UPDATES.get(columns)
+    if statement is None:
+        statement = Prepared(
+            lambda: (
+                update(credit_blocks)
+                .where(_cb.customer_id == bindparam("k_customer_id"), _cb.id == bindparam("k_id"))
+                .values({name: bindparam(name) for name in columns})
+            )
+        )
+        _REPLAY_UPDATES[columns] = statement
+    return statement
+
+
+def balances(tx: Tx, customer_ids: Sequence[str]) -> dict[str, list[tuple[str, Decimal]]]:
+    """Cached ledger balances per customer, as (currency, balance) sorted by currency."""
+    result: dict[str, list[tuple[str, Decimal]]] = {cid: [] for cid in customer_ids}
+    if not customer_ids:
+        return result
+    query = (
+        select(_lg.customer_id, _lg.currency, _lg.balance)
+        .where(_lg.customer_id.in_(list(customer_ids)))
+        .order_by(_lg.customer_id, _lg.currency)
     )
+    for row in tx.execute(query):
+        result[row.customer_id].append((row.currency, row.balance))
+    return result
+
+
+def ledger_keys(tx: Tx, customer_id: str | None) -> list[tuple[str, str]]:
+    """(customer id, currency) of every ledger (of one customer), for verification."""
+    query = select(_lg.customer_id, _lg.currency).order_by(_lg.customer_id, _lg.currency)
+    if customer_id is not None:
+        query = query.where(_lg.customer_id == customer_id)
+    return [(row[0], row[1]) for row in tx.execute(query)]
+
+
+def count_entries(tx: Tx) -> int:
+    return int(tx.execute(select(func.count()).select_from(ledger_entries)).scalar_one())
+
+
+def chain_heads(tx: Tx, customer_id: str) -> list[tuple[str, str]]:
+    """(currency, newest entry hash) of each of the customer's ledgers."""
+    query = (
+        select(_lg.currency, _lg.chain_head)
+        .where(_lg.customer_id == customer_id, _lg.chain_head.is_not(None))
+        .order_by(_lg.currency)
+    )
+    return [(row[0], row[1]) for row in tx.execute(query)]

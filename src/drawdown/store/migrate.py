@@ -1,4 +1,4 @@
-"""Apply Alembic migrations to the configured database (used by `drawdown migrate` and `serve`)."""
+"""Apply Alembic migrations to the configured database (`drawdown migrate` and `serve`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -21,9 +23,35 @@ def alembic_config() -> Config:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision; a no-op when it is current."""
     config = alembic_config()
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # Several servers may start at once against one database: migrate one at a time.
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite rebuilds tables to alter them; with foreign keys enforced, dropping a
+            # referenced table would fail. The pragma only works outside a transaction.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                if not sqlite:
+                    # Several servers may start at once: migrate one at a time.
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                if sqlite:
+                    problems = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    assert not problems, f"migration broke foreign keys: {problems[:5]}"
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
+def pending(engine: Engine) -> list[str]:
+    """Revisions not yet applied (empty when the schema is current)."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current == head:
+        return []
+    script = ScriptDirectory.from_config(alembic_config())
+    return [rev.revision for rev in script.iterate_revisions(head, current)]

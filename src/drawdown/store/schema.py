@@ -1,7 +1,8 @@
 """The database schema: one definition for SQLite and PostgreSQL.
 
-Every table holding customer data has `customer_id` as the first column of its
-primary key, so the schema can be distributed by customer (e.g. Citus) later.
+Every table holding customer data has `customer_id` as the first column of its primary key
+and of every unique constraint, so the schema can be distributed by customer on a sharded
+PostgreSQL such as Citus (docs/scaling.md; tests/store/test_distribution.py keeps it so).
 Invariants the ledger core keeps in Python are declared here a second time
 (unique sequence numbers, unique idempotency keys, one live external id).
 """
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     PrimaryKeyConstraint,
+    Sequence,
     String,
     Table,
     Text,
@@ -72,14 +74,19 @@ customers = Table(
     Column("tax_id", JSONDocument),
     Column("created_at", UTCDateTime, nullable=False),
     Column("deleted_at", UTCDateTime),
-    Index(
-        "uq_customers_live_external_id",
-        "external_customer_id",
-        unique=True,
-        sqlite_where=text("deleted_at IS NULL"),
-        postgresql_where=text("deleted_at IS NULL"),
-    ),
+    # Per-customer overdraft policy ("allow" / "refuse"); null follows the server setting.
+    Column("overdraft", String(16)),
     Index("ix_customers_created", "created_at", "id"),
+)
+
+# The live external ids, one row each: uniqueness of an alias needs a table keyed by the
+# alias itself, because a unique index on `customers` could not include the distribution
+# column (customer id) on a sharded PostgreSQL such as Citus.
+customer_external_ids = Table(
+    "customer_external_ids",
+    metadata,
+    Column("external_customer_id", String(255), primary_key=True),
+    Column("customer_id", String(ID), nullable=False),
 )
 
 # One row per (customer, currency): the cached head of that ledger.
@@ -91,9 +98,16 @@ ledgers = Table(
     Column("last_seq", BigInteger, nullable=False),
     Column("balance", ExactDecimal, nullable=False),
     Column("last_entry_at", UTCDateTime),
+    # Heads kept in columns, never recomputed from history: a write reads one row, not the
+    # ledger (positions of the command log, the due-expiry horizon, the top-up, the chain).
+    Column("last_position", BigInteger, nullable=False, server_default=text("0")),
+    Column("next_expiry_at", UTCDateTime),
+    Column("top_up_id", String(ID)),
+    Column("chain_head", String(64)),
     PrimaryKeyConstraint("customer_id", "currency"),
     ForeignKeyConstraint(["customer_id"], ["customers.id"]),
     CheckConstraint("last_seq >= 0", name="last_seq_not_negative"),
+    Index("ix_ledgers_next_expiry", "next_expiry_at"),
 )
 
 credit_blocks = Table(
@@ -106,6 +120,8 @@ credit_blocks = Table(
     Column("maximum_initial_balance", ExactDecimal, nullable=False),
     Column("moved_out", ExactDecimal, nullable=False),
     Column("voided", ExactDecimal, nullable=False),
+    # Credits its credit_block_expiry entry removed; they cannot be voided (R-VOID-1).
+    Column("expired", ExactDecimal, nullable=False, server_default=text("'0'")),
     Column("effective_date", UTCDateTime, nullable=False),
     Column("expiry_date", UTCDateTime),
     # Text, not NUMERIC: the caller's scale ("0.20") is echoed back verbatim.
@@ -123,11 +139,13 @@ credit_blocks = Table(
     Column("closed", Boolean, nullable=False),
     Column("deleted_at", UTCDateTime),
     PrimaryKeyConstraint("customer_id", "id"),
-    UniqueConstraint("id"),
     ForeignKeyConstraint(["customer_id", "currency"], ["ledgers.customer_id", "ledgers.currency"]),
     CheckConstraint("status IN ('active', 'pending_payment')", name="status_known"),
     CheckConstraint("source IN ('manual', 'top_up')", name="source_known"),
-    Index("ix_credit_blocks_ledger", "customer_id", "currency", "deleted_at"),
+    Index("ix_credit_blocks_ledger", "customer_id", "currency", "closed"),
+    # Lookups by block id alone (E20-E23). Ids are 95-bit random, so uniqueness needs no
+    # global index (which a table sharded by customer could not have).
+    Index("ix_credit_blocks_id", "id"),
 )
 
 ledger_entries = Table(
@@ -148,6 +166,8 @@ ledger_entries = Table(
     Column("void_amount", ExactDecimal),
     Column("void_reason", String(32)),
     Column("new_block_expiry_date", UTCDateTime),
+    # SHA-256 over this entry and the previous entry's hash in its ledger (ledger/chain.py).
+    Column("hash", String(64), nullable=False),
     PrimaryKeyConstraint("customer_id", "id"),
     UniqueConstraint("customer_id", "currency", "seq"),
     ForeignKeyConstraint(["customer_id", "currency"], ["ledgers.customer_id", "ledgers.currency"]),
@@ -155,7 +175,13 @@ ledger_entries = Table(
         ["customer_id", "block_id"], ["credit_blocks.customer_id", "credit_blocks.id"]
     ),
     CheckConstraint("seq >= 1", name="seq_positive"),
+    # Newest-first pages, overall and per filter, read an index in order: a page costs the
+    # same at a thousand entries as at a million.
     Index("ix_ledger_entries_listing", "customer_id", "created_at", "seq"),
+    Index("ix_ledger_entries_currency", "customer_id", "currency", "created_at", "seq"),
+    Index("ix_ledger_entries_type", "customer_id", "entry_type", "created_at", "seq"),
+    # The foreign key's child side: without it SQLite scans a block's entries on updates.
+    Index("ix_ledger_entries_block", "customer_id", "block_id"),
 )
 
 # The ordered operation log of each ledger: what replay (block deletion) re-applies.
@@ -176,7 +202,7 @@ invoices = Table(
     metadata,
     Column("customer_id", String(ID), nullable=False),
     Column("id", String(ID), nullable=False),
-    Column("invoice_number", String(32), nullable=False, unique=True),
+    Column("invoice_number", String(32), nullable=False),
     Column("status", String(16), nullable=False),
     Column("currency", String(8), nullable=False),
     Column("ledger_currency", String(64), nullable=False),
@@ -201,10 +227,14 @@ invoices = Table(
     Column("payment_notes", Text),
     Column("deleted_at", UTCDateTime),
     PrimaryKeyConstraint("customer_id", "id"),
-    UniqueConstraint("id"),
+    # Numbers come from one sequence (PostgreSQL) or counter (SQLite), so they are unique
+    # account-wide; the constraint is per customer so a sharded table can keep it.
+    UniqueConstraint("customer_id", "invoice_number"),
     ForeignKeyConstraint(["customer_id"], ["customers.id"]),
     CheckConstraint("status IN ('draft', 'issued', 'paid', 'void')", name="status_known"),
     Index("ix_invoices_listing", "invoice_date", "created_at"),
+    Index("ix_invoices_id", "id"),
+    Index("ix_invoices_block", "customer_id", "block_id"),
 )
 
 top_ups = Table(
@@ -226,7 +256,6 @@ top_ups = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("deactivated_at", UTCDateTime),
     PrimaryKeyConstraint("customer_id", "id"),
-    UniqueConstraint("id"),
     ForeignKeyConstraint(["customer_id"], ["customers.id"]),
 )
 
@@ -236,6 +265,8 @@ idempotency_keys = Table(
     Column("scope", String(64), nullable=False),
     Column("key", String(255), nullable=False),
     Column("fingerprint", String(64), nullable=False),
+    # Written together with the request's own writes (spec §1.9 rule 1a). Only rows left by
+    # drawdown before 0.2, which claimed keys in a separate transaction, can be null.
     Column("status_code", Integer),
     Column("body", Text),
     Column("created_at", UTCDateTime, nullable=False),
@@ -243,13 +274,16 @@ idempotency_keys = Table(
     Index("ix_idempotency_keys_created", "created_at"),
 )
 
-# Small named counters (invoice numbers); incremented under a row lock.
+# Small named counters (invoice numbers on SQLite, whose writers are serialized anyway;
+# PostgreSQL uses the sequence below, which no transaction waits on).
 counters = Table(
     "counters",
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+invoice_numbers = Sequence("invoice_numbers", metadata=metadata)
 
 admin_users = Table(
     "admin_users",
@@ -260,6 +294,18 @@ admin_users = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # Bumped at sign-out: session cookies carry the generation they were issued in.
     Column("session_generation", Integer, nullable=False, server_default=text("0")),
+)
+
+# Failed console sign-ins, shared by every process. `key` is a hash of (email, client
+# address), so its size is fixed whatever is sent; rows older than the window are pruned.
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("key", String(64), nullable=False),
+    Column("failed_at", UTCDateTime, nullable=False),
+    Index("ix_signin_failures_key", "key", "failed_at"),
+    Index("ix_signin_failures_failed_at", "failed_at"),
 )
 
 # Server-generated secrets that must survive restarts (console session signing).

@@ -10,7 +10,7 @@ import operator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, bindparam, func
+from sqlalchemy import BindParameter, ColumnElement, Integer, bindparam, func
 from sqlalchemy.engine import Dialect
 
 from drawdown.store.types import ExactDecimal
@@ -40,15 +40,23 @@ def compare(left: Any, op: str, right: Any) -> Any:
     return COMPARISONS[op](left, right)
 
 
-def decimal_compare(column: Any, op: str, value: Decimal, dialect: Dialect) -> ColumnElement[bool]:
-    """`column <op> value` (op in gt/gte/lt/lte/eq), exact on both databases."""
-    bound = bindparam(None, value, type_=ExactDecimal)
-    if dialect.name == "postgresql":
+def decimal_compare(
+    column: Any, op: str, value: Any, dialect: Dialect | str
+) -> ColumnElement[bool]:
+    """`column <op> value` (op in gt/gte/lt/lte/eq), exact on both databases.
+
+    `value` is a Decimal or an already named bind parameter (prepared statements).
+    """
+    bound = (
+        value if isinstance(value, BindParameter) else bindparam(None, value, type_=ExactDecimal)
+    )
+    name = dialect if isinstance(dialect, str) else dialect.name
+    if name == "postgresql":
         result: ColumnElement[bool] = compare(column, op, bound)
         return result
     at_least: ColumnElement[bool] = compare(func.dd_dec_cmp(column, bound, type_=Integer), op, 0)
     return at_least
 
 
-def decimal_at_least(column: Any, value: Decimal, dialect: Dialect) -> ColumnElement[bool]:
+def decimal_at_least(column: Any, value: Any, dialect: Dialect | str) -> ColumnElement[bool]:
     return decimal_compare(column, "gte", value, dialect)

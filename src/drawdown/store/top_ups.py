@@ -6,33 +6,41 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import and_, or_, select, update
 
+from drawdown.store.records import TopUp, record_of
 from drawdown.store.schema import credit_blocks, top_ups
+from drawdown.store.tx import Tx
 
 
-def insert(conn: Connection, values: Mapping[str, Any]) -> None:
-    conn.execute(top_ups.insert().values(**values))
+def _record(row: Mapping[str, Any]) -> TopUp:
+    top_up: TopUp = record_of(TopUp, row)
+    return top_up
 
 
-def get(conn: Connection, customer_id: str, top_up_id: str) -> RowMapping | None:
+def insert(tx: Tx, values: Mapping[str, Any]) -> None:
+    tx.execute(top_ups.insert().values(**values))
+
+
+def get(tx: Tx, customer_id: str, top_up_id: str) -> TopUp | None:
     query = select(top_ups).where(top_ups.c.customer_id == customer_id, top_ups.c.id == top_up_id)
-    return conn.execute(query).mappings().first()
+    row = tx.execute(query).mappings().first()
+    return None if row is None else _record(row)
 
 
-def active_for(conn: Connection, customer_id: str, currency: str) -> list[RowMapping]:
+def active_for(tx: Tx, customer_id: str, currency: str) -> list[TopUp]:
     query = select(top_ups).where(
         top_ups.c.customer_id == customer_id,
         top_ups.c.currency == currency,
         top_ups.c.deactivated_at.is_(None),
     )
-    return list(conn.execute(query.order_by(top_ups.c.created_at.desc())).mappings())
+    rows = tx.execute(query.order_by(top_ups.c.created_at.desc())).mappings()
+    return [_record(row) for row in rows]
 
 
 def list_active(
-    conn: Connection, customer_id: str, after: tuple[datetime, str] | None, limit: int
-) -> list[RowMapping]:
+    tx: Tx, customer_id: str, after: tuple[datetime, str] | None, limit: int
+) -> list[TopUp]:
     """Newest first; `after` is the (created_at, id) of the previous page's last row."""
     c = top_ups.c
     query = select(top_ups).where(c.customer_id == customer_id, c.deactivated_at.is_(None))
@@ -42,22 +50,22 @@ def list_active(
             or_(c.created_at < created_at, and_(c.created_at == created_at, c.id < after[1]))
         )
     query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
-    return list(conn.execute(query).mappings())
+    return [_record(row) for row in tx.execute(query).mappings()]
 
 
-def deactivate(conn: Connection, customer_id: str, top_up_id: str, now: datetime) -> None:
-    conn.execute(
+def deactivate(tx: Tx, customer_id: str, top_up_id: str, now: datetime) -> None:
+    tx.execute(
         update(top_ups)
         .where(top_ups.c.customer_id == customer_id, top_ups.c.id == top_up_id)
         .values(deactivated_at=now)
     )
 
 
-def has_pending_block(conn: Connection, customer_id: str, top_up_id: str) -> bool:
+def has_pending_block(tx: Tx, customer_id: str, top_up_id: str) -> bool:
     query = select(credit_blocks.c.id).where(
         credit_blocks.c.customer_id == customer_id,
         credit_blocks.c.top_up_id == top_up_id,
         credit_blocks.c.status == "pending_payment",
         credit_blocks.c.deleted_at.is_(None),
     )
-    return conn.execute(query.limit(1)).first() is not None
+    return tx.execute(query.limit(1)).first() is not None

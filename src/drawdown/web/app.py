@@ -1,7 +1,9 @@
-"""Mounts the web console on the API's app: pages under /console, files under /console/static.
+"""The web console: pages under /console, files under /console/static.
 
 Two routers: `public` (sign-in only) and `protected`, which carries `require_admin` as a
 router-wide dependency so that every page added to it is behind sign-in by construction.
+Built by the composition root (`drawdown/app.py`) beside the API; it knows neither the API
+nor how the database was opened.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from drawdown.web.auth import (
     require_admin,
     sign_in_required,
 )
-from drawdown.web.pages import HERE
+from drawdown.web.pages import HERE, not_found
 from drawdown.web.session import SessionCodec
 from drawdown.web.throttle import SignInThrottle
 
@@ -27,9 +29,11 @@ PREFIX = "/console"
 PROTECTED_ROUTERS = (customers.router, keys.router, login.protected)
 
 
-def mount(app: FastAPI, ctx: ServiceContext) -> None:
+def create_console(ctx: ServiceContext) -> FastAPI:
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
+    app.state.ctx = ctx
     app.state.console_sessions = SessionCodec(ctx)
-    app.state.console_throttle = SignInThrottle()
+    app.state.console_throttle = SignInThrottle(ctx)
     protected = APIRouter(prefix=PREFIX, dependencies=[Depends(require_admin)])
     # "/console" itself: a path-less route cannot come through include_router.
     protected.add_api_route("", customers.home, methods=["GET"])
@@ -40,3 +44,5 @@ def mount(app: FastAPI, ctx: ServiceContext) -> None:
     app.mount(PREFIX + "/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(CsrfRejected, csrf_rejected)
+    app.add_exception_handler(404, not_found)
+    return app

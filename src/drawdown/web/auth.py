@@ -12,13 +12,13 @@ from __future__ import annotations
 import hmac
 from urllib.parse import quote
 
-from sqlalchemy.engine import RowMapping
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from drawdown.services import admins
+from drawdown.services.access import admins
+from drawdown.store.records import Admin
 from drawdown.web.pages import context_of, redirect, render, session_of
 
 LOGIN_PATH = "/console/login"
@@ -32,7 +32,7 @@ class CsrfRejected(Exception):
     """A form arrived without the token of this browser's session."""
 
 
-async def signed_in_admin(request: Request) -> RowMapping | None:
+async def signed_in_admin(request: Request) -> Admin | None:
     """The admin of this browser's session, or None if it is anonymous or revoked."""
     session = session_of(request)
     if session.admin_id is None:
@@ -40,12 +40,12 @@ async def signed_in_admin(request: Request) -> RowMapping | None:
     admin = await run_in_threadpool(admins.get_admin, context_of(request), session.admin_id)
     if admin is None:  # the account was deleted after sign-in
         return None
-    if admin["session_generation"] != session.generation:  # signed out since
+    if admin.session_generation != session.generation:  # signed out since
         return None
     return admin
 
 
-async def require_admin(request: Request) -> RowMapping:
+async def require_admin(request: Request) -> Admin:
     admin = await signed_in_admin(request)
     if admin is None:
         raise SignInRequired

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from fastapi import APIRouter, Depends
-from sqlalchemy.engine import RowMapping
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -14,6 +13,7 @@ from starlette.responses import Response
 from drawdown.services import console
 from drawdown.services.entry_input import ENTRY_TYPES
 from drawdown.services.errors import ResourceNotFound
+from drawdown.store.records import Customer
 from drawdown.web import customer_page, forms
 from drawdown.web.auth import checked_form
 from drawdown.web.pages import context_of, query, redirect, render
@@ -21,6 +21,7 @@ from drawdown.web.pages import context_of, query, redirect, render
 router = APIRouter()
 CUSTOMERS_PAGE_SIZE = 50
 SEARCH_LENGTH_MAX = 200
+PAGE_DIGITS_MAX = 6  # a million pages of 50 is more customers than a console lists
 
 
 async def home(request: Request) -> Response:
@@ -29,14 +30,14 @@ async def home(request: Request) -> Response:
 
 
 @router.get("/customers")
-async def customers_page(request: Request, q: str = "", page: int = 1) -> Response:
+async def customers_page(request: Request, q: str = "", page: str = "1") -> Response:
     """Customers, searchable, with their balances."""
-    q, page = q.strip()[:SEARCH_LENGTH_MAX], max(page, 1)
-    rows, balances = await run_in_threadpool(_search, request, q, page)
+    q, page_number = q.strip()[:SEARCH_LENGTH_MAX], _page_number(page)
+    rows, balances = await run_in_threadpool(_search, request, q, page_number)
     context = {
         "nav": "customers",
         "q": q,
-        "page": page,
+        "page": page_number,
         "customers": rows[:CUSTOMERS_PAGE_SIZE],
         "has_more": len(rows) > CUSTOMERS_PAGE_SIZE,
         "balances": balances,
@@ -44,9 +45,17 @@ async def customers_page(request: Request, q: str = "", page: int = 1) -> Respon
     return render(request, "customers.html", context)
 
 
+def _page_number(raw: str) -> int:
+    """A page number from the query; anything odd (23 digits, letters) means page 1."""
+    digits = raw.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > PAGE_DIGITS_MAX:
+        return 1
+    return max(int(digits), 1)
+
+
 def _search(
     request: Request, q: str, page: int
-) -> tuple[list[RowMapping], dict[str, list[tuple[str, Decimal]]]]:
+) -> tuple[list[Customer], dict[str, list[tuple[str, Decimal]]]]:
     offset = (page - 1) * CUSTOMERS_PAGE_SIZE
     return console.search_customers(context_of(request), q, offset, CUSTOMERS_PAGE_SIZE + 1)
 

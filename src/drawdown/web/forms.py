@@ -1,7 +1,7 @@
 """The console's ledger-entry forms: what each shows, and how a post becomes an API request.
 
 A form post is turned into the same dict the JSON API receives and validated by the API's
-own `entry_fields`, then written by the same `services.ledger.create_entry`; so a form can
+own `entry_fields`, then written by the same `services.ledger.entries.create_entry`; so a form can
 accept exactly what the API accepts and fails with the API's messages, field by field.
 """
 
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from drawdown.ledger.errors import LedgerError
-from drawdown.services import ledger as ledger_service
 from drawdown.services.context import ServiceContext
-from drawdown.services.customers import CustomerRef
 from drawdown.services.entry_input import entry_fields
 from drawdown.services.errors import InvalidRequest, ServiceError
+from drawdown.services.ledger import entries
+from drawdown.services.write_path import CustomerRef
 
 FORM_LEVEL = "form"  # errors that belong to no visible field are shown above the form
 
@@ -101,7 +101,7 @@ def submit(
         return Submission(entry_type, values, {FORM_LEVEL: "Unknown kind of ledger entry."})
     try:
         fields = entry_fields(api_request(entry_type, values))
-        ledger_service.create_entry(ctx, CustomerRef(id=customer_id), fields)
+        entries.create_entry(CustomerRef(id=customer_id), fields).run(ctx)
     except InvalidRequest as exc:
         return Submission(entry_type, values, placed(form, api_error_fields(exc)))
     except (LedgerError, ServiceError) as exc:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from sqlalchemy.engine import RowMapping
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from drawdown.services import api_keys
+from drawdown.services.access import api_keys
 from drawdown.services.errors import ServiceError
+from drawdown.store.records import ApiKey
 from drawdown.web.auth import checked_form
 from drawdown.web.pages import codec_of, context_of, redirect, render
 
@@ -62,7 +62,7 @@ async def revoke_key(
     if key is None:
         return _not_found(request)
     await run_in_threadpool(api_keys.revoke_key, context_of(request), key_id)
-    return redirect(request, f"/console/keys?revoked={key['prefix']}")
+    return redirect(request, f"/console/keys?revoked={key.prefix}")
 
 
 async def _render_keys(request: Request, extra: dict[str, object], status: int = 200) -> Response:
@@ -70,9 +70,9 @@ async def _render_keys(request: Request, extra: dict[str, object], status: int =
     return render(request, "keys.html", {"keys": keys, "nav": "keys", **extra}, status)
 
 
-async def _active_key(request: Request, key_id: str) -> RowMapping | None:
+async def _active_key(request: Request, key_id: str) -> ApiKey | None:
     keys = await run_in_threadpool(api_keys.list_keys, context_of(request))
-    return next((k for k in keys if k["id"] == key_id and k["revoked_at"] is None), None)
+    return next((k for k in keys if k.id == key_id and k.revoked_at is None), None)
 
 
 def _not_found(request: Request) -> Response:

@@ -12,13 +12,13 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from drawdown.services import admins
+from drawdown.services.access import admins
 from drawdown.web.auth import LOGIN_PATH, checked_form, safe_next, signed_in_admin
 from drawdown.web.pages import codec_of, context_of, redirect, render, session_of
 from drawdown.web.session import new_session
 from drawdown.web.throttle import SignInThrottle
 
-TOO_MANY_ATTEMPTS = "Too many failed sign-ins for this email; wait 15 minutes and retry."
+TOO_MANY_ATTEMPTS = "Too many failed sign-ins from here; wait 15 minutes and retry."
 
 public = APIRouter()
 protected = APIRouter()
@@ -38,17 +38,17 @@ async def login(request: Request, form: FormData = Depends(checked_form)) -> Res
     email, password = str(form.get("email", "")), str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")))
     throttle: SignInThrottle = request.app.state.console_throttle
-    if throttle.blocked(email):
+    if await throttle.blocked(request, email):
         context = {"next": target, "email": email, "error": TOO_MANY_ATTEMPTS}
         return render(request, "login.html", context, status_code=429)
     admin = await run_in_threadpool(admins.authenticate, context_of(request), email, password)
     if admin is None:
-        throttle.failed(email)
+        await throttle.failed(request, email)
         context = {"next": target, "email": email, "error": "Wrong email or password."}
         return render(request, "login.html", context, status_code=400)
-    throttle.succeeded(email)
+    await throttle.succeeded(request, email)
     request.state.console_session = new_session(
-        admin_id=str(admin["id"]), generation=int(admin["session_generation"])
+        admin_id=admin.id, generation=admin.session_generation
     )
     return redirect(request, target)
 

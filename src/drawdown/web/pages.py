@@ -97,3 +97,9 @@ def finish(request: Request, response: Response) -> Response:
     if session.fresh:
         codec_of(request).write(request, response, session)
     return response
+
+
+async def not_found(request: Request, _: Exception) -> Response:
+    """Unknown console paths get the console's own page, not the API's JSON."""
+    message = "There is no such page in the console."
+    return render(request, "error.html", {"title": "Not found", "message": message}, 404)

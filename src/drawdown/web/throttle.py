@@ -1,41 +1,31 @@
-"""Sign-in throttling: a few wrong passwords per email, then a pause.
+"""The console's view of sign-in throttling (the rule itself: services/access/signin.py).
 
-Per process and in memory, like the API's rate limiter: it stops online password guessing
-at the console's public form without a table to maintain. Argon2 already makes each guess
-slow; this bounds how many a single account can take.
+The client address is the connection's peer: behind a reverse proxy every browser shares
+the proxy's address, so put the throttle's numbers in proportion (docs/operations).
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
-FAILURES_MAX = 5
-WINDOW_SECONDS = 15 * 60
+from drawdown.services.access import signin
+from drawdown.services.context import ServiceContext
 
 
 class SignInThrottle:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
 
-    def blocked(self, email: str) -> bool:
-        with self._lock:
-            return len(self._recent(email.strip().lower())) >= FAILURES_MAX
+    @staticmethod
+    def client(request: Request) -> str:
+        return request.client.host if request.client is not None else "unknown"
 
-    def failed(self, email: str) -> None:
-        with self._lock:
-            self._recent(email.strip().lower()).append(self._clock())
+    async def blocked(self, request: Request, email: str) -> bool:
+        return await run_in_threadpool(signin.blocked, self._ctx, email, self.client(request))
 
-    def succeeded(self, email: str) -> None:
-        with self._lock:
-            self._failures.pop(email.strip().lower(), None)
+    async def failed(self, request: Request, email: str) -> None:
+        await run_in_threadpool(signin.failed, self._ctx, email, self.client(request))
 
-    def _recent(self, key: str) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and failures[0] <= self._clock() - WINDOW_SECONDS:
-            failures.popleft()
-        return failures
+    async def succeeded(self, request: Request, email: str) -> None:
+        await run_in_threadpool(signin.succeeded, self._ctx, email, self.client(request))

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from drawdown.api import pagination
-from drawdown.api.deps import json_object, service_context, validated
+from drawdown.api.deps import body_of, respond, service_context, validated
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.paths import BY_EXTERNAL_ID
 from drawdown.api.queries import integer, range_filters
+from drawdown.api.replies import NO_CONTENT, JsonReplier
 from drawdown.api.schemas.customers import (
     CustomerCreate,
     CustomerUpdate,
@@ -19,96 +20,84 @@ from drawdown.api.schemas.customers import (
 )
 from drawdown.ledger.dates import resolve_bounds
 from drawdown.services import customers as service
-from drawdown.services.customers import CustomerRef
+from drawdown.services.write_path import CustomerRef
+from drawdown.store.records import Customer
 
 router = APIRouter()
 
+CREATED: JsonReplier[Customer] = JsonReplier(201, customer_json)
+UPDATED: JsonReplier[Customer] = JsonReplier(200, customer_json)
 
-@router.post("/customers", status_code=201)
+
+@router.post("/v1/customers", status_code=201)
 async def create_customer(request: Request) -> Response:
     """Create a customer."""
-    body = validated(CustomerCreate, await json_object(request))
-    row = await run_in_threadpool(
-        service.create_customer, service_context(request), service_fields(body)
-    )
-    return ExactJSONResponse(customer_json(row), status_code=201)
+    body = validated(CustomerCreate, body_of(request))
+    return await respond(request, service.create_customer(service_fields(body)), CREATED)
 
 
-@router.get("/customers")
+@router.get("/v1/customers")
 async def list_customers(request: Request) -> Response:
     """List customers, newest first."""
     ctx = service_context(request)
     raw_filters = range_filters(request, "created_at")
     filters = resolve_bounds(raw_filters, "UTC", field="created_at")
     page_req = pagination.page_request(
-        ctx.settings,
-        "customers",
-        integer(request, "limit"),
-        request.query_params.get("cursor"),
+        ctx.settings, "customers", integer(request, "limit"), request.query_params.get("cursor"),
         dict(raw_filters),
-    )
-    after = pagination.decode_key(page_req.after, pagination.cursor_instant, str)
+    )  # fmt: skip
+    after = pagination.decode_key(page_req.after, pagination.cursor_instant, pagination.cursor_id)
     rows = await run_in_threadpool(
         lambda: service.list_customers(
             ctx, created_at_filters=filters, after=after, limit=page_req.limit + 1
         )
     )
     shown, meta = pagination.page(
-        rows,
-        page_req,
-        "customers",
-        dict(raw_filters),
-        pagination.created_key,
+        rows, page_req, "customers", dict(raw_filters), pagination.created_key
     )
     return ExactJSONResponse(
         {"data": [customer_json(r) for r in shown], "pagination_metadata": meta}
     )
 
 
-@router.get(BY_EXTERNAL_ID)
+@router.get("/v1" + BY_EXTERNAL_ID)
 async def fetch_customer_by_external_id(request: Request, external_customer_id: str) -> Response:
     """Fetch a customer by external id."""
     ref = CustomerRef(external_id=external_customer_id)
-    row = await run_in_threadpool(service.get_customer, service_context(request), ref)
-    return ExactJSONResponse(customer_json(row))
+    customer = await run_in_threadpool(service.get_customer, service_context(request), ref)
+    return ExactJSONResponse(customer_json(customer))
 
 
-@router.put(BY_EXTERNAL_ID)
+@router.put("/v1" + BY_EXTERNAL_ID)
 async def update_customer_by_external_id(request: Request, external_customer_id: str) -> Response:
     """Update a customer by external id."""
     return await _update(request, CustomerRef(external_id=external_customer_id))
 
 
-@router.get("/customers/{customer_id}")
+@router.get("/v1/customers/{customer_id}")
 async def fetch_customer(request: Request, customer_id: str) -> Response:
     """Fetch a customer."""
-    row = await run_in_threadpool(
-        service.get_customer, service_context(request), CustomerRef(id=customer_id)
-    )
-    return ExactJSONResponse(customer_json(row))
+    ref = CustomerRef(id=customer_id)
+    customer = await run_in_threadpool(service.get_customer, service_context(request), ref)
+    return ExactJSONResponse(customer_json(customer))
 
 
-@router.put("/customers/{customer_id}")
+@router.put("/v1/customers/{customer_id}")
 async def update_customer(request: Request, customer_id: str) -> Response:
     """Update a customer."""
     return await _update(request, CustomerRef(id=customer_id))
 
 
 async def _update(request: Request, ref: CustomerRef) -> Response:
-    raw = await json_object(request)
-    body = validated(CustomerUpdate, raw)
-    fields = service_fields(body)
+    fields = service_fields(validated(CustomerUpdate, body_of(request)))
     for required in ("name", "email"):
         if required in fields and fields[required] is None:
             raise invalid(required, "may not be null")
-    row = await run_in_threadpool(service.update_customer, service_context(request), ref, fields)
-    return ExactJSONResponse(customer_json(row))
+    return await respond(request, service.update_customer(ref, fields), UPDATED)
 
 
-@router.delete("/customers/{customer_id}", status_code=204)
+@router.delete("/v1/customers/{customer_id}", status_code=204)
 async def delete_customer(request: Request, customer_id: str) -> Response:
     """Delete a customer."""
-    await run_in_threadpool(
-        service.delete_customer, service_context(request), CustomerRef(id=customer_id)
-    )
-    return Response(status_code=204)
+    return await respond(request, service.delete_customer(CustomerRef(id=customer_id)),
+                         NO_CONTENT)  # fmt: skip

@@ -1,4 +1,4 @@
-"""Invoice endpoints E23–E28 and top-up endpoints E14–E19."""
+"""Invoice endpoints E24–E28 (spec §2.6)."""
 
 from __future__ import annotations
 
@@ -7,31 +7,27 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from drawdown.api import pagination, paths
-from drawdown.api.deps import json_object, service_context, validated
+from drawdown.api import pagination
+from drawdown.api.deps import body_of, respond, service_context, validated
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.queries import integer, range_filters
-from drawdown.api.schemas.invoices import (
-    MarkPaidRequest,
-    TopUpRequest,
-    invoice_json,
-    invoice_summary_json,
-    top_up_json,
-)
-from drawdown.api.schemas.ledger import block_json
+from drawdown.api.replies import JsonReplier
+from drawdown.api.schemas.invoices import MarkPaidRequest, invoice_json
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant
-from drawdown.services import invoices as service
-from drawdown.services import ledger as ledger_service
-from drawdown.services import top_ups
-from drawdown.services.customers import CustomerRef
+from drawdown.services.billing import invoices as service
+from drawdown.services.billing.invoices import InvoiceView
+from drawdown.services.write_path import CustomerRef
 
 router = APIRouter()
 INVOICE_STATUSES = ("draft", "issued", "paid", "synced", "void")
 
 
-@router.get("/invoices")
+INVOICE: JsonReplier[InvoiceView] = JsonReplier(200, lambda v: invoice_json(v.invoice, v.customer))
+
+
+@router.get("/v1/invoices")
 async def list_invoices(request: Request) -> Response:
     """List invoices."""
     ctx = service_context(request)
@@ -62,26 +58,25 @@ async def list_invoices(request: Request) -> Response:
         due_date=due,
         amount=amount,
         after=pagination.decode_key(
-            page_req.after, pagination.cursor_instant, pagination.cursor_instant, str
+            page_req.after,
+            pagination.cursor_instant,
+            pagination.cursor_instant,
+            pagination.cursor_id,
         ),
         limit=page_req.limit + 1,
         subscription_id=params.get("subscription_id"),
     )
-    rows = await run_in_threadpool(service.list_invoices, ctx, query)
-    shown, meta = pagination.page(
-        rows,
-        page_req,
-        "invoices",
-        filters,
-        lambda pair: [
-            format_instant(pair[0]["invoice_date"], fractions=True),
-            format_instant(pair[0]["created_at"], fractions=True),
-            pair[0]["id"],
-        ],
-    )
+    views = await run_in_threadpool(service.list_invoices, ctx, query)
+    shown, meta = pagination.page(views, page_req, "invoices", filters, _invoice_key)
     return ExactJSONResponse(
-        {"data": [invoice_json(r, c) for r, c in shown], "pagination_metadata": meta}
+        {"data": [invoice_json(v.invoice, v.customer) for v in shown], "pagination_metadata": meta}
     )
+
+
+def _invoice_key(view: InvoiceView) -> list[Any]:
+    invoice = view.invoice
+    return [format_instant(invoice.invoice_date, fractions=True),
+            format_instant(invoice.created_at, fractions=True), invoice.id]  # fmt: skip
 
 
 def _customer_filter(customer_id: str | None, external_id: str | None) -> CustomerRef | None:
@@ -92,124 +87,34 @@ def _customer_filter(customer_id: str | None, external_id: str | None) -> Custom
     return None
 
 
-@router.get("/invoices/{invoice_id}")
+@router.get("/v1/invoices/{invoice_id}")
 async def fetch_invoice(request: Request, invoice_id: str) -> Response:
     """Fetch an invoice."""
-    row, customer = await run_in_threadpool(
-        service.get_invoice, service_context(request), invoice_id
-    )
-    return ExactJSONResponse(invoice_json(row, customer))
+    view = await run_in_threadpool(service.get_invoice, service_context(request), invoice_id)
+    return ExactJSONResponse(invoice_json(view.invoice, view.customer))
 
 
-@router.post("/invoices/{invoice_id}/mark_paid")
+@router.post("/v1/invoices/{invoice_id}/mark_paid")
 async def mark_paid(request: Request, invoice_id: str) -> Response:
     """Mark an invoice as paid."""
-    body = validated(MarkPaidRequest, await json_object(request))
-    ctx = service_context(request)
-    await run_in_threadpool(service.mark_paid, ctx, invoice_id, body.model_dump())
-    return await fetch_invoice(request, invoice_id)
+    fields = validated(MarkPaidRequest, body_of(request)).model_dump()
+    owner = await _owner(request, invoice_id)
+    return await respond(request, service.mark_paid(owner, invoice_id, fields), INVOICE)
 
 
-@router.post("/invoices/{invoice_id}/void")
+@router.post("/v1/invoices/{invoice_id}/void")
 async def void_invoice(request: Request, invoice_id: str) -> Response:
     """Void an invoice."""
-    await run_in_threadpool(service.void_invoice, service_context(request), invoice_id)
-    return await fetch_invoice(request, invoice_id)
+    owner = await _owner(request, invoice_id)
+    return await respond(request, service.void_invoice(owner, invoice_id), INVOICE)
 
 
-@router.post("/invoices/{invoice_id}/issue")
+@router.post("/v1/invoices/{invoice_id}/issue")
 async def issue_invoice(request: Request, invoice_id: str) -> Response:
     """Issue a draft invoice."""
-    await json_object(request)
-    await run_in_threadpool(service.issue, service_context(request), invoice_id)
-    return await fetch_invoice(request, invoice_id)
+    owner = await _owner(request, invoice_id)
+    return await respond(request, service.issue(owner, invoice_id), INVOICE)
 
 
-@router.get("/credit_blocks/{block_id}/invoices")
-async def block_invoices(request: Request, block_id: str) -> Response:
-    """List the invoices that charged for a credit block."""
-    ctx = service_context(request)
-    block = await run_in_threadpool(ledger_service.get_block, ctx, block_id)
-    customer = await run_in_threadpool(ledger_service.customer_of_block, ctx, block_id)
-    rows = await run_in_threadpool(service.invoices_for_blocks, ctx, customer["id"], [block.id])
-    return ExactJSONResponse(
-        {"block": block_json(block), "invoices": [invoice_summary_json(r, customer) for r in rows]}
-    )
-
-
-# --- top-ups ------------------------------------------------------------------------------
-
-BY_ID = "/customers/{customer_id}/credits/top_ups"
-BY_EXTERNAL_ID = paths.BY_EXTERNAL_ID + "/credits/top_ups"
-
-
-@router.post(BY_ID, status_code=201)
-async def create_top_up(request: Request, customer_id: str) -> Response:
-    """Create a top-up."""
-    return await _create_top_up(request, CustomerRef(id=customer_id))
-
-
-@router.post(BY_EXTERNAL_ID, status_code=201)
-async def create_top_up_by_external_id(request: Request, external_customer_id: str) -> Response:
-    """Create a top-up by external customer id."""
-    return await _create_top_up(request, CustomerRef(external_id=external_customer_id))
-
-
-async def _create_top_up(request: Request, ref: CustomerRef) -> Response:
-    body = validated(TopUpRequest, await json_object(request))
-    fields = body.model_dump()
-    row = await run_in_threadpool(top_ups.create_top_up, service_context(request), ref, fields)
-    return ExactJSONResponse(top_up_json(row), status_code=201)
-
-
-@router.get(BY_ID)
-async def list_top_ups(request: Request, customer_id: str) -> Response:
-    """List active top-ups."""
-    return await _list_top_ups(request, CustomerRef(id=customer_id))
-
-
-@router.get(BY_EXTERNAL_ID)
-async def list_top_ups_by_external_id(request: Request, external_customer_id: str) -> Response:
-    """List active top-ups by external customer id."""
-    return await _list_top_ups(request, CustomerRef(external_id=external_customer_id))
-
-
-async def _list_top_ups(request: Request, ref: CustomerRef) -> Response:
-    ctx = service_context(request)
-    filters = {"c": ref.describe()}
-    page_req = pagination.page_request(
-        ctx.settings,
-        "top_ups",
-        integer(request, "limit"),
-        request.query_params.get("cursor"),
-        filters,
-    )
-    after = pagination.decode_key(page_req.after, pagination.cursor_instant, str)
-    rows = await run_in_threadpool(top_ups.list_top_ups, ctx, ref, after, page_req.limit + 1)
-    shown, meta = pagination.page(
-        rows,
-        page_req,
-        "top_ups",
-        filters,
-        pagination.created_key,
-    )
-    return ExactJSONResponse({"data": [top_up_json(r) for r in shown], "pagination_metadata": meta})
-
-
-@router.delete(BY_ID + "/{top_up_id}", status_code=204)
-async def delete_top_up(request: Request, customer_id: str, top_up_id: str) -> Response:
-    """Delete (deactivate) a top-up."""
-    ctx = service_context(request)
-    await run_in_threadpool(top_ups.delete_top_up, ctx, CustomerRef(id=customer_id), top_up_id)
-    return Response(status_code=204)
-
-
-@router.delete(BY_EXTERNAL_ID + "/{top_up_id}", status_code=204)
-async def delete_top_up_by_external_id(
-    request: Request, external_customer_id: str, top_up_id: str
-) -> Response:
-    """Delete (deactivate) a top-up by external customer id."""
-    ctx = service_context(request)
-    ref = CustomerRef(external_id=external_customer_id)
-    await run_in_threadpool(top_ups.delete_top_up, ctx, ref, top_up_id)
-    return Response(status_code=204)
+async def _owner(request: Request, invoice_id: str) -> CustomerRef:
+    return await run_in_threadpool(service.owner_of, service_context(request), invoice_id)

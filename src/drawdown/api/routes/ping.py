@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.responses import Response
 
 router = APIRouter()
 
+_PONG = b'{"response":"pong"}'
 
-@router.get("/ping")
-async def ping() -> dict[str, str]:
+
+@router.get("/v1/ping")
+async def ping() -> Response:
     """Check the API key and that the service answers."""
-    return {"response": "pong"}
+    return Response(_PONG, media_type="application/json")

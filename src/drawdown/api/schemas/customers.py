@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.engine import RowMapping
 
 from drawdown.ledger.dates import format_instant
+from drawdown.store.records import Customer
 
 PaymentProvider = Literal[
     "quickbooks", "bill.com", "stripe_charge", "stripe_invoice", "netsuite", "adyen"
@@ -65,26 +66,26 @@ def service_fields(model: BaseModel) -> dict[str, Any]:
     return data
 
 
-def customer_json(row: RowMapping) -> dict[str, Any]:
+def customer_json(customer: Customer) -> dict[str, Any]:
     return {
-        "id": row["id"],
-        "external_customer_id": row["external_customer_id"],
-        "name": row["name"],
-        "email": row["email"],
-        "additional_emails": list(row["additional_emails"]),
-        "currency": row["currency"],
-        "timezone": row["timezone"],
-        "metadata": dict(row["metadata"]),
-        "created_at": format_instant(row["created_at"], fractions=True),
+        "id": customer.id,
+        "external_customer_id": customer.external_customer_id,
+        "name": customer.name,
+        "email": customer.email,
+        "additional_emails": list(customer.additional_emails),
+        "currency": customer.currency,
+        "timezone": customer.timezone,
+        "metadata": dict(customer.metadata),
+        "created_at": format_instant(customer.created_at, fractions=True),
         "balance": "0.00",
-        "auto_collection": row["auto_collection"],
-        "auto_issuance": row["auto_issuance"],
-        "email_delivery": row["email_delivery"],
-        "payment_provider": row["payment_provider"],
-        "payment_provider_id": row["payment_provider_id"],
-        "billing_address": _address(row["billing_address"]),
-        "shipping_address": _address(row["shipping_address"]),
-        "tax_id": row["tax_id"],
+        "auto_collection": customer.auto_collection,
+        "auto_issuance": customer.auto_issuance,
+        "email_delivery": customer.email_delivery,
+        "payment_provider": customer.payment_provider,
+        "payment_provider_id": customer.payment_provider_id,
+        "billing_address": address_json(customer.billing_address),
+        "shipping_address": address_json(customer.shipping_address),
+        "tax_id": customer.tax_id,
         "hierarchy": {"children": [], "parent": None},
         "portal_url": None,
         "exempt_from_automated_tax": None,
@@ -96,12 +97,12 @@ def customer_json(row: RowMapping) -> dict[str, Any]:
     }
 
 
-def _address(value: dict[str, Any] | None) -> dict[str, Any] | None:
+def address_json(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
     keys = ("city", "country", "line1", "line2", "postal_code", "state")
     return {key: value.get(key) for key in keys}
 
 
-def customer_minified(row: RowMapping) -> dict[str, Any]:
-    return {"id": row["id"], "external_customer_id": row["external_customer_id"]}
+def customer_minified(customer: Customer) -> dict[str, Any]:
+    return {"id": customer.id, "external_customer_id": customer.external_customer_id}

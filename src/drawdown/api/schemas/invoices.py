@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.engine import RowMapping
 
-from drawdown.api.schemas.customers import customer_minified
+from drawdown.api.schemas.customers import address_json, customer_minified
 from drawdown.ledger.amounts import round_money
 from drawdown.ledger.dates import format_instant
-from drawdown.services import invoices as service
-from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import minor_units
+from drawdown.store.records import Customer, Invoice, TopUp
 
 MONEY = Decimal("0.01")
 
@@ -62,29 +59,29 @@ def _at(value: Any) -> str | None:
     return None if value is None else format_instant(value, fractions=True)
 
 
-def invoice_json(row: RowMapping, customer: RowMapping) -> dict[str, Any]:
-    total = _money(row["total"], row["currency"])
+def invoice_json(row: Invoice, customer: Customer) -> dict[str, Any]:
+    total = _money(row.total, row.currency)
     return {
-        "id": row["id"], "invoice_number": row["invoice_number"], "invoice_source": "one_off",
-        "status": row["status"], "currency": row["currency"],
+        "id": row.id, "invoice_number": row.invoice_number, "invoice_source": "one_off",
+        "status": row.status, "currency": row.currency,
         "customer": customer_minified(customer),
-        "created_at": _at(row["created_at"]), "invoice_date": _day(row["invoice_date"]),
-        "due_date": _day(row["due_date"]), "issued_at": _at(row["created_at"]),
-        "paid_at": _at(row["paid_at"]), "payment_received_at": _at(row["payment_received_at"]),
-        "voided_at": _at(row["voided_at"]),
-        "subtotal": total, "total": total, "amount_due": total, "memo": row["memo"],
+        "created_at": _at(row.created_at), "invoice_date": _day(row.invoice_date),
+        "due_date": _day(row.due_date), "issued_at": _at(row.created_at),
+        "paid_at": _at(row.paid_at), "payment_received_at": _at(row.payment_received_at),
+        "voided_at": _at(row.voided_at),
+        "subtotal": total, "total": total, "amount_due": total, "memo": row.memo,
         "metadata": {},
         "auto_collection": {
-            "enabled": row["auto_collection"], "next_attempt_at": None,
+            "enabled": row.auto_collection, "next_attempt_at": None,
             "num_attempts": None, "previously_attempted_at": None,
         },
         "line_items": [_line_item(row, total)],
         "credit_notes": [], "customer_balance_transactions": [], "discounts": [],
         "payment_attempts": [], "discount": None, "hidden_line_item_count": 0,
         "will_auto_issue": False,
-        "billing_address": customer["billing_address"],
-        "shipping_address": customer["shipping_address"],
-        "customer_tax_id": customer["tax_id"],
+        "billing_address": address_json(customer.billing_address),
+        "shipping_address": address_json(customer.shipping_address),
+        "customer_tax_id": customer.tax_id,
         **{key: None for key in _NULL_INVOICE_FIELDS},
     }  # fmt: skip
 
@@ -106,10 +103,10 @@ _NULL_INVOICE_FIELDS = (
 )
 
 
-def _line_item(row: RowMapping, total: str) -> dict[str, Any]:
-    invoice_date = _day(row["invoice_date"])
+def _line_item(row: Invoice, total: str) -> dict[str, Any]:
+    invoice_date = _day(row.invoice_date)
     return {
-        "id": row["line_item_id"], "name": row["item_name"], "quantity": row["quantity"],
+        "id": row.line_item_id, "name": row.item_name, "quantity": row.quantity,
         "subtotal": total, "adjusted_subtotal": total, "amount": total,
         "credits_applied": "0.00", "partially_invoiced_amount": "0.00",
         "start_date": invoice_date, "end_date": invoice_date,
@@ -119,15 +116,15 @@ def _line_item(row: RowMapping, total: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _price(row: RowMapping) -> dict[str, Any]:
+def _price(row: Invoice) -> dict[str, Any]:
     return {
-        "id": row["price_id"], "name": row["item_name"], "model_type": "unit",
+        "id": row.price_id, "name": row.item_name, "model_type": "unit",
         "price_type": "fixed_price", "cadence": "one_time", "billing_mode": "in_advance",
-        "currency": row["currency"], "created_at": _at(row["created_at"]),
-        "item": {"id": row["item_id"], "name": row["item_name"]},
-        "unit_config": {"unit_amount": row["unit_amount"]},
+        "currency": row.currency, "created_at": _at(row.created_at),
+        "item": {"id": row.item_id, "name": row.item_name},
+        "unit_config": {"unit_amount": row.unit_amount},
         "billing_cycle_configuration": {"duration": 1, "duration_unit": "month"},
-        "metadata": {}, "fixed_price_quantity": row["quantity"],
+        "metadata": {}, "fixed_price_quantity": row.quantity,
         **{key: None for key in _NULL_PRICE_FIELDS},
     }  # fmt: skip
 
@@ -153,40 +150,23 @@ _NULL_PRICE_FIELDS = (
 )
 
 
-def invoice_summary_json(row: RowMapping, customer: RowMapping) -> dict[str, Any]:
+def invoice_summary_json(row: Invoice, customer: Customer) -> dict[str, Any]:
     return {
-        "id": row["id"],
-        "invoice_number": row["invoice_number"],
-        "status": row["status"],
+        "id": row.id,
+        "invoice_number": row.invoice_number,
+        "status": row.status,
         "customer": customer_minified(customer),
         "subscription": None,
     }
 
 
-def created_invoices_for(
-    ctx: ServiceContext, views: Sequence[Any]
-) -> dict[str, list[dict[str, Any]] | None]:
-    """`created_invoices` of increment entries, keyed by entry id (R-INC-5)."""
-    increments = [v for v in views if v.entry.entry_type == "increment" and v.block.invoice_id]
-    if not increments:
-        return {}
-    customer = increments[0].customer
-    rows = service.invoices_for_blocks(ctx, customer["id"], [v.block.id for v in increments])
-    by_block = {row["block_id"]: row for row in rows}
-    result: dict[str, list[dict[str, Any]] | None] = {}
-    for view in increments:
-        row = by_block.get(view.block.id)
-        result[view.entry.id] = [invoice_json(row, view.customer)] if row else None
-    return result
-
-
-def top_up_json(row: RowMapping) -> dict[str, Any]:
+def top_up_json(row: TopUp) -> dict[str, Any]:
     return {
-        "id": row["id"], "currency": row["currency"], "amount": row["amount"],
-        "threshold": row["threshold"], "per_unit_cost_basis": row["per_unit_cost_basis"],
+        "id": row.id, "currency": row.currency, "amount": row.amount,
+        "threshold": row.threshold, "per_unit_cost_basis": row.per_unit_cost_basis,
         "invoice_settings": {
-            "auto_collection": row["auto_collection"], "net_terms": row["net_terms"],
-            "memo": row["memo"], "require_successful_payment": row["require_successful_payment"],
+            "auto_collection": row.auto_collection, "net_terms": row.net_terms,
+            "memo": row.memo, "require_successful_payment": row.require_successful_payment,
         },
-        "expires_after": row["expires_after"], "expires_after_unit": row["expires_after_unit"],
+        "expires_after": row.expires_after, "expires_after_unit": row.expires_after_unit,
     }  # fmt: skip

@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
-
 from drawdown.api.schemas.customers import customer_minified
+from drawdown.api.schemas.invoices import invoice_json
 from drawdown.ledger.amounts import format_scaled
 from drawdown.ledger.dates import format_instant
-from drawdown.ledger.model import Block, Entry
+from drawdown.ledger.model import Block
+from drawdown.services.ledger.views import EntryView
 
 
 def _instant(value: datetime | None) -> str | None:
@@ -57,17 +57,12 @@ def affected_block_json(block: Block) -> dict[str, Any]:
     }
 
 
-def entry_json(
-    entry: Entry,
-    block: Block,
-    customer: RowMapping,
-    status: str,
-    created_invoices: list[dict[str, Any]] | None,
-) -> dict[str, Any]:
+def entry_json(view: EntryView) -> dict[str, Any]:
+    entry, block, customer = view.entry, view.block, view.customer
     body: dict[str, Any] = {
         "id": entry.id,
         "entry_type": entry.entry_type,
-        "entry_status": status,
+        "entry_status": view.status,
         "ledger_sequence_number": entry.seq,
         "amount": entry.amount,
         "starting_balance": entry.starting_balance,
@@ -80,14 +75,18 @@ def entry_json(
         # R-META-2: an increment reports its block's live metadata.
         "metadata": dict(block.metadata if entry.entry_type == "increment" else entry.metadata),
     }
-    body.update(_type_specific(entry, created_invoices))
+    body.update(_type_specific(view))
     return body
 
 
-def _type_specific(entry: Entry, created_invoices: list[dict[str, Any]] | None) -> dict[str, Any]:
+def _type_specific(view: EntryView) -> dict[str, Any]:
+    entry = view.entry
     kind = entry.entry_type
     if kind == "increment":
-        return {"created_invoices": created_invoices}
+        # R-INC-5: the invoice this increment created, in its current state.
+        invoice = view.invoice
+        return {"created_invoices": None if invoice is None else
+                [invoice_json(invoice, view.customer)]}  # fmt: skip
     if kind == "decrement":
         return {"event_id": None, "invoice_id": None, "price_id": None}
     if kind == "expiration_change":

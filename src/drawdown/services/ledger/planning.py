@@ -12,16 +12,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
-
 from drawdown.ledger import commands, find_block_by_expiry
 from drawdown.ledger.dates import resolve_instant
+from drawdown.ledger.errors import BlockInOtherLedger
 from drawdown.ledger.model import Filter
 from drawdown.services import metadata as meta
 from drawdown.services.currencies import CUSTOM_UNIT_LENGTH_MAX, DEFAULT_PRICING_UNIT, iso_code
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
 from drawdown.services.write_path import CustomerTx
 from drawdown.store import ledger as store
+from drawdown.store.records import Customer
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Planned:
     block_ids: tuple[str, ...] = ()
 
 
-def ledger_currency(customer: RowMapping, value: str | None, field: str = "currency") -> str:
+def ledger_currency(customer: Customer, value: str | None, field: str = "currency") -> str:
     """The ledger a request names: `credits` by default, a matching ISO code, or a custom unit."""
     if value is None:
         return DEFAULT_PRICING_UNIT
@@ -40,10 +40,10 @@ def ledger_currency(customer: RowMapping, value: str | None, field: str = "curre
         if not 1 <= len(value) <= CUSTOM_UNIT_LENGTH_MAX:
             raise InvalidField(field, f"must be 1-{CUSTOM_UNIT_LENGTH_MAX} characters")
         return value
-    if customer["currency"] != code:
+    if customer.currency != code:
         raise ConstraintViolation(
             field,
-            f"{code} is not this customer's currency ({customer['currency'] or 'none set'}); "
+            f"{code} is not this customer's currency ({customer.currency or 'none set'}); "
             "set the customer's currency first or use a custom pricing unit",
         )
     return code
@@ -52,7 +52,7 @@ def ledger_currency(customer: RowMapping, value: str | None, field: str = "curre
 def instant(tx: CustomerTx, value: str | None, field: str) -> datetime | None:
     if value is None:
         return None
-    return resolve_instant(value, tx.customer["timezone"], field=field)
+    return resolve_instant(value, tx.customer.timezone, field=field)
 
 
 def common(tx: CustomerTx, fields: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
@@ -62,6 +62,15 @@ def common(tx: CustomerTx, fields: Mapping[str, Any]) -> tuple[str | None, dict[
         raise InvalidField("description", f"must be at most {limit} characters")
     meta.validate(fields.get("metadata"), tx.ctx.settings)
     return description, meta.on_create(fields.get("metadata"))
+
+
+def require_block_room(tx: CustomerTx, currency: str) -> None:
+    """A limit on open blocks per ledger: every write of the ledger reads them all."""
+    limit = tx.ctx.settings.blocks_per_ledger_max
+    if len(tx.state(currency).blocks) >= limit:
+        raise ConstraintViolation(
+            None, f"this ledger already has {limit} open credit blocks, the most allowed"
+        )
 
 
 def plan_increment(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
@@ -87,7 +96,9 @@ def plan_increment(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
         invoice_id=None,
         top_up_id=None,
     )
-    return Planned(ledger_currency(tx.customer, fields.get("currency")), command)
+    currency = ledger_currency(tx.customer, fields.get("currency"))
+    require_block_room(tx, currency)
+    return Planned(currency, command)
 
 
 def plan_decrement(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
@@ -100,12 +111,14 @@ def plan_decrement(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
 
 def _block_ledger(tx: CustomerTx, block_id: str, currency: str | None) -> str:
     """R-CUR-1/R-CUR-4: a block's own ledger, which an explicit currency must match."""
-    row = store.find_block(tx.conn, block_id)
-    if row is None or row["customer_id"] != tx.customer_id:
+    block = store.block_by_id(tx.tx, tx.customer_id, block_id)
+    if block is None:
         raise ResourceNotFound("CreditBlock", block_id)
-    if currency is not None and ledger_currency(tx.customer, currency) != row["currency"]:
-        raise ConstraintViolation("block_id", "the block belongs to a different currency's ledger")
-    return str(row["currency"])
+    if currency is not None and ledger_currency(tx.customer, currency) != block.currency:
+        raise BlockInOtherLedger(
+            "block_id", f"credit block {block_id} belongs to the {block.currency} ledger"
+        )
+    return block.currency
 
 
 def plan_void(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
@@ -141,6 +154,7 @@ def plan_expiration_change(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned
         currency = _block_ledger(tx, block_id, fields.get("currency"))
     else:
         block_id, currency = _block_by_expiry(tx, fields)
+    require_block_room(tx, currency)
     command = commands.ExpirationChange(
         block_id=block_id,
         amount=fields.get("amount"),
@@ -157,8 +171,7 @@ def _block_by_expiry(tx: CustomerTx, fields: Mapping[str, Any]) -> tuple[str, st
     if expiry is None:
         raise InvalidField("block_id", "either block_id or expiry_date is required")
     currency = ledger_currency(tx.customer, fields.get("currency"))
-    state = store.load_state(tx.conn, tx.customer_id, currency)
-    return find_block_by_expiry(state, expiry).id, currency
+    return find_block_by_expiry(tx.state(currency), expiry).id, currency
 
 
 PLANNERS = {

@@ -1,0 +1,146 @@
+"""Text that can be stored (spec §1.2), checked at the edge before any state is read.
+
+Every string a request carries — body values and keys, path ids, query values, cursors,
+the Idempotency-Key — must be valid Unicode without lone surrogates and without U+0000;
+a body may nest at most 32 levels and may not repeat a key in one object; a body must be
+declared JSON. A violation is a 400 request-validation naming the field, so nothing a
+request writes can later fail to be rendered or stored (PostgreSQL refuses U+0000 in text,
+and no encoder can write a lone surrogate as UTF-8).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, unquote_to_bytes
+
+from drawdown.api.errors import ApiError
+
+DEPTH_MAX = 32
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def invalid(field: str, message: str) -> ApiError:
+    return ApiError(
+        "validation",
+        "One or more fields in the request are invalid.",
+        validation_errors=[{"field": field, "message": message}],
+    )
+
+
+def check_text(value: str, field: str) -> str:
+    """`value` if it can be stored, else a 400 naming `field`."""
+    if _UNSTORABLE.search(value) is not None:
+        raise invalid(field, "must be valid Unicode text without U+0000 or lone surrogates")
+    return value
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def parse_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
+    """The request body as a checked JSON object (numbers as Decimal); `{}` when empty."""
+    if not raw.strip():
+        return {}
+    if not is_json_media_type(content_type):
+        raise invalid("Content-Type", "must be application/json for a request with a body")
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(
+            text, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_pairs
+        )
+    except _DuplicateKey as exc:
+        raise invalid(_printable(exc.key), "appears more than once in one object") from exc
+    except RecursionError as exc:
+        raise invalid("body", f"must not nest deeper than {DEPTH_MAX} levels") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(
+            "validation",
+            "The request body is not valid JSON.",
+            validation_errors=[{"field": "body", "message": f"malformed JSON: {exc}"}],
+        ) from exc
+    if not isinstance(value, dict):
+        raise invalid("body", "must be a JSON object")
+    check_tree(value)
+    return value
+
+
+def check_tree(value: Any, path: str = "", depth: int = 1) -> None:
+    """Depth, keys and strings of a parsed body (iterative parts kept shallow on purpose)."""
+    if depth > DEPTH_MAX:
+        raise invalid(path or "body", f"must not nest deeper than {DEPTH_MAX} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _UNSTORABLE.search(key) is not None:
+                raise invalid(path or "body", "keys must be valid Unicode text without U+0000 "
+                                               "or lone surrogates")  # fmt: skip
+            _check_item(item, f"{path}.{key}" if path else key, depth)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_item(item, f"{path}.{index}" if path else str(index), depth)
+
+
+def _check_item(item: Any, path: str, depth: int) -> None:
+    if isinstance(item, str):
+        check_text(item, path)
+    elif isinstance(item, dict | list):
+        check_tree(item, path, depth + 1)
+
+
+def _printable(key: str) -> str:
+    return _UNSTORABLE.sub("\ufffd", key)
+
+
+def check_query_string(query: bytes) -> None:
+    """Query parameters: percent-escapes must decode as UTF-8, names and values be storable."""
+    try:
+        params = parse_qsl(query.decode("latin-1"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise invalid("query", "must be percent-encoded UTF-8") from exc
+    for name, value in params:
+        check_text(name, "query")
+        check_text(value, _printable(name))
+
+
+def check_path(scope_raw_path: bytes | None, path: str) -> None:
+    """The path's percent-escapes must decode as UTF-8 and its text be storable."""
+    if scope_raw_path:
+        try:
+            unquote_to_bytes(scope_raw_path.decode("latin-1")).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise invalid("path", "must be percent-encoded UTF-8") from exc
+    check_text(path, "path")
+
+
+def check_mapping(values: Mapping[str, str], field: str) -> None:
+    for key, value in values.items():
+        check_text(key, field)
+        check_text(value, f"{field}.{_printable(key)}")

@@ -1,0 +1,80 @@
+"""Top-up endpoints E14–E19 (spec §2.4)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from drawdown.api import pagination, paths
+from drawdown.api.deps import body_of, respond, service_context, validated
+from drawdown.api.jsonio import ExactJSONResponse
+from drawdown.api.queries import integer
+from drawdown.api.replies import NO_CONTENT, JsonReplier
+from drawdown.api.schemas.invoices import TopUpRequest, top_up_json
+from drawdown.services.billing import top_ups
+from drawdown.services.write_path import CustomerRef
+from drawdown.store.records import TopUp
+
+router = APIRouter()
+
+BY_ID = "/v1/customers/{customer_id}/credits/top_ups"
+BY_EXTERNAL_ID = "/v1" + paths.BY_EXTERNAL_ID + "/credits/top_ups"
+CREATED: JsonReplier[TopUp] = JsonReplier(201, top_up_json)
+
+
+@router.post(BY_ID, status_code=201)
+async def create_top_up(request: Request, customer_id: str) -> Response:
+    """Create a top-up."""
+    return await _create(request, CustomerRef(id=customer_id))
+
+
+@router.post(BY_EXTERNAL_ID, status_code=201)
+async def create_top_up_by_external_id(request: Request, external_customer_id: str) -> Response:
+    """Create a top-up by external customer id."""
+    return await _create(request, CustomerRef(external_id=external_customer_id))
+
+
+async def _create(request: Request, ref: CustomerRef) -> Response:
+    fields = validated(TopUpRequest, body_of(request)).model_dump()
+    return await respond(request, top_ups.create_top_up(ref, fields), CREATED)
+
+
+@router.get(BY_ID)
+async def list_top_ups(request: Request, customer_id: str) -> Response:
+    """List active top-ups."""
+    return await _list(request, CustomerRef(id=customer_id))
+
+
+@router.get(BY_EXTERNAL_ID)
+async def list_top_ups_by_external_id(request: Request, external_customer_id: str) -> Response:
+    """List active top-ups by external customer id."""
+    return await _list(request, CustomerRef(external_id=external_customer_id))
+
+
+async def _list(request: Request, ref: CustomerRef) -> Response:
+    ctx = service_context(request)
+    filters = {"c": ref.describe()}
+    page_req = pagination.page_request(
+        ctx.settings, "top_ups", integer(request, "limit"), request.query_params.get("cursor"),
+        filters,
+    )  # fmt: skip
+    after = pagination.decode_key(page_req.after, pagination.cursor_instant, pagination.cursor_id)
+    rows = await run_in_threadpool(top_ups.list_top_ups, ctx, ref, after, page_req.limit + 1)
+    shown, meta = pagination.page(rows, page_req, "top_ups", filters, pagination.created_key)
+    return ExactJSONResponse({"data": [top_up_json(r) for r in shown], "pagination_metadata": meta})
+
+
+@router.delete(BY_ID + "/{top_up_id}", status_code=204)
+async def delete_top_up(request: Request, customer_id: str, top_up_id: str) -> Response:
+    """Delete (deactivate) a top-up."""
+    work = top_ups.delete_top_up(CustomerRef(id=customer_id), top_up_id)
+    return await respond(request, work, NO_CONTENT)
+
+
+@router.delete(BY_EXTERNAL_ID + "/{top_up_id}", status_code=204)
+async def delete_top_up_by_external_id(
+    request: Request, external_customer_id: str, top_up_id: str
+) -> Response:
+    """Delete (deactivate) a top-up by external customer id."""
+    work = top_ups.delete_top_up(CustomerRef(external_id=external_customer_id), top_up_id)
+    return await respond(request, work, NO_CONTENT)

@@ -1,0 +1,1 @@
+"""Access: API keys, console administrators and sign-in, idempotency keys."""

@@ -1,0 +1,160 @@
+"""Console administrator accounts: create, list, reset a password, remove; password sign-in.
+
+Passwords are hashed with argon2id (they are guessable, unlike API keys, so the hash must
+be slow and memory-hard: 64 MiB per check). So that the public sign-in form cannot be used
+to exhaust the server, checks run at most `PASSWORD_CHECKS_CONCURRENT_MAX` at a time, and
+a sign-in for an unknown email runs no check at all: it waits as long as a real check takes
+(measured once), so the response time still does not reveal which accounts exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from drawdown.services import write_path
+from drawdown.services.context import ServiceContext
+from drawdown.services.emails import EMAIL_LENGTH_MAX, check_email
+from drawdown.services.errors import InvalidField, ResourceNotFound
+from drawdown.store import console as store
+from drawdown.store.records import Admin
+from drawdown.store.tx import Tx
+
+PASSWORD_LENGTH_MIN = 12
+PASSWORD_LENGTH_MAX = 256  # argon2 hashes anything, but a bound keeps sign-in cheap to serve
+PASSWORD_CHECKS_CONCURRENT_MAX = 2  # x 64 MiB: the most memory sign-ins can take at once
+
+_hasher = PasswordHasher()
+_checks = threading.BoundedSemaphore(PASSWORD_CHECKS_CONCURRENT_MAX)
+_check_seconds: list[float] = []  # how long one real check took, measured at first use
+
+
+@dataclass(frozen=True)
+class CreatedAdmin:
+    id: str
+    email: str
+    password: str
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_admin(ctx: ServiceContext, email: str, password: str | None = None) -> CreatedAdmin:
+    """Create an account; without `password` one is generated (returned once, never stored)."""
+    email = check_email(normalize_email(email))
+    password = password if password is not None else secrets.token_urlsafe(18)
+    _check_password(password)
+    admin = CreatedAdmin(id=ctx.new_id(), email=email, password=password)
+    password_hash = _hasher.hash(password)
+
+    def insert(tx: Tx, now: datetime) -> bool:
+        return store.insert_admin(
+            tx, admin_id=admin.id, email=email, password_hash=password_hash, now=now
+        )
+
+    if not write_path.work(insert).run(ctx):
+        raise InvalidField("email", f"an administrator with email {email} already exists")
+    return admin
+
+
+def list_admins(ctx: ServiceContext) -> list[Admin]:
+    with ctx.db.read() as tx:
+        return store.list_admins(tx)
+
+
+def reset_password(ctx: ServiceContext, email: str, password: str | None = None) -> CreatedAdmin:
+    """Set a new password (generated if not given) and end every session of that admin."""
+    email = normalize_email(email)
+    password = password if password is not None else secrets.token_urlsafe(18)
+    _check_password(password)
+    password_hash = _hasher.hash(password)
+
+    def reset(tx: Tx, _now: datetime) -> Admin:
+        admin = store.admin_by_email(tx, email)
+        if admin is None:
+            raise ResourceNotFound("Administrator", email)
+        store.update_password_hash(tx, admin.id, password_hash)
+        store.bump_session_generation(tx, admin.id)
+        return admin
+
+    admin = write_path.work(reset).run(ctx)
+    return CreatedAdmin(id=admin.id, email=admin.email, password=password)
+
+
+def remove_admin(ctx: ServiceContext, email: str) -> None:
+    email = normalize_email(email)
+
+    def remove(tx: Tx, _now: datetime) -> None:
+        admin = store.admin_by_email(tx, email)
+        if admin is None or not store.delete_admin(tx, admin.id):
+            raise ResourceNotFound("Administrator", email)
+
+    write_path.work(remove).run(ctx)
+
+
+def _check_password(password: str) -> None:
+    if not PASSWORD_LENGTH_MIN <= len(password) <= PASSWORD_LENGTH_MAX:
+        raise InvalidField(
+            "password", f"must be {PASSWORD_LENGTH_MIN}-{PASSWORD_LENGTH_MAX} characters"
+        )
+
+
+def authenticate(ctx: ServiceContext, email: str, password: str) -> Admin | None:
+    """The admin if the credentials match, else None (blocking: run it in a thread)."""
+    if len(password) > PASSWORD_LENGTH_MAX or len(email) > EMAIL_LENGTH_MAX:
+        return None
+    with ctx.db.read() as tx:
+        admin = store.admin_by_email(tx, normalize_email(email))
+    if admin is None:
+        time.sleep(_typical_check_seconds())
+        return None
+    if not _verify(admin.password_hash, password):
+        return None
+    if _hasher.check_needs_rehash(admin.password_hash):
+        password_hash = _hasher.hash(password)
+
+        def rehash(tx: Tx, _now: datetime) -> None:
+            store.update_password_hash(tx, admin.id, password_hash)
+
+        write_path.work(rehash).run(ctx)
+    return admin
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    with _checks:
+        started = time.perf_counter()
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        finally:
+            if not _check_seconds:
+                _check_seconds.append(time.perf_counter() - started)
+
+
+def _typical_check_seconds() -> float:
+    if not _check_seconds:
+        # Measure once with a throwaway hash; later unknown emails only sleep.
+        _verify(_hasher.hash(secrets.token_urlsafe(16)), "not the password")
+    return _check_seconds[0]
+
+
+def get_admin(ctx: ServiceContext, admin_id: str) -> Admin | None:
+    with ctx.db.read() as tx:
+        return store.admin_by_id(tx, admin_id)
+
+
+def end_sessions(ctx: ServiceContext, admin_id: str) -> None:
+    """Sign out everywhere: every session cookie issued so far stops working."""
+
+    def bump(tx: Tx, _now: datetime) -> None:
+        store.bump_session_generation(tx, admin_id)
+
+    write_path.work(bump).run(ctx)

@@ -1,0 +1,208 @@
+"""Invoice use cases (§2.6): fetch, list, mark paid, void, issue.
+
+State changes run in the invoice's customer's write transaction, because paying or voiding
+an invoice changes the block it bought (R-INV-5/6) and may fire a top-up (R-TOP-3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from drawdown.ledger import commands
+from drawdown.ledger.dates import resolve_bounds, resolve_instant
+from drawdown.services.billing import invoicing, top_ups
+from drawdown.services.context import ServiceContext
+from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
+from drawdown.services.write_path import (
+    CustomerRef,
+    CustomerTx,
+    Work,
+    customer_work,
+    find_customer,
+    run_command,
+)
+from drawdown.store import invoices as store
+from drawdown.store.records import Customer, Invoice
+from drawdown.store.tx import Tx
+
+DEFAULT_STATUSES = ("issued", "paid", "synced")
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    """An invoice with its customer: everything its wire form needs."""
+
+    invoice: Invoice
+    customer: Customer
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+def _invoice_and_customer(tx: Tx, invoice_id: str) -> InvoiceView:
+    invoice = store.get(tx, invoice_id)
+    if invoice is None:
+        raise ResourceNotFound("Invoice", invoice_id)
+    return InvoiceView(invoice, find_customer(tx, CustomerRef(id=invoice.customer_id)))
+
+
+def get_invoice(ctx: ServiceContext, invoice_id: str) -> InvoiceView:
+    with ctx.db.read() as tx:
+        return _invoice_and_customer(tx, invoice_id)
+
+
+def owner_of(ctx: ServiceContext, invoice_id: str) -> CustomerRef:
+    """The customer an invoice belongs to (never changes), or 404."""
+    return CustomerRef(id=get_invoice(ctx, invoice_id).customer.id)
+
+
+@dataclass(frozen=True)
+class InvoiceQuery:
+    customer: CustomerRef | None
+    statuses: Sequence[str]
+    invoice_date: Sequence[tuple[str, str]]
+    due_date: Sequence[tuple[str, str]]
+    amount: Sequence[tuple[str, Decimal]]
+    after: tuple[datetime, datetime, str] | None
+    limit: int
+    subscription_id: str | None = None
+
+
+def list_invoices(ctx: ServiceContext, query: InvoiceQuery) -> list[InvoiceView]:
+    # Filters are checked before anything can short-cut to an empty page, so a bad date is
+    # a 400 whatever else the query says.
+    invoice_date = resolve_bounds(query.invoice_date, "UTC", field="invoice_date")
+    due_date = _due_bounds(query.due_date)
+    if query.subscription_id is not None:  # drawdown has no subscriptions: matches nothing
+        return []
+    with ctx.db.read() as tx:
+        customer_id = None
+        if query.customer is not None:
+            try:
+                customer_id = find_customer(tx, query.customer).id
+            except ResourceNotFound:
+                return []
+        rows = store.list_page(
+            tx,
+            customer_id=customer_id,
+            statuses=query.statuses or DEFAULT_STATUSES,
+            invoice_date=invoice_date,
+            due_date=due_date,
+            amount=query.amount,
+            after=query.after,
+            limit=query.limit,
+        )
+        customers = {
+            cid: find_customer(tx, CustomerRef(id=cid)) for cid in {r.customer_id for r in rows}
+        }
+    return [InvoiceView(row, customers[row.customer_id]) for row in rows]
+
+
+def _due_bounds(bounds: Sequence[tuple[str, str]]) -> list[tuple[str, datetime]]:
+    """Due-date filters are dates (UTC days): `=D` is day D, `[gt]=D` after it, `[lt]=D` before."""
+    result: list[tuple[str, datetime]] = []
+    for op, value in bounds:
+        field = "due_date" if op == "eq" else f"due_date[{op}]"
+        start = resolve_instant(value, "UTC", field=field)
+        if not _is_date(value):
+            result.append((op, start))
+        elif op == "eq":
+            result += [("gte", start), ("lt", _next_day(start, field))]
+        elif op in ("gt", "lte"):
+            result.append(("gte" if op == "gt" else "lt", _next_day(start, field)))
+        else:
+            result.append(("lt" if op == "lt" else "gte", start))
+    return result
+
+
+def _next_day(start: datetime, field: str) -> datetime:
+    try:
+        return start + timedelta(days=1)
+    except OverflowError as exc:  # 9999-12-31 has no next day
+        raise InvalidField(field, "is out of range") from exc
+
+
+def _is_date(value: str) -> bool:
+    return len(value) == len("YYYY-MM-DD")
+
+
+def invoices_for_blocks(tx: Tx, customer_id: str, block_ids: Sequence[str]) -> list[Invoice]:
+    return store.for_blocks(tx, customer_id, block_ids)
+
+
+# --- state changes ----------------------------------------------------------------------
+
+
+def _view(tx: CustomerTx, invoice_id: str) -> InvoiceView:
+    return InvoiceView(invoicing.locked_invoice(tx, invoice_id), tx.customer)
+
+
+def mark_paid(owner: CustomerRef, invoice_id: str, fields: Mapping[str, Any]) -> Work[InvoiceView]:
+    """E26: issued/synced → paid; a pending_payment block becomes drawable (R-INV-5)."""
+
+    def pay(tx: CustomerTx) -> InvoiceView:
+        # A malformed request is a validation error whatever state the invoice is in.
+        received = resolve_instant(
+            fields["payment_received_date"], tx.customer.timezone, field="payment_received_date"
+        )
+        invoice = invoicing.locked_invoice(tx, invoice_id)
+        if invoice.status not in ("issued", "synced"):
+            raise ConstraintViolation(
+                None, f"An invoice in status {invoice.status} cannot be paid."
+            )
+        store.update_fields(tx.tx, tx.customer_id, invoice_id, {
+            "status": "paid", "paid_at": tx.now, "payment_received_at": received,
+            "payment_external_id": fields.get("external_id"), "payment_notes": fields.get("notes"),
+        })  # fmt: skip
+        block_id = invoicing.pending_block_id(tx, invoice)
+        if block_id is not None:
+            activate = commands.Activate(block_id=block_id)
+            run_command(tx, invoice.ledger_currency, activate, block_ids=[block_id])
+        top_ups.settle(tx)
+        return _view(tx, invoice_id)
+
+    return customer_work(owner, pay)
+
+
+def void_invoice(owner: CustomerRef, invoice_id: str) -> Work[InvoiceView]:
+    """E27: issued → void; voids a still-pending block (R-INV-6), ends its top-up (R-TOP-8)."""
+
+    def void(tx: CustomerTx) -> InvoiceView:
+        invoice = invoicing.locked_invoice(tx, invoice_id)
+        invoicing.void_invoice_in(tx, invoice)
+        if invoice.top_up_id is not None:
+            top_ups.deactivate_by_id(tx, invoice.top_up_id)
+        top_ups.settle(tx)
+        return _view(tx, invoice_id)
+
+    return customer_work(owner, void)
+
+
+def issue(owner: CustomerRef, invoice_id: str) -> Work[InvoiceView]:
+    """E28: drawdown never creates drafts, so issuing is always a constraint violation."""
+
+    def issue_draft(tx: CustomerTx) -> InvoiceView:
+        invoice = invoicing.locked_invoice(tx, invoice_id)
+        if invoice.status != "draft":
+            raise ConstraintViolation(
+                None, f"An invoice in status {invoice.status} cannot be issued."
+            )
+        store.update_fields(tx.tx, tx.customer_id, invoice_id, {"status": "issued"})
+        return _view(tx, invoice_id)
+
+    return customer_work(owner, issue_draft)
+
+
+def on_blocks_deleted(tx: CustomerTx, block_ids: Sequence[str]) -> None:
+    """R-DEL-4: draft invoices of deleted blocks are deleted, issued ones voided, paid kept."""
+    for invoice in store.for_blocks(tx.tx, tx.customer_id, block_ids):
+        if invoice.status == "draft":
+            store.update_fields(tx.tx, tx.customer_id, invoice.id, {"deleted_at": tx.now})
+        elif invoice.status == "issued":
+            store.update_fields(
+                tx.tx, tx.customer_id, invoice.id, {"status": "void", "voided_at": tx.now}
+            )

@@ -1,0 +1,221 @@
+"""Top-ups (auto-recharge): create, list, delete, and firing (§2.4, R-TOP-*).
+
+Whether a top-up fires is the core's rule (`ledger/top_ups.py`); `settle` asks it, inside
+the customer's write transaction, for every ledger the request may have lowered, after
+the triggering operation. Concurrent decrements can therefore never fire a top-up twice:
+they are serialized by the customer lock and each sees the previous one's top-up. A
+ledger's head names its active top-up, so a write to a ledger without one reads nothing
+more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from drawdown.ledger import top_ups as rules
+from drawdown.ledger.amounts import to_decimal
+from drawdown.ledger.dates import add_days_local, resolve_instant
+from drawdown.services.billing import invoicing
+from drawdown.services.context import ServiceContext
+from drawdown.services.errors import InvalidField, ResourceNotFound
+from drawdown.services.ledger.planning import ledger_currency
+from drawdown.services.write_path import (
+    CustomerRef,
+    CustomerTx,
+    Work,
+    customer_work,
+    find_customer,
+    run_command,
+    set_top_up,
+)
+from drawdown.store import invoices as invoice_store
+from drawdown.store import top_ups as store
+from drawdown.store.records import TopUp
+
+ACTIVE_FROM_PAST_DAYS_MAX = 10
+# Block lifetimes stay far inside what datetime can represent when a top-up fires.
+EXPIRES_AFTER_MAX = {"day": 36_500, "month": 1_200}
+
+
+def create_top_up(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[TopUp]:
+    """E14/E15: replaces the customer's active top-up for that currency (R-TOP-1)."""
+
+    def create(tx: CustomerTx) -> TopUp:
+        values = _values(tx, fields)
+        currency = values["currency"]
+        for old in store.active_for(tx.tx, tx.customer_id, currency):
+            store.deactivate(tx.tx, tx.customer_id, old.id, tx.now)
+        store.insert(tx.tx, values)
+        set_top_up(tx, currency, values["id"])
+        tx.lowered.add(currency)  # R-TOP-3: evaluate right after creation
+        settle(tx)
+        created = store.get(tx.tx, tx.customer_id, values["id"])
+        assert created is not None
+        return created
+
+    return customer_work(ref, create)
+
+
+def _values(tx: CustomerTx, fields: Mapping[str, Any]) -> dict[str, Any]:
+    invoicing.require_currency(tx.customer, "currency")
+    settings = fields["invoice_settings"]
+    amount = decimal_string(fields["amount"], "amount")
+    threshold = decimal_string(fields["threshold"], "threshold")
+    cost_basis = decimal_string(fields["per_unit_cost_basis"], "per_unit_cost_basis")
+    if amount <= 0:
+        raise InvalidField("amount", "must be greater than 0")
+    if threshold < 0:
+        raise InvalidField("threshold", "must be greater than or equal to 0")
+    if cost_basis < 0:
+        raise InvalidField("per_unit_cost_basis", "must be greater than or equal to 0")
+    # Checked now, because a bad value would only fail later, inside whichever write fires it.
+    invoicing.check_net_terms(settings["net_terms"], "invoice_settings.net_terms")
+    return {
+        "customer_id": tx.customer_id, "id": tx.ctx.new_id(),
+        "currency": ledger_currency(tx.customer, fields["currency"]),
+        "amount": fields["amount"], "threshold": fields["threshold"],
+        "per_unit_cost_basis": fields["per_unit_cost_basis"],
+        "auto_collection": settings["auto_collection"], "net_terms": settings["net_terms"],
+        "memo": settings.get("memo"),
+        # §2.4: absent or null means the documented default, false; echoed as stored.
+        "require_successful_payment": bool(settings.get("require_successful_payment")),
+        "active_from": _active_from(tx, fields.get("active_from")),
+        **_expiry(fields), "created_at": tx.now, "deactivated_at": None,
+    }  # fmt: skip
+
+
+def decimal_string(value: Any, field: str) -> Decimal:
+    """A decimal-string field (§1.6): a JSON string holding a plain decimal."""
+    if not isinstance(value, str):
+        raise InvalidField(field, "must be a decimal string")
+    return to_decimal(value, field=field)
+
+
+def _active_from(tx: CustomerTx, raw: str | None) -> datetime:
+    if raw is None:
+        return tx.now
+    active_from = resolve_instant(raw, tx.customer.timezone, field="active_from")
+    if active_from < tx.now - timedelta(days=ACTIVE_FROM_PAST_DAYS_MAX):
+        raise InvalidField(
+            "active_from", f"must not be more than {ACTIVE_FROM_PAST_DAYS_MAX} days in the past"
+        )
+    return active_from
+
+
+def _expiry(fields: Mapping[str, Any]) -> dict[str, Any]:
+    after, unit = fields.get("expires_after"), fields.get("expires_after_unit")
+    if (after is None) != (unit is None):
+        raise InvalidField(
+            "expires_after_unit" if unit is None else "expires_after",
+            "expires_after and expires_after_unit must be given together",
+        )
+    if after is not None and after <= 0:
+        raise InvalidField("expires_after", "must be greater than 0")
+    limit = EXPIRES_AFTER_MAX.get(str(unit))
+    if after is not None and limit is not None and after > limit:
+        raise InvalidField("expires_after", f"must be at most {limit} {unit}s")
+    return {"expires_after": after, "expires_after_unit": unit}
+
+
+def list_top_ups(
+    ctx: ServiceContext, ref: CustomerRef, after: tuple[datetime, str] | None, limit: int
+) -> list[TopUp]:
+    with ctx.db.read() as tx:
+        customer = find_customer(tx, ref)
+        return store.list_active(tx, customer.id, after, limit)
+
+
+def delete_top_up(ref: CustomerRef, top_up_id: str) -> Work[None]:
+    """E18/E19: deactivate and void its unpaid pending invoices (R-TOP-7)."""
+
+    def delete(tx: CustomerTx) -> None:
+        top_up = store.get(tx.tx, tx.customer_id, top_up_id)
+        if top_up is None or top_up.deactivated_at is not None:
+            raise ResourceNotFound("TopUp", top_up_id)
+        deactivate(tx, top_up)
+        for invoice in invoice_store.issued_for_top_up(tx.tx, tx.customer_id, top_up_id):
+            if invoicing.pending_block_id(tx, invoice) is not None:
+                invoicing.void_invoice_in(tx, invoice)
+        settle(tx)
+
+    return customer_work(ref, delete)
+
+
+def deactivate(tx: CustomerTx, top_up: TopUp) -> None:
+    store.deactivate(tx.tx, tx.customer_id, top_up.id, tx.now)
+    head = tx.heads.get(top_up.currency)
+    if head is not None and head.top_up_id == top_up.id:
+        set_top_up(tx, top_up.currency, None)
+
+
+def deactivate_by_id(tx: CustomerTx, top_up_id: str) -> None:
+    """R-TOP-8: a voided top-up invoice ends its top-up (if it is still active)."""
+    top_up = store.get(tx.tx, tx.customer_id, top_up_id)
+    if top_up is not None and top_up.deactivated_at is None:
+        deactivate(tx, top_up)
+
+
+# --- firing -----------------------------------------------------------------------------
+
+
+def settle(tx: CustomerTx) -> None:
+    """R-TOP-3: once per ledger whose drawable balance may have dropped, after the request."""
+    for currency in sorted(tx.lowered):
+        head = tx.heads.get(currency)
+        if head is not None and head.top_up_id is not None:
+            top_up = store.get(tx.tx, tx.customer_id, head.top_up_id)
+            if top_up is not None and top_up.deactivated_at is None:
+                _evaluate(tx, top_up)
+    tx.settled()
+
+
+def _evaluate(tx: CustomerTx, top_up: TopUp) -> None:
+    rule = _rule(top_up)
+    pending = rule.require_successful_payment and store.has_pending_block(
+        tx.tx, tx.customer_id, top_up.id
+    )
+    if rules.should_fire(rule, tx.state(top_up.currency), tx.now, has_pending_block=pending):
+        _fire(tx, top_up, rule)
+
+
+def _rule(top_up: TopUp) -> rules.TopUpRule:
+    unit = top_up.expires_after_unit
+    return rules.TopUpRule(
+        top_up_id=top_up.id,
+        threshold=Decimal(top_up.threshold),
+        amount=Decimal(top_up.amount),
+        per_unit_cost_basis=Decimal(top_up.per_unit_cost_basis),
+        active_from=top_up.active_from,
+        require_successful_payment=bool(top_up.require_successful_payment),
+        expires_after=top_up.expires_after,
+        expires_after_unit="month" if unit == "month" else ("day" if unit else None),
+    )
+
+
+def _fire(tx: CustomerTx, top_up: TopUp, rule: rules.TopUpRule) -> None:
+    """R-TOP-4: an increment with the top-up's amount, cost basis, expiry and invoice."""
+    terms = invoicing.InvoiceTerms(
+        quantity=rule.amount,
+        unit_amount=rule.per_unit_cost_basis,
+        auto_collection=top_up.auto_collection,
+        invoice_date=tx.now,
+        due_date=add_days_local(tx.now, top_up.net_terms, tx.customer.timezone),
+        memo=top_up.memo,
+        item_id=None,
+        mark_as_paid=False,
+        require_successful_payment=rule.require_successful_payment,
+    )
+    _, block_status = invoicing.status_for(tx.customer, terms)
+    block_id, invoice_id = tx.ctx.new_id(), tx.ctx.new_id()
+    invoicing.create_invoice(
+        tx, invoice_id, terms, block_id=block_id, ledger_currency=top_up.currency,
+        top_up_id=top_up.id,
+    )  # fmt: skip
+    command = rules.increment(
+        rule, tx.now, tx.customer.timezone, block_id=block_id, entry_id=tx.ctx.new_id(),
+        invoice_id=invoice_id, block_status=block_status,
+    )  # fmt: skip
+    run_command(tx, top_up.currency, command)

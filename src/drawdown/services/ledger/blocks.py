@@ -1,0 +1,95 @@
+"""Changing a credit block: its metadata (E21), or deleting it with a replay (E22, §4.14).
+
+Deletion drops the block (and its expiration-change children) from the ledger's command
+log and re-applies the rest from scratch in the pure core, each command at its original
+time, so the result is exactly the ledger "as if the block had never existed" (R-DEL-2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from drawdown.ledger import chain, commands, replay
+from drawdown.services import metadata as meta
+from drawdown.services.billing import invoices
+from drawdown.services.commands_codec import decode_command
+from drawdown.services.errors import ResourceNotFound
+from drawdown.services.ledger.reads import owner_of_block
+from drawdown.services.ledger.views import BlockView
+from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, next_expiry
+from drawdown.store import invoices as invoice_store
+from drawdown.store import ledger as store
+from drawdown.store.records import LedgerHead
+
+
+def _locked_block(tx: CustomerTx, block_id: str) -> Any:
+    block = store.block_by_id(tx.tx, tx.customer_id, block_id)
+    if block is None:
+        raise ResourceNotFound("CreditBlock", block_id)
+    return block
+
+
+def update_metadata(
+    owner: CustomerRef, block_id: str, fields: Mapping[str, Any]
+) -> Work[BlockView]:
+    """E21: merge/remove/clear the block's metadata (§1.6); other keys are ignored."""
+
+    def update(tx: CustomerTx) -> BlockView:
+        block = _locked_block(tx, block_id)
+        if "metadata" in fields:
+            merged = meta.updated(block.metadata, fields["metadata"], tx.ctx.settings)
+            store.update_block_metadata(tx.tx, tx.customer_id, block_id, merged)
+            tx.loaded.pop(block.currency, None)  # the cached block has the old metadata
+        block = _locked_block(tx, block_id)
+        return BlockView(block, tx.customer, tuple(invoice_store.for_blocks(
+            tx.tx, tx.customer_id, [block_id])))  # fmt: skip
+
+    return customer_work(owner, update)
+
+
+def delete_block(owner: CustomerRef, block_id: str) -> Work[None]:
+    def delete(tx: CustomerTx) -> None:
+        currency = _locked_block(tx, block_id).currency
+        logged = [
+            (position, at, decode_command(kind, payload))
+            for position, kind, payload, at in store.load_commands(tx.tx, tx.customer_id, currency)
+        ]
+        removed = removed_blocks(block_id, [c for _, _, c in logged])
+        kept = [(pos, at, c) for pos, at, c in logged if not _touches(c, removed)]
+        genesis = chain.genesis(tx.customer_id, currency)
+        outcome = replay([(at, c) for _, at, c in kept], currency, tx.now, tx.ctx.new_id,
+                         chain_start=genesis)  # fmt: skip
+        state = outcome.state
+        upcoming = next_expiry(state, tx.now)
+        store.replace_ledger(
+            tx.tx, tx.customer_id, currency,
+            keep_positions=[pos for pos, _, _ in kept], deleted_block_ids=sorted(removed),
+            state=state, entries=outcome.entries, next_expiry_at=upcoming, now=tx.now,
+        )  # fmt: skip
+        old = tx.heads[currency]
+        tx.heads[currency] = LedgerHead(
+            currency, state.last_seq, state.balance, state.last_entry_at,
+            max((pos for pos, _, _ in kept), default=0), upcoming, old.top_up_id,
+            state.chain_head,
+        )  # fmt: skip
+        tx.loaded.pop(currency, None)
+        invoices.on_blocks_deleted(tx, sorted(removed))
+
+    return customer_work(owner, delete)
+
+
+def removed_blocks(block_id: str, logged: Sequence[Any]) -> set[str]:
+    """The block plus, recursively, blocks made from it by expiration changes (R-DEL-1)."""
+    removed = {block_id}
+    for command in logged:
+        if isinstance(command, commands.ExpirationChange) and command.block_id in removed:
+            removed.add(command.new_block_id)
+    return removed
+
+
+def _touches(command: Any, removed: set[str]) -> bool:
+    return getattr(command, "block_id", None) in removed
+
+
+__all__ = ["delete_block", "owner_of_block", "update_metadata"]

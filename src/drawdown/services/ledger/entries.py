@@ -1,0 +1,48 @@
+"""Creating ledger entries (E12/E13): plan the command, apply it, settle top-ups (§2.3).
+
+A newcomer follows a decrement from `api/routes/ledger.py` to here, then to
+`services/write_path.py` (lock, load, apply, persist) and `store/committer.py` (commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from drawdown.ledger import entry_status
+from drawdown.services.billing import purchases, top_ups
+from drawdown.services.ledger import planning
+from drawdown.services.ledger.planning import Planned
+from drawdown.services.ledger.views import EntryView
+from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, run_command
+from drawdown.store import invoices as invoice_store
+from drawdown.store import ledger as store
+
+PLANNERS: Mapping[str, Callable[[CustomerTx, Mapping[str, Any]], Planned]] = {
+    **planning.PLANNERS,
+    "increment": purchases.plan_purchase,
+}
+
+
+def create_entry(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[EntryView]:
+    """Write one ledger entry request; the result is the entry the spec says to return."""
+
+    def create(tx: CustomerTx) -> EntryView:
+        planned = PLANNERS[fields["entry_type"]](tx, fields)
+        outcome = run_command(tx, planned.currency, planned.command, block_ids=planned.block_ids)
+        top_ups.settle(tx)
+        entry = outcome.response
+        assert entry is not None
+        block = tx.state(planned.currency).blocks.get(entry.block_id) or _block(tx, entry.block_id)
+        invoice = None
+        if entry.entry_type == "increment" and block.invoice_id is not None:
+            invoice = invoice_store.for_blocks(tx.tx, tx.customer_id, [block.id])[0]
+        return EntryView(entry, block, tx.customer, entry_status(entry, block, tx.now), invoice)
+
+    return customer_work(ref, create)
+
+
+def _block(tx: CustomerTx, block_id: str) -> Any:
+    block = store.block_by_id(tx.tx, tx.customer_id, block_id)
+    assert block is not None
+    return block

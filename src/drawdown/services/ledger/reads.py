@@ -1,0 +1,196 @@
+"""Reading a customer's credits: ledger entries (E10/E11), blocks (E8/E9), a block (E20/E23).
+
+Each read is one snapshot transaction. R-TIME-1 comes first: when the customer's ledger
+heads say an expiry is due, the expiries are written (one write job) before the read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TypeVar
+
+from drawdown.ledger import drawdown_order, entry_status
+from drawdown.ledger.dates import resolve_bounds
+from drawdown.ledger.model import Block
+from drawdown.services.billing import top_ups
+from drawdown.services.context import ServiceContext
+from drawdown.services.currencies import iso_code
+from drawdown.services.errors import ResourceNotFound
+from drawdown.services.ledger.views import BlockView, EntryView
+from drawdown.services.write_path import CustomerRef, customer_work, has_due_expiry
+from drawdown.store import customers as customer_store
+from drawdown.store import invoices as invoice_store
+from drawdown.store import ledger as store
+from drawdown.store.ledger import EntryFilters
+from drawdown.store.records import Customer
+from drawdown.store.sqlfuncs import compare
+from drawdown.store.tx import Tx
+
+T = TypeVar("T")
+
+
+def _customer_caught_up(tx: Tx, ref: CustomerRef, now: datetime) -> Customer | None:
+    """The customer, or None when a due expiry had to be written first (read again)."""
+    found = customer_store.with_heads(tx, customer_id=ref.id, external_id=ref.external_id,
+                                      lock=False)  # fmt: skip
+    if found is None:
+        raise ResourceNotFound("Customer", ref.describe())
+    customer, heads = found
+    if has_due_expiry(heads, now):
+        return None
+    return customer
+
+
+def catch_up(ctx: ServiceContext, ref: CustomerRef) -> None:
+    """Write the customer's due expiries and the top-ups they trigger (R-TIME-1)."""
+    customer_work(ref, top_ups.settle).run(ctx)
+
+
+def read_caught_up(
+    ctx: ServiceContext, ref: CustomerRef, read: Callable[[Tx, Customer, datetime], T]
+) -> T:
+    """`read(tx, customer, now)` in one snapshot, after writing any due expiry (R-TIME-1).
+
+    After a catch-up the read takes a new "now", later than the catch-up's own, so what the
+    catch-up wrote (a top-up block effective at its instant) is already in effect.
+    """
+    now = ctx.now()
+    with ctx.db.read() as tx:
+        customer = _customer_caught_up(tx, ref, now)
+        if customer is not None:
+            return read(tx, customer, now)
+    catch_up(ctx, ref)
+    now = ctx.now()
+    with ctx.db.read() as tx:
+        customer = _customer_caught_up(tx, ref, now)
+        assert customer is not None, "expiries were just written"
+        return read(tx, customer, now)
+
+
+# --- entries ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryQuery:
+    currency: str | None
+    entry_type: str | None
+    entry_status: str | None
+    minimum_amount: Decimal | None
+    created_at: Sequence[tuple[str, str]]
+    after: tuple[datetime, int, str] | None
+    limit: int
+
+
+def list_entries(ctx: ServiceContext, ref: CustomerRef, query: EntryQuery) -> list[EntryView]:
+    return read_caught_up(ctx, ref, lambda tx, customer, now: entries_in(tx, customer, query, now))
+
+
+def entries_in(tx: Tx, customer: Customer, query: EntryQuery, now: datetime) -> list[EntryView]:
+    """One page of the customer's entries with their blocks and purchase invoices."""
+    filters = EntryFilters(
+        currency=listing_currency(query.currency),
+        entry_type=query.entry_type,
+        pending=None if query.entry_status is None else query.entry_status == "pending",
+        minimum_amount=query.minimum_amount,
+        created_at=resolve_bounds(query.created_at, customer.timezone, field="created_at"),
+        after=query.after,
+    )
+    rows = store.list_entries(tx, customer.id, filters, now=now, limit=query.limit)
+    bought = [b.id for e, b in rows if e.entry_type == "increment" and b.invoice_id]
+    invoices = {i.block_id: i for i in invoice_store.for_blocks(tx, customer.id, bought)}
+    return [
+        EntryView(e, b, customer, entry_status(e, b, now), invoices.get(b.id))
+        if e.entry_type == "increment"
+        else EntryView(e, b, customer, entry_status(e, b, now))
+        for e, b in rows
+    ]
+
+
+def listing_currency(value: str | None) -> str | None:
+    """For listing, a real currency that is not the customer's simply matches nothing (R-CUR-2)."""
+    if value is None:
+        return None
+    code = iso_code(value)
+    return code if code is not None else value
+
+
+# --- blocks -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockQuery:
+    currency: str | None
+    include_all_blocks: bool
+    effective_date: Sequence[tuple[str, str]]
+
+
+def list_blocks(ctx: ServiceContext, ref: CustomerRef, query: BlockQuery) -> list[Block]:
+    """The ledger's blocks in drawdown order (Q15), filtered per R-LIST-1 and effective_date."""
+    return read_caught_up(ctx, ref, lambda tx, customer, now: blocks_in(tx, customer, query, now))
+
+
+def blocks_in(tx: Tx, customer: Customer, query: BlockQuery, now: datetime) -> list[Block]:
+    bounds = resolve_bounds(query.effective_date, customer.timezone, field="effective_date")
+    currency = listing_currency(query.currency) or "credits"
+    # Closed blocks (expired, nothing left) are never listed by default: not read then.
+    blocks = store.ledger_blocks(tx, customer.id, currency,
+                                 open_only=not query.include_all_blocks)  # fmt: skip
+    shown = [b for b in blocks if query.include_all_blocks or listed_by_default(b, now)]
+    shown = [b for b in shown if all(compare(b.effective_date, op, v) for op, v in bounds)]
+    return drawdown_order(shown)
+
+
+def listed_by_default(block: Block, now: datetime) -> bool:
+    """R-LIST-1: a non-zero balance and not expired, or any negative balance."""
+    if block.balance < 0:
+        return True
+    return block.balance != 0 and not block.is_expired(now)
+
+
+def owner_of_block(ctx: ServiceContext, block_id: str) -> CustomerRef:
+    """The customer a block belongs to (never changes), or 404 (also for deleted ones)."""
+    with ctx.db.read() as tx:
+        return CustomerRef(id=_live_block_owner(tx, block_id).id)
+
+
+def _live_block_owner(tx: Tx, block_id: str) -> Customer:
+    found = store.find_block(tx, block_id)
+    customer = None if found is None else customer_store.get(tx, found[0])
+    if customer is None:
+        raise ResourceNotFound("CreditBlock", block_id)
+    return customer
+
+
+def get_block(ctx: ServiceContext, block_id: str) -> BlockView:
+    """E20/E23: the block, its customer and the invoices that charged for it."""
+    with ctx.db.read() as tx:
+        owner = CustomerRef(id=_live_block_owner(tx, block_id).id)
+        customer = _customer_caught_up(tx, owner, ctx.now())
+        if customer is not None:
+            return _block_view(tx, customer, block_id)
+    catch_up(ctx, owner)
+    with ctx.db.read() as tx:
+        return _block_view(tx, _live_block_owner(tx, block_id), block_id)
+
+
+def _block_view(tx: Tx, customer: Customer, block_id: str) -> BlockView:
+    block = store.block_by_id(tx, customer.id, block_id)
+    if block is None:
+        raise ResourceNotFound("CreditBlock", block_id)
+    return BlockView(block, customer, tuple(invoice_store.for_blocks(tx, customer.id, [block_id])))
+
+
+def sweep_expiries(ctx: ServiceContext, batch: int = 500) -> int:
+    """`drawdown expire`: materialize due expiries of every customer; returns customers swept."""
+    swept = 0
+    while True:
+        with ctx.db.read() as tx:
+            due = store.customers_with_due_expiries(tx, ctx.now(), batch)
+        for customer_id in due:
+            catch_up(ctx, CustomerRef(id=customer_id))
+            swept += 1
+        if len(due) < batch:
+            return swept

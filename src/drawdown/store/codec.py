@@ -1,0 +1,109 @@
+"""Values to and from the driver for statements run on the raw DBAPI cursor.
+
+The hot write path runs SQL compiled once from the Core tables (`store/prepared.py`) on
+the driver's own cursor, which skips SQLAlchemy's per-execution machinery (measured: 18 µs
+per statement through `Connection.execute`, 2.5 µs on the raw cursor). These codecs write
+exactly what the Core column types in `store/types.py` write, so rows written either way
+read back the same: on SQLite amounts are canonical decimal text and instants naive UTC
+text, on PostgreSQL NUMERIC and timestamptz.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from drawdown.ledger.amounts import format_decimal
+
+
+def _sqlite_instant(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    assert value.tzinfo is not None, "datetimes must be timezone-aware"
+    # SQLAlchemy's SQLite DATETIME format, so Core reads and SQL comparisons agree.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_read_instant(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _sqlite_decimal(value: Decimal | None) -> str | None:
+    return None if value is None else format_decimal(value)
+
+
+def _sqlite_read_decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _sqlite_json(value: Any) -> str:
+    return json.dumps(value)
+
+
+def _sqlite_read_json(value: Any) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def _pg_instant(value: datetime | None) -> datetime | None:
+    assert value is None or value.tzinfo is not None, "datetimes must be timezone-aware"
+    return value
+
+
+def _pg_read_instant(value: datetime | None) -> datetime | None:
+    # Connections run with TimeZone=UTC, so psycopg already returns tzinfo UTC.
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.astimezone(UTC)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Codec:
+    """Encoders (Python → driver) and decoders (driver → Python) for one dialect."""
+
+    dialect: str
+    instant: Callable[[datetime | None], Any]
+    read_instant: Callable[[Any], datetime | None]
+    decimal: Callable[[Decimal | None], Any]
+    read_decimal: Callable[[Any], Decimal | None]
+    json: Callable[[Any], Any]
+    read_json: Callable[[Any], Any]
+    boolean: Callable[[bool], Any]
+
+
+SQLITE = Codec(
+    dialect="sqlite",
+    instant=_sqlite_instant,
+    read_instant=_sqlite_read_instant,
+    decimal=_sqlite_decimal,
+    read_decimal=_sqlite_read_decimal,
+    json=_sqlite_json,
+    read_json=_sqlite_read_json,
+    boolean=int,
+)
+
+POSTGRES = Codec(
+    dialect="postgresql",
+    instant=_pg_instant,
+    read_instant=_pg_read_instant,
+    decimal=_identity,
+    read_decimal=_identity,
+    json=Jsonb,
+    read_json=_identity,
+    boolean=bool,
+)
+
+
+def codec_for(dialect: str) -> Codec:
+    return POSTGRES if dialect == "postgresql" else SQLITE

@@ -1,0 +1,66 @@
+"""`Database`: the store as the rest of drawdown sees it — reads, writes, and closing.
+
+Reads run in snapshot transactions on pooled connections; writes are jobs for the
+process's committer (group commit). Built once per process by the composition root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from drawdown.store import migrate
+from drawdown.store.committer import Job
+from drawdown.store.engine import (
+    StoreConfig,
+    make_committer,
+    make_engine,
+    read_transaction,
+)
+from drawdown.store.tx import Tx
+
+T = TypeVar("T")
+
+
+class Database:
+    def __init__(self, config: StoreConfig, *, on_batch: Callable[[int], None] | None = None):
+        self.config = config
+        self.engine = make_engine(config)
+        self.committer = make_committer(self.engine, config, on_batch)
+
+    @property
+    def dialect(self) -> str:
+        return str(self.engine.dialect.name)
+
+    @property
+    def kind(self) -> str:
+        return "SQLite" if self.dialect == "sqlite" else "PostgreSQL"
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with read_transaction(self.engine) as tx:
+            yield tx
+
+    def submit(self, job: Job[T]) -> Future[T]:
+        return self.committer.submit(job)
+
+    def migrate(self) -> None:
+        migrate.upgrade(self.engine)
+
+    def pending_migrations(self) -> list[str]:
+        return migrate.pending(self.engine)
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self.read() as tx:
+            tx.execute_text("SELECT 1")
+
+    def close(self) -> None:
+        self.committer.stop()
+        self.engine.dispose()
+
+    def raw_engine(self) -> Any:
+        """The SQLAlchemy engine, for tests and tools inside `store/` only."""
+        return self.engine

@@ -1,0 +1,133 @@
+"""Typed records at the store boundary: what queries return instead of database rows.
+
+Services, the API and the console see these frozen dataclasses, never SQLAlchemy rows, so a
+renamed column is a change inside `store/` only. Ledger blocks and entries are the core's
+own `Block` and `Entry` (`ledger/model.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str
+    external_customer_id: str | None
+    name: str
+    email: str
+    additional_emails: tuple[str, ...]
+    currency: str | None
+    timezone: str
+    metadata: Mapping[str, str]
+    auto_collection: bool
+    auto_issuance: bool | None
+    email_delivery: bool
+    payment_provider: str | None
+    payment_provider_id: str | None
+    billing_address: Mapping[str, Any] | None
+    shipping_address: Mapping[str, Any] | None
+    tax_id: Mapping[str, Any] | None
+    created_at: datetime
+    overdraft: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerHead:
+    """The cached head of one ledger (customer, currency): what a write needs without history."""
+
+    currency: str
+    last_seq: int
+    balance: Decimal
+    last_entry_at: datetime | None
+    last_position: int
+    next_expiry_at: datetime | None  # earliest expiry of a block not yet closed (R-TIME-1)
+    top_up_id: str | None  # the active top-up, so writes without one never look for it
+    chain_head: str | None  # hash of the newest entry (tamper-evident chain)
+
+
+@dataclass(frozen=True)
+class Invoice:
+    customer_id: str
+    id: str
+    invoice_number: str
+    status: str
+    currency: str
+    ledger_currency: str
+    block_id: str | None
+    top_up_id: str | None
+    created_at: datetime
+    invoice_date: datetime
+    due_date: datetime | None
+    paid_at: datetime | None
+    payment_received_at: datetime | None
+    voided_at: datetime | None
+    total: Decimal
+    quantity: Decimal
+    unit_amount: str
+    memo: str | None
+    auto_collection: bool
+    item_id: str
+    item_name: str
+    line_item_id: str
+    price_id: str
+    payment_external_id: str | None
+    payment_notes: str | None
+
+
+@dataclass(frozen=True)
+class TopUp:
+    customer_id: str
+    id: str
+    currency: str
+    amount: str
+    threshold: str
+    per_unit_cost_basis: str
+    auto_collection: bool
+    net_terms: int
+    memo: str | None
+    require_successful_payment: bool | None
+    active_from: datetime
+    expires_after: int | None
+    expires_after_unit: str | None
+    created_at: datetime
+    deactivated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    prefix: str
+    key_hash: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Admin:
+    id: str
+    email: str
+    password_hash: str
+    created_at: datetime
+    session_generation: int
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """An idempotency record: the request's fingerprint and the response it got."""
+
+    fingerprint: str
+    status_code: int
+    body: bytes
+    created_at: datetime
+
+
+def record_of(cls: type[Any], row: Mapping[str, Any]) -> Any:
+    """A record from a Core row mapping, taking exactly the record's fields."""
+    return cls(**{name: row[name] for name in cls.__dataclass_fields__})
