@@ -9,6 +9,7 @@ Orb-shaped 404. The CLI (`cli.py`) and the server processes (`serving.py`) start
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 
@@ -125,6 +126,8 @@ class Front:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 start_serving(self.ctx)
+                if self.ctx.db.dialect == "sqlite":
+                    self.ctx.db.committer.attach_loop(asyncio.get_running_loop())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 stop_serving(self.ctx)

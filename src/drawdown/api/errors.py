@@ -10,14 +10,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
 
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.ledger.errors import LedgerError
-from drawdown.services.errors import InvalidRequest, ServiceError, field_errors
+from drawdown.services.errors import InvalidRequest, ServiceError
 from drawdown.store.errors import is_transient
 
 log = logging.getLogger("drawdown.api")
@@ -111,39 +109,22 @@ def domain_error(error: Exception) -> tuple[int, dict[str, Any], dict[str, str]]
     return body["status"], body, headers
 
 
-def install(app: FastAPI) -> None:
-    """Register handlers so every failure leaves as an Orb-shaped error."""
-
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> Response:
+def error_response_for(exc: Exception) -> Response | None:
+    """The Orb error response for an error raised while serving, or None if unexpected."""
+    if isinstance(exc, ApiError):
         return error_response(
             exc.kind, exc.detail, validation_errors=exc.validation_errors, headers=exc.headers
         )
-
-    async def _domain(_: Request, exc: Exception) -> Response:
-        mapped = domain_error(exc)
-        assert mapped is not None
+    mapped = domain_error(exc)
+    if mapped is not None:
         status, body, headers = mapped
         return ExactJSONResponse(body, status_code=status, headers=headers)
-
-    app.add_exception_handler(LedgerError, _domain)
-    app.add_exception_handler(ServiceError, _domain)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> Response:
-        return error_response(
-            "validation",
-            "One or more fields in the request are invalid.",
-            validation_errors=field_errors(exc.errors()),
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    if isinstance(exc, StarletteHTTPException):
         if exc.status_code == 405:
             return error_response("url_not_found", "This method is not allowed on this URL.")
         if exc.status_code == 404:
             return error_response("url_not_found", "No such URL.")
-        return error_response("internal", "The request failed.")
+    return None
 
 
 def internal_error_response(exc: BaseException) -> JSONResponse:

@@ -14,10 +14,16 @@ import json
 import logging
 from typing import Any
 
+from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drawdown.api import hygiene
-from drawdown.api.errors import ApiError, error_body, internal_error_response
+from drawdown.api.errors import (
+    ApiError,
+    error_body,
+    error_response_for,
+    internal_error_response,
+)
 from drawdown.api.paths import routable_path
 from drawdown.api.queries import without_blank_params
 from drawdown.api.rate_limit import RateLimiter
@@ -56,7 +62,8 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 async def answer_errors(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-    """Run `app`; an unexpected error becomes a 500 that leaks nothing (spec §1.8).
+    """Run `app`; any error it raises becomes its Orb error, an unexpected one a 500 that
+    leaks nothing (spec §1.8).
 
     Answered here rather than re-raised, so the server keeps the client's keep-alive
     connection (Starlette's own last-resort handler re-raises, and uvicorn then closes it).
@@ -72,10 +79,13 @@ async def answer_errors(app: ASGIApp, scope: Scope, receive: Receive, send: Send
     try:
         await app(scope, receive, tracking_send)
     except Exception as exc:
-        log.exception("unhandled error (request %s)", scope.get("state", {}).get("request_id"))
         if started:
             raise
-        response = internal_error_response(exc)
+        response = error_response_for(exc)
+        if response is None:
+            request_id = scope.get("state", {}).get("request_id")
+            log.exception("unhandled error (request %s)", request_id)
+            response = internal_error_response(exc)
         await response(scope, receive, send)
 
 
@@ -85,6 +95,9 @@ class ApiGate:
     def __init__(self, app: ASGIApp, ctx: ServiceContext) -> None:
         self.app = app
         self.ctx = ctx
+        # Routes reach the context as `request.app.state.ctx`; with an app in the scope,
+        # Starlette's router raises (404/405) instead of answering in plain text.
+        self.state = State({"ctx": ctx})
         settings = ctx.settings
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 
@@ -108,6 +121,7 @@ class ApiGate:
                              [dict(e) for e in error.validation_errors or []])  # fmt: skip
             return
         state["api_scope"] = api_scope
+        scope["app"] = self
         await answer_errors(self.app, scope, receive, send)
 
     def _authenticate(self, scope: Scope) -> str | None:

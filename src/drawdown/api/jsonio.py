@@ -41,8 +41,16 @@ def dumps(value: Any) -> str:
         raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
 
     text = json.dumps(value, default=default, separators=(",", ":"), ensure_ascii=False)
-    marker = re.compile('"\\\\u0000' + nonce + '(-?[0-9.]+)\\\\u0000"')
-    return marker.sub(r"\1", text)
+
+    def unquote(match: re.Match[str]) -> str:
+        return match.group(2) if match.group(1) == nonce else match.group(0)
+
+    return _MARKER.sub(unquote, text)
+
+
+# One pattern for every call (compiling one per nonce was a tenth of a write's CPU time);
+# the nonce is checked for each match instead.
+_MARKER = re.compile(r'"\\u0000([0-9a-f]{16})(-?[0-9.]+)\\u0000"')
 
 
 class ExactJSONResponse(Response):

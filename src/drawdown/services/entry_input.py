@@ -110,6 +110,11 @@ ENTRY_REQUESTS: Mapping[str, type[_EntryRequest]] = {
 # Fields that belong to some entry shape; sending one to a shape that lacks it is an error
 # (spec Q29), so that a misplaced `expiry_date` on a decrement does not silently vanish.
 SHAPE_FIELDS = frozenset(field for model in ENTRY_REQUESTS.values() for field in model.model_fields)
+# Per shape, the other shapes' fields (computed once: pydantic's `model_fields` is slow).
+_FOREIGN = {
+    entry_type: tuple(sorted(SHAPE_FIELDS - set(model.model_fields)))
+    for entry_type, model in ENTRY_REQUESTS.items()
+}
 
 
 def entry_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,7 +127,7 @@ def entry_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
         body = model.model_validate(raw)
     except ValidationError as exc:
         raise InvalidRequest(validation_errors_of(exc)) from exc
-    foreign = sorted(k for k in SHAPE_FIELDS - set(model.model_fields) if raw.get(k) is not None)
+    foreign = [k for k in _FOREIGN[entry_type] if raw.get(k) is not None]
     if foreign:
         raise InvalidRequest.one(foreign[0], f"is not allowed for entry_type {entry_type}")
     fields = body.model_dump(include=body.model_fields_set)

@@ -409,11 +409,17 @@ class _Job(Generic[T]):
 class Pending(Generic[T]):
     """A queued write: `.wait()` from a thread, `await` on the event loop."""
 
-    def __init__(self, future: concurrent.futures.Future[T]) -> None:
+    def __init__(self, future: concurrent.futures.Future[T] | asyncio.Future[T]) -> None:
         self._future = future
 
     def wait(self) -> T:
-        return self._future.result()
+        future = self._future
+        # On the event loop a write must be awaited: waiting would block the loop that runs it.
+        assert isinstance(future, concurrent.futures.Future), "await writes on the event loop"
+        return future.result()
 
     def __await__(self) -> Generator[Any, None, T]:
-        return asyncio.wrap_future(self._future).__await__()
+        future = self._future
+        if isinstance(future, asyncio.Future):
+            return future.__await__()
+        return asyncio.wrap_future(future).__await__()

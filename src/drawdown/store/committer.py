@@ -19,13 +19,15 @@ different processes then never deadlock on customer rows.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import fcntl
 import logging
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -69,7 +71,7 @@ Prelock = Callable[[Tx, Sequence[LockKey]], None]
 @dataclass
 class _Queued(Generic[T]):
     job: Job[T]
-    future: Future[T] = field(default_factory=Future)
+    future: Any = field(default_factory=Future)  # concurrent Future, or asyncio's on the loop
 
 
 _STOP = object()
@@ -96,19 +98,79 @@ class Committer:
         self._thread: threading.Thread | None = None
         self._conn: Connection | None = None
         self._start_lock = threading.Lock()
+        self._event_loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._pending: list[_Queued[Any]] = []
+        self._draining = False
+        self._lock_fd: int | None = None
+        # Loop mode: where the file lock and COMMIT (fsync) wait, off the event loop.
+        self._io = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="drawdown-commit")
 
     # --- submitting ------------------------------------------------------------------------
 
-    def submit(self, job: Job[T]) -> Future[T]:
+    def attach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run batches on this event loop's own thread instead of a writer thread (SQLite).
+
+        SQLite calls are short and local, so blocking the loop for a batch costs less than
+        handing every job to another thread: each hand-off and each GIL release in the
+        writer thread made both threads wait for each other (measured in docs/benchmarks).
+        """
+        self._event_loop = loop
+        self._loop_thread = threading.get_ident()
+
+    def submit(self, job: Job[T]) -> Future[T] | asyncio.Future[T]:
+        loop = self._event_loop
+        if loop is not None:
+            if threading.get_ident() == self._loop_thread:
+                future: asyncio.Future[T] = loop.create_future()
+                self._enqueue_on_loop(_Queued(job, future))
+                return future
+            waiting: Future[T] = Future()
+            loop.call_soon_threadsafe(self._enqueue_on_loop, _Queued(job, waiting))
+            return waiting
         self._ensure_started()
-        queued: _Queued[T] = _Queued(job)
-        self._queue.put(queued)
-        return queued.future
+        result: Future[T] = Future()
+        self._queue.put(_Queued(job, result))
+        return result
+
+    def _enqueue_on_loop(self, queued: _Queued[Any]) -> None:
+        self._pending.append(queued)
+        if not self._draining:
+            self._draining = True
+            assert self._event_loop is not None
+            # Runs after the callbacks already due, so requests parsed in this loop turn join
+            # the first batch; later ones queue while it commits.
+            self._event_loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Loop mode: jobs run on the loop; waiting (the file lock, fsync) happens off it."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch = self._pending[: self._batch_max]
+                del self._pending[: self._batch_max]
+                outcomes = None
+                try:
+                    if self._lock_path is not None:
+                        await loop.run_in_executor(self._io, self._lock_file)
+                    transaction, outcomes = self._open_and_run(batch)
+                    await loop.run_in_executor(self._io, transaction.commit)
+                except Exception as error:
+                    self._failed(batch, error)
+                    outcomes = None
+                finally:
+                    self._unlock_file()
+                if outcomes is not None:
+                    self._deliver(batch, outcomes)
+        finally:
+            self._draining = False
 
     def run(self, job: Job[T]) -> T:
         """Submit and wait (for threads other than the writer itself)."""
         assert threading.current_thread() is not self._thread, "a job may not wait on a job"
-        return self.submit(job).result()
+        future = self.submit(job)
+        assert isinstance(future, Future), "on the event loop, await the write instead"
+        return future.result()
 
     def _ensure_started(self) -> None:
         if self._thread is not None:
@@ -125,6 +187,11 @@ class Committer:
             self._queue.put(_STOP)
             thread.join(timeout=30)
             self._thread = None
+        self._io.shutdown(wait=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        self._close_connection()
 
     # --- the writer ------------------------------------------------------------------------
 
@@ -147,15 +214,35 @@ class Committer:
         self._close_connection()
 
     def _run_batch(self, batch: list[_Queued[Any]]) -> None:
+        """Thread mode: lock, run, commit and answer one batch."""
         try:
-            with self._file_lock():
-                outcomes = self._transaction(batch)
+            self._lock_file()
+            transaction, outcomes = self._open_and_run(batch)
+            transaction.commit()
         except Exception as error:  # BEGIN, the prelock or COMMIT failed: nothing is durable
-            log.warning("write batch of %d failed: %s", len(batch), error)
-            self._close_connection()
-            for queued in batch:
-                queued.future.set_exception(error)
+            self._failed(batch, error)
             return
+        finally:
+            self._unlock_file()
+        self._deliver(batch, outcomes)
+
+    def _open_and_run(self, batch: list[_Queued[Any]]) -> tuple[Any, list[tuple[bool, Any]]]:
+        conn = self._connection()
+        transaction = conn.begin()
+        tx = Tx(conn)
+        if self._prelock is not None and tx.postgres:
+            keys = [q.job.lock for q in batch if q.job.lock is not None]
+            if keys:
+                self._prelock(tx, keys)
+        return transaction, [_run_job(tx, queued.job) for queued in batch]
+
+    def _failed(self, batch: list[_Queued[Any]], error: Exception) -> None:
+        log.warning("write batch of %d failed: %s", len(batch), error)
+        self._close_connection()
+        for queued in batch:
+            queued.future.set_exception(error)
+
+    def _deliver(self, batch: list[_Queued[Any]], outcomes: list[tuple[bool, Any]]) -> None:
         if self._on_batch is not None:
             self._on_batch(len(batch))
         for queued, (ok, value) in zip(batch, outcomes, strict=True):
@@ -163,16 +250,6 @@ class Committer:
                 queued.future.set_result(value)
             else:
                 queued.future.set_exception(value)
-
-    def _transaction(self, batch: list[_Queued[Any]]) -> list[tuple[bool, Any]]:
-        conn = self._connection()
-        with conn.begin():
-            tx = Tx(conn)
-            if self._prelock is not None and tx.postgres:
-                keys = [q.job.lock for q in batch if q.job.lock is not None]
-                if keys:
-                    self._prelock(tx, keys)
-            return [_run_job(tx, queued.job) for queued in batch]
 
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
@@ -185,18 +262,18 @@ class Committer:
                 self._conn.close()
             self._conn = None
 
-    @contextlib.contextmanager
-    def _file_lock(self) -> Iterator[None]:
-        """Serialize batches of several processes on one SQLite file without busy waits."""
+    def _lock_file(self) -> None:
+        """Serialize batches of several processes on one SQLite file without busy waits:
+        a waiting writer sleeps in the kernel and wakes when the lock is released."""
         if self._lock_path is None:
-            yield
             return
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+
+    def _unlock_file(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
 
 def _run_job(tx: Tx, job: Job[Any]) -> tuple[bool, Any]:

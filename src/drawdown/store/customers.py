@@ -22,8 +22,6 @@ _live = customers.c.deleted_at.is_(None)
 _aliases = customer_external_ids.c
 
 _CUSTOMER_FIELDS = tuple(Customer.__dataclass_fields__)
-_JSON_FIELDS = frozenset({"metadata", "additional_emails", "billing_address", "shipping_address",
-                          "tax_id"})  # fmt: skip
 _HEAD_COLUMNS = (
     ledgers.c.currency, ledgers.c.last_seq, ledgers.c.balance, ledgers.c.last_entry_at,
     ledgers.c.last_position, ledgers.c.next_expiry_at, ledgers.c.top_up_id,
@@ -92,18 +90,31 @@ def with_heads(
 
 
 def _customer_from_tuple(tx: Tx, row: Sequence[Any]) -> Customer:
-    codec = tx.codec
-    values = dict(zip(_CUSTOMER_FIELDS, row, strict=False))
-    for name in _JSON_FIELDS:
-        values[name] = codec.read_json(values[name])
-    values["created_at"] = codec.read_instant(values["created_at"])
-    values["auto_collection"] = bool(values["auto_collection"])
-    values["email_delivery"] = bool(values["email_delivery"])
-    if values["auto_issuance"] is not None:
-        values["auto_issuance"] = bool(values["auto_issuance"])
-    values["additional_emails"] = tuple(values["additional_emails"] or ())
-    values["metadata"] = dict(values["metadata"] or {})
-    return Customer(**values)
+    """A Customer from a row of _CUSTOMER_FIELDS (raw driver values), in field order."""
+    c = tx.codec
+    (customer_id, external_id, name, email, additional, currency, timezone, metadata,
+     auto_collection, auto_issuance, email_delivery, provider, provider_id, billing, shipping,
+     tax_id, created_at, overdraft) = row[: len(_CUSTOMER_FIELDS)]  # fmt: skip
+    return Customer(
+        id=customer_id,
+        external_customer_id=external_id,
+        name=name,
+        email=email,
+        additional_emails=tuple(c.read_json(additional) or ()),
+        currency=currency,
+        timezone=timezone,
+        metadata=c.read_json(metadata) or {},
+        auto_collection=bool(auto_collection),
+        auto_issuance=None if auto_issuance is None else bool(auto_issuance),
+        email_delivery=bool(email_delivery),
+        payment_provider=provider,
+        payment_provider_id=provider_id,
+        billing_address=c.read_json(billing),
+        shipping_address=c.read_json(shipping),
+        tax_id=c.read_json(tax_id),
+        created_at=c.read_instant(created_at),  # type: ignore[arg-type]
+        overdraft=overdraft,
+    )
 
 
 def _head_from_tuple(tx: Tx, row: Sequence[Any]) -> LedgerHead | None:

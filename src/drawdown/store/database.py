@@ -6,6 +6,7 @@ process's committer (group commit). Built once per process by the composition ro
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -43,7 +44,7 @@ class Database:
         with read_transaction(self.engine) as tx:
             yield tx
 
-    def submit(self, job: Job[T]) -> Future[T]:
+    def submit(self, job: Job[T]) -> Future[T] | asyncio.Future[T]:
         return self.committer.submit(job)
 
     def migrate(self) -> None:

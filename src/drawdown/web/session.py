@@ -10,7 +10,6 @@ and kept in `server_secrets`, so sessions survive restarts and work across proce
 from __future__ import annotations
 
 import secrets
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,12 +45,14 @@ def new_session(admin_id: str | None = None, generation: int = 0) -> Session:
 
 
 class SessionCodec:
-    """Reads and writes the session cookie; resolves the signing key on first use."""
+    """Reads and writes the session cookie, signed with the console's key.
+
+    The key is resolved when the console is built (a database read, maybe a write), never
+    on the event loop while serving.
+    """
 
     def __init__(self, ctx: ServiceContext) -> None:
-        self._ctx = ctx
-        self._serializer: URLSafeTimedSerializer | None = None
-        self._lock = threading.Lock()
+        self._serializer = URLSafeTimedSerializer(console.session_secret(ctx), salt=_SALT)
 
     def read(self, request: Request) -> Session:
         """The browser's session, or a fresh anonymous one if the cookie is absent or bad."""
@@ -107,9 +108,4 @@ class SessionCodec:
                                secure=request.url.scheme == "https")  # fmt: skip
 
     def _signer(self) -> URLSafeTimedSerializer:
-        with self._lock:
-            if self._serializer is None:
-                self._serializer = URLSafeTimedSerializer(
-                    console.session_secret(self._ctx), salt=_SALT
-                )
-            return self._serializer
+        return self._serializer

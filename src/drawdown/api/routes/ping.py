@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.requests import Request
 from starlette.responses import Response
 
 router = APIRouter()
@@ -11,6 +12,6 @@ _PONG = b'{"response":"pong"}'
 
 
 @router.get("/v1/ping")
-async def ping() -> Response:
+async def ping(request: Request) -> Response:
     """Check the API key and that the service answers."""
     return Response(_PONG, media_type="application/json")
