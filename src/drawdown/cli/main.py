@@ -130,6 +130,3 @@ def expire() -> None:
 def main() -> None:
     app()
 
-
-if __name__ == "__main__":
-    main()
