@@ -129,4 +129,3 @@ def expire() -> None:
 
 def main() -> None:
     app()
-
