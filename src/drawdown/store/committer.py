@@ -27,6 +27,7 @@ import logging
 import os
 import queue
 import threading
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -88,15 +89,16 @@ class Committer:
         prelock: Prelock | None = None,
         lock_path: str | None = None,
         on_batch: Callable[[int], None] | None = None,
+        lanes: int = 1,
     ) -> None:
         self._engine = engine
         self._batch_max = max(1, batch_max)
         self._prelock = prelock
         self._lock_path = lock_path
         self._on_batch = on_batch
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._conn: Connection | None = None
+        # Thread mode runs `lanes` writers, each with its own connection and transaction; a
+        # customer's jobs always go to the same lane, so they still batch together.
+        self._lanes = [_Lane(self, index) for index in range(max(1, lanes))]
         self._start_lock = threading.Lock()
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
@@ -128,10 +130,16 @@ class Committer:
             waiting: Future[T] = Future()
             loop.call_soon_threadsafe(self._enqueue_on_loop, _Queued(job, waiting))
             return waiting
-        self._ensure_started()
         result: Future[T] = Future()
-        self._queue.put(_Queued(job, result))
+        self._lane_for(job).put(_Queued(job, result))
         return result
+
+    def _lane_for(self, job: Job[Any]) -> _Lane:
+        lock = job.lock
+        if lock is None or len(self._lanes) == 1:
+            return self._lanes[0]
+        key = lock.customer_id if lock.customer_id is not None else f"x:{lock.external_id}"
+        return self._lanes[zlib.crc32(key.encode()) % len(self._lanes)]
 
     def _enqueue_on_loop(self, queued: _Queued[Any]) -> None:
         self._pending.append(queued)
@@ -153,10 +161,10 @@ class Committer:
                 try:
                     if self._lock_path is not None:
                         await loop.run_in_executor(self._io, self._lock_file)
-                    transaction, outcomes = self._open_and_run(batch)
+                    transaction, outcomes = self._open_and_run(self._lanes[0], batch)
                     await loop.run_in_executor(self._io, transaction.commit)
                 except Exception as error:
-                    self._failed(batch, error)
+                    self._failed(self._lanes[0], batch, error)
                     outcomes = None
                 finally:
                     self._unlock_file()
@@ -166,79 +174,58 @@ class Committer:
             self._draining = False
 
     def run(self, job: Job[T]) -> T:
-        """Submit and wait (for threads other than the writer itself)."""
-        assert threading.current_thread() is not self._thread, "a job may not wait on a job"
+        """Submit and wait (for threads other than the writers themselves)."""
+        assert not any(lane.is_current() for lane in self._lanes), "a job may not wait on a job"
         future = self.submit(job)
         assert isinstance(future, Future), "on the event loop, await the write instead"
         return future.result()
 
-    def _ensure_started(self) -> None:
-        if self._thread is not None:
-            return
-        with self._start_lock:
-            if self._thread is None:
-                thread = threading.Thread(target=self._loop, name="drawdown-committer", daemon=True)
-                thread.start()
-                self._thread = thread
-
     def stop(self) -> None:
-        thread = self._thread
-        if thread is not None:
-            self._queue.put(_STOP)
-            thread.join(timeout=30)
-            self._thread = None
+        for lane in self._lanes:
+            lane.stop()
         self._io.shutdown(wait=True)
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-        self._close_connection()
+        for lane in self._lanes:
+            lane.close_connection()
 
-    # --- the writer ------------------------------------------------------------------------
+    # --- running batches ---------------------------------------------------------------------
 
-    def _loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                break
-            batch = [first]
-            while len(batch) < self._batch_max:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    self._queue.put(_STOP)
-                    break
-                batch.append(item)
-            self._run_batch(batch)
-        self._close_connection()
-
-    def _run_batch(self, batch: list[_Queued[Any]]) -> None:
+    def run_batch(self, lane: _Lane, batch: list[_Queued[Any]]) -> None:
         """Thread mode: lock, run, commit and answer one batch."""
         try:
             self._lock_file()
-            transaction, outcomes = self._open_and_run(batch)
+            transaction, outcomes = self._open_and_run(lane, batch)
             transaction.commit()
         except Exception as error:  # BEGIN, the prelock or COMMIT failed: nothing is durable
-            self._failed(batch, error)
+            self._failed(lane, batch, error)
             return
         finally:
             self._unlock_file()
         self._deliver(batch, outcomes)
 
-    def _open_and_run(self, batch: list[_Queued[Any]]) -> tuple[Any, list[tuple[bool, Any]]]:
-        conn = self._connection()
+    @property
+    def batch_max(self) -> int:
+        return self._batch_max
+
+    def _open_and_run(
+        self, lane: _Lane, batch: list[_Queued[Any]]
+    ) -> tuple[Any, list[tuple[bool, Any]]]:
+        conn = lane.connection(self._engine)
         transaction = conn.begin()
         tx = Tx(conn)
         if self._prelock is not None and tx.postgres:
             keys = [q.job.lock for q in batch if q.job.lock is not None]
             if keys:
                 self._prelock(tx, keys)
-        return transaction, [_run_job(tx, queued.job) for queued in batch]
+        outcomes = [_run_job(tx, queued.job) for queued in batch]
+        tx.flush()
+        return transaction, outcomes
 
-    def _failed(self, batch: list[_Queued[Any]], error: Exception) -> None:
+    def _failed(self, lane: _Lane, batch: list[_Queued[Any]], error: Exception) -> None:
         log.warning("write batch of %d failed: %s", len(batch), error)
-        self._close_connection()
+        lane.close_connection()
         for queued in batch:
             queued.future.set_exception(error)
 
@@ -250,17 +237,6 @@ class Committer:
                 queued.future.set_result(value)
             else:
                 queued.future.set_exception(value)
-
-    def _connection(self) -> Connection:
-        if self._conn is None or self._conn.closed or self._conn.invalidated:
-            self._conn = self._engine.connect().execution_options(drawdown_write=True)
-        return self._conn
-
-    def _close_connection(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
 
     def _lock_file(self) -> None:
         """Serialize batches of several processes on one SQLite file without busy waits:
@@ -274,6 +250,66 @@ class Committer:
     def _unlock_file(self) -> None:
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+
+class _Lane:
+    """One writer: a queue, the thread that drains it (thread mode), and a connection."""
+
+    def __init__(self, committer: Committer, index: int) -> None:
+        self._committer = committer
+        self._index = index
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._conn: Connection | None = None
+        self._start_lock = threading.Lock()
+
+    def put(self, queued: _Queued[Any]) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    name = f"drawdown-writer-{self._index}"
+                    self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+                    self._thread.start()
+        self._queue.put(queued)
+
+    def is_current(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def connection(self, engine: Engine) -> Connection:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = engine.connect().execution_options(drawdown_write=True)
+        return self._conn
+
+    def close_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _loop(self) -> None:
+        batch_max = self._committer.batch_max
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            while len(batch) < batch_max:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    self._queue.put(_STOP)
+                    break
+                batch.append(item)
+            self._committer.run_batch(self, batch)
+        self.close_connection()
 
 
 def _run_job(tx: Tx, job: Job[Any]) -> tuple[bool, Any]:

@@ -39,6 +39,9 @@ class StoreConfig:
     sqlite_synchronous: str = "FULL"
     sqlite_busy_timeout_ms: int = 30_000
     commit_batch_max: int = 64
+    # PostgreSQL: writer threads per process (each its own connection and transaction),
+    # so one batch's round trips overlap another's; a customer's jobs stay on one lane.
+    postgres_write_lanes: int = 4
 
 
 def normalize_url(url: str) -> str:
@@ -130,6 +133,7 @@ def make_committer(engine: Engine, config: StoreConfig, on_batch: Any = None) ->
         prelock=lock_batch,
         lock_path=sqlite_lock_path(engine),
         on_batch=on_batch,
+        lanes=config.postgres_write_lanes if engine.dialect.name == "postgresql" else 1,
     )
 
 
