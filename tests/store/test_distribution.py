@@ -60,7 +60,7 @@ def test_every_table_is_per_customer_or_declared_global() -> None:
                          ids=lambda t: t.name)  # fmt: skip
 def test_per_customer_tables_are_keyed_by_customer_first(table: Table) -> None:
     key = _shard_key(table)
-    assert [c.name for c in table.primary_key.columns][0] == key
+    assert next(c.name for c in table.primary_key.columns) == key
     uniques = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
     for unique in uniques:
         assert key in unique.columns, f"{unique.name} does not include {key}"
