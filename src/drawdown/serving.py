@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import signal
 import socket
 import sys
@@ -63,17 +62,6 @@ def bind(host: str, port: int, *, reuse_port: bool, listen: bool) -> socket.sock
     return sock
 
 
-# How long a thread that wants the GIL waits before asking the holder to let go. The
-# committer releases the GIL around every SQLite/PostgreSQL call and must get it back while
-# the event loop thread is busy with HTTP; at Python's default 5 ms it spent most of its time
-# waiting, one statement at a time. Measured: decrements 780/s at 5 ms, see docs/benchmarks.
-GIL_SWITCH_SECONDS = float(os.environ.get("DRAWDOWN_GIL_SWITCH_SECONDS", "0.0002"))
-
-
-def _prepare_process() -> None:
-    sys.setswitchinterval(GIL_SWITCH_SECONDS)
-
-
 def _uvicorn_config(app: Any) -> uvicorn.Config:
     return uvicorn.Config(
         app, loop="uvloop", http="httptools", lifespan="on", log_level="warning",
@@ -83,7 +71,6 @@ def _uvicorn_config(app: Any) -> uvicorn.Config:
 
 def serve(host: str, port: int, processes: int, *, on_listening: Callable[[], None]) -> None:
     """Serve until stopped; `on_listening` runs once every process accepts connections."""
-    _prepare_process()
     if processes <= 1:
         sock = bind(host, port, reuse_port=False, listen=True)
         from drawdown.app import create_app  # the web stack loads only when serving
@@ -110,7 +97,6 @@ def _announce_when_started(server: uvicorn.Server, on_listening: Callable[[], No
 
 def serve_worker(host: str, port: int, ready: Any) -> None:
     """One worker process: build the app from the environment and serve the shared port."""
-    _prepare_process()
     sock = bind(host, port, reuse_port=True, listen=True)
     from drawdown.app import create_app
 

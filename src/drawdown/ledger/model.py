@@ -62,7 +62,11 @@ EMPTY_METADATA = Metadata()
 
 def freeze_metadata(metadata: Mapping[str, str]) -> Metadata:
     """An immutable copy of ``metadata`` (or ``metadata`` itself if already a Metadata)."""
-    return metadata if isinstance(metadata, Metadata) else Metadata(metadata)
+    # `type() is`, not isinstance: this runs for every block and entry, and an isinstance
+    # check against an ABC subclass costs many times more.
+    if type(metadata) is Metadata:
+        return metadata
+    return Metadata(metadata) if metadata else EMPTY_METADATA
 
 
 def _assert_utc(*instants: datetime | None) -> None:

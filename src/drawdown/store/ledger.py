@@ -9,19 +9,30 @@ Statements on the write and list paths are prepared (`store/prepared.py`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 
+from drawdown.ledger.amounts import format_decimal
 from drawdown.ledger.model import Block, Entry, Filter, LedgerState
 from drawdown.store.prepared import Prepared
 from drawdown.store.records import LedgerHead
 from drawdown.store.schema import credit_blocks, customers, ledger_commands, ledger_entries, ledgers
-from drawdown.store.sqlfuncs import compare, decimal_at_least
+from drawdown.store.sqlfuncs import compare
 from drawdown.store.tx import Tx
 
 _cb, _le, _lg = credit_blocks.c, ledger_entries.c, ledgers.c
@@ -98,6 +109,18 @@ def entry_of(tx: Tx, row: Sequence[Any]) -> Entry:
     )
 
 
+AMOUNT_INTEGER_DIGITS = 31  # more than any stored amount has (ledger/amounts.py)
+
+
+def amount_key(amount: Decimal) -> str:
+    """A non-negative amount as text that sorts like the number: the integer part padded to
+    a fixed width, then the canonical fraction ("12.5" -> "000…012.5")."""
+    text = format_decimal(amount)
+    assert not text.startswith("-"), "entry amounts are never negative"
+    integer, dot, fraction = text.partition(".")
+    return integer.rjust(AMOUNT_INTEGER_DIGITS, "0") + dot + fraction
+
+
 def is_closed(block: Block, now: datetime) -> bool:
     """Expired with nothing left: only a void naming it can change it again, so writes and
     the default block list need not read it. (An expired block in deficit stays open: it
@@ -164,6 +187,7 @@ def _entry_values(tx: Tx, customer_id: str, entry: Entry) -> dict[str, Any]:
         "seq": entry.seq,
         "entry_type": entry.entry_type,
         "amount": c.decimal(entry.amount),
+        "amount_key": amount_key(entry.amount),
         "starting_balance": c.decimal(entry.starting_balance),
         "ending_balance": c.decimal(entry.ending_balance),
         "block_id": entry.block_id,
@@ -406,19 +430,22 @@ def list_entries(
 ) -> list[tuple[Entry, Block]]:
     """Entries newest first (created_at desc, then sequence desc, R-SEQ-4, then id), each
     with its block, in one prepared query."""
+    minimum = filters.minimum_amount
+    if minimum is not None and minimum <= 0:
+        minimum = None  # entry amounts are never negative: every entry qualifies
+    key = None if minimum is None else amount_key(minimum)
     shape = (
         filters.currency is not None,
         filters.entry_type is not None,
         filters.pending,
-        filters.minimum_amount is not None,
+        None if key is None else _amount_plan(tx, customer_id, key),
         tuple(op for op, _ in filters.created_at),
         filters.after is not None,
     )
     c = tx.codec
     params: dict[str, Any] = {"customer_id": customer_id, "currency": filters.currency,
                               "entry_type": filters.entry_type, "now": c.instant(now),
-                              "minimum_amount": c.decimal(filters.minimum_amount),
-                              "limit": limit}  # fmt: skip
+                              "minimum_key": key, "limit": limit}  # fmt: skip
     for index, (_, value) in enumerate(filters.created_at):
         params[f"created_{index}"] = c.instant(value)
     if filters.after is not None:
@@ -426,7 +453,53 @@ def list_entries(
         params.update(after_at=c.instant(created_at), after_seq=seq, after_id=entry_id)
     rows = tx.rows(_entries_statement(shape), params)
     split = len(ENTRY_COLUMNS)
-    return [(entry_of(tx, row[:split]), block_of(tx, row[split:])) for row in rows]
+    blocks: dict[str, Block] = {}  # a page's entries mostly share a few blocks: decode once
+    page = []
+    for row in rows:
+        block_id = row[split]
+        block = blocks.get(block_id)
+        if block is None:
+            block = blocks[block_id] = block_of(tx, row[split:])
+        page.append((entry_of(tx, row[:split]), block))
+    return page
+
+
+def _indexed_by(index: str) -> Callable[[str], str]:
+    def rewrite(sql: str) -> str:
+        return sql.replace("FROM ledger_entries ", f"FROM ledger_entries INDEXED BY {index} ", 1)
+
+    return rewrite
+
+
+# A `minimum_amount` that at most this many entries meet is answered from the amount index
+# (then sorted); a less selective one by scanning the list order, which finds a page soon.
+SELECTIVE_MATCHES_MAX = 2_000
+
+_COUNT_AT_LEAST = Prepared(
+    lambda: select(func.count()).select_from(
+        select(_le.id)
+        .where(_le.customer_id == bindparam("customer_id"), _le.amount_key >= bindparam("key"))
+        .limit(SELECTIVE_MATCHES_MAX + 1)
+        .subquery()
+    ),
+    sqlite_rewrite=_indexed_by("ix_ledger_entries_amount"),
+)
+
+
+def _amount_plan(tx: Tx, customer_id: str, key: str) -> str:
+    """How to answer a minimum_amount filter: "by_amount" or "by_list" (SQLite), "any"."""
+    if not tx.postgres:
+        row = tx.one(_COUNT_AT_LEAST, {"customer_id": customer_id, "key": key})
+        assert row is not None
+        return "by_amount" if int(row[0]) <= SELECTIVE_MATCHES_MAX else "by_list"
+    return "any"  # PostgreSQL's planner has value statistics
+
+
+def _scan_index(shape: tuple[Any, ...]) -> str:
+    has_currency, has_type = shape[0], shape[1]
+    if has_type:
+        return "ix_ledger_entries_type"
+    return "ix_ledger_entries_currency" if has_currency else "ix_ledger_entries_listing"
 
 
 _ENTRY_STATEMENTS: dict[tuple[Any, ...], Prepared] = {}
@@ -435,7 +508,15 @@ _ENTRY_STATEMENTS: dict[tuple[Any, ...], Prepared] = {}
 def _entries_statement(shape: tuple[Any, ...]) -> Prepared:
     statement = _ENTRY_STATEMENTS.get(shape)
     if statement is None:
-        statement = Prepared(lambda dialect: _entries_query(shape, dialect), per_dialect=True)
+        plan = shape[3]
+        rewrite = None
+        if plan in ("by_amount", "by_list"):  # SQLite has no value statistics: we choose
+            index = "ix_ledger_entries_amount" if plan == "by_amount" else _scan_index(shape)
+            rewrite = _indexed_by(index)
+        statement = Prepared(
+            lambda dialect: _entries_query(shape, dialect), per_dialect=True,
+            sqlite_rewrite=rewrite,
+        )  # fmt: skip
         _ENTRY_STATEMENTS[shape] = statement
     return statement
 
@@ -454,7 +535,7 @@ def _entries_query(shape: tuple[Any, ...], dialect: str) -> Any:
         is_pending = and_(_le.entry_type == "increment", _cb.effective_date > bindparam("now"))
         query = query.where(is_pending if pending else ~is_pending)
     if has_minimum:
-        query = query.where(decimal_at_least(_le.amount, bindparam("minimum_amount"), dialect))
+        query = query.where(_le.amount_key >= bindparam("minimum_key"))
     for index, op in enumerate(created_ops):
         query = query.where(compare(_le.created_at, op, bindparam(f"created_{index}")))
     if has_after:
@@ -464,14 +545,10 @@ def _entries_query(shape: tuple[Any, ...], dialect: str) -> Any:
 
 
 def _before_keyset() -> Any:
-    created_at: Any = bindparam("after_at")
-    seq: Any = bindparam("after_seq")
-    entry_id: Any = bindparam("after_id")
-    return or_(
-        _le.created_at < created_at,
-        and_(_le.created_at == created_at, _le.seq < seq),
-        and_(_le.created_at == created_at, _le.seq == seq, _le.id < entry_id),
-    )
+    """Entries after the cursor in list order: one row-value comparison, which both databases
+    answer as a range of the listing index (an OR of three cases made them scan)."""
+    after = tuple_(bindparam("after_at"), bindparam("after_seq"), bindparam("after_id"))
+    return tuple_(_le.created_at, _le.seq, _le.id) < after
 
 
 # --- the command log and replay (R-DEL-*) ----------------------------------------------------

@@ -23,7 +23,8 @@ class Prepared:
     """A statement built lazily from Core and compiled to SQL text per dialect.
 
     `build` takes no argument, or (with `per_dialect=True`) the dialect name, for the few
-    statements whose shape differs between SQLite and PostgreSQL.
+    statements whose shape differs between SQLite and PostgreSQL. `sqlite_rewrite` edits
+    the SQLite text (for `INDEXED BY`, which SQLAlchemy does not render).
     """
 
     def __init__(
@@ -32,9 +33,11 @@ class Prepared:
         *,
         postgres_suffix: str = "",
         per_dialect: bool = False,
+        sqlite_rewrite: Callable[[str], str] | None = None,
     ) -> None:
         self._build = build
         self._postgres_suffix = postgres_suffix
+        self._sqlite_rewrite = sqlite_rewrite
         self._per_dialect = per_dialect
         self._sql: dict[str, tuple[str, dict[str, object]]] = {}
 
@@ -53,6 +56,8 @@ class Prepared:
             text = str(compiled)
             if dialect == "postgresql":
                 text += self._postgres_suffix
+            elif self._sqlite_rewrite is not None:
+                text = self._sqlite_rewrite(text)
             constants = {k: v for k, v in compiled.params.items() if v is not None}
             found = self._sql[dialect] = (text, constants)
         return found

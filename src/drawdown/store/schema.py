@@ -157,6 +157,9 @@ ledger_entries = Table(
     Column("seq", BigInteger, nullable=False),
     Column("entry_type", String(32), nullable=False),
     Column("amount", ExactDecimal, nullable=False),
+    # `amount` as text that sorts like the number (store/ledger.amount_key), for an index
+    # that answers `minimum_amount` by range on both databases.
+    Column("amount_key", String(48), nullable=False),
     Column("starting_balance", ExactDecimal, nullable=False),
     Column("ending_balance", ExactDecimal, nullable=False),
     Column("block_id", String(ID), nullable=False),
@@ -177,9 +180,12 @@ ledger_entries = Table(
     CheckConstraint("seq >= 1", name="seq_positive"),
     # Newest-first pages, overall and per filter, read an index in order: a page costs the
     # same at a thousand entries as at a million.
-    Index("ix_ledger_entries_listing", "customer_id", "created_at", "seq"),
-    Index("ix_ledger_entries_currency", "customer_id", "currency", "created_at", "seq"),
-    Index("ix_ledger_entries_type", "customer_id", "entry_type", "created_at", "seq"),
+    # The id completes the list order, so a cursor is one range of the index (a row-value
+    # comparison) and no page sorts.
+    Index("ix_ledger_entries_listing", "customer_id", "created_at", "seq", "id"),
+    Index("ix_ledger_entries_currency", "customer_id", "currency", "created_at", "seq", "id"),
+    Index("ix_ledger_entries_type", "customer_id", "entry_type", "created_at", "seq", "id"),
+    Index("ix_ledger_entries_amount", "customer_id", "amount_key"),
     # The foreign key's child side: without it SQLite scans a block's entries on updates.
     Index("ix_ledger_entries_block", "customer_id", "block_id"),
 )

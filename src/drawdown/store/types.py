@@ -59,7 +59,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if isinstance(value, str):
-            value = datetime.fromisoformat(value)
+            # SQLite stores naive UTC text; parsing an offset beats `.replace(tzinfo=UTC)`.
+            return datetime.fromisoformat(value + "+00:00")
         instant: datetime = value
         if instant.tzinfo is None:
             return instant.replace(tzinfo=UTC)

@@ -85,17 +85,19 @@ def _blocks() -> None:
 
 
 def _entries() -> None:
+    order = ["created_at", "seq", "id"]
     with op.batch_alter_table("ledger_entries") as batch:
         batch.add_column(sa.Column("hash", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("amount_key", sa.String(length=48), nullable=True))
+        batch.create_index("ix_ledger_entries_amount", ["customer_id", "amount_key"], unique=False)
+        batch.drop_index("ix_ledger_entries_listing")
+        batch.create_index("ix_ledger_entries_listing", ["customer_id", *order], unique=False)
         batch.create_index(
-            "ix_ledger_entries_currency",
-            ["customer_id", "currency", "created_at", "seq"],
-            unique=False,
+            "ix_ledger_entries_currency", ["customer_id", "currency", *order], unique=False
         )
         batch.create_index(
-            "ix_ledger_entries_type", ["customer_id", "entry_type", "created_at", "seq"],
-            unique=False,
-        )  # fmt: skip
+            "ix_ledger_entries_type", ["customer_id", "entry_type", *order], unique=False
+        )
         batch.create_index("ix_ledger_entries_block", ["customer_id", "block_id"], unique=False)
 
 
@@ -134,7 +136,8 @@ _blocks_t = sa.Table(
 _entries_t = sa.Table(
     "ledger_entries", _meta,
     *(sa.Column(name) for name in ("customer_id", "id", "currency", "seq", "entry_type",
-                                   "block_id", "description", "void_reason", "hash")),
+                                   "block_id", "description", "void_reason", "hash",
+                                   "amount_key")),
     *(sa.Column(name, _decimal) for name in ("amount", "starting_balance", "ending_balance",
                                              "void_amount")),
     sa.Column("created_at", _instant), sa.Column("new_block_expiry_date", _instant),
@@ -159,8 +162,10 @@ def _backfill() -> None:
                                                         _ledgers.c.currency)).all():  # fmt: skip
         _backfill_ledger(bind, customer_id, currency)
     _backfill_expired(bind)
+    _backfill_amount_keys(bind)
     with op.batch_alter_table("ledger_entries") as batch:
         batch.alter_column("hash", existing_type=sa.String(length=64), nullable=False)
+        batch.alter_column("amount_key", existing_type=sa.String(length=48), nullable=False)
 
 
 def _backfill_ledger(bind: Any, customer_id: str, currency: str) -> None:
@@ -226,6 +231,20 @@ def _backfill_expired(bind: Any) -> None:
             _blocks_t.update()
             .where(_blocks_t.c.customer_id == customer_id, _blocks_t.c.id == block_id)
             .values(expired=Decimal(amount))
+        )
+
+
+def _backfill_amount_keys(bind: Any) -> None:
+    from drawdown.store.ledger import amount_key
+
+    rows = bind.execute(
+        sa.select(_entries_t.c.customer_id, _entries_t.c.id, _entries_t.c.amount)
+    ).all()
+    for customer_id, entry_id, amount in rows:
+        bind.execute(
+            _entries_t.update()
+            .where(_entries_t.c.customer_id == customer_id, _entries_t.c.id == entry_id)
+            .values(amount_key=amount_key(Decimal(amount)))
         )
 
 
