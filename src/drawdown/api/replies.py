@@ -22,7 +22,7 @@ def error_reply(error: Exception) -> Reply | None:
     if mapped is None:
         return None
     status, body, headers = mapped
-    return Reply(status, dumps(body).encode(), tuple(headers.items()))
+    return Reply(status, dumps(body), tuple(headers.items()))
 
 
 class JsonReplier(Generic[T]):
@@ -33,7 +33,7 @@ class JsonReplier(Generic[T]):
         self.render = render
 
     def ok(self, result: T) -> Reply:
-        return Reply(self.status, dumps(self.render(result)).encode("utf-8"))
+        return Reply(self.status, dumps(self.render(result)))
 
     def failed(self, error: Exception) -> Reply | None:
         return error_reply(error)

@@ -87,8 +87,12 @@ def add_months_local(instant: datetime, months: int, tz: str) -> datetime:
 
 def format_instant(instant: datetime, *, fractions: bool) -> str:
     """RFC 3339 UTC text with ``Z``; ``fractions`` adds exactly six fractional digits."""
-    naive = to_utc(instant).replace(tzinfo=None)
-    return naive.isoformat(timespec="microseconds" if fractions else "seconds") + "Z"
+    if instant.tzinfo is not UTC:
+        instant = to_utc(instant)
+    # isoformat of an aware UTC instant ends in "+00:00"; swapping the suffix is much
+    # cheaper than dropping the tzinfo with `.replace` first (a ledger page formats 200).
+    text = instant.isoformat(timespec="microseconds" if fractions else "seconds")
+    return text[:-6] + "Z"
 
 
 def resolve_bounds(

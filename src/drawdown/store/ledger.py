@@ -90,18 +90,18 @@ def entry_of(tx: Tx, row: Sequence[Any]) -> Entry:
     c = tx.codec
     (entry_id, currency, seq, entry_type, amount, starting, ending, block_id, created_at,
      description, metadata, void_amount, void_reason, new_expiry, digest) = row  # fmt: skip
-    return Entry(
+    return Entry.restore(
         id=entry_id,
         currency=currency,
         seq=int(seq),
         entry_type=entry_type,
-        amount=c.read_decimal(amount),  # type: ignore[arg-type]
-        starting_balance=c.read_decimal(starting),  # type: ignore[arg-type]
-        ending_balance=c.read_decimal(ending),  # type: ignore[arg-type]
+        amount=c.read_decimal(amount),
+        starting_balance=c.read_decimal(starting),
+        ending_balance=c.read_decimal(ending),
         block_id=block_id,
-        created_at=c.read_instant(created_at),  # type: ignore[arg-type]
+        created_at=c.read_instant(created_at),
         description=description,
-        metadata=c.read_json(metadata),
+        metadata=c.read_json(metadata) or {},
         void_amount=c.read_decimal(void_amount),
         void_reason=void_reason,
         new_block_expiry_date=c.read_instant(new_expiry),
@@ -216,6 +216,11 @@ _BLOCK_BY_ID = Prepared(
         _cb.customer_id == bindparam("customer_id"), _cb.id == bindparam("id"), _live_block
     )
 )
+_ANY_BLOCK_BY_ID = Prepared(
+    lambda: select(*_BLOCK_SELECT).where(
+        _cb.customer_id == bindparam("customer_id"), _cb.id == bindparam("id")
+    )
+)
 _INSERT_HEAD = Prepared(lambda: insert(ledgers))
 _UPDATE_HEAD = Prepared(
     lambda: (
@@ -268,8 +273,11 @@ def open_blocks(tx: Tx, customer_id: str, currency: str) -> dict[str, Block]:
     return {row[0]: block_of(tx, row) for row in rows}
 
 
-def block_by_id(tx: Tx, customer_id: str, block_id: str) -> Block | None:
-    row = tx.one(_BLOCK_BY_ID, {"customer_id": customer_id, "id": block_id})
+def block_by_id(
+    tx: Tx, customer_id: str, block_id: str, *, deleted_too: bool = False
+) -> Block | None:
+    statement = _ANY_BLOCK_BY_ID if deleted_too else _BLOCK_BY_ID
+    row = tx.one(statement, {"customer_id": customer_id, "id": block_id})
     return None if row is None else block_of(tx, row)
 
 
@@ -451,17 +459,15 @@ def list_entries(
     if filters.after is not None:
         created_at, seq, entry_id = filters.after
         params.update(after_at=c.instant(created_at), after_seq=seq, after_id=entry_id)
-    rows = tx.rows(_entries_statement(shape), params)
-    split = len(ENTRY_COLUMNS)
-    blocks: dict[str, Block] = {}  # a page's entries mostly share a few blocks: decode once
-    page = []
-    for row in rows:
-        block_id = row[split]
-        block = blocks.get(block_id)
-        if block is None:
-            block = blocks[block_id] = block_of(tx, row[split:])
-        page.append((entry_of(tx, row[:split]), block))
-    return page
+    page = [entry_of(tx, row) for row in tx.rows(_entries_statement(shape), params)]
+    # A page's entries share a few blocks: each is read once, not joined to every row.
+    blocks: dict[str, Block] = {}
+    for entry in page:
+        if entry.block_id not in blocks:
+            block = block_by_id(tx, customer_id, entry.block_id, deleted_too=True)
+            assert block is not None, "an entry's block is never removed"
+            blocks[entry.block_id] = block
+    return [(entry, blocks[entry.block_id]) for entry in page]
 
 
 def _indexed_by(index: str) -> Callable[[str], str]:
@@ -523,9 +529,11 @@ def _entries_statement(shape: tuple[Any, ...]) -> Prepared:
 
 def _entries_query(shape: tuple[Any, ...], dialect: str) -> Any:
     has_currency, has_type, pending, has_minimum, created_ops, has_after = shape
-    query = select(*_ENTRY_SELECT, *_BLOCK_SELECT).join(
-        credit_blocks, and_(_cb.customer_id == _le.customer_id, _cb.id == _le.block_id)
-    )
+    query = select(*_ENTRY_SELECT)
+    if pending is not None:  # pending-ness is the block's effective date (R-PEND-1)
+        query = query.join(
+            credit_blocks, and_(_cb.customer_id == _le.customer_id, _cb.id == _le.block_id)
+        )
     query = query.where(_le.customer_id == bindparam("customer_id"))
     if has_currency:
         query = query.where(_le.currency == bindparam("currency"))

@@ -15,7 +15,7 @@ from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.queries import boolean, integer, one_of, range_filters
 from drawdown.api.replies import NO_CONTENT, JsonReplier
 from drawdown.api.schemas.invoices import invoice_summary_json
-from drawdown.api.schemas.ledger import block_json, entry_json
+from drawdown.api.schemas.ledger import block_json, entries_json, entry_json
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.model import Block
@@ -96,7 +96,7 @@ async def _list_ledger(request: Request, ref: CustomerRef) -> Response:
     )
     views = await run_in_threadpool(reads.list_entries, ctx, ref, query)
     shown, meta = pagination.page(views, page_req, "ledger", filters, _entry_key)
-    return ExactJSONResponse({"data": [entry_json(v) for v in shown], "pagination_metadata": meta})
+    return ExactJSONResponse({"data": entries_json(shown), "pagination_metadata": meta})
 
 
 def _entry_key(view: EntryView) -> list[Any]:

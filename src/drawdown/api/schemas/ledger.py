@@ -5,6 +5,7 @@ Entry *requests* are validated in `services/entry_input.py`, shared with the con
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -57,7 +58,27 @@ def affected_block_json(block: Block) -> dict[str, Any]:
     }
 
 
-def entry_json(view: EntryView) -> dict[str, Any]:
+def entries_json(views: Sequence[EntryView]) -> list[dict[str, Any]]:
+    """A page of entries; the parts entries share (their block, the customer) are built once."""
+    blocks: dict[str, dict[str, Any]] = {}
+    customers: dict[str, dict[str, Any]] = {}
+    page = []
+    for view in views:
+        block = blocks.get(view.block.id)
+        if block is None:
+            block = blocks[view.block.id] = affected_block_json(view.block)
+        customer = customers.get(view.customer.id)
+        if customer is None:
+            customer = customers[view.customer.id] = customer_minified(view.customer)
+        page.append(entry_json(view, block, customer))
+    return page
+
+
+def entry_json(
+    view: EntryView,
+    block_json: dict[str, Any] | None = None,
+    customer_json: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     entry, block, customer = view.entry, view.block, view.customer
     body: dict[str, Any] = {
         "id": entry.id,
@@ -69,8 +90,8 @@ def entry_json(view: EntryView) -> dict[str, Any]:
         "ending_balance": entry.ending_balance,
         "currency": entry.currency,
         "created_at": format_instant(entry.created_at, fractions=True),
-        "credit_block": affected_block_json(block),
-        "customer": customer_minified(customer),
+        "credit_block": block_json or affected_block_json(block),
+        "customer": customer_json or customer_minified(customer),
         "description": entry.description,
         # R-META-2: an increment reports its block's live metadata.
         "metadata": dict(block.metadata if entry.entry_type == "increment" else entry.metadata),
