@@ -6,16 +6,19 @@ and hands it to `respond`, which runs it as one idempotent, rendered write.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from drawdown.api.errors import ApiError
 from drawdown.services.access.idempotency import for_request
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import validation_errors_of
+from drawdown.services.ledger.reads import CatchUpNeeded, catch_up_work
 from drawdown.services.write_path import Idempotency, Replier, Work
 
 M = TypeVar("M", bound=BaseModel)
@@ -52,6 +55,26 @@ def idempotency_of(request: Request) -> Idempotency | None:
     if key is None:
         return None
     return for_request(state["api_scope"], key, "POST", request.scope["path"], body_of(request))
+
+
+READ_ATTEMPTS_MAX = 3  # a catch-up per attempt; more expiries falling due meanwhile is rare
+
+
+async def read(request: Request, use_case: Callable[..., T], *args: Any) -> T:
+    """Run a read use case: on the event loop for SQLite, in a thread for PostgreSQL.
+
+    A read that finds due expiries on the loop cannot wait for their write there; it says
+    so (`CatchUpNeeded`), the write is awaited, and the read runs again.
+    """
+    ctx = service_context(request)
+    if not ctx.db.reads_on_loop:
+        return await run_in_threadpool(use_case, ctx, *args)
+    for _ in range(READ_ATTEMPTS_MAX - 1):
+        try:
+            return use_case(ctx, *args)
+        except CatchUpNeeded as due:
+            await catch_up_work(due.ref).pending(ctx)
+    return await run_in_threadpool(use_case, ctx, *args)
 
 
 async def respond(request: Request, work: Work[T], replier: Replier[T]) -> Response:

@@ -130,7 +130,6 @@ def get_customer(ctx: ServiceContext, ref: CustomerRef) -> Customer:
 
 def list_customers(
     ctx: ServiceContext,
-    *,
     created_at_filters: Sequence[tuple[str, datetime]],
     after: tuple[datetime, str] | None,
     limit: int,

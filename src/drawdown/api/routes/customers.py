@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from drawdown.api import pagination
-from drawdown.api.deps import body_of, respond, service_context, validated
+from drawdown.api.deps import body_of, read, respond, service_context, validated
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.paths import BY_EXTERNAL_ID
@@ -47,11 +46,7 @@ async def list_customers(request: Request) -> Response:
         dict(raw_filters),
     )  # fmt: skip
     after = pagination.decode_key(page_req.after, pagination.cursor_instant, pagination.cursor_id)
-    rows = await run_in_threadpool(
-        lambda: service.list_customers(
-            ctx, created_at_filters=filters, after=after, limit=page_req.limit + 1
-        )
-    )
+    rows = await read(request, service.list_customers, filters, after, page_req.limit + 1)
     shown, meta = pagination.page(
         rows, page_req, "customers", dict(raw_filters), pagination.created_key
     )
@@ -64,7 +59,7 @@ async def list_customers(request: Request) -> Response:
 async def fetch_customer_by_external_id(request: Request, external_customer_id: str) -> Response:
     """Fetch a customer by external id."""
     ref = CustomerRef(external_id=external_customer_id)
-    customer = await run_in_threadpool(service.get_customer, service_context(request), ref)
+    customer = await read(request, service.get_customer, ref)
     return ExactJSONResponse(customer_json(customer))
 
 
@@ -78,7 +73,7 @@ async def update_customer_by_external_id(request: Request, external_customer_id:
 async def fetch_customer(request: Request, customer_id: str) -> Response:
     """Fetch a customer."""
     ref = CustomerRef(id=customer_id)
-    customer = await run_in_threadpool(service.get_customer, service_context(request), ref)
+    customer = await read(request, service.get_customer, ref)
     return ExactJSONResponse(customer_json(customer))
 
 

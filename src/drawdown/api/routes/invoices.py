@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from drawdown.api import pagination
-from drawdown.api.deps import body_of, respond, service_context, validated
+from drawdown.api.deps import body_of, read, respond, service_context, validated
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.queries import integer, range_filters
@@ -66,7 +65,7 @@ async def list_invoices(request: Request) -> Response:
         limit=page_req.limit + 1,
         subscription_id=params.get("subscription_id"),
     )
-    views = await run_in_threadpool(service.list_invoices, ctx, query)
+    views = await read(request, service.list_invoices, query)
     shown, meta = pagination.page(views, page_req, "invoices", filters, _invoice_key)
     return ExactJSONResponse(
         {"data": [invoice_json(v.invoice, v.customer) for v in shown], "pagination_metadata": meta}
@@ -90,7 +89,7 @@ def _customer_filter(customer_id: str | None, external_id: str | None) -> Custom
 @router.get("/v1/invoices/{invoice_id}")
 async def fetch_invoice(request: Request, invoice_id: str) -> Response:
     """Fetch an invoice."""
-    view = await run_in_threadpool(service.get_invoice, service_context(request), invoice_id)
+    view = await read(request, service.get_invoice, invoice_id)
     return ExactJSONResponse(invoice_json(view.invoice, view.customer))
 
 
@@ -117,4 +116,4 @@ async def issue_invoice(request: Request, invoice_id: str) -> Response:
 
 
 async def _owner(request: Request, invoice_id: str) -> CustomerRef:
-    return await run_in_threadpool(service.owner_of, service_context(request), invoice_id)
+    return await read(request, service.owner_of, invoice_id)

@@ -6,10 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from drawdown.api import pagination, paths
-from drawdown.api.deps import body_of, respond, service_context
+from drawdown.api.deps import body_of, read, respond, service_context
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.queries import boolean, integer, one_of, range_filters
@@ -94,7 +93,7 @@ async def _list_ledger(request: Request, ref: CustomerRef) -> Response:
         ),
         limit=page_req.limit + 1,
     )
-    views = await run_in_threadpool(reads.list_entries, ctx, ref, query)
+    views = await read(request, reads.list_entries, ref, query)
     shown, meta = pagination.page(views, page_req, "ledger", filters, _entry_key)
     return ExactJSONResponse({"data": entries_json(shown), "pagination_metadata": meta})
 
@@ -136,7 +135,7 @@ async def _list_blocks(request: Request, ref: CustomerRef) -> Response:
         ctx.settings, "blocks", integer(request, "limit"), request.query_params.get("cursor"),
         filters,
     )  # fmt: skip
-    found = await run_in_threadpool(reads.list_blocks, ctx, ref, query)
+    found = await read(request, reads.list_blocks, ref, query)
     if page_req.after is not None:
         after = _decoded_block_key(page_req.after)
         found = [b for b in found if _decoded_block_key(_block_key(b)) > after]
@@ -171,14 +170,14 @@ def _decoded_block_key(key: list[Any]) -> tuple[Any, ...]:
 @router.get("/v1/credit_blocks/{block_id}")
 async def fetch_block(request: Request, block_id: str) -> Response:
     """Fetch a credit block."""
-    view = await run_in_threadpool(reads.get_block, service_context(request), block_id)
+    view = await read(request, reads.get_block, block_id)
     return ExactJSONResponse(block_json(view.block))
 
 
 @router.get("/v1/credit_blocks/{block_id}/invoices")
 async def block_invoices(request: Request, block_id: str) -> Response:
     """List the invoices that charged for a credit block."""
-    view = await run_in_threadpool(reads.get_block, service_context(request), block_id)
+    view = await read(request, reads.get_block, block_id)
     invoices = [invoice_summary_json(i, view.customer) for i in view.invoices]
     return ExactJSONResponse({"block": block_json(view.block), "invoices": invoices})
 
@@ -193,12 +192,12 @@ async def update_block(request: Request, block_id: str) -> Response:
     ):
         raise invalid("metadata", "must be an object of string values")
     fields = {"metadata": metadata} if "metadata" in raw else {}
-    owner = await run_in_threadpool(reads.owner_of_block, service_context(request), block_id)
+    owner = await read(request, reads.owner_of_block, block_id)
     return await respond(request, blocks.update_metadata(owner, block_id, fields), BLOCK)
 
 
 @router.delete("/v1/credit_blocks/{block_id}", status_code=204)
 async def delete_block(request: Request, block_id: str) -> Response:
     """Delete a credit block and replay the ledger without it."""
-    owner = await run_in_threadpool(reads.owner_of_block, service_context(request), block_id)
+    owner = await read(request, reads.owner_of_block, block_id)
     return await respond(request, blocks.delete_block(owner, block_id), NO_CONTENT)

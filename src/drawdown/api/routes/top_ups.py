@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from drawdown.api import pagination, paths
-from drawdown.api.deps import body_of, respond, service_context, validated
+from drawdown.api.deps import body_of, read, respond, service_context, validated
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.queries import integer
 from drawdown.api.replies import NO_CONTENT, JsonReplier
@@ -59,7 +58,7 @@ async def _list(request: Request, ref: CustomerRef) -> Response:
         filters,
     )  # fmt: skip
     after = pagination.decode_key(page_req.after, pagination.cursor_instant, pagination.cursor_id)
-    rows = await run_in_threadpool(top_ups.list_top_ups, ctx, ref, after, page_req.limit + 1)
+    rows = await read(request, top_ups.list_top_ups, ref, after, page_req.limit + 1)
     shown, meta = pagination.page(rows, page_req, "top_ups", filters, pagination.created_key)
     return ExactJSONResponse({"data": [top_up_json(r) for r in shown], "pagination_metadata": meta})
 

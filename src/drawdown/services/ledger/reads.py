@@ -20,7 +20,7 @@ from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import iso_code
 from drawdown.services.errors import ResourceNotFound
 from drawdown.services.ledger.views import BlockView, EntryView
-from drawdown.services.write_path import CustomerRef, customer_work, has_due_expiry
+from drawdown.services.write_path import CustomerRef, Work, customer_work, has_due_expiry
 from drawdown.store import customers as customer_store
 from drawdown.store import invoices as invoice_store
 from drawdown.store import ledger as store
@@ -44,9 +44,24 @@ def _customer_caught_up(tx: Tx, ref: CustomerRef, now: datetime) -> Customer | N
     return customer
 
 
+class CatchUpNeeded(Exception):
+    """A read found due expiries on the event loop, where the write must be awaited:
+    await `catch_up_work(ref)` and read again (`api/deps.read` does)."""
+
+    def __init__(self, ref: CustomerRef) -> None:
+        super().__init__(ref.describe())
+        self.ref = ref
+
+
+def catch_up_work(ref: CustomerRef) -> Work[None]:
+    """The customer's due expiries and the top-ups they trigger, as one write (R-TIME-1)."""
+    return customer_work(ref, top_ups.settle)
+
+
 def catch_up(ctx: ServiceContext, ref: CustomerRef) -> None:
-    """Write the customer's due expiries and the top-ups they trigger (R-TIME-1)."""
-    customer_work(ref, top_ups.settle).run(ctx)
+    if ctx.db.on_loop_thread():
+        raise CatchUpNeeded(ref)
+    catch_up_work(ref).run(ctx)
 
 
 def read_caught_up(
