@@ -14,14 +14,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from starlette.requests import Request
+from starlette.responses import Response
+
+from drawdown.api.deps import service_context
 from drawdown.api.errors import invalid
+from drawdown.api.jsonio import ExactJSONResponse
+from drawdown.api.queries import integer
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant, resolve_instant
 from drawdown.ledger.errors import LedgerError
 from drawdown.settings import Settings
 
+T = TypeVar("T")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -82,6 +89,44 @@ def page(
     shown = list(items[: request.limit])
     next_cursor = encode_cursor(list_name, filters, key_of(shown[-1])) if has_more else None
     return shown, {"has_more": has_more, "next_cursor": next_cursor}
+
+
+@dataclass(frozen=True)
+class Pager:
+    """One list request's paging: its size, where it starts, and the page it answers.
+
+    A route builds it from the request (`limit` and `cursor` query parameters) and the
+    filters the cursor is bound to, fetches `fetch` items after `after(...)`, and answers
+    with `respond`.
+    """
+
+    list_name: str
+    filters: Mapping[str, Any]
+    request: PageRequest
+
+    @classmethod
+    def of(cls, request: Request, list_name: str, filters: Mapping[str, Any]) -> Pager:
+        settings = service_context(request).settings
+        limit, cursor = integer(request, "limit"), request.query_params.get("cursor")
+        return cls(list_name, filters, page_request(settings, list_name, limit, cursor, filters))
+
+    @property
+    def fetch(self) -> int:
+        """How many items to fetch: one more than the page, to know whether more follow."""
+        return self.request.limit + 1
+
+    def after(self, *parts: Callable[[Any], Any]) -> tuple[Any, ...] | None:
+        """The cursor's sort key, converted part by part (a 400 if it does not fit)."""
+        return decode_key(self.request.after, *parts)
+
+    def respond(
+        self,
+        items: Sequence[T],
+        key_of: Callable[[T], list[Any]],
+        render: Callable[[list[T]], list[dict[str, Any]]],
+    ) -> Response:
+        shown, meta = page(items, self.request, self.list_name, self.filters, key_of)
+        return ExactJSONResponse({"data": render(shown), "pagination_metadata": meta})
 
 
 def cursor_instant(value: Any) -> datetime:

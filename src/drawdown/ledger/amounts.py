@@ -78,6 +78,13 @@ def to_decimal(value: object, *, field: str) -> Decimal:
     return number
 
 
+def decimal_string(value: object, *, field: str) -> Decimal:
+    """A decimal-string field (money, cost basis): a string holding a plain decimal."""
+    if not isinstance(value, str):
+        raise InvalidAmount(field, "must be a decimal string")
+    return to_decimal(value, field=field)
+
+
 def _coerce(value: object, field: str) -> Decimal:
     # bool is a subclass of int, and float is lossy: both are refused before anything else.
     if isinstance(value, bool | float):

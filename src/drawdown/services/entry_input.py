@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from drawdown.ledger.amounts import to_decimal
+from drawdown.ledger.amounts import decimal_string, to_decimal
 from drawdown.services.errors import InvalidRequest, validation_errors_of
 
 ENTRY_TYPES = (
@@ -26,14 +26,12 @@ def _amount(value: object) -> Decimal:
     return to_decimal(value, field="amount")
 
 
-def _decimal_string(value: object) -> Decimal:
-    if not isinstance(value, str):
-        raise ValueError("must be a decimal string")
-    return to_decimal(value, field="per_unit_cost_basis")
+def _cost_basis(value: object) -> Decimal:
+    return decimal_string(value, field="per_unit_cost_basis")
 
 
 Amount = Annotated[Decimal, BeforeValidator(_amount)]
-DecimalString = Annotated[Decimal, BeforeValidator(_decimal_string)]
+DecimalString = Annotated[Decimal, BeforeValidator(_cost_basis)]
 
 
 class _Strict(BaseModel):

@@ -10,12 +10,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy import bindparam, delete, exists, or_, select, update
 
 from drawdown.store.prepared import Prepared
 from drawdown.store.records import Customer, LedgerHead
 from drawdown.store.schema import customer_external_ids, customers, ledgers
-from drawdown.store.sqlfuncs import compare
+from drawdown.store.sqlfuncs import before, compare
 from drawdown.store.tx import Tx
 
 _live = customers.c.deleted_at.is_(None)
@@ -223,12 +223,6 @@ def list_page(
     for op, value in created_at_filters:
         query = query.where(compare(customers.c.created_at, op, value))
     if after is not None:
-        created_at, customer_id = after
-        query = query.where(
-            or_(
-                customers.c.created_at < created_at,
-                and_(customers.c.created_at == created_at, customers.c.id < customer_id),
-            )
-        )
+        query = query.where(before((customers.c.created_at, customers.c.id), after))
     query = query.order_by(customers.c.created_at.desc(), customers.c.id.desc()).limit(limit)
     return [customer_of(row) for row in tx.execute(query).mappings()]

@@ -11,11 +11,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 
 from drawdown.store.records import Invoice, record_of
 from drawdown.store.schema import counters, customers, invoice_numbers, invoices
-from drawdown.store.sqlfuncs import compare, decimal_compare
+from drawdown.store.sqlfuncs import before, compare, decimal_compare
 from drawdown.store.tx import Tx
 
 _live = invoices.c.deleted_at.is_(None)
@@ -115,16 +115,6 @@ def list_page(
     for op, total in amount:
         query = query.where(decimal_compare(c.total, op, total, tx.dialect))
     if after is not None:
-        query = query.where(_before(after))
+        query = query.where(before((c.invoice_date, c.created_at, c.id), after))
     order = (c.invoice_date.desc(), c.created_at.desc(), c.id.desc())
     return [_record(row) for row in tx.execute(query.order_by(*order).limit(limit)).mappings()]
-
-
-def _before(after: tuple[datetime, datetime, str]) -> Any:
-    c = invoices.c
-    invoice_date, created_at, invoice_id = after
-    return or_(
-        c.invoice_date < invoice_date,
-        and_(c.invoice_date == invoice_date, c.created_at < created_at),
-        and_(c.invoice_date == invoice_date, c.created_at == created_at, c.id < invoice_id),
-    )

@@ -23,7 +23,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    tuple_,
     update,
 )
 
@@ -32,7 +31,7 @@ from drawdown.ledger.model import Block, Entry, Filter, LedgerState
 from drawdown.store.prepared import Prepared
 from drawdown.store.records import LedgerHead
 from drawdown.store.schema import credit_blocks, customers, ledger_commands, ledger_entries, ledgers
-from drawdown.store.sqlfuncs import compare
+from drawdown.store.sqlfuncs import before, compare
 from drawdown.store.tx import Tx
 
 _cb, _le, _lg = credit_blocks.c, ledger_entries.c, ledgers.c
@@ -555,8 +554,8 @@ def _entries_query(shape: tuple[Any, ...], dialect: str) -> Any:
 def _before_keyset() -> Any:
     """Entries after the cursor in list order: one row-value comparison, which both databases
     answer as a range of the listing index (an OR of three cases made them scan)."""
-    after = tuple_(bindparam("after_at"), bindparam("after_seq"), bindparam("after_id"))
-    return tuple_(_le.created_at, _le.seq, _le.id) < after
+    after: tuple[Any, ...] = (bindparam("after_at"), bindparam("after_seq"), bindparam("after_id"))
+    return before((_le.created_at, _le.seq, _le.id), after)
 
 
 # --- the command log and replay (R-DEL-*) ----------------------------------------------------

@@ -7,10 +7,11 @@ go through a small Python function registered on each connection (`dd_dec_cmp`).
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Integer, and_, bindparam, func, or_
+from sqlalchemy import BindParameter, ColumnElement, Integer, and_, bindparam, func, or_, tuple_
 from sqlalchemy.engine import Dialect
 
 from drawdown.store.types import ExactDecimal
@@ -33,6 +34,13 @@ COMPARISONS = {
     "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
     "eq": operator.eq,
 }  # fmt: skip
+
+
+def before(columns: Sequence[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows after a keyset cursor in a descending list: `(columns) < (values)`, one row-value
+    comparison that both databases answer as a range of an index in that order."""
+    result: ColumnElement[bool] = tuple_(*columns) < tuple_(*values)
+    return result
 
 
 def compare(left: Any, op: str, right: Any) -> Any:

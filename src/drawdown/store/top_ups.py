@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 
 from drawdown.store.records import TopUp, record_of
 from drawdown.store.schema import credit_blocks, top_ups
+from drawdown.store.sqlfuncs import before
 from drawdown.store.tx import Tx
 
 
@@ -45,10 +46,7 @@ def list_active(
     c = top_ups.c
     query = select(top_ups).where(c.customer_id == customer_id, c.deactivated_at.is_(None))
     if after is not None:
-        created_at = after[0]
-        query = query.where(
-            or_(c.created_at < created_at, and_(c.created_at == created_at, c.id < after[1]))
-        )
+        query = query.where(before((c.created_at, c.id), after))
     query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
     return [_record(row) for row in tx.execute(query).mappings()]
 

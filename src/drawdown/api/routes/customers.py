@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from drawdown.api import pagination
-from drawdown.api.deps import body_of, read, respond, service_context, validated
+from drawdown.api.deps import body_of, read, respond, validated
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.paths import BY_EXTERNAL_ID
-from drawdown.api.queries import integer, range_filters
+from drawdown.api.queries import range_filters
 from drawdown.api.replies import NO_CONTENT, JsonReplier
 from drawdown.api.schemas.customers import (
     CustomerCreate,
@@ -38,20 +38,13 @@ async def create_customer(request: Request) -> Response:
 @router.get("/v1/customers")
 async def list_customers(request: Request) -> Response:
     """List customers, newest first."""
-    ctx = service_context(request)
     raw_filters = range_filters(request, "created_at")
     filters = resolve_bounds(raw_filters, "UTC", field="created_at")
-    page_req = pagination.page_request(
-        ctx.settings, "customers", integer(request, "limit"), request.query_params.get("cursor"),
-        dict(raw_filters),
-    )  # fmt: skip
-    after = pagination.decode_key(page_req.after, pagination.cursor_instant, pagination.cursor_id)
-    rows = await read(request, service.list_customers, filters, after, page_req.limit + 1)
-    shown, meta = pagination.page(
-        rows, page_req, "customers", dict(raw_filters), pagination.created_key
-    )
-    return ExactJSONResponse(
-        {"data": [customer_json(r) for r in shown], "pagination_metadata": meta}
+    pager = pagination.Pager.of(request, "customers", dict(raw_filters))
+    after = pager.after(pagination.cursor_instant, pagination.cursor_id)
+    rows = await read(request, service.list_customers, filters, after, pager.fetch)
+    return pager.respond(
+        rows, pagination.created_key, lambda page: [customer_json(r) for r in page]
     )
 
 

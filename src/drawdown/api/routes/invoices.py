@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from drawdown.api import pagination
-from drawdown.api.deps import body_of, read, respond, service_context, validated
+from drawdown.api.deps import body_of, read, respond, validated
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
-from drawdown.api.queries import integer, range_filters
+from drawdown.api.queries import range_filters
 from drawdown.api.replies import JsonReplier
 from drawdown.api.schemas.invoices import MarkPaidRequest, invoice_json
 from drawdown.ledger.amounts import to_decimal
@@ -29,7 +29,6 @@ INVOICE: JsonReplier[InvoiceView] = JsonReplier(200, lambda v: invoice_json(v.in
 @router.get("/v1/invoices")
 async def list_invoices(request: Request) -> Response:
     """List invoices."""
-    ctx = service_context(request)
     params = request.query_params
     statuses = params.getlist("status[]") or params.getlist("status")
     for status in statuses:
@@ -47,28 +46,22 @@ async def list_invoices(request: Request) -> Response:
     filters: dict[str, Any] = {"s": statuses, "d": due, "i": range_filters(request, "invoice_date"),
                "a": [(op, str(v)) for op, v in amount], "c": customer and customer.describe(),
                "sub": params.get("subscription_id")}  # fmt: skip
-    page_req = pagination.page_request(
-        ctx.settings, "invoices", integer(request, "limit"), params.get("cursor"), filters
-    )
+    pager = pagination.Pager.of(request, "invoices", filters)
     query = service.InvoiceQuery(
         customer=customer,
         statuses=statuses,
         invoice_date=filters["i"],
         due_date=due,
         amount=amount,
-        after=pagination.decode_key(
-            page_req.after,
-            pagination.cursor_instant,
-            pagination.cursor_instant,
-            pagination.cursor_id,
+        after=pager.after(
+            pagination.cursor_instant, pagination.cursor_instant, pagination.cursor_id
         ),
-        limit=page_req.limit + 1,
+        limit=pager.fetch,
         subscription_id=params.get("subscription_id"),
     )
     views = await read(request, service.list_invoices, query)
-    shown, meta = pagination.page(views, page_req, "invoices", filters, _invoice_key)
-    return ExactJSONResponse(
-        {"data": [invoice_json(v.invoice, v.customer) for v in shown], "pagination_metadata": meta}
+    return pager.respond(
+        views, _invoice_key, lambda page: [invoice_json(v.invoice, v.customer) for v in page]
     )
 
 

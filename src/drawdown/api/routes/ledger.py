@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from drawdown.api import pagination, paths
-from drawdown.api.deps import body_of, read, respond, service_context
+from drawdown.api.deps import body_of, read, respond
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
-from drawdown.api.queries import boolean, integer, one_of, range_filters
+from drawdown.api.queries import boolean, one_of, range_filters
 from drawdown.api.replies import NO_CONTENT, JsonReplier
 from drawdown.api.schemas.invoices import invoice_summary_json
 from drawdown.api.schemas.ledger import block_json, entries_json, entry_json
@@ -68,7 +68,6 @@ async def list_ledger_by_external_id(request: Request, external_customer_id: str
 
 
 async def _list_ledger(request: Request, ref: CustomerRef) -> Response:
-    ctx = service_context(request)
     params = request.query_params
     created = range_filters(request, "created_at")
     filters: dict[str, Any] = {
@@ -79,23 +78,18 @@ async def _list_ledger(request: Request, ref: CustomerRef) -> Response:
         "created_at": created,
         "customer": ref.describe(),
     }
-    page_req = pagination.page_request(
-        ctx.settings, "ledger", integer(request, "limit"), params.get("cursor"), filters
-    )
+    pager = pagination.Pager.of(request, "ledger", filters)
     query = reads.EntryQuery(
         currency=filters["currency"],
         entry_type=filters["entry_type"],
         entry_status=filters["entry_status"],
         minimum_amount=_minimum_amount(filters["minimum_amount"]),
         created_at=created,
-        after=pagination.decode_key(
-            page_req.after, pagination.cursor_instant, pagination.cursor_int, pagination.cursor_id
-        ),
-        limit=page_req.limit + 1,
+        after=pager.after(pagination.cursor_instant, pagination.cursor_int, pagination.cursor_id),
+        limit=pager.fetch,
     )
     views = await read(request, reads.list_entries, ref, query)
-    shown, meta = pagination.page(views, page_req, "ledger", filters, _entry_key)
-    return ExactJSONResponse({"data": entries_json(shown), "pagination_metadata": meta})
+    return pager.respond(views, _entry_key, entries_json)
 
 
 def _entry_key(view: EntryView) -> list[Any]:
@@ -123,7 +117,6 @@ async def list_blocks_by_external_id(request: Request, external_customer_id: str
 
 
 async def _list_blocks(request: Request, ref: CustomerRef) -> Response:
-    ctx = service_context(request)
     effective = range_filters(request, "effective_date")
     query = reads.BlockQuery(
         currency=request.query_params.get("currency"),
@@ -131,18 +124,14 @@ async def _list_blocks(request: Request, ref: CustomerRef) -> Response:
         effective_date=effective,
     )
     filters = {"q": [query.currency, query.include_all_blocks, effective], "c": ref.describe()}
-    page_req = pagination.page_request(
-        ctx.settings, "blocks", integer(request, "limit"), request.query_params.get("cursor"),
-        filters,
-    )  # fmt: skip
+    pager = pagination.Pager.of(request, "blocks", filters)
     found = await read(request, reads.list_blocks, ref, query)
-    if page_req.after is not None:
-        after = _decoded_block_key(page_req.after)
+    after = pager.after(*_BLOCK_KEY_PARTS)
+    if after is not None:  # blocks are ordered in Python (drawdown order), so is the cursor
         found = [b for b in found if _decoded_block_key(_block_key(b)) > after]
-    shown, meta = pagination.page(
-        found[: page_req.limit + 1], page_req, "blocks", filters, _block_key
+    return pager.respond(
+        found[: pager.fetch], _block_key, lambda page: [block_json(b) for b in page]
     )
-    return ExactJSONResponse({"data": [block_json(b) for b in shown], "pagination_metadata": meta})
 
 
 def _block_key(block: Block) -> list[Any]:
@@ -158,11 +147,14 @@ def _block_key(block: Block) -> list[Any]:
     ]
 
 
+_BLOCK_KEY_PARTS = (
+    pagination.cursor_int, str, pagination.cursor_decimal, str, pagination.cursor_int,
+    pagination.cursor_id,
+)  # fmt: skip
+
+
 def _decoded_block_key(key: list[Any]) -> tuple[Any, ...]:
-    decoded = pagination.decode_key(
-        key, pagination.cursor_int, str, pagination.cursor_decimal, str, pagination.cursor_int,
-        pagination.cursor_id,
-    )  # fmt: skip
+    decoded = pagination.decode_key(key, *_BLOCK_KEY_PARTS)
     assert decoded is not None
     return decoded
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from drawdown.api import pagination, paths
-from drawdown.api.deps import body_of, read, respond, service_context, validated
-from drawdown.api.jsonio import ExactJSONResponse
-from drawdown.api.queries import integer
+from drawdown.api.deps import body_of, read, respond, validated
 from drawdown.api.replies import NO_CONTENT, JsonReplier
 from drawdown.api.schemas.invoices import TopUpRequest, top_up_json
 from drawdown.services.billing import top_ups
@@ -51,16 +49,10 @@ async def list_top_ups_by_external_id(request: Request, external_customer_id: st
 
 
 async def _list(request: Request, ref: CustomerRef) -> Response:
-    ctx = service_context(request)
-    filters = {"c": ref.describe()}
-    page_req = pagination.page_request(
-        ctx.settings, "top_ups", integer(request, "limit"), request.query_params.get("cursor"),
-        filters,
-    )  # fmt: skip
-    after = pagination.decode_key(page_req.after, pagination.cursor_instant, pagination.cursor_id)
-    rows = await read(request, top_ups.list_top_ups, ref, after, page_req.limit + 1)
-    shown, meta = pagination.page(rows, page_req, "top_ups", filters, pagination.created_key)
-    return ExactJSONResponse({"data": [top_up_json(r) for r in shown], "pagination_metadata": meta})
+    pager = pagination.Pager.of(request, "top_ups", {"c": ref.describe()})
+    after = pager.after(pagination.cursor_instant, pagination.cursor_id)
+    rows = await read(request, top_ups.list_top_ups, ref, after, pager.fetch)
+    return pager.respond(rows, pagination.created_key, lambda page: [top_up_json(r) for r in page])
 
 
 @router.delete(BY_ID + "/{top_up_id}", status_code=204)

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from drawdown.ledger import top_ups as rules
-from drawdown.ledger.amounts import to_decimal
+from drawdown.ledger.amounts import decimal_string
 from drawdown.ledger.dates import add_days_local, resolve_instant
 from drawdown.services.billing import invoicing
 from drawdown.services.context import ServiceContext
@@ -62,9 +62,9 @@ def create_top_up(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[TopUp]:
 def _values(tx: CustomerTx, fields: Mapping[str, Any]) -> dict[str, Any]:
     invoicing.require_currency(tx.customer, "currency")
     settings = fields["invoice_settings"]
-    amount = decimal_string(fields["amount"], "amount")
-    threshold = decimal_string(fields["threshold"], "threshold")
-    cost_basis = decimal_string(fields["per_unit_cost_basis"], "per_unit_cost_basis")
+    amount = decimal_string(fields["amount"], field="amount")
+    threshold = decimal_string(fields["threshold"], field="threshold")
+    cost_basis = decimal_string(fields["per_unit_cost_basis"], field="per_unit_cost_basis")
     if amount <= 0:
         raise InvalidField("amount", "must be greater than 0")
     if threshold < 0:
@@ -85,13 +85,6 @@ def _values(tx: CustomerTx, fields: Mapping[str, Any]) -> dict[str, Any]:
         "active_from": _active_from(tx, fields.get("active_from")),
         **_expiry(fields), "created_at": tx.now, "deactivated_at": None,
     }  # fmt: skip
-
-
-def decimal_string(value: Any, field: str) -> Decimal:
-    """A decimal-string field (§1.6): a JSON string holding a plain decimal."""
-    if not isinstance(value, str):
-        raise InvalidField(field, "must be a decimal string")
-    return to_decimal(value, field=field)
 
 
 def _active_from(tx: CustomerTx, raw: str | None) -> datetime:
