@@ -40,7 +40,7 @@ def _line(run: Run, r: Result) -> str:
     if r.problem is not None:
         shown = "error: " + r.problem.replace("|", "/").replace("\n", " ")
     else:
-        shown = f"{r.value:,.0f}{spec.unit}" if r.value is not None else "—"
+        shown = _figure(r.value, spec.unit)
     met = ""
     if target is not None:
         ok = r.value is not None and r.problem is None and target.met(r.value, value)
@@ -52,6 +52,12 @@ def _line(run: Run, r: Result) -> str:
         target.describe(spec.unit) if target else "", met,
     ]  # fmt: skip
     return "| " + " | ".join(cells) + " |"
+
+
+def _figure(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.1f}{unit}" if value < 10 else f"{value:,.0f}{unit}"
 
 
 def _ms(value: float | None) -> str:

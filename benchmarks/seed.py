@@ -116,6 +116,16 @@ def _writer_lock(db: Database) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
+def analyze(db: Database) -> None:
+    """PostgreSQL: gather planner statistics, as autovacuum would have long before a ledger
+    grew to a million entries (measured: a first page at 100k entries took 377 ms right
+    after the bulk load, 34 ms after ANALYZE). SQLite: nothing; drawdown never analyzes."""
+    if db.dialect == "postgresql":
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+
+
 # --- customers ----------------------------------------------------------------------------
 
 

@@ -207,6 +207,8 @@ def _seed(run: Run, urls: dict[tuple[str, str], str]) -> Fixture:
             progress(f"seeding a {count(o.big_entries)}-entry ledger into "
                      f"{', '.join(db for db, _ in mains)}")  # fmt: skip
             big = _ledger([dbs[w] for w in mains], big_id, o.big_entries, now)
+        for db in everywhere:
+            seed.analyze(db)
     seconds = time.perf_counter() - started
     run.notes.append(f"seeding (all databases, through the store) took {seconds:.0f} s")
     progress(f"seeded in {seconds:.1f} s")
