@@ -41,13 +41,16 @@ def _line(run: Run, r: Result) -> str:
         shown = "error: " + r.problem.replace("|", "/").replace("\n", " ")
     else:
         shown = _figure(r.value, spec.unit)
+        if r.requests == 0:  # wrk counts completed requests only
+            shown = f"none completed in {run.options.load.seconds} s"
     met = ""
     if target is not None:
         ok = r.value is not None and r.problem is None and target.met(r.value, value)
         met = "met" if ok else "**not met**"
     cells = [
         f"`{spec.name}`", r.label, r.db, "" if r.processes is None else str(r.processes), shown,
-        _ms(r.p50_ms), _ms(r.p99_ms), "" if r.p50_ms is None else str(r.errors),
+        _ms(r.p50_ms if r.requests else None), _ms(r.p99_ms if r.requests else None),
+        "" if r.p50_ms is None else str(r.errors),
         f"`{spec.baseline}`" if spec.baseline else "", f"{value:.2f}×" if value is not None else "",
         target.describe(spec.unit) if target else "", met,
     ]  # fmt: skip

@@ -263,9 +263,11 @@ def write_chunk(tx: Tx, chunk: Chunk) -> None:
         head=chunk.head, now=chunk.now,
     )  # fmt: skip
     c = tx.codec
+    encoded: dict[int, Any] = {}  # equal decrements share one payload object (`command`)
     tx.write_many(_INSERT_COMMAND, [
         {"customer_id": chunk.customer_id, "currency": CURRENCY, "position": position,
-         "kind": kind, "payload": c.json(payload), "at": c.instant(at)}
+         "kind": kind, "at": c.instant(at),
+         "payload": encoded.get(id(payload)) or encoded.setdefault(id(payload), c.json(payload))}
         for position, kind, payload, at in chunk.log
     ])  # fmt: skip
 

@@ -57,6 +57,7 @@ class Result:
     p50_ms: float | None = None
     p99_ms: float | None = None
     errors: int = 0
+    requests: int | None = None  # completed within the run (wrk rows)
     problem: str | None = None  # why the row could not be measured
 
 
@@ -178,7 +179,7 @@ def _core_row(measure: Callable[[float], float], seconds: float, result: Result)
 
 def _load(run: Run, result: Result, url: str, script: str, args: list[str]) -> None:
     summary = wrk.run(url, script, args, run.options.load)
-    result.value, result.errors = summary.rate, summary.errors
+    result.value, result.errors, result.requests = summary.rate, summary.errors, summary.requests
     result.p50_ms, result.p99_ms = summary.p50_ms, summary.p99_ms
 
 
