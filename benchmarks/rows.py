@@ -1,0 +1,156 @@
+"""Every row the benchmark can measure: what it is, what it is compared with, its target.
+
+Rows are named once here (`--only` selects by these names, shell patterns allowed); each
+row's baseline is another row measured in the same run, so the ratio column compares like
+with like on one machine at one moment. Targets are issue 10's (development machine, one
+run). "Cost ≤ 1.2 × baseline" is a ratio of throughputs ≥ 1 / 1.2 = 0.83.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+SQLITE, POSTGRES, IN_PROCESS = "SQLite", "PostgreSQL", "—"
+FLAT = 1 / 1.2  # cost at most 1.2 × the baseline's
+
+
+@dataclass(frozen=True)
+class Target:
+    """A bound on the figure and/or on its ratio to the baseline."""
+
+    rate_min: float | None = None
+    ratio_min: float | None = None
+    value_max: float | None = None  # e.g. megabytes
+
+    def describe(self, unit: str) -> str:
+        parts = []
+        if self.rate_min is not None:
+            parts.append(f"≥ {self.rate_min:,.0f}{unit}")
+        if self.value_max is not None:
+            parts.append(f"≤ {self.value_max:,.0f} {unit.strip()}")
+        if self.ratio_min is not None:
+            parts.append("cost ≤ 1.2×" if self.ratio_min == FLAT else f"≥ {self.ratio_min:g}×")
+        return ", ".join(parts)
+
+    def met(self, value: float, ratio: float | None) -> bool:
+        if self.rate_min is not None and value < self.rate_min:
+            return False
+        if self.value_max is not None and value > self.value_max:
+            return False
+        return self.ratio_min is None or (ratio is not None and ratio >= self.ratio_min)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A row: `server` is where it runs (`main`, `batch-off`, `two`, a ceiling, `core`)."""
+
+    name: str
+    label: str
+    server: str
+    baseline: str | None = None  # a row name; for database rows the same database's row
+    targets: tuple[tuple[str, Target], ...] = ()  # (database or "*", target)
+    unit: str = "/s"
+
+    def target(self, db: str) -> Target | None:
+        for where, target in self.targets:
+            if where in ("*", db):
+                return target
+        return None
+
+
+def _both(target: Target) -> tuple[tuple[str, Target], ...]:
+    return (("*", target),)
+
+
+PAGE_FLAT = _both(Target(ratio_min=FLAT))
+SPECS = (
+    Spec("ceiling-starlette", "framework ceiling: one-route Starlette app (drawdown's API "
+         "runs on Starlette's router)", "ceiling-starlette"),
+    Spec("ceiling-fastapi", "framework ceiling: one-route FastAPI app", "ceiling-fastapi",
+         baseline="ceiling-starlette"),
+    Spec("core-state", "core: build a one-block ledger state", "core"),
+    Spec("core-decrement", "core: single-block decrement (`ledger.apply`)", "core",
+         baseline="core-state", targets=_both(Target(rate_min=100_000))),
+    Spec("ping", "`GET /v1/ping` (authenticated)", "main", baseline="ceiling-starlette",
+         targets=_both(Target(ratio_min=0.5))),
+    Spec("ledger-small-first", "ledger, first page of 100 ({small} entries)", "main",
+         baseline="ping", targets=_both(Target(rate_min=2_000))),
+    Spec("ledger-small-middle", "ledger, cursor page from the middle ({small})", "main",
+         baseline="ledger-small-first"),
+    Spec("ledger-small-last", "ledger, last cursor page ({small})", "main",
+         baseline="ledger-small-first"),
+    Spec("credits-small", "`GET …/credits` ({small} entries)", "main", baseline="ping",
+         targets=_both(Target(rate_min=4_000))),
+    Spec("ledger-big-first", "ledger, first page of 100 ({big} entries)", "main",
+         baseline="ledger-small-first", targets=PAGE_FLAT),
+    Spec("ledger-big-middle", "ledger, cursor page from the middle ({big})", "main",
+         baseline="ledger-small-first", targets=PAGE_FLAT),
+    Spec("ledger-big-last", "ledger, last cursor page ({big})", "main",
+         baseline="ledger-small-first", targets=PAGE_FLAT),
+    Spec("filter-entry_type-decrement", "ledger filter `entry_type=decrement` ({big})",
+         "main", baseline="ledger-small-first", targets=PAGE_FLAT),
+    Spec("filter-entry_type-increment", "ledger filter `entry_type=increment` (1 match, "
+         "{big})", "main", baseline="ledger-small-first", targets=PAGE_FLAT),
+    Spec("filter-entry_status-committed", "ledger filter `entry_status=committed` ({big})",
+         "main", baseline="ledger-small-first", targets=PAGE_FLAT),
+    Spec("filter-entry_status-pending", "ledger filter `entry_status=pending` (no match, "
+         "{big})", "main", baseline="ledger-small-first", targets=PAGE_FLAT),
+    Spec("filter-currency", "ledger filter `currency=credits` ({big})", "main",
+         baseline="ledger-small-first", targets=PAGE_FLAT),
+    Spec("filter-minimum_amount", "ledger filter `minimum_amount=10` (1 in 10 match, {big})",
+         "main", baseline="ledger-small-first", targets=PAGE_FLAT),
+    Spec("filter-created_at-gte", "ledger filter `created_at[gte]` = middle ({big})", "main",
+         baseline="ledger-small-first", targets=PAGE_FLAT),
+    Spec("filter-created_at-lt", "ledger filter `created_at[lt]` = middle ({big})", "main",
+         baseline="ledger-small-first", targets=PAGE_FLAT),
+    Spec("credits-big", "`GET …/credits` ({big} entries)", "main", baseline="credits-small",
+         targets=_both(Target(rate_min=4_000, ratio_min=FLAT))),
+    Spec("decrement-spread", "decrement, random customer of {customers}", "main",
+         baseline="ping", targets=((SQLITE, Target(rate_min=3_000, ratio_min=0.3)),)),
+    Spec("decrement-hot", "decrement, one hot customer ({small} entries at start)", "main",
+         baseline="decrement-spread", targets=_both(Target(ratio_min=0.5))),
+    Spec("decrement-big", "decrement, one customer with {big} entries", "main",
+         baseline="decrement-hot", targets=_both(Target(ratio_min=FLAT))),
+    Spec("rss-big", "server RSS after the {big}-entry rows", "main",
+         targets=_both(Target(value_max=200)), unit=" MiB"),
+    Spec("increment-spread", "increment, random customer of {customers}", "main",
+         baseline="ping"),
+    Spec("decrement-spread-batch-off", "decrement spread, group commit off "
+         "(`DRAWDOWN_COMMIT_BATCH_MAX=1`)", "batch-off", baseline="decrement-spread"),
+    Spec("ping-2p", "`GET /v1/ping`, 2 processes", "two", baseline="ping"),
+    Spec("decrement-spread-2p", "decrement spread, 2 processes", "two",
+         baseline="decrement-spread",
+         targets=((SQLITE, Target(rate_min=5_000)),
+                  (POSTGRES, Target(rate_min=2_500, ratio_min=1.7)))),
+    Spec("decrement-hot-2p", "decrement hot, 2 processes", "two", baseline="decrement-hot",
+         targets=((POSTGRES, Target(rate_min=1_000)),)),
+    Spec("ledger-small-first-2p", "ledger first page ({small}), 2 processes", "two",
+         baseline="ledger-small-first"),
+    Spec("credits-small-2p", "`GET …/credits` ({small}), 2 processes", "two",
+         baseline="credits-small"),
+)  # fmt: skip
+BY_NAME = {spec.name: spec for spec in SPECS}
+GLOBAL_SERVERS = ("ceiling-starlette", "ceiling-fastapi", "core")  # not per database
+
+
+def database_rows(processes: Iterable[int]) -> list[Spec]:
+    wanted = {"main", "batch-off"} | ({"two"} if 2 in processes else set())
+    return [spec for spec in SPECS if spec.server in wanted]
+
+
+def select(patterns: Iterable[str] | None) -> set[str]:
+    """Row names matching `patterns` (all rows if none), with their baselines."""
+    patterns = list(patterns or ["*"])
+    chosen = {s.name for s in SPECS if any(fnmatch.fnmatchcase(s.name, p) for p in patterns)}
+    if not chosen:
+        raise SystemExit(f"--only {' '.join(patterns)} names no row; rows: "
+                         + ", ".join(BY_NAME))  # fmt: skip
+    todo = list(chosen)
+    while todo:
+        baseline = BY_NAME[todo.pop()].baseline
+        if baseline is not None and baseline not in chosen:
+            chosen.add(baseline)
+            todo.append(baseline)
+    return chosen
