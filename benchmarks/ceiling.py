@@ -11,7 +11,6 @@ Starlette app is its ceiling; the FastAPI app shows what FastAPI's routing would
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 import uvicorn
@@ -54,7 +53,6 @@ def main() -> None:
     parser.add_argument("framework", choices=sorted(APPS))
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    sys.setswitchinterval(serving.GIL_SWITCH_SECONDS)
     sock = serving.bind("127.0.0.1", args.port, reuse_port=False, listen=True)
     # drawdown's own uvicorn settings, so the stack stays the same when they change.
     server = uvicorn.Server(serving._uvicorn_config(APPS[args.framework]()))

@@ -75,6 +75,7 @@ def make_engine(config: StoreConfig) -> Engine:
             url,
             pool_size=READ_POOL_SIZE // 4,
             max_overflow=READ_POOL_SIZE,
+            pool_use_lifo=True,  # idle connections age out; the warm ones serve
             pool_pre_ping=True,
             # Instants come back in UTC; the codecs rely on it.
             connect_args={"options": "-c timezone=UTC"},
@@ -89,6 +90,10 @@ def _sqlite_engine(url: str, config: StoreConfig) -> Engine:
         connect_args={"check_same_thread": False},
         pool_size=READ_POOL_SIZE,
         max_overflow=READ_POOL_SIZE,
+        # Most reads run one at a time on the event loop: handing back the connection used
+        # last keeps one warm page cache instead of growing one per pooled connection
+        # (measured: 555 MiB RSS after the 1M-entry benchmark rows with a FIFO pool).
+        pool_use_lifo=True,
     )
     synchronous = config.sqlite_synchronous
     busy_timeout = int(config.sqlite_busy_timeout_ms)
