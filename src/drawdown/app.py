@@ -17,8 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drawdown.api.app import create_api
 from drawdown.api.gate import answer_errors, header, send_error
+from drawdown.api.schemas.webhooks import event_body
 from drawdown.services.access import api_keys
 from drawdown.services.context import ServiceContext
+from drawdown.services.webhooks.delivery import Deliverer
 from drawdown.settings import Settings
 from drawdown.store.database import Database
 from drawdown.store.engine import StoreConfig
@@ -48,12 +50,24 @@ def build_context(settings: Settings, *, migrate: bool = True) -> ServiceContext
     return ServiceContext(db=db, settings=settings)
 
 
+# Webhook deliverers of the serving contexts of this process, by context id.
+_deliverers: dict[int, Deliverer] = {}
+
+
 def start_serving(ctx: ServiceContext) -> None:
-    """What a serving process runs beside requests: the API key cache's refresher."""
+    """What a serving process runs beside requests: the API key cache's refresher and,
+    unless `DRAWDOWN_WEBHOOK_DELIVERY=off`, the webhook deliverer."""
     api_keys.start_cache(ctx, refresh=True)
+    if ctx.settings.webhook_delivery == "on":
+        deliverer = Deliverer(ctx, render=event_body)
+        _deliverers[id(ctx)] = deliverer
+        deliverer.start()
 
 
 def stop_serving(ctx: ServiceContext) -> None:
+    deliverer = _deliverers.pop(id(ctx), None)
+    if deliverer is not None:
+        deliverer.stop()
     ctx.keys.stop()
     ctx.db.close()
 
@@ -125,9 +139,10 @@ class Front:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                start_serving(self.ctx)
+                # The loop first: background writers (webhooks) must find the committer set.
                 if self.ctx.db.dialect == "sqlite":
                     self.ctx.db.committer.attach_loop(asyncio.get_running_loop())
+                start_serving(self.ctx)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 stop_serving(self.ctx)

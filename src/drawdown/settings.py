@@ -15,6 +15,18 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
+def _env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
+
+
 def _env_keys() -> tuple[str, ...]:
     raw = os.environ.get("DRAWDOWN_API_KEYS", "")
     return tuple(k.strip() for k in raw.split(",") if k.strip())
@@ -53,6 +65,20 @@ class Settings:
     # Requests per second per API key and process; 0 turns rate limiting off.
     rate_limit_per_second: float = 0
     rate_limit_burst: int = 50
+    # Overdraft policy for customers without their own: "allow" (Orb's, R-NEG-1) or "refuse"
+    # (a decrement above the available balance is a 400).
+    overdraft: str = "allow"
+    # Webhooks: whether this process delivers ("on"/"off"), how often it looks for due
+    # deliveries, the first retry delay (then x4 each attempt, at most 6 h), attempts before a
+    # delivery is given up, the per-request timeout, and how many days before a block expires
+    # `customer.credits_expiring` is sent (looked for every `webhook_expiring_scan_seconds`).
+    webhook_delivery: str = "on"
+    webhook_poll_seconds: float = 1.0
+    webhook_retry_base_seconds: float = 10.0
+    webhook_attempts_max: int = 10
+    webhook_timeout_seconds: float = 10.0
+    credits_expiring_days: int = 7
+    webhook_expiring_scan_seconds: float = 60.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -79,4 +105,19 @@ class Settings:
             console_secret=os.environ.get("DRAWDOWN_CONSOLE_SECRET") or None,
             rate_limit_per_second=float(os.environ.get("DRAWDOWN_RATE_LIMIT_PER_SECOND") or 0),
             rate_limit_burst=_env_int("DRAWDOWN_RATE_LIMIT_BURST", cls.rate_limit_burst),
-        )
+            overdraft=_env_choice("DRAWDOWN_OVERDRAFT", ("allow", "refuse"), cls.overdraft),
+            webhook_delivery=_env_choice("DRAWDOWN_WEBHOOK_DELIVERY", ("on", "off"),
+                                         cls.webhook_delivery),
+            webhook_poll_seconds=_env_float("DRAWDOWN_WEBHOOK_POLL_SECONDS",
+                                            cls.webhook_poll_seconds),
+            webhook_retry_base_seconds=_env_float("DRAWDOWN_WEBHOOK_RETRY_BASE_SECONDS",
+                                                  cls.webhook_retry_base_seconds),
+            webhook_attempts_max=_env_int("DRAWDOWN_WEBHOOK_ATTEMPTS_MAX",
+                                          cls.webhook_attempts_max),
+            webhook_timeout_seconds=_env_float("DRAWDOWN_WEBHOOK_TIMEOUT_SECONDS",
+                                               cls.webhook_timeout_seconds),
+            credits_expiring_days=_env_int("DRAWDOWN_CREDITS_EXPIRING_DAYS",
+                                           cls.credits_expiring_days),
+            webhook_expiring_scan_seconds=_env_float("DRAWDOWN_WEBHOOK_EXPIRING_SCAN_SECONDS",
+                                                     cls.webhook_expiring_scan_seconds),
+        )  # fmt: skip

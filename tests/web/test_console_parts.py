@@ -41,7 +41,24 @@ def test_chart_titles_carry_exact_values_and_the_line_steps() -> None:
     # Across to the next entry's time, then to its balance; finally flat until now.
     end = float(chart.plot_right)
     assert chart.path == f"M{first.x},{first.y} H{second.x}V{second.y} H{third.x}V{third.y} H{end}"
-    assert [t.label for t in chart.x_ticks] == ["2026-01-01", "2026-01-05"]
+    # Ticks at round instants across the whole range, round values around the balances.
+    assert [t.label for t in chart.x_ticks] == [
+        "2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05"
+    ]  # fmt: skip
+    assert [t.label for t in chart.y_ticks] == ["-50", "0", "50", "100"]
+
+
+def test_chart_ticks_are_round_over_months_and_tiny_values() -> None:
+    history = [(T0, Decimal("4935")), (T0 + timedelta(days=200), Decimal("3935.5"))]
+    chart = balance_chart(history, now=T0 + timedelta(days=400))
+    assert chart is not None
+    assert [t.label for t in chart.y_ticks] == ["0", "2000", "4000", "6000"]
+    assert [t.label for t in chart.x_ticks] == ["2026-01", "2026-04", "2026-07", "2026-10",
+                                                "2027-01"]  # fmt: skip
+    assert chart.x_ticks[0].position == chart.plot_left  # the range starts at the first entry
+    tiny = balance_chart([(T0, Decimal("0.003"))], now=T0 + timedelta(hours=2))
+    assert tiny is not None
+    assert [t.label for t in tiny.y_ticks] == ["0", "0.001", "0.002", "0.003"]
 
 
 def test_chart_of_one_entry_still_draws_and_keeps_zero_in_view() -> None:

@@ -23,10 +23,13 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp
 
 from drawdown.api.gate import ApiGate
-from drawdown.api.routes import customers, invoices, ledger, ping, top_ups
+from drawdown.api.routes import balances, customers, invoices, ledger, ping, top_ups
 from drawdown.services.context import ServiceContext
 
-API_ROUTERS = (ping.router, customers.router, ledger.router, top_ups.router, invoices.router)
+API_ROUTERS = (
+    ping.router, customers.router, balances.router, ledger.router, top_ups.router,
+    invoices.router,
+)  # fmt: skip
 
 
 def plain_routes(routers: Sequence[APIRouter]) -> list[Route]:

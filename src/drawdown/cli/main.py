@@ -12,6 +12,7 @@ import typer
 
 from drawdown import serving
 from drawdown.app import build_context
+from drawdown.cli import report, webhooks
 from drawdown.services.access import admins, api_keys, idempotency
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ResourceNotFound, ServiceError
@@ -23,6 +24,8 @@ keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 admin_app = typer.Typer(help="Manage console administrators.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")
+app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(report.app, name="report")
 
 
 def _context(settings: Settings | None = None) -> ServiceContext:

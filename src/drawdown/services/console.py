@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from drawdown.ledger.balances import Summary, summarize
 from drawdown.ledger.errors import LedgerError
-from drawdown.ledger.model import Block
+from drawdown.ledger.model import Block, LedgerState
 from drawdown.services import write_path
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ServiceError
-from drawdown.services.ledger import reads
+from drawdown.services.ledger import credit_settings, reads
+from drawdown.services.ledger.credit_settings import CreditSettings
 from drawdown.services.ledger.views import EntryView
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import console as store
@@ -61,6 +63,8 @@ class CustomerPage:
     invoices: list[Invoice]
     top_ups: list[TopUp]
     now: datetime
+    summaries: list[Summary]  # per ledger: available, scheduled, awaiting payment, total
+    settings: CreditSettings
 
 
 def customer_page(
@@ -90,6 +94,11 @@ def customer_page(
             invoices=_invoices(tx, customer),
             top_ups=top_up_store.list_active(tx, customer.id, None, TOP_UPS_SHOWN_MAX),
             now=now,
+            summaries=[
+                summarize(LedgerState(c, ledger_store.open_blocks(tx, customer.id, c)), now)
+                for c, _ in heads
+            ],
+            settings=credit_settings.settings_of(ctx, customer),
         )
 
     return reads.read_caught_up(ctx, CustomerRef(id=customer_id), read)

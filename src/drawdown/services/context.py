@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from drawdown.services.access.key_cache import KeyCache
 from drawdown.services.ids import new_id
 from drawdown.services.observe import Observer
+from drawdown.services.webhooks.cache import EndpointCache
 from drawdown.settings import Settings
 from drawdown.store.database import Database
 
@@ -32,6 +33,8 @@ class ServiceContext:
     keys: KeyCache = field(default_factory=KeyCache)
     # Where use cases report what happened (entries written...); metrics listen here.
     observer: Observer = field(default_factory=Observer)
+    # Live webhook endpoints as an in-process list (services/webhooks/cache.py).
+    webhooks: EndpointCache = field(default_factory=EndpointCache)
 
     def now(self) -> datetime:
         return self.clock()

@@ -94,6 +94,8 @@ class CustomerTx:
     # Ledgers whose drawable balance may have dropped: top-ups are evaluated for them
     # (R-TOP-3) by the use case, which empties the set (`settled`).
     lowered: set[str] = field(default_factory=set)
+    # Ledgers written in either direction: balance alerts are evaluated for them (settle).
+    changed: set[str] = field(default_factory=set)
     loaded: dict[str, _Loaded] = field(default_factory=dict)
 
     @property
@@ -205,6 +207,7 @@ def _persist(
     store.persist(tx, customer_id, state=outcome.state, entries=outcome.entries,
                   new_blocks=new, changed_blocks=updated, head=head, now=now)  # fmt: skip
     ctx_tx.heads[currency] = head
+    ctx_tx.changed.add(currency)
     open_now = {b.id for b in outcome.state.blocks.values() if not store.is_closed(b, now)}
     ctx_tx.loaded[currency] = _Loaded(outcome.state, open_now)
     if outcome.entries:

@@ -34,6 +34,8 @@ class Customer:
     tax_id: Mapping[str, Any] | None
     created_at: datetime
     overdraft: str | None = None
+    # `customer.credit_balance_dropped` thresholds: ({"currency", "value"}, ...).
+    balance_alert_thresholds: tuple[Mapping[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,3 +133,65 @@ class StoredResponse:
 def record_of(cls: type[Any], row: Mapping[str, Any]) -> Any:
     """A record from a Core row mapping, taking exactly the record's fields."""
     return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    id: str
+    url: str
+    secret: str
+    events: tuple[str, ...] | None  # None: every event type
+    created_at: datetime
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    customer_id: str
+    id: str
+    type: str
+    currency: str | None
+    properties: Mapping[str, Any]
+    body: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One event's delivery to one endpoint: where it stands."""
+
+    customer_id: str
+    event_id: str
+    endpoint_id: str
+    status: str  # pending, delivered, failed
+    attempts: int
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+    event_type: str
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    customer_id: str
+    id: str
+    event_id: str
+    endpoint_id: str
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A delivery a process holds the lease on: what to send, where, and its lease token."""
+
+    customer_id: str
+    event_id: str
+    endpoint_id: str
+    url: str
+    secret: str
+    attempts: int
+    lease_token: str
+    body: str | None

@@ -76,6 +76,9 @@ customers = Table(
     Column("deleted_at", UTCDateTime),
     # Per-customer overdraft policy ("allow" / "refuse"); null follows the server setting.
     Column("overdraft", String(16)),
+    # Per-customer `customer.credit_balance_dropped` thresholds: [{"currency", "value"}].
+    # Read with the customer on every write, so a write without thresholds reads nothing more.
+    Column("balance_alert_thresholds", JSONDocument),
     Index("ix_customers_created", "created_at", "id"),
 )
 
@@ -320,4 +323,106 @@ server_secrets = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", String(255), nullable=False),
+)
+
+# --- balance alerts and webhooks (transactional outbox) -----------------------------------
+
+# Where webhook events are sent. Not customer data: a small table every process caches.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("url", String(2048), nullable=False),
+    # `whsec_<base64>`: the Standard Webhooks signing key (shown once, never logged).
+    Column("secret", String(255), nullable=False),
+    # Event types this endpoint receives; null means every type.
+    Column("events", JSONDocument),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+)
+
+# One row per event, written in the transaction of the ledger change that caused it, so an
+# event exists if and only if that change committed. `body` is rendered once, on the first
+# delivery claim, so every attempt and every endpoint gets the same bytes.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("currency", String(64)),
+    Column("properties", JSONDocument, nullable=False),
+    Column("body", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("customer_id", "id"),
+    ForeignKeyConstraint(["customer_id"], ["customers.id"]),
+    Index("ix_webhook_events_created", "created_at"),
+    Index("ix_webhook_events_id", "id"),
+)
+
+# The outbox proper: one row per (event, endpoint). A delivery process claims due rows by
+# setting a lease (PostgreSQL: FOR UPDATE SKIP LOCKED), so two processes never send the same
+# attempt; a crashed sender's lease runs out and the row is sent again, with the same id.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("event_id", String(ID), nullable=False),
+    Column("endpoint_id", String(ID), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime),
+    Column("lease_until", UTCDateTime),
+    Column("lease_token", String(ID)),
+    Column("delivered_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("customer_id", "event_id", "endpoint_id"),
+    ForeignKeyConstraint(
+        ["customer_id", "event_id"], ["webhook_events.customer_id", "webhook_events.id"]
+    ),
+    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_known"),
+    CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+)
+
+# Every attempt, as the console shows it: when, the response code or the error, how long.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("event_id", String(ID), nullable=False),
+    Column("endpoint_id", String(ID), nullable=False),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("status_code", Integer),
+    Column("error", String(500)),
+    Column("duration_ms", Integer, nullable=False),
+    PrimaryKeyConstraint("customer_id", "id"),
+    Index("ix_webhook_attempts_event", "customer_id", "event_id", "attempted_at"),
+    Index("ix_webhook_attempts_endpoint", "endpoint_id", "attempted_at"),
+)
+
+# The alert state of each ledger (Orb's `balance_alert_status`): whether it is depleted and
+# which dropped thresholds it is below, so each event fires once per crossing.
+balance_alert_status = Table(
+    "balance_alert_status",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("currency", String(64), nullable=False),
+    Column("depleted", Boolean, nullable=False),
+    Column("below", JSONDocument, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("customer_id", "currency"),
+)
+
+# Blocks already announced by `customer.credits_expiring` (one event per block).
+expiry_notices = Table(
+    "expiry_notices",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("block_id", String(ID), nullable=False),
+    Column("event_id", String(ID), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("customer_id", "block_id"),
 )

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from drawdown.ledger.amounts import format_decimal
 
@@ -21,6 +21,7 @@ MARGIN_RIGHT = 16
 MARGIN_TOP = 12
 MARGIN_BOTTOM = 28
 MIN_SPAN = timedelta(hours=1)  # a single point still gets a visible line
+TICKS_TARGET = 4
 
 TimeScale = Callable[[datetime], float]
 ValueScale = Callable[[Decimal], float]
@@ -53,12 +54,18 @@ class Chart:
 
 
 def balance_chart(history: Sequence[tuple[datetime, Decimal]], now: datetime) -> Chart | None:
-    """The chart of `history` (oldest first), extended flat to `now`; None when empty."""
+    """The chart of `history` (oldest first), extended flat to `now`; None when empty.
+
+    The x axis spans the ledger's real time range (first entry shown to now) with ticks at
+    round instants (whole hours, days, weeks or months); the y axis is widened to round
+    values around zero and the balances, with ticks at a round step (1, 2, 2.5 or 5 × 10^k).
+    """
     if not history:
         return None
     start = history[0][0]
     end = max(now, history[-1][0], start + MIN_SPAN)
-    low, high = _value_range([value for _, value in history])
+    step = _value_step(*_value_range([value for _, value in history]))
+    low, high = _rounded_range([value for _, value in history], step)
     x = _scale_time(start, end)
     y = _scale_value(low, high)
     points = tuple(
@@ -70,15 +77,38 @@ def balance_chart(history: Sequence[tuple[datetime, Decimal]], now: datetime) ->
         height=HEIGHT,
         path=_step_path(points, x(end)),
         points=points,
-        y_ticks=tuple(Tick(y(v), _short(v)) for v in _y_tick_values(low, high)),
-        x_ticks=tuple(Tick(x(at), _time_label(at, end - start)) for at in (start, end)),
+        y_ticks=tuple(Tick(y(v), _short(v)) for v in _y_tick_values(low, high, step)),
+        x_ticks=_x_ticks(x, start, end),
     )
+
+
+def _x_ticks(x: TimeScale, start: datetime, end: datetime) -> tuple[Tick, ...]:
+    ticks = time_ticks(start, end)
+    spacing = ticks[1] - ticks[0] if len(ticks) > 1 else end - start
+    return tuple(Tick(x(at), _time_label(at, spacing)) for at in ticks)
 
 
 def _value_range(values: Sequence[Decimal]) -> tuple[Decimal, Decimal]:
     # Zero is always in view: a balance is read against nothing-left.
     low, high = min(*values, Decimal(0)), max(*values, Decimal(0))
     return (low, high) if low != high else (low, low + 1)
+
+
+def _value_step(low: Decimal, high: Decimal) -> Decimal:
+    """A round step giving about four intervals: 1, 2, 2.5 or 5 times a power of ten."""
+    raw = (high - low) / TICKS_TARGET
+    power = Decimal(10) ** (raw.adjusted())
+    for factor in (1, 2, Decimal("2.5"), 5, 10):
+        if raw <= power * factor:
+            return power * factor
+    return power * 10  # pragma: no cover - the loop always returns
+
+
+def _rounded_range(values: Sequence[Decimal], step: Decimal) -> tuple[Decimal, Decimal]:
+    low, high = _value_range(values)
+    return (low / step).to_integral_value(ROUND_FLOOR) * step, (high / step).to_integral_value(
+        ROUND_CEILING
+    ) * step
 
 
 def _scale_time(start: datetime, end: datetime) -> TimeScale:
@@ -102,14 +132,53 @@ def _step_path(points: Sequence[ChartPoint], x_end: float) -> str:
     return " ".join(parts)
 
 
-def _y_tick_values(low: Decimal, high: Decimal) -> list[Decimal]:
-    return [low, (low + high) / 2, high]
+def _y_tick_values(low: Decimal, high: Decimal, step: Decimal) -> list[Decimal]:
+    count = int((high - low) / step)
+    return [(low + step * i).normalize() + 0 for i in range(count + 1)]
 
 
-def _time_label(at: datetime, span: timedelta) -> str:
-    return f"{at:%Y-%m-%d}" if span >= timedelta(days=2) else f"{at:%Y-%m-%d %H:%M}"
+_TIME_STEPS = (
+    timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=3),
+    timedelta(hours=6), timedelta(hours=12), timedelta(days=1), timedelta(days=2),
+    timedelta(days=7), timedelta(days=14),
+)  # fmt: skip
+
+
+def time_ticks(start: datetime, end: datetime) -> list[datetime]:
+    """Round instants within [start, end]: about four to eight of them."""
+    span = end - start
+    step = next((s for s in _TIME_STEPS if span / s <= TICKS_TARGET + 2), None)
+    if step is None:
+        return _month_ticks(start, end)
+    epoch = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday: weekly ticks fall on Mondays
+    first = epoch + step * -((epoch - start) // step)
+    ticks = []
+    while first <= end:
+        ticks.append(first)
+        first += step
+    return ticks
+
+
+def _month_ticks(start: datetime, end: datetime) -> list[datetime]:
+    months = (end.year - start.year) * 12 + end.month - start.month
+    every = next(m for m in (1, 2, 3, 6, 12, 24, 60, 120, 10**6) if months / m <= TICKS_TARGET + 2)
+    at = datetime(start.year, 1, 1, tzinfo=UTC)
+    ticks = []
+    while at <= end:
+        if at >= start:
+            ticks.append(at)
+        month = at.month - 1 + every
+        at = at.replace(year=at.year + month // 12, month=month % 12 + 1)
+    return ticks
+
+
+def _time_label(at: datetime, spacing: timedelta) -> str:
+    """As precise as the distance between ticks needs: months, days, or hours."""
+    if spacing >= timedelta(days=28):
+        return f"{at:%Y-%m}"
+    return f"{at:%Y-%m-%d}" if spacing >= timedelta(days=1) else f"{at:%m-%d %H:%M}"
 
 
 def _short(value: Decimal) -> str:
-    """Axis labels are approximate by design; exact values are in the point titles."""
-    return f"{float(value):,.6g}"
+    """Tick values are round by construction, so their exact form is short."""
+    return format_decimal(value)

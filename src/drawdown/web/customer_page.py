@@ -17,6 +17,7 @@ from drawdown.services import console
 from drawdown.services.context import ServiceContext
 from drawdown.services.entry_input import ENTRY_TYPES
 from drawdown.services.ledger.reads import EntryQuery
+from drawdown.web import point_in_time
 from drawdown.web.chart import balance_chart
 
 LEDGER_PAGE_SIZE = 25
@@ -65,6 +66,8 @@ def load(ctx: ServiceContext, customer_id: str, params: Mapping[str, str]) -> di
         filter_errors = {page.entries_error[0]: page.entries_error[1]}
     shown = page.entries[:LEDGER_PAGE_SIZE]
     more = len(page.entries) > LEDGER_PAGE_SIZE
+    all_blocks = params.get("all_blocks") == "1"
+    views = point_in_time.extra(ctx, customer_id, page.currency, all_blocks, params)
     return {
         "customer": page.customer,
         "balances": page.balances,
@@ -81,6 +84,9 @@ def load(ctx: ServiceContext, customer_id: str, params: Mapping[str, str]) -> di
         "invoices": page.invoices,
         "top_ups": page.top_ups,
         "now": page.now,
+        "summaries": page.summaries,
+        "settings": page.settings,
+        **views,
     }
 
 

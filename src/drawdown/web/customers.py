@@ -83,11 +83,29 @@ async def create_entry(
     return await _render_customer(request, customer_id, failed, {"currency": currency})
 
 
+@router.post("/customers/{customer_id}/settings")
+async def save_settings(
+    request: Request, customer_id: str, form: FormData = Depends(checked_form)
+) -> Response:
+    """Save the overdraft policy and the alert thresholds of the ledger in view."""
+    currency = str(form.get("currency", ""))
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    error = await run_in_threadpool(
+        forms.save_settings, context_of(request), customer_id, currency, values
+    )
+    if error is None:
+        return redirect(request, f"/console/customers/{customer_id}?"
+                        + query({"currency": currency, "saved": "1"}))  # fmt: skip
+    return await _render_customer(request, customer_id, None, {"currency": currency},
+                                  settings_error=error)  # fmt: skip
+
+
 async def _render_customer(
     request: Request,
     customer_id: str,
     failed: forms.Submission | None = None,
     overrides: dict[str, str] | None = None,
+    settings_error: str | None = None,
 ) -> Response:
     params = {**request.query_params, **(overrides or {})}
     try:
@@ -100,8 +118,13 @@ async def _render_customer(
         "forms": forms.ENTRY_FORMS,
         "failed": failed,
         "done": request.query_params.get("done") == "1",
-        "params": {k: v for k, v in params.items() if k not in ("after", "done")},
+        "params": {
+            k: v for k, v in params.items() if k not in ("after", "done", "saved", "preview")
+        },
         "entry_types": ENTRY_TYPES,
+        "settings_error": settings_error,
+        "settings_saved": request.query_params.get("saved") == "1",
         **data,
     }
-    return render(request, "customer.html", context, 400 if failed else 200)
+    status = 400 if failed or settings_error else 200
+    return render(request, "customer.html", context, status)

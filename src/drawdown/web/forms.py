@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.errors import LedgerError
 from drawdown.services.context import ServiceContext
 from drawdown.services.entry_input import entry_fields
 from drawdown.services.errors import InvalidRequest, ServiceError
-from drawdown.services.ledger import entries
+from drawdown.services.ledger import credit_settings, entries
 from drawdown.services.write_path import CustomerRef
 
 FORM_LEVEL = "form"  # errors that belong to no visible field are shown above the form
@@ -121,3 +122,23 @@ def placed(form: EntryForm, errors: Mapping[str, str]) -> dict[str, str]:
     if stray:
         result[FORM_LEVEL] = "; ".join(stray)
     return result
+
+
+def save_settings(
+    ctx: ServiceContext, customer_id: str, currency: str, values: Mapping[str, str]
+) -> str | None:
+    """The credit-settings form: the overdraft policy, and the thresholds of one ledger
+    (comma-separated; the other ledgers' thresholds are kept). None, or the error shown."""
+    ref = CustomerRef(id=customer_id)
+    try:
+        current = credit_settings.get_settings(ctx, ref)
+        given = [v.strip() for v in values.get("thresholds", "").split(",") if v.strip()]
+        ledger = currency or "credits"
+        kept = [{"currency": c, "value": v} for c, v in current.thresholds if c != ledger]
+        new = [{"currency": ledger, "value": to_decimal(v, field="thresholds")} for v in given]
+        fields = {"overdraft": values.get("overdraft") or None,
+                  "balance_alert_thresholds": kept + new}  # fmt: skip
+        credit_settings.update_settings(ref, fields).run(ctx)
+    except (LedgerError, ServiceError) as exc:
+        return f"{exc.field}: {exc.message}" if exc.field else exc.message
+    return None

@@ -6,9 +6,10 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from drawdown.api import pagination, paths
-from drawdown.api.deps import body_of, read, respond
+from drawdown.api.deps import body_of, read, respond, service_context
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.queries import boolean, one_of, range_filters
@@ -19,7 +20,7 @@ from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.model import Block
 from drawdown.services.entry_input import ENTRY_TYPES, entry_fields
-from drawdown.services.ledger import blocks, entries, reads
+from drawdown.services.ledger import balances, blocks, entries, reads
 from drawdown.services.ledger.views import BlockView, EntryView
 from drawdown.services.write_path import CustomerRef
 
@@ -123,9 +124,16 @@ async def _list_blocks(request: Request, ref: CustomerRef) -> Response:
         include_all_blocks=boolean(request, "include_all_blocks", False),
         effective_date=effective,
     )
-    filters = {"q": [query.currency, query.include_all_blocks, effective], "c": ref.describe()}
+    as_of = request.query_params.get("as_of")
+    filters = {"q": [query.currency, query.include_all_blocks, effective], "c": ref.describe(),
+               "as_of": as_of}  # fmt: skip
     pager = pagination.Pager.of(request, "blocks", filters)
-    found = await read(request, reads.list_blocks, ref, query)
+    if as_of is not None:  # drawdown extension: the blocks as they were then (a replay)
+        found = await run_in_threadpool(
+            balances.blocks_as_of, service_context(request), ref, query, as_of
+        )  # a replay: CPU-heavy, kept off the event loop
+    else:
+        found = await read(request, reads.list_blocks, ref, query)
     after = pager.after(*_BLOCK_KEY_PARTS)
     if after is not None:  # blocks are ordered in Python (drawdown order), so is the cursor
         found = [b for b in found if _decoded_block_key(_block_key(b)) > after]

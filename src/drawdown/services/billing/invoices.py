@@ -192,6 +192,7 @@ def issue(owner: CustomerRef, invoice_id: str) -> Work[InvoiceView]:
                 None, f"An invoice in status {invoice.status} cannot be issued."
             )
         store.update_fields(tx.tx, tx.customer_id, invoice_id, {"status": "issued"})
+        top_ups.settle(tx)  # the catch-up before this body may have written expiries
         return _view(tx, invoice_id)
 
     return customer_work(owner, issue_draft)

@@ -22,6 +22,7 @@ from drawdown.services.billing import invoicing
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import InvalidField, ResourceNotFound
 from drawdown.services.ledger.planning import ledger_currency
+from drawdown.services.webhooks import alerts
 from drawdown.services.write_path import (
     CustomerRef,
     CustomerTx,
@@ -155,7 +156,8 @@ def deactivate_by_id(tx: CustomerTx, top_up_id: str) -> None:
 
 
 def settle(tx: CustomerTx) -> None:
-    """R-TOP-3: once per ledger whose drawable balance may have dropped, after the request."""
+    """The end of every write: top-ups (R-TOP-3, once per ledger whose drawable balance may
+    have dropped), then balance alerts on the final balances (`webhooks/alerts.py`)."""
     for currency in sorted(tx.lowered):
         head = tx.heads.get(currency)
         if head is not None and head.top_up_id is not None:
@@ -163,6 +165,7 @@ def settle(tx: CustomerTx) -> None:
             if top_up is not None and top_up.deactivated_at is None:
                 _evaluate(tx, top_up)
     tx.settled()
+    alerts.evaluate(tx)
 
 
 def _evaluate(tx: CustomerTx, top_up: TopUp) -> None:

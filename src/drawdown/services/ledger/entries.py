@@ -11,7 +11,7 @@ from typing import Any
 
 from drawdown.ledger import entry_status
 from drawdown.services.billing import purchases, top_ups
-from drawdown.services.ledger import planning
+from drawdown.services.ledger import balances, planning
 from drawdown.services.ledger.planning import Planned
 from drawdown.services.ledger.views import EntryView
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, run_command
@@ -29,6 +29,7 @@ def create_entry(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[EntryView]
 
     def create(tx: CustomerTx) -> EntryView:
         planned = PLANNERS[fields["entry_type"]](tx, fields)
+        balances.refuse_overdraft(tx, planned)
         outcome = run_command(tx, planned.currency, planned.command, block_ids=planned.block_ids)
         top_ups.settle(tx)
         entry = outcome.response

@@ -1,0 +1,55 @@
+"""Wire form of the drawdown extensions on credits: the balance summary, the credit
+settings (request and response), and the preview's request (a decrement body)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from drawdown.ledger.balances import Summary
+from drawdown.services.entry_input import Amount, DecrementRequest
+from drawdown.services.ledger.credit_settings import CreditSettings
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class ThresholdIn(_Strict):
+    """A `customer.credit_balance_dropped` threshold: fires when available ≤ value."""
+
+    currency: str | None = None  # default: the `credits` ledger
+    value: Amount
+
+
+class CreditSettingsUpdate(_Strict):
+    """Body of `PUT …/credits/settings`: only the fields sent change."""
+
+    overdraft: Literal["allow", "refuse"] | None = None
+    balance_alert_thresholds: list[ThresholdIn] | None = None
+
+
+class DecrementPreview(DecrementRequest):
+    """Body of `POST …/credits/ledger_entry/preview`: exactly a decrement request."""
+
+
+def summary_json(summary: Summary) -> dict[str, Any]:
+    return {
+        "currency": summary.currency,
+        "available": summary.available,
+        "scheduled": summary.scheduled,
+        "awaiting_payment": summary.awaiting_payment,
+        "total": summary.total,
+    }
+
+
+def settings_json(settings: CreditSettings) -> dict[str, Any]:
+    return {
+        "customer_id": settings.customer.id,
+        "overdraft": settings.overdraft,
+        "effective_overdraft": settings.effective_overdraft,
+        "balance_alert_thresholds": [
+            {"currency": currency, "value": value} for currency, value in settings.thresholds
+        ],
+    }

@@ -1,0 +1,1 @@
+"""Balance alerts and webhooks: endpoints, the outbox, signing, delivery (issue 14)."""

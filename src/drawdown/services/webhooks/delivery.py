@@ -1,0 +1,158 @@
+"""Delivering the outbox: a background thread in every serving process.
+
+Each poll: reload the endpoint list; once a minute (`DRAWDOWN_WEBHOOK_EXPIRING_SCAN_SECONDS`)
+look for credits about to expire; if a
+delivery is due (a read), claim up to `CLAIM_MAX` of them in one write job (a lease, so no
+other process sends the same attempt), send them in parallel, and record every attempt in
+another write job. A 2xx is delivered; anything else is retried after
+`base × 4^(attempt-1)` seconds (at most 6 h) until `DRAWDOWN_WEBHOOK_ATTEMPTS_MAX`, then
+failed. A process that dies mid-send leaves a lease that runs out; the delivery is then
+sent again with the same `webhook-id`, which receivers dedupe on: an event is delivered at
+least once and never lost.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from drawdown.services import write_path
+from drawdown.services.context import ServiceContext
+from drawdown.services.webhooks import expiring, signing
+from drawdown.store import webhooks as store
+from drawdown.store.records import ClaimedDelivery, Customer, WebhookAttempt, WebhookEvent
+from drawdown.store.tx import Tx
+
+log = logging.getLogger("drawdown.webhooks")
+
+CLAIM_MAX = 32
+SENDERS_MAX = 8
+RETRY_DELAY_SECONDS_MAX = 6 * 3600
+ERROR_LENGTH_MAX = 500
+STOP_WAIT_SECONDS = 2.0
+
+Render = Callable[[WebhookEvent, Customer], str]
+
+
+@dataclass(frozen=True)
+class Response:
+    status_code: int | None
+    error: str | None
+
+
+Send = Callable[[str, dict[str, str], bytes, float], Response]
+
+
+def http_send(url: str, headers: dict[str, str], body: bytes, timeout: float) -> Response:
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        **headers, "Content-Type": "application/json", "User-Agent": "drawdown-webhooks",
+    })  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return Response(reply.status, None)
+    except urllib.error.HTTPError as exc:
+        return Response(exc.code, f"HTTP {exc.code}")
+    except (OSError, ValueError) as exc:  # refused, timed out, DNS, bad URL
+        return Response(None, f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH_MAX])
+
+
+def retry_delay(attempt: int, base_seconds: float) -> timedelta:
+    """Seconds to wait after failed attempt number `attempt` (1-based): exponential, capped."""
+    return timedelta(seconds=min(base_seconds * 4 ** (attempt - 1), RETRY_DELAY_SECONDS_MAX))
+
+
+class Deliverer:
+    """Delivers due webhooks; `run_once` is one poll (tests call it directly)."""
+
+    def __init__(self, ctx: ServiceContext, render: Render, send: Send = http_send) -> None:
+        self.ctx, self.render, self.send = ctx, render, send
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_scan = 0.0
+        self._pool = concurrent.futures.ThreadPoolExecutor(SENDERS_MAX, "drawdown-webhook")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="drawdown-webhooks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling. Not waiting long: on SQLite the writes of a poll run on the event
+        loop that calls this; an interrupted poll's leases simply run out (sent again)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_WAIT_SECONDS)
+        self._pool.shutdown(wait=False)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.ctx.settings.webhook_poll_seconds):
+            try:
+                self.run_once()
+            except Exception:  # the database may be away for a moment: try again next poll
+                log.exception("webhook delivery poll failed")
+
+    def run_once(self) -> int:
+        """Refresh, scan if due, send what is due; returns the attempts made."""
+        ctx = self.ctx
+        with ctx.db.read() as tx:
+            ctx.webhooks.replace(store.live_endpoints(tx))
+            due = store.has_due(tx, ctx.now())
+        if time.monotonic() >= self._next_scan:
+            self._next_scan = time.monotonic() + ctx.settings.webhook_expiring_scan_seconds
+            if expiring.scan(ctx):
+                due = True
+        if not due:
+            return 0
+        claimed = write_path.work(self._claim).run(ctx)
+        list(self._pool.map(self._attempt, claimed))
+        return len(claimed)
+
+    def _claim(self, tx: Tx, now: datetime) -> list[ClaimedDelivery]:
+        settings = self.ctx.settings
+        lease = timedelta(seconds=settings.webhook_timeout_seconds * 3 + 30)
+        claimed = store.claim_due(tx, now, CLAIM_MAX, now + lease, self.ctx.new_id())
+        return [c if c.body is not None else replace(c, body=self._body(tx, c)) for c in claimed]
+
+    def _body(self, tx: Tx, claimed: ClaimedDelivery) -> str:
+        """Render an event once, with its customer as it is now; every attempt sends it."""
+        event = store.event(tx, claimed.customer_id, claimed.event_id)
+        customer = store.customer_any(tx, claimed.customer_id)
+        assert event is not None and customer is not None
+        body = self.render(event, customer)
+        store.set_body(tx, claimed.customer_id, claimed.event_id, body)
+        return body
+
+    def _attempt(self, claimed: ClaimedDelivery) -> None:
+        ctx = self.ctx
+        assert claimed.body is not None
+        started, at = time.monotonic(), ctx.now()
+        headers = signing.headers(claimed.secret, claimed.event_id, int(at.timestamp()),
+                                  claimed.body)  # fmt: skip
+        reply = self.send(claimed.url, headers, claimed.body.encode(),
+                          ctx.settings.webhook_timeout_seconds)  # fmt: skip
+        duration_ms = int((time.monotonic() - started) * 1000)
+        ok = reply.status_code is not None and 200 <= reply.status_code < 300
+        attempt = WebhookAttempt(claimed.customer_id, ctx.new_id(), claimed.event_id,
+                                 claimed.endpoint_id, at, reply.status_code,
+                                 None if ok else reply.error, duration_ms)  # fmt: skip
+        write_path.work(lambda tx, now: self._record(tx, now, claimed, attempt, ok)).run(ctx)
+
+    def _record(
+        self, tx: Tx, now: datetime, claimed: ClaimedDelivery, attempt: WebhookAttempt, ok: bool
+    ) -> bool:
+        settings = self.ctx.settings
+        number = claimed.attempts + 1
+        if ok:
+            status, next_at = "delivered", None
+        elif number >= settings.webhook_attempts_max:
+            status, next_at = "failed", None
+        else:
+            status = "pending"
+            next_at = now + retry_delay(number, settings.webhook_retry_base_seconds)
+        return store.record_attempt(tx, claimed, attempt, status=status, next_attempt_at=next_at)

@@ -1,0 +1,78 @@
+"""`customer.credits_expiring` (a drawdown extension): sent once per block, N days
+(`DRAWDOWN_CREDITS_EXPIRING_DAYS`) before a block with credits left expires.
+
+The delivery loop looks for candidates once a minute, only while some endpoint wants the
+event: ledgers whose next expiry falls within the window (an indexed column of the ledger
+head), then their open blocks (`ledger/balances.expiring_blocks`). A block is announced in
+the customer's write transaction together with its notice row, whose key makes the
+announcement happen once even when several processes look at the same time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from drawdown.ledger.amounts import format_decimal
+from drawdown.ledger.balances import expiring_blocks
+from drawdown.ledger.dates import format_instant
+from drawdown.ledger.model import Block
+from drawdown.services.billing import top_ups
+from drawdown.services.context import ServiceContext
+from drawdown.services.webhooks import events
+from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work
+from drawdown.store import ledger as ledger_store
+from drawdown.store import webhooks as store
+
+CANDIDATES_MAX = 1000
+
+
+def scan(ctx: ServiceContext) -> int:
+    """Announce every block newly within the window; returns how many were announced."""
+    within = timedelta(days=ctx.settings.credits_expiring_days)
+    with ctx.db.read() as tx:
+        if not ctx.webhooks.wants(tx, events.EXPIRING):
+            return 0
+        now = ctx.now()
+        due: dict[str, list[str]] = defaultdict(list)
+        for customer_id, currency in store.ledgers_expiring_by(tx, now + within, CANDIDATES_MAX):
+            blocks = ledger_store.open_blocks(tx, customer_id, currency).values()
+            ids = [b.id for b in expiring_blocks(blocks, now, within)]
+            if set(ids) - store.noticed(tx, customer_id, ids):
+                due[customer_id].append(currency)
+    announced = 0
+    for customer_id, currencies in sorted(due.items()):
+        announced += _announce_work(customer_id, currencies, within).run(ctx)
+    return announced
+
+
+def _announce_work(customer_id: str, currencies: list[str], within: timedelta) -> Work[int]:
+    return customer_work(CustomerRef(id=customer_id), lambda tx: _announce(tx, currencies, within))
+
+
+def _announce(tx: CustomerTx, currencies: list[str], within: timedelta) -> int:
+    announced = 0
+    for currency in currencies:
+        for block in expiring_blocks(tx.state(currency).blocks.values(), tx.now, within):
+            event_id = tx.ctx.new_id()
+            if store.add_notice(tx.tx, tx.customer_id, block.id, event_id, tx.now):
+                events.emit(tx, events.EXPIRING, currency, _properties(block, within), event_id)
+                announced += 1
+    top_ups.settle(tx)  # the catch-up before this body may have written expiries
+    return announced
+
+
+def _properties(block: Block, within: timedelta) -> dict[str, object]:
+    assert block.expiry_date is not None
+    return {
+        "credit_block": {
+            "id": block.id,
+            "balance": format_decimal(block.balance),
+            "effective_date": format_instant(block.effective_date, fractions=False),
+            "expiry_date": format_instant(block.expiry_date, fractions=False),
+            "per_unit_cost_basis": None if block.per_unit_cost_basis is None
+            else format_decimal(block.per_unit_cost_basis),
+        },
+        "days_before_expiry": within.days,
+        "pricing_unit": events.pricing_unit(block.currency),
+    }  # fmt: skip
