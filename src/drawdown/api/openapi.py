@@ -29,6 +29,10 @@ from drawdown.api.errors import ERROR_TYPES, TYPE_PREFIX
 from drawdown.api.schemas.balances import CreditSettingsUpdate
 from drawdown.api.schemas.customers import CustomerCreate, CustomerUpdate
 from drawdown.api.schemas.invoices import MarkPaidRequest, TopUpRequest
+from drawdown.ledger.amounts import FRACTION_DIGITS_MAX
+from drawdown.services.currencies import CUSTOM_UNIT_LENGTH_MAX, MINOR_UNITS
+from drawdown.services.customers import EMAILS_MAX, EXTERNAL_ID_LENGTH_MAX, NAME_LENGTH_MAX
+from drawdown.services.emails import EMAIL_LENGTH_MAX
 from drawdown.services.entry_input import (
     ENTRY_TYPES,
     AmendmentRequest,
@@ -286,7 +290,7 @@ NESTED_NAMES = {
 }
 
 
-def _request_schemas() -> dict[str, Schema]:
+def _request_schemas(settings: Settings) -> dict[str, Schema]:
     """JSON Schemas of the request models, under the component names above.
 
     Input and output share `Address` and `CustomerTaxId`: the request form (all optional
@@ -303,6 +307,9 @@ def _request_schemas() -> dict[str, Schema]:
     unknown = set(defs) - set(names)
     assert not unknown, f"name these request schemas in NESTED_NAMES: {sorted(unknown)}"
     renamed = {names[key]: _renamed(value, names) for key, value in defs.items()}
+    for component, properties in refinements(settings).items():
+        for prop, schema in properties.items():
+            _refine(renamed[component], prop, schema)
     ledger_body = {
         "oneOf": [ref(REQUEST_MODELS[m]) for m in (IncrementRequest, DecrementRequest,
                   ExpirationChangeRequest, VoidRequest, AmendmentRequest)],
@@ -322,6 +329,93 @@ def _request_schemas() -> dict[str, Schema]:
         "description": "Accepted and ignored.",
     }  # fmt: skip
     return renamed
+
+
+def refinements(settings: Settings) -> dict[str, dict[str, Schema]]:
+    """The rules the services check beyond the models' types (spec §1.6, §2, §3.5), so the
+    document states them and schema-driven clients and fuzzers send what can succeed."""
+    fraction = FRACTION_DIGITS_MAX
+    amount = {"anyOf": [
+        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "string", "pattern": f"^[0-9]+(\\.[0-9]{{1,{fraction}}})?$"},
+    ], "description": f"Credits, > 0: a JSON number or a decimal string; at most {fraction} "
+                      "fractional and 30 significant digits."}  # fmt: skip
+    decimal = {"type": "string", "pattern": f"^[0-9]+(\\.[0-9]{{1,{fraction}}})?$",
+               "description": "A decimal string, ≥ 0."}  # fmt: skip
+    day_or_instant = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}],
+                      "description": "A date (midnight in the customer's timezone) or an "
+                                     "ISO 8601 date-time (no offset: UTC)."}  # fmt: skip
+    day = {"type": "string", "format": "date"}
+    unit = {"type": "string", "minLength": 1, "maxLength": CUSTOM_UNIT_LENGTH_MAX,
+            "description": "The ledger: an ISO 4217 code (the customer's currency) or a "
+                           "custom pricing unit; default `credits`."}  # fmt: skip
+    metadata = {
+        "type": "object", "maxProperties": settings.metadata_keys_max,
+        "propertyNames": {"minLength": 1, "maxLength": settings.metadata_key_length_max},
+        "additionalProperties": nullable(
+            {"type": "string", "maxLength": settings.metadata_value_length_max}),
+        "description": "Merged into the stored metadata; a `null` value removes its key, "
+                       "`null` metadata clears it.",
+    }  # fmt: skip
+    email = {"type": "string", "format": "email", "maxLength": EMAIL_LENGTH_MAX}
+    customer = {
+        "name": {"type": "string", "minLength": 1, "maxLength": NAME_LENGTH_MAX,
+                 "pattern": "\\S"},
+        "email": email,
+        "external_customer_id": {"type": "string", "minLength": 1,
+                                 "maxLength": EXTERNAL_ID_LENGTH_MAX},
+        "currency": {"type": "string", "enum": sorted(MINOR_UNITS),
+                     "description": "ISO 4217 (case-insensitive); set once."},
+        "additional_emails": {"type": "array", "items": email, "maxItems": EMAILS_MAX - 1},
+        "metadata": metadata,
+    }  # fmt: skip
+    entry = {
+        "currency": unit,
+        "metadata": metadata,
+        "description": {"type": "string", "maxLength": settings.description_length_max},
+    }
+    return {
+        "NewCustomer": {**customer, "timezone": {"type": "string", "examples": ["UTC",
+                        "America/Los_Angeles"], "description": "An IANA time zone name."}},
+        "EditCustomer": customer,
+        "AddIncrementCreditLedgerEntryRequestParams": {
+            **entry, "amount": amount, "effective_date": day_or_instant,
+            "expiry_date": day_or_instant, "per_unit_cost_basis": decimal},
+        "AddDecrementCreditLedgerEntryRequestParams": {**entry, "amount": amount},
+        "AddExpirationChangeCreditLedgerEntryRequestParams": {
+            **entry, "amount": amount, "target_expiry_date": day,
+            "expiry_date": day_or_instant},
+        "AddVoidCreditLedgerEntryRequestParams": {**entry, "amount": amount},
+        "AddAmendmentCreditLedgerEntryRequestParams": {**entry, "amount": amount},
+        "CreditLedgerInvoiceSettingsRequestParams": {
+            "net_terms": {"type": "integer", "minimum": 0},
+            "custom_due_date": day_or_instant, "invoice_date": day_or_instant},
+        "AddCreditTopUpRequestParams": {
+            "currency": unit, "threshold": decimal, "amount": decimal,
+            "per_unit_cost_basis": decimal,
+            "active_from": {"type": "string", "format": "date-time",
+                            "description": "Default now; at most 10 days in the past."},
+            "expires_after": {"type": "integer", "minimum": 1}},
+        "TopUpInvoiceSettingsRequestParams": {"net_terms": {"type": "integer", "minimum": 0}},
+        "MarkInvoiceAsPaidRequestParams": {"payment_received_date": day},
+        "UpdateCreditSettingsRequestParams": {
+            "balance_alert_thresholds": {"type": "array", "maxItems": 20,
+                                         "items": ref("BalanceAlertThresholdRequestParams")}},
+        "BalanceAlertThresholdRequestParams": {
+            "currency": unit, "value": {"anyOf": [{"type": "number"}, {"type": "string"}]}},
+    }  # fmt: skip
+
+
+def _refine(component: Schema, prop: str, schema: Schema) -> None:
+    """Replace a property's schema, keeping its nullability and default."""
+    properties = component["properties"]
+    assert prop in properties, f"no property {prop} to refine"
+    old = properties[prop]
+    was_nullable = {"type": "null"} in old.get("anyOf", [])
+    new = nullable(schema) if was_nullable else dict(schema)
+    if "default" in old:
+        new["default"] = old["default"]
+    properties[prop] = new
 
 
 def _renamed(value: Any, names: Mapping[str, str]) -> Any:
@@ -716,7 +810,7 @@ def build_document(settings: Settings, operations: Iterable[Operation] = OPERATI
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "An API key from "
                                                               "`drawdown keys create`."}},
-            "schemas": {**_response_schemas(), **_request_schemas()},
+            "schemas": {**_response_schemas(), **_request_schemas(settings)},
             "responses": error_responses(settings),
         },
     }  # fmt: skip
