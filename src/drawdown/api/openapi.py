@@ -357,8 +357,8 @@ def refinements(settings: Settings) -> dict[str, dict[str, Schema]]:
         "description": "Merged into the stored metadata; a `null` value removes its key, "
                        "`null` metadata clears it.",
     }  # fmt: skip
-    email = {"type": "string", "format": "email", "maxLength": EMAIL_LENGTH_MAX}
-    customer = {
+    email: Schema = {"type": "string", "format": "email", "maxLength": EMAIL_LENGTH_MAX}
+    customer: dict[str, Schema] = {
         "name": {"type": "string", "minLength": 1, "maxLength": NAME_LENGTH_MAX,
                  "pattern": "\\S"},
         "email": email,
@@ -369,7 +369,7 @@ def refinements(settings: Settings) -> dict[str, dict[str, Schema]]:
         "additional_emails": {"type": "array", "items": email, "maxItems": EMAILS_MAX - 1},
         "metadata": metadata,
     }  # fmt: skip
-    entry = {
+    entry: dict[str, Schema] = {
         "currency": unit,
         "metadata": metadata,
         "description": {"type": "string", "maxLength": settings.description_length_max},
