@@ -335,9 +335,13 @@ def refinements(settings: Settings) -> dict[str, dict[str, Schema]]:
     """The rules the services check beyond the models' types (spec §1.6, §2, §3.5), so the
     document states them and schema-driven clients and fuzzers send what can succeed."""
     fraction = FRACTION_DIGITS_MAX
+    positive = (
+        f"^([1-9][0-9]{{0,17}}(\\.[0-9]{{1,{fraction}}})?|0\\.[0-9]{{0,{fraction - 1}}}[1-9])$"
+    )
     amount = {"anyOf": [
-        {"type": "number", "exclusiveMinimum": 0},
-        {"type": "string", "pattern": f"^[0-9]+(\\.[0-9]{{1,{fraction}}})?$"},
+        {"type": "integer", "minimum": 1, "maximum": 10**18},
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 10**18},
+        {"type": "string", "pattern": positive},
     ], "description": f"Credits, > 0: a JSON number or a decimal string; at most {fraction} "
                       "fractional and 30 significant digits."}  # fmt: skip
     decimal = {"type": "string", "pattern": f"^[0-9]+(\\.[0-9]{{1,{fraction}}})?$",
@@ -346,6 +350,7 @@ def refinements(settings: Settings) -> dict[str, dict[str, Schema]]:
                       "description": "A date (midnight in the customer's timezone) or an "
                                      "ISO 8601 date-time (no offset: UTC)."}  # fmt: skip
     day = {"type": "string", "format": "date"}
+    block = {"type": "string", "minLength": 1}
     unit = {"type": "string", "minLength": 1, "maxLength": CUSTOM_UNIT_LENGTH_MAX,
             "description": "The ledger: an ISO 4217 code (the customer's currency) or a "
                            "custom pricing unit; default `credits`."}  # fmt: skip
@@ -384,14 +389,16 @@ def refinements(settings: Settings) -> dict[str, dict[str, Schema]]:
         "AddDecrementCreditLedgerEntryRequestParams": {**entry, "amount": amount},
         "AddExpirationChangeCreditLedgerEntryRequestParams": {
             **entry, "amount": amount, "target_expiry_date": day,
-            "expiry_date": day_or_instant},
-        "AddVoidCreditLedgerEntryRequestParams": {**entry, "amount": amount},
-        "AddAmendmentCreditLedgerEntryRequestParams": {**entry, "amount": amount},
+            "expiry_date": day_or_instant, "block_id": block},
+        "AddVoidCreditLedgerEntryRequestParams": {**entry, "amount": amount, "block_id": block},
+        "AddAmendmentCreditLedgerEntryRequestParams": {
+            **entry, "amount": amount, "block_id": block},
         "CreditLedgerInvoiceSettingsRequestParams": {
             "net_terms": {"type": "integer", "minimum": 0},
             "custom_due_date": day_or_instant, "invoice_date": day_or_instant},
         "AddCreditTopUpRequestParams": {
-            "currency": unit, "threshold": decimal, "amount": decimal,
+            "currency": unit, "threshold": decimal,
+            "amount": {"type": "string", "pattern": positive, "description": "> 0."},
             "per_unit_cost_basis": decimal,
             "active_from": {"type": "string", "format": "date-time",
                             "description": "Default now; at most 10 days in the past."},
