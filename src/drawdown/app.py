@@ -105,6 +105,7 @@ def start_serving(ctx: ServiceContext) -> None:
 
 
 def stop_serving(ctx: ServiceContext) -> None:
+    telemetry.flush_logs()
     deliverer = _deliverers.pop(id(ctx), None)
     if deliverer is not None:
         deliverer.stop()
@@ -161,9 +162,11 @@ class Front:
             status = status or 500
             raise
         finally:
+            # The path as sent (still percent-encoded): a decoded one could break the line.
+            raw = scope.get("raw_path")
             self.metrics.record(
-                scope["method"], _route_label(scope, path), path, status or 499,
-                time.perf_counter() - started, request_id,
+                scope["method"], _route_label(scope, path), raw.decode("latin-1") if raw else path,
+                status or 499, time.perf_counter() - started, request_id,
             )  # fmt: skip
 
     async def _route(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:

@@ -3,8 +3,9 @@
 Requests are the hot path (issue 10), so what runs per request is small: a histogram and a
 counter child looked up in a dict (`prometheus-client`'s `.labels()` takes a lock and
 builds a tuple), and the access log line only when the `drawdown.access` logger is enabled
-for INFO, decided once at start (`DRAWDOWN_LOG_LEVEL=warning` turns it off). The line
-never holds the API key, a query string or a body.
+for INFO, decided once at start (`DRAWDOWN_LOG_LEVEL=warning` turns it off), written by
+`FastAccessLog` rather than through `logging`. The line never holds the API key, a query
+string or a body.
 
 Several server processes (`serve --workers N`): the supervisor sets
 `PROMETHEUS_MULTIPROC_DIR` for its workers before they start, so each records into shared
@@ -14,6 +15,7 @@ files and `/metrics`, whichever worker answers it, reports the sum over all of t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -22,6 +24,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -73,7 +76,12 @@ class RequestMetrics:
     def __init__(self) -> None:
         self._latency: dict[tuple[str, str], Any] = {}
         self._count: dict[tuple[str, str, int], Any] = {}
+        self.reconfigure()
+
+    def reconfigure(self) -> None:
+        """Re-read whether and how the access log is written (after logging was set up)."""
         self.access_log = access_log.isEnabledFor(logging.INFO)
+        self.fast_log = _fast_access_log if self.access_log else None
 
     def record(
         self, method: str, route: str, path: str, status: int, seconds: float, request_id: str
@@ -88,17 +96,74 @@ class RequestMetrics:
         if count is None:
             count = self._count[count_key] = REQUESTS.labels(method, route, str(status))
         count.inc()
-        if self.access_log:
-            access_log.info(
-                "%s %s %d %.1fms request_id=%s", method, path, status, seconds * 1000,
-                request_id,
-                extra={"method": method, "path": path, "status": status,
-                       "duration_ms": round(seconds * 1000, 3), "request_id": request_id},
-            )  # fmt: skip
+        if not self.access_log:
+            return
+        if self.fast_log is not None:
+            self.fast_log.write(method, path, status, seconds, request_id)
+            return
+        access_log.info(
+            "%s %s %d %.1fms request_id=%s", method, path, status, seconds * 1000, request_id,
+            extra={"method": method, "path": path, "status": status,
+                   "duration_ms": round(seconds * 1000, 3), "request_id": request_id},
+        )  # fmt: skip
 
-    def reconfigure(self) -> None:
-        """Re-read whether the access log is on (after logging was configured)."""
-        self.access_log = access_log.isEnabledFor(logging.INFO)
+
+class FastAccessLog:
+    """Access lines formatted directly and written once per event-loop turn.
+
+    The same lines `logging` would write through `configure_logging`'s handler, at a
+    fraction of the cost (measured: ~30 µs per request through `logging`, which builds a
+    record, formats it and flushes the stream for every line): the timestamp's seconds part
+    is formatted once per second, and the lines of all requests answered in one turn of the
+    loop share one write.
+    """
+
+    def __init__(self, stream: Any, json_lines: bool) -> None:
+        self.stream = stream
+        self.json_lines = json_lines
+        self.pending: list[str] = []
+        self._second = -1
+        self._stamp = ""
+
+    def write(self, method: str, path: str, status: int, seconds: float, request_id: str) -> None:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        stamp = f"{self._stamp}.{int((now - second) * 1000):03d}Z"
+        ms = seconds * 1000
+        if self.json_lines:
+            line = orjson.dumps({
+                "time": stamp, "level": "info", "logger": "drawdown.access",
+                "message": f"{method} {path} {status} {ms:.1f}ms request_id={request_id}",
+                "method": method, "path": path, "status": status,
+                "duration_ms": round(ms, 3), "request_id": request_id,
+            }).decode() + "\n"  # fmt: skip
+        else:
+            line = (f"{stamp} INFO drawdown.access {method} {path} {status} {ms:.1f}ms "
+                    f"request_id={request_id}\n")  # fmt: skip
+        self.pending.append(line)
+        if len(self.pending) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:
+                self.flush()
+
+    def flush(self) -> None:
+        lines, self.pending = self.pending, []
+        if lines:
+            self.stream.write("".join(lines))
+            self.stream.flush()
+
+
+# Set by `configure_logging` (None: access lines go through `logging`, e.g. under pytest).
+_fast_access_log: FastAccessLog | None = None
+
+
+def flush_logs() -> None:
+    if _fast_access_log is not None:
+        _fast_access_log.flush()
 
 
 def database_error(kind: str) -> None:
@@ -176,3 +241,5 @@ def configure_logging(settings: Settings) -> None:
         logger.handlers[:] = [handler]
         logger.setLevel(level)
         logger.propagate = False
+    global _fast_access_log
+    _fast_access_log = FastAccessLog(sys.stderr, settings.log_format == "json")
