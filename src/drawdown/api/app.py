@@ -40,6 +40,11 @@ API_ROUTERS = (
 )  # fmt: skip
 
 
+# The path template of each endpoint the router calls (it leaves the endpoint in the
+# scope): metrics count requests per template, never per concrete path.
+ROUTE_TEMPLATES: dict[object, str] = {}
+
+
 def plain_routes(routers: Sequence[APIRouter]) -> list[Route]:
     """The routers' endpoints as plain Starlette routes, matched in one flat list."""
     routes = []
@@ -47,7 +52,9 @@ def plain_routes(routers: Sequence[APIRouter]) -> list[Route]:
         for route in router.routes:
             assert isinstance(route, APIRoute)
             methods = sorted(route.methods or ())
-            routes.append(Route(route.path, _calling(route.endpoint), methods=methods))
+            endpoint = _calling(route.endpoint)
+            ROUTE_TEMPLATES[endpoint] = route.path.replace(":segment}", "}")
+            routes.append(Route(route.path, endpoint, methods=methods))
     return routes
 
 

@@ -27,7 +27,9 @@ from drawdown.api.errors import (
 from drawdown.api.paths import routable_path
 from drawdown.api.queries import without_blank_params
 from drawdown.api.rate_limit import RateLimiter
+from drawdown.services import telemetry
 from drawdown.services.context import ServiceContext
+from drawdown.store.errors import database_error_kind
 
 log = logging.getLogger("drawdown.api")
 
@@ -86,7 +88,10 @@ async def answer_errors(app: ASGIApp, scope: Scope, receive: Receive, send: Send
         response = error_response_for(exc)
         if response is None:
             request_id = scope.get("state", {}).get("request_id")
-            log.exception("unhandled error (request %s)", request_id)
+            if (kind := database_error_kind(exc)) is not None:
+                telemetry.database_error(kind)
+            log.exception("unhandled error: %s %s request_id=%s", scope["method"],
+                          scope["path"], request_id, extra={"request_id": request_id})  # fmt: skip
             response = internal_error_response(exc)
         await response(scope, receive, send)
 
