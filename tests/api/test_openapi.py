@@ -3,6 +3,7 @@ exactly the routes the app serves, is valid OpenAPI 3.1, and is served without a
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,34 @@ def test_the_reference_is_served_without_a_key(server: Server, path: str) -> Non
 def test_other_routes_still_need_a_key(server: Server) -> None:
     assert httpx.get(server.base_url + "/customers").status_code == 401
     assert httpx.post(server.base_url + "/openapi.json").status_code == 401
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.browser
+def test_the_docs_page_renders_every_operation(server: Server) -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing; browser tests must run in CI")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    if "sqlite" not in server.database_url:
+        pytest.skip("the page is the same on every database")
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page()
+        page.on("console", lambda message: problems.append(message.text))
+        page.goto(server.base_url + "/docs")
+        page.wait_for_selector("summary .m")
+        operations = page.locator("summary .m").count()
+        page.fill("#filter", "ledger_entry")
+        shown = page.locator("details:visible summary .m").count()
+        browser.close()
+    assert operations == len(openapi.OPERATIONS)
+    assert shown == 4  # create and preview, by id and by external id
+    assert not problems  # no script error, no Content-Security-Policy violation

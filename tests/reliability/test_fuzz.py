@@ -174,7 +174,8 @@ def test_schemathesis_full_schema(fuzz_server: Server) -> None:
         for path, methods in requests.get(url, timeout=10).json()["paths"].items()
         for method in methods
     ]
-    per_operation = max(3, math.ceil(REQUESTS / len(operations)))
+    # A little over the share, as a few operations (the ping) run out of distinct cases.
+    per_operation = max(3, math.ceil(REQUESTS * 1.15 / len(operations)))
     # Choices around the generated case are not Hypothesis's: its draws favour the edges.
     rng = random.Random(None if LONG else 0)
 
@@ -229,7 +230,7 @@ def test_schemathesis_full_schema(fuzz_server: Server) -> None:
     if LONG:
         for (label, status), count in sorted(tally.by_operation.items()):
             print(f"  {label}: {status} x{count}")
-    assert tally.requests >= REQUESTS * 0.8  # tiny operations (a ping) run out of cases
+    assert tally.requests >= REQUESTS
     assert not [s for s in tally.statuses if s >= 500]
     assert len(tally.operations) == len(operations)
     assert sum(n for s, n in tally.statuses.items() if 200 <= s < 300) >= tally.requests * 0.1

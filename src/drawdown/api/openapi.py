@@ -15,7 +15,9 @@ operations Orb's reference slugs, and `x-sdk-method` the `orb-billing` call.
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -842,6 +844,16 @@ def document_bytes(settings: Settings) -> bytes:
 def docs_page() -> bytes:
     """The browsable reference: one self-contained page that renders the document."""
     return resources.files("drawdown.api").joinpath("reference.html").read_bytes()
+
+
+@functools.lru_cache(maxsize=1)
+def docs_page_policy() -> str:
+    """A Content-Security-Policy that lets the page run its own script and nothing else."""
+    page = docs_page().decode()
+    script = page.split("<script>", 1)[1].split("</script>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; "
+            "connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")  # fmt: skip
 
 
 def openapi_path(route_path: str, prefix: str = "/v1") -> str:

@@ -26,4 +26,5 @@ async def openapi_document(request: Request) -> Response:
 @router.get("/v1" + openapi.DOCS_PATH)
 async def api_docs(request: Request) -> Response:
     """The browsable API reference: a self-contained page that renders the document."""
-    return Response(openapi.docs_page(), media_type="text/html")
+    headers = {"Content-Security-Policy": openapi.docs_page_policy()}
+    return Response(openapi.docs_page(), media_type="text/html", headers=headers)
