@@ -235,7 +235,9 @@ class Front:
                 start_serving(self.ctx)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                stop_serving(self.ctx)
+                # From a thread: the last writes (API key use, a delivery poll) go through
+                # the committer, which on SQLite runs its batches on this very loop.
+                await asyncio.get_running_loop().run_in_executor(None, stop_serving, self.ctx)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
