@@ -90,7 +90,9 @@ class Server:
 def start_server(database_url: str, env: dict[str, str] | None = None) -> Server:
     key = run_cli(database_url, "keys", "create", "--name", "tests").strip().splitlines()[-1]
     port = free_port()
-    full_env = {**os.environ, "DRAWDOWN_DATABASE_URL": database_url, **(env or {})}
+    # No access log (tests/test_operations.py checks it on servers of its own).
+    full_env = {"DRAWDOWN_LOG_LEVEL": "warning", **os.environ,
+                "DRAWDOWN_DATABASE_URL": database_url, **(env or {})}  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "drawdown.cli", "serve", "--port", str(port)],
         env=full_env,

@@ -104,11 +104,15 @@ def _announce_when_started(server: uvicorn.Server, on_listening: Callable[[], No
 def serve_worker(host: str, port: int, ready: Any) -> None:
     """One worker process: build the app from the environment and serve the shared port."""
     sock = bind(host, port, reuse_port=True, listen=True)
-    from drawdown.app import configure_logging, create_app
+    from drawdown.app import StartupError, configure_logging, create_app
 
-    configure_logging()
-
-    server = uvicorn.Server(_uvicorn_config(create_app()))
+    try:
+        configure_logging()
+        app = create_app()
+    except (StartupError, ValueError) as exc:  # a bad setting or an unusable database
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    server = uvicorn.Server(_uvicorn_config(app))
     _announce_when_started(server, ready.set)
     server.run(sockets=[sock])
     if not server.started:
@@ -136,10 +140,9 @@ class Supervisor:
             os.environ[METRICS_DIR_ENV] = metrics_dir
         try:
             readies = [self._start() for _ in range(self.processes)]
-            deadline = time.monotonic() + WORKER_START_SECONDS_MAX
-            if not all(r.wait(max(0.0, deadline - time.monotonic())) for r in readies):
+            if not self._all_started(readies):
                 self._terminate_all()
-                raise SystemExit("error: the server processes did not start; see the log above")
+                raise SystemExit("error: the server processes did not start (see above)")
             on_listening()
             self._supervise()
         finally:
@@ -147,6 +150,17 @@ class Supervisor:
             if metrics_dir is not None:
                 shutil.rmtree(metrics_dir, ignore_errors=True)
                 os.environ.pop(METRICS_DIR_ENV, None)
+
+    def _all_started(self, readies: list[Any]) -> bool:
+        """Whether every worker said it serves; False as soon as one has exited."""
+        deadline = time.monotonic() + WORKER_START_SECONDS_MAX
+        while time.monotonic() < deadline:
+            if all(r.is_set() for r in readies):
+                return True
+            if any(not p.is_alive() for p, _ in self.workers):
+                return False
+            time.sleep(0.05)
+        return False
 
     def _start(self) -> Any:
         ready = self.context.Event()
