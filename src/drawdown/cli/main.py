@@ -12,7 +12,7 @@ import typer
 
 from drawdown import serving
 from drawdown.app import build_context
-from drawdown.cli import report, webhooks
+from drawdown.cli import report, verify, webhooks
 from drawdown.services.access import admins, api_keys, idempotency
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ResourceNotFound, ServiceError
@@ -26,6 +26,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(report.app, name="report")
+app.command()(verify.verify)
 
 
 def _context(settings: Settings | None = None) -> ServiceContext:
