@@ -56,6 +56,7 @@ class Served:
     def start(self, wait: bool = True) -> None:
         env = {**os.environ, "DRAWDOWN_DATABASE_URL": self.database_url, **self.env}
         # stderr goes to a file: a pipe nobody reads would block a server that logs a lot.
+        self.close_log()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - read by `stderr_text`
         self.process = subprocess.Popen(
             [sys.executable, "-m", "drawdown.cli", "serve", "--port", str(self.port),
@@ -64,6 +65,11 @@ class Served:
         )  # fmt: skip
         if wait:
             self.wait_until_up()
+
+    def close_log(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
     def stderr_text(self) -> str:
         self.log.seek(0)
@@ -93,13 +99,14 @@ class Served:
         # The port is free again once the kernel has dropped the dead listeners.
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.kill9()
+        """Terminate the server (if running) and close its log."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        self.close_log()
 
     def client(self, timeout: float = 30) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
