@@ -149,6 +149,13 @@ def cursor_int(value: Any) -> int:
     return value
 
 
+def cursor_text(value: Any) -> str:
+    """A short text part of a sort key (an instant or empty): storable text, or a 400."""
+    if not isinstance(value, str) or len(value) > 64 or _UNSTORABLE.search(value):
+        raise ValueError("a key part must be short text")
+    return value
+
+
 def cursor_id(value: Any) -> str:
     """An id from a cursor: short storable text (ids are 16 alphanumerics)."""
     if not isinstance(value, str) or len(value) > 64 or _UNSTORABLE.search(value):

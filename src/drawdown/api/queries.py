@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from fastapi import Request
@@ -42,14 +43,17 @@ def boolean(request: Request, name: str, default: bool) -> bool:
     raise invalid(name, "must be true or false")
 
 
+_INTEGER = re.compile("-?[0-9]{1,18}")
+
+
 def integer(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise invalid(name, "must be an integer") from exc
+    # ASCII digits only (spec §1.2): int() would also take "٧", "７", "1_0" and " 5".
+    if _INTEGER.fullmatch(raw) is None:
+        raise invalid(name, "must be an integer")
+    return int(raw)
 
 
 def one_of(request: Request, name: str, allowed: Sequence[str]) -> str | None:

@@ -13,7 +13,7 @@ import typer
 
 from drawdown import serving
 from drawdown.app import build_context, configure_logging
-from drawdown.cli import admin, backup, options, report, webhooks
+from drawdown.cli import admin, backup, options, report, verify, webhooks
 from drawdown.services.access import api_keys, idempotency
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ResourceNotFound
@@ -28,6 +28,7 @@ app.command("backup")(backup.backup)
 app.command("export")(backup.export)
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(report.app, name="report")
+app.command()(verify.verify)
 
 
 def _context(settings: Settings | None = None) -> ServiceContext:

@@ -705,3 +705,17 @@ def chain_heads(tx: Tx, customer_id: str) -> list[tuple[str, str]]:
         .order_by(_lg.currency)
     )
     return [(row[0], row[1]) for row in tx.execute(query)]
+
+
+def ledger_head(tx: Tx, customer_id: str, currency: str) -> LedgerHead | None:
+    """One ledger's head row as stored (verification compares it with the entries)."""
+    query = select(
+        _lg.currency, _lg.last_seq, _lg.balance, _lg.last_entry_at, _lg.last_position,
+        _lg.next_expiry_at, _lg.top_up_id, _lg.chain_head,
+    ).where(_lg.customer_id == customer_id, _lg.currency == currency)  # fmt: skip
+    row = tx.execute(query).first()
+    if row is None:
+        return None
+    currency, last_seq, balance, last_entry_at, position, next_expiry, top_up, chain = row
+    return LedgerHead(currency, int(last_seq), Decimal(balance), last_entry_at, int(position),
+                      next_expiry, top_up, chain)  # fmt: skip

@@ -156,8 +156,8 @@ def _block_key(block: Block) -> list[Any]:
 
 
 _BLOCK_KEY_PARTS = (
-    pagination.cursor_int, str, pagination.cursor_decimal, str, pagination.cursor_int,
-    pagination.cursor_id,
+    pagination.cursor_int, pagination.cursor_text, pagination.cursor_decimal,
+    pagination.cursor_text, pagination.cursor_int, pagination.cursor_id,
 )  # fmt: skip
 
 

@@ -33,6 +33,7 @@ PASSWORD_CHECKS_CONCURRENT_MAX = 2  # x 64 MiB: the most memory sign-ins can tak
 _hasher = PasswordHasher()
 _checks = threading.BoundedSemaphore(PASSWORD_CHECKS_CONCURRENT_MAX)
 _check_seconds: list[float] = []  # how long one real check took, measured at first use
+_measuring = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,15 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 def _typical_check_seconds() -> float:
+    """How long a real check takes: measured once, with a throwaway hash made under the same
+    bound as checks (hashing costs the same 64 MiB). Concurrent first sign-ins wait for that
+    one measurement instead of each hashing at once; later unknown emails only sleep."""
     if not _check_seconds:
-        # Measure once with a throwaway hash; later unknown emails only sleep.
-        _verify(_hasher.hash(secrets.token_urlsafe(16)), "not the password")
+        with _measuring:
+            if not _check_seconds:
+                with _checks:
+                    throwaway = _hasher.hash(secrets.token_urlsafe(16))
+                _verify(throwaway, "not the password")
     return _check_seconds[0]
 
 

@@ -1,0 +1,158 @@
+"""Helpers for the reliability suites: long mode, server processes that can be killed and
+restarted on one database with one API key, and the checks every suite ends with.
+
+`DRAWDOWN_LONG=1` switches every suite to its long mode (docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from conftest import REPO, free_port, run_cli
+from drawdown.services import verify as verification
+from support.contexts import make_context
+
+LONG = os.environ.get("DRAWDOWN_LONG", "") not in ("", "0")
+
+
+def scale(short: int, long: int) -> int:
+    """A suite's size: `short` in CI, `long` with DRAWDOWN_LONG=1."""
+    return long if LONG else short
+
+
+@dataclass
+class Served:
+    """`drawdown serve` on a database, restartable with the same API key and port."""
+
+    database_url: str
+    workers: int = 1
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    api_key: str = ""
+    process: subprocess.Popen[bytes] | None = None
+    log: Any = None
+
+    def __post_init__(self) -> None:
+        if not self.api_key:
+            out = run_cli(self.database_url, "keys", "create", "--name", "reliability")
+            self.api_key = out.strip().splitlines()[-1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self, wait: bool = True) -> None:
+        env = {**os.environ, "DRAWDOWN_DATABASE_URL": self.database_url, **self.env}
+        # stderr goes to a file: a pipe nobody reads would block a server that logs a lot.
+        self.close_log()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - read by `stderr_text`
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "drawdown.cli", "serve", "--port", str(self.port),
+             "--workers", str(self.workers)],
+            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=self.log,
+        )  # fmt: skip
+        if wait:
+            self.wait_until_up()
+
+    def close_log(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def stderr_text(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def wait_until_up(self, seconds: float = 90) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            try:
+                httpx.get(self.base_url + "/ping", timeout=1)  # any answer: it is up
+                return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not start: {self.stderr_text()[-2000:]}")
+
+    def kill9(self) -> None:
+        """SIGKILL the server and every worker: nothing gets to clean up."""
+        assert self.process is not None
+        for pid in [*descendants(self.process.pid), self.process.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        # The port is free again once the kernel has dropped the dead listeners.
+
+    def stop(self) -> None:
+        """Terminate the server (if running) and close its log."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        self.close_log()
+
+    def client(self, timeout: float = 30) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (read from /proc: no psutil needed)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def workers_of(pid: int) -> list[int]:
+    """The serving worker processes of a `serve --workers N` parent (not its helpers)."""
+    result = []
+    for child in descendants(pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            result.append(child)
+    return sorted(result)
+
+
+def verify_clean(database_url: str) -> verification.Report:
+    """`drawdown verify` over the whole database, asserted clean."""
+    ctx = make_context(database_url)
+    try:
+        report = verification.verify(ctx)
+    finally:
+        ctx.db.close()
+    assert report.clean, [str(m) for m in report.mismatches[:5]]
+    return report
+
+
+def dense(seqs: Sequence[int]) -> bool:
+    return sorted(seqs) == list(range(1, len(seqs) + 1))

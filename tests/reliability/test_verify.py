@@ -1,0 +1,142 @@
+"""`drawdown verify`: clean on a ledger that saw every kind of write, and it catches a row
+altered behind drawdown's back (an UPDATE by SQL), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import orb
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from conftest import REPO, Server
+from drawdown.cli.main import app
+from drawdown.ledger import chain
+from drawdown.services import verify as service
+from drawdown.store import ledger as store
+from support.contexts import make_context
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def verify(server: Server, *args: str) -> Result:
+    """The command in this process (a fresh interpreter costs seconds on a busy machine)."""
+    result = CliRunner().invoke(
+        app, ["verify", *args], env={"DRAWDOWN_DATABASE_URL": server.database_url}
+    )
+    return Result(result.exit_code, result.stdout, result.stderr)
+
+
+def busy_customer(client: orb.Orb) -> str:
+    """A customer whose ledgers saw increments, deficits, voids, amendments, expiration
+    changes, a block deletion, expiries and a second currency."""
+    c = client.customers.create(name="Audit", email="audit@example.com")
+    ledger = client.customers.credits.ledger
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    ledger.create_entry(c.id, entry_type="increment", amount=5, expiry_date=soon,
+                        metadata={"note": "expires"})  # fmt: skip
+    first = ledger.create_entry(c.id, entry_type="increment", amount=100,
+                                per_unit_cost_basis="0.25", description="first")  # fmt: skip
+    second = ledger.create_entry(c.id, entry_type="increment", amount=50)
+    ledger.create_entry(c.id, entry_type="decrement", amount=30, metadata={"k": "é✓"})
+    ledger.create_entry(c.id, entry_type="void", block_id=first.credit_block.id, amount=10,
+                        void_reason="refund")  # fmt: skip
+    ledger.create_entry(c.id, entry_type="amendment", block_id=first.credit_block.id, amount=5)
+    ledger.create_entry(c.id, entry_type="expiration_change", block_id=first.credit_block.id,
+                        amount=20, target_expiry_date="2099-01-01")  # fmt: skip
+    ledger.create_entry(c.id, entry_type="decrement", amount=400)  # into a deficit block
+    ledger.create_entry(c.id, entry_type="increment", amount=7, currency="tokens")
+    client.credit_blocks.delete(second.credit_block.id)  # a replay rewrites the ledger
+    ledger.create_entry(c.id, entry_type="increment", amount=1000)
+    return c.id
+
+
+def test_verify_is_clean_then_names_an_altered_entry(server: Server, client: orb.Orb) -> None:
+    customer_id = busy_customer(client)
+    clean = verify(server)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "0 mismatch(es)" in clean.stdout
+    with server.engine.begin() as conn:
+        seq, entry_id = conn.execute(
+            text("SELECT seq, id FROM ledger_entries WHERE customer_id = :c "
+                 "AND currency = 'credits' AND entry_type = 'decrement' ORDER BY seq LIMIT 1"),
+            {"c": customer_id},
+        ).one()  # fmt: skip
+        conn.execute(
+            text("UPDATE ledger_entries SET amount = amount + 1 WHERE customer_id = :c "
+                 "AND id = :e"),
+            {"c": customer_id, "e": entry_id},
+        )  # fmt: skip
+    caught = verify(server, "--customer", customer_id)
+    assert caught.returncode == 1, caught.stdout
+    assert f"first mismatch: customer {customer_id} ledger credits: entry {entry_id} " \
+           f"(seq {seq})" in caught.stderr  # fmt: skip
+    others = verify(server, "--customer", "noSuchCustomer1")
+    assert others.returncode == 0
+
+
+def test_verify_catches_an_altered_block_and_a_rewritten_chain(
+    server: Server, client: orb.Orb
+) -> None:
+    """Recomputing the hashes after an UPDATE is not enough: the replay disagrees."""
+    c = client.customers.create(name="Audit", email="audit@example.com")
+    ledger = client.customers.credits.ledger
+    block = ledger.create_entry(c.id, entry_type="increment", amount=10).credit_block.id
+    ledger.create_entry(c.id, entry_type="decrement", amount=4)
+    with server.engine.begin() as conn:
+        conn.execute(text("UPDATE credit_blocks SET balance = 600 WHERE customer_id = :c"),
+                     {"c": c.id})  # fmt: skip
+    caught = verify(server, "--customer", c.id)
+    assert caught.returncode == 1
+    assert f"block {block}: stored balance 600" in caught.stderr
+
+    d = client.customers.create(name="Audit", email="audit@example.com")
+    ledger.create_entry(d.id, entry_type="increment", amount=10)
+    with server.engine.begin() as conn:  # forge the entry, then re-chain it as a forger would
+        conn.execute(text("UPDATE ledger_entries SET amount = 11, ending_balance = 11 "
+                          "WHERE customer_id = :c"), {"c": d.id})  # fmt: skip
+        conn.execute(text("UPDATE ledgers SET balance = 11 WHERE customer_id = :c"),
+                     {"c": d.id})  # fmt: skip
+    rechain(server, d.id)
+    caught = verify(server, "--customer", d.id)
+    assert caught.returncode == 1
+    assert "differs from its replay: stored increment 11" in caught.stderr, caught.stderr
+
+
+def rechain(server: Server, customer_id: str) -> None:
+    """Recompute every hash of the customer's credits ledger, its head included."""
+    ctx = make_context(server.database_url)
+    with ctx.db.read() as tx:
+        entries = list(store.ledger_entries_in_order(tx, customer_id, "credits"))
+    ctx.db.close()
+    previous = chain.genesis(customer_id, "credits")
+    with server.engine.begin() as conn:
+        for entry in entries:
+            previous = service.entry_digest(previous, entry)
+            conn.execute(
+                text("UPDATE ledger_entries SET hash = :h WHERE customer_id = :c AND id = :e"),
+                {"h": previous, "c": customer_id, "e": entry.id},
+            )
+        conn.execute(text("UPDATE ledgers SET chain_head = :h WHERE customer_id = :c"),
+                     {"h": previous, "c": customer_id})  # fmt: skip
+
+
+def test_the_command_runs_as_a_program(server: Server, client: orb.Orb) -> None:
+    customer_id = busy_customer(client)
+    env = {**os.environ, "DRAWDOWN_DATABASE_URL": server.database_url}
+    result = subprocess.run(
+        [sys.executable, "-m", "drawdown.cli", "verify", "--customer", customer_id],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 ledger(s)" in result.stdout and "0 mismatch(es)" in result.stdout
+    assert "verified 2/2 ledgers" in result.stderr
