@@ -79,6 +79,15 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     credits_expiring_days: int = 7
     webhook_expiring_scan_seconds: float = 60.0
+    # Usage: how late an event may arrive (its timestamp at most this far in the past) and
+    # how long usage stays pending before it is deducted; 0 deducts as soon as it is
+    # accepted (and then accepts any past timestamp: nothing is held open). Whether this
+    # process runs the deducter ("on"/"off"), how often it looks for usage that is due, and
+    # the most events one ingest request may carry (Orb's limit is 500).
+    usage_grace_seconds: int = 3600
+    usage_deduction: str = "on"
+    usage_deduct_poll_seconds: float = 1.0
+    usage_events_per_request_max: int = 500
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -120,4 +129,11 @@ class Settings:
                                            cls.credits_expiring_days),
             webhook_expiring_scan_seconds=_env_float("DRAWDOWN_WEBHOOK_EXPIRING_SCAN_SECONDS",
                                                      cls.webhook_expiring_scan_seconds),
+            usage_grace_seconds=_env_int("DRAWDOWN_USAGE_GRACE_SECONDS", cls.usage_grace_seconds),
+            usage_deduction=_env_choice("DRAWDOWN_USAGE_DEDUCTION", ("on", "off"),
+                                        cls.usage_deduction),
+            usage_deduct_poll_seconds=_env_float("DRAWDOWN_USAGE_DEDUCT_POLL_SECONDS",
+                                                 cls.usage_deduct_poll_seconds),
+            usage_events_per_request_max=_env_int("DRAWDOWN_USAGE_EVENTS_PER_REQUEST_MAX",
+                                                  cls.usage_events_per_request_max),
         )  # fmt: skip

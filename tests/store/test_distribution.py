@@ -36,6 +36,9 @@ GLOBAL_TABLES = {
     "customer_external_ids": "the alias index, keyed by the external id itself (one row per"
     " alias): uniqueness of an alias across customers needs a table keyed by it",
     "idempotency_keys": "keyed by (API key, Idempotency-Key): one row per request, no hot row",
+    "usage_items": "the price catalogue's items: small, global, read whole by every deduction",
+    "usage_prices": "the price catalogue's versioned prices: small, global, read whole by "
+    "every deduction",
     "counters": "SQLite's invoice-number counter (SQLite serializes writers anyway); on "
     "PostgreSQL invoice numbers come from the invoice_numbers sequence",
 }

@@ -23,12 +23,12 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp
 
 from drawdown.api.gate import ApiGate
-from drawdown.api.routes import balances, customers, invoices, ledger, ping, top_ups
+from drawdown.api.routes import balances, customers, events, invoices, ledger, ping, top_ups
 from drawdown.services.context import ServiceContext
 
 API_ROUTERS = (
     ping.router, customers.router, balances.router, ledger.router, top_ups.router,
-    invoices.router,
+    invoices.router, events.router,
 )  # fmt: skip
 
 

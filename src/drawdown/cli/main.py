@@ -1,4 +1,5 @@
-"""The `drawdown` command line: serve, migrate, keys, admin, expire, verify.
+"""The `drawdown` command line: serve, migrate, keys, admin, expire, verify, items, prices,
+usage.
 
 Every command opens the database through the composition root (`drawdown/app.py`) and goes
 through the same service functions as the HTTP API.
@@ -12,7 +13,7 @@ import typer
 
 from drawdown import serving
 from drawdown.app import build_context
-from drawdown.cli import report, webhooks
+from drawdown.cli import report, usage, webhooks
 from drawdown.services.access import admins, api_keys, idempotency
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ResourceNotFound, ServiceError
@@ -26,6 +27,9 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(report.app, name="report")
+app.add_typer(usage.items_app, name="items")
+app.add_typer(usage.prices_app, name="prices")
+app.add_typer(usage.usage_app, name="usage")
 
 
 def _context(settings: Settings | None = None) -> ServiceContext:
