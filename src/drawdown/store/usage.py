@@ -129,11 +129,29 @@ def _read_properties(text: str) -> dict[str, Any]:
     return value
 
 
+_EXISTING: dict[int, Prepared] = {}  # by how many keys are asked about (at most 500)
+
+
+def _existing(count: int) -> Prepared:
+    statement = _EXISTING.get(count)
+    if statement is None:
+        keys: list[Any] = [bindparam(f"k{i}") for i in range(count)]
+        statement = _EXISTING[count] = Prepared(lambda: select(_e.idempotency_key).where(
+            _e.customer_id == bindparam("customer_id"), _e.idempotency_key.in_(keys)))  # fmt: skip
+    return statement
+
+
 def existing_keys(tx: Tx, customer_id: str, keys: Sequence[str]) -> set[str]:
-    """Which of ``keys`` this customer's stored events already use."""
-    query = select(_e.idempotency_key).where(_e.customer_id == customer_id,
-                                             _e.idempotency_key.in_(list(keys)))  # fmt: skip
-    return {row[0] for row in tx.execute(query)}
+    """Which of ``keys`` this customer's stored events already use (a prepared statement
+    per number of keys: this runs for every customer of every ingested batch)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        params = {f"k{i}": key for i, key in enumerate(chunk)}
+        found.update(
+            row[0] for row in tx.rows(_existing(len(chunk)), {"customer_id": customer_id, **params})
+        )
+    return found
 
 
 _INSERT_EVENT = Prepared(

@@ -9,8 +9,6 @@ stored (every event carries its own key, which is what makes a retry safe).
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Request, Response
 
 from drawdown.api import queries
@@ -31,7 +29,7 @@ async def ingest_events(request: Request) -> Response:
     checked = await read(request, ingest.check, events)
     if checked.failed:
         return _refused(checked.failed)
-    stored = await asyncio.gather(*(w.pending(ctx) for w in ingest.writes(checked)))
+    stored = await ingest.write(checked).pending(ctx)
     result = ingest.outcome(checked, stored)
     ctx.observer.emit("usage_accepted", count=len(result.ingested))
     body: dict[str, object] = {"validation_failed": []}

@@ -4,7 +4,7 @@ A batch is checked whole before anything is written: if any event fails, the req
 refused with every failure (`validation_failed`) and nothing is stored, so the caller fixes
 and resends the same batch; idempotency keys make the resend safe. Accepted events are
 written as one write job per customer (a job touches one customer's rows, like every
-write), which the committer still commits together: one transaction, one fsync.
+write), run together as one committer job: one transaction, one fsync, all or nothing.
 
 Rules (Orb's, with drawdown's choices in docs/decisions.md "Usage"):
 
@@ -29,7 +29,7 @@ from drawdown.ledger.dates import resolve_instant
 from drawdown.ledger.errors import InvalidDate
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import InvalidField
-from drawdown.services.write_path import Work, work
+from drawdown.services.write_path import Work, together, work
 from drawdown.store import usage as store
 from drawdown.store.tx import Tx
 
@@ -136,10 +136,10 @@ def _place(
     })  # fmt: skip
 
 
-def writes(checked: Checked) -> list[Work[Stored]]:
-    """One write job per customer of a batch that passed ``check``."""
+def write(checked: Checked) -> Work[list[Stored]]:
+    """The writes of a batch that passed ``check``: one job per customer, committed together."""
     assert not checked.failed
-    return [work(_store_for(rows)) for _, rows in sorted(checked.rows.items())]
+    return together([work(_store_for(rows)) for _, rows in sorted(checked.rows.items())])
 
 
 def _store_for(rows: list[dict[str, Any]]) -> Any:
@@ -165,8 +165,7 @@ def ingest(ctx: ServiceContext, events: Sequence[Any]) -> Ingested | list[Failur
     checked = check(ctx, events)
     if checked.failed:
         return checked.failed
-    pending = [w.pending(ctx) for w in writes(checked)]
-    result = outcome(checked, [p.wait() for p in pending])
+    result = outcome(checked, write(checked).run(ctx))
     ctx.observer.emit("usage_accepted", count=len(result.ingested))
     return result
 
