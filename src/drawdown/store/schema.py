@@ -474,8 +474,8 @@ usage_events = Table(
     ForeignKeyConstraint(["customer_id"], ["customers.id"]),
     # Due events (deduction_id null, timestamp before the grace cutoff) of every customer.
     Index("ix_usage_events_due", "deduction_id", "timestamp", "customer_id"),
-    # One customer's undeducted events (pending usage on the console).
-    Index("ix_usage_events_customer", "customer_id", "deduction_id"),
+    # One customer's due events (a deduction) and undeducted ones (the console).
+    Index("ix_usage_events_customer", "customer_id", "deduction_id", "timestamp"),
 )
 
 # What deductions of a (customer, ledger, item) could not yet take: the exact priced total

@@ -79,7 +79,9 @@ def _events() -> None:
     op.create_index(
         "ix_usage_events_due", "usage_events", ["deduction_id", "timestamp", "customer_id"]
     )
-    op.create_index("ix_usage_events_customer", "usage_events", ["customer_id", "deduction_id"])
+    op.create_index(
+        "ix_usage_events_customer", "usage_events", ["customer_id", "deduction_id", "timestamp"]
+    )
     op.create_table(
         "usage_carry",
         sa.Column("customer_id", sa.String(length=32), nullable=False),
