@@ -78,7 +78,7 @@ class UsageEvent:
     properties: Mapping[str, object]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class ChargeKey:
     """Where priced usage is drawn: a ledger (currency) and the item its filters see."""
 
