@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from drawdown.services import customers
-from drawdown.services.ledger import entries, reads
+from drawdown.services.ledger import blocks, entries, reads
 from drawdown.services.usage import catalogue, deduct, ingest
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import usage as usage_store
@@ -245,3 +245,25 @@ def test_a_crash_during_deduction_leaves_no_trace(
     assert sum(d.events for d in deduct.deduct_due(ctx)) == 4
     assert deduct.deduct_due(ctx) == []
     assert _drawn(ctx, customer_id) == Decimal(2)
+
+
+def test_deleting_a_block_replays_usage_decrements_through_filters(env: tuple[Any, Clock]) -> None:
+    ctx, clock = env
+    customer_id = _customer(ctx)
+    _catalogue(ctx)
+    gpu_only = [{"field": "item_id", "operator": "includes", "values": ["gpu"]}]
+    first = _increment(ctx, customer_id, 5, filters=gpu_only)
+    second = _increment(ctx, customer_id, 5, filters=gpu_only)
+    no_gpu = [{"field": "item_id", "operator": "excludes", "values": ["gpu"]}]
+    other = _increment(ctx, customer_id, 100, filters=no_gpu)
+    ingest.ingest(ctx, [_event("g", clock.now, "gpu", seconds=Decimal(4))])  # 8 credits
+    clock.now += timedelta(hours=2)
+    deduct.deduct_due(ctx)
+    assert [(e.entry.block_id, e.entry.amount) for e in _decrements(ctx, customer_id)] == [
+        (first, Decimal(5)), (second, Decimal(3))]  # fmt: skip
+    blocks.delete_block(CustomerRef(id=customer_id), first).run(ctx)
+    # replayed at its original instant: 5 from the other gpu block and the uncovered rest on
+    # it too (the last block admitting gpu), never on the block that excludes gpu
+    assert [(e.entry.block_id, e.entry.amount) for e in _decrements(ctx, customer_id)] == [
+        (second, Decimal(8))]  # fmt: skip
+    assert other not in {e.entry.block_id for e in _decrements(ctx, customer_id)}

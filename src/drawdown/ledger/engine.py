@@ -163,8 +163,9 @@ def _allocate(
     A usage deduction (``item_id`` set) walks only the blocks whose filters admit the item,
     so a block that excludes it is never drawn, not even for the uncovered rest.
     """
+    drawable = [b for b in writer.blocks.values() if b.is_drawable(ctx.now)]
     order = drawdown_order(
-        b for b in writer.blocks.values() if b.is_drawable(ctx.now) and b.admits(item_id)
+        drawable if item_id is None else [b for b in drawable if b.admits(item_id)]
     )
     takes: dict[str, Decimal] = {}
     rest = amount
