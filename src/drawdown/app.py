@@ -10,27 +10,35 @@ Orb-shaped 404. The CLI (`cli.py`) and the server processes (`serving.py`) start
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import logging
+import re
 import secrets
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from drawdown.api.app import create_api
-from drawdown.api.gate import answer_errors, header, send_error
+from drawdown.api.app import ROUTE_TEMPLATES, create_api
+from drawdown.api.gate import answer_errors, header, send_error, send_json
 from drawdown.api.schemas.webhooks import event_body
+from drawdown.services import operations, telemetry
 from drawdown.services.access import api_keys
 from drawdown.services.context import ServiceContext
 from drawdown.services.usage.deduct import Deducter
 from drawdown.services.webhooks.delivery import Deliverer
 from drawdown.settings import Settings
 from drawdown.store.database import Database
-from drawdown.store.engine import StoreConfig
+from drawdown.store.engine import StoreConfig, UnsupportedDatabase
+from drawdown.store.errors import explain_open_failure
+from drawdown.store.migrate import SchemaTooNew
 from drawdown.web.app import create_console
 
 log = logging.getLogger("drawdown")
 
 API_PREFIX = "/v1"
 CONSOLE_PREFIX = "/console"
+OPERATIONS_PATHS = frozenset(("/health", "/ready", "/metrics"))
 REQUEST_ID_LENGTH_MAX = 128
 
 
@@ -43,12 +51,44 @@ def store_config(settings: Settings) -> StoreConfig:
     )
 
 
-def build_context(settings: Settings, *, migrate: bool = True) -> ServiceContext:
-    """Open the database (migrating it unless told not to) and build the service context."""
-    db = Database(store_config(settings))
-    if migrate:
-        db.migrate()
-    return ServiceContext(db=db, settings=settings)
+class StartupError(RuntimeError):
+    """The database cannot be used as configured; the message is one line for a person."""
+
+
+def build_context(settings: Settings, *, migrate: bool | None = None) -> ServiceContext:
+    """Open the database and build the service context. Pending migrations are applied when
+    `migrate` is True, or when it is None and `DRAWDOWN_AUTO_MIGRATE` is on; otherwise they
+    are a StartupError (migrate=False skips the check: tests and tools on purpose)."""
+    try:
+        db = Database(store_config(settings), on_batch=telemetry.batch_committed)
+    except UnsupportedDatabase as exc:
+        raise StartupError(f"{exc} (DRAWDOWN_DATABASE_URL or --database-url)") from exc
+    try:
+        if migrate or (migrate is None and settings.auto_migrate == "on"):
+            db.migrate()
+        elif migrate is None and (pending := db.pending_migrations()):
+            raise StartupError(
+                f"the database needs migration(s) {', '.join(reversed(pending))}; run "
+                "`drawdown migrate` (or leave DRAWDOWN_AUTO_MIGRATE on to apply them on start)"
+            )
+    except StartupError:
+        db.close()
+        raise
+    except SchemaTooNew as exc:
+        db.close()
+        raise StartupError(
+            f"the database is at schema revision {exc.revision!r}, made by a newer drawdown; "
+            "run that version (or restore a backup taken before the upgrade)"
+        ) from exc
+    except Exception as exc:
+        db.close()
+        explained = explain_open_failure(exc, settings.database_url)
+        if explained is None:
+            raise
+        raise StartupError(explained) from exc
+    ctx = ServiceContext(db=db, settings=settings)
+    telemetry.subscribe(ctx.observer)
+    return ctx
 
 
 # Webhook deliverers and usage deducters of the serving contexts of this process, by
@@ -73,6 +113,7 @@ def start_serving(ctx: ServiceContext) -> None:
 
 
 def stop_serving(ctx: ServiceContext) -> None:
+    telemetry.flush_logs()
     deliverer = _deliverers.pop(id(ctx), None)
     if deliverer is not None:
         deliverer.stop()
@@ -81,6 +122,11 @@ def stop_serving(ctx: ServiceContext) -> None:
         deducter.stop()
     ctx.keys.stop()
     ctx.db.close()
+
+
+def configure_logging(settings: Settings | None = None) -> None:
+    """Logs to stderr at DRAWDOWN_LOG_LEVEL, as DRAWDOWN_LOG_FORMAT (services/telemetry)."""
+    telemetry.configure_logging(settings or Settings.from_env())
 
 
 def create_app(settings: Settings | None = None, ctx: ServiceContext | None = None) -> Front:
@@ -98,6 +144,7 @@ class Front:
         self.api = api
         self.console = console
         self.body_limit = ctx.settings.request_body_bytes_max
+        self.metrics = telemetry.RequestMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -105,21 +152,64 @@ class Front:
             return
         if scope["type"] != "http":
             return
+        started = time.perf_counter()
+        path: str = scope["path"]
         state = scope.setdefault("state", {})
         request_id = _request_id(scope)
         state["request_id"] = request_id
-        send = _with_request_id(send, request_id)
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
+        status = 0
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), id_header]}
+            await send(message)
+
+        try:
+            await self._route(scope, path, receive, sending)
+        except BaseException:
+            status = status or 500
+            raise
+        finally:
+            # The path as sent (still percent-encoded): a decoded one could break the line.
+            raw = scope.get("raw_path")
+            self.metrics.record(
+                scope["method"], _route_label(scope, path), raw.decode("latin-1") if raw else path,
+                status or 499, time.perf_counter() - started, request_id,
+            )  # fmt: skip
+
+    async def _route(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
+        if path in OPERATIONS_PATHS:
+            await self._operations(path, send)
+            return
         body = await self._read_body(scope, receive, send)
         if body is None:
             return
-        state["body"] = body
-        path: str = scope["path"]
+        scope["state"]["body"] = body
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
             await self.api(scope, _replaying(body, receive), send)
         elif path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
             await answer_errors(self.console, scope, _replaying(body, receive), send)
         else:
             await send_error(send, "url_not_found", "No such URL.")
+
+    async def _operations(self, path: str, send: Send) -> None:
+        """/health (the process answers), /ready (database reachable, schema current) and
+        /metrics (Prometheus): unauthenticated, for load balancers and scrapers."""
+        if path == "/metrics":
+            body = await asyncio.to_thread(telemetry.exposition)
+            headers = [(b"content-type", telemetry.METRICS_CONTENT_TYPE.encode()),
+                       (b"content-length", str(len(body)).encode())]  # fmt: skip
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if path == "/health":
+            await send_json(send, 200, b'{"status":"ok"}')
+            return
+        ready = await asyncio.to_thread(operations.readiness, self.ctx)
+        await send_json(send, 200 if ready.ok else 503, json.dumps(ready.body()).encode())
 
     async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The whole body, or None after answering 413 (every path: the console's public
@@ -156,29 +246,38 @@ class Front:
                 start_serving(self.ctx)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                stop_serving(self.ctx)
+                # From a thread: the last writes (API key use, a delivery poll) go through
+                # the committer, which on SQLite runs its batches on this very loop.
+                await asyncio.get_running_loop().run_in_executor(None, stop_serving, self.ctx)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
 
 def _request_id(scope: Scope) -> str:
-    """The client's X-Request-Id when it is short printable ASCII, else a new one."""
+    """The client's X-Request-Id when it is 1-128 characters of [A-Za-z0-9._:/+=@-] (safe
+    in a log line and a header), else a new one: this process's random prefix and a count,
+    unique without a system call per request."""
     given = header(scope, b"x-request-id")
-    if given and len(given) <= REQUEST_ID_LENGTH_MAX and given.isascii() and given.isprintable():
+    if given and _CLIENT_REQUEST_ID.fullmatch(given):
         return given
-    return secrets.token_hex(8)
+    return f"{_REQUEST_ID_PREFIX}{next(_request_count):x}"
 
 
-def _with_request_id(send: Send, request_id: str) -> Send:
-    value = request_id.encode("latin-1")
+_CLIENT_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:/+=@-]{{1,{REQUEST_ID_LENGTH_MAX}}}")
+_REQUEST_ID_PREFIX = secrets.token_hex(4) + "-"
+_request_count = itertools.count(1)
 
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = dict(message)
-            message["headers"] = [*message.get("headers", []), (b"x-request-id", value)]
-        await send(message)
 
-    return sending
+def _route_label(scope: Scope, path: str) -> str:
+    """The route template for metrics: a bounded set of values, never a concrete id."""
+    template = ROUTE_TEMPLATES.get(scope.get("endpoint"))
+    if template is not None:
+        return template
+    if path in OPERATIONS_PATHS:
+        return path
+    if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+        return CONSOLE_PREFIX
+    return "unmatched"
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -199,4 +298,4 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-__all__ = ["Front", "build_context", "create_app"]
+__all__ = ["Front", "StartupError", "build_context", "configure_logging", "create_app"]

@@ -15,11 +15,15 @@ uvicorn's own `--workers`, which binds with protocol 0.
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from multiprocessing.connection import wait
@@ -36,6 +40,7 @@ WORKER_START_SECONDS_MAX = 60
 # A worker that dies within this many seconds of starting counts as a failed start.
 QUICK_DEATH_SECONDS = 10
 QUICK_DEATHS_MAX = 5
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class PortUnavailable(OSError):
@@ -57,7 +62,8 @@ def bind(host: str, port: int, *, reuse_port: bool, listen: bool) -> socket.sock
             sock.listen(LISTEN_BACKLOG)
     except OSError as exc:
         sock.close()
-        reason = "already in use" if exc.errno == 98 else exc.strerror or str(exc)
+        reason = ("already in use (is another server running?)" if exc.errno == errno.EADDRINUSE
+                  else exc.strerror or str(exc))  # fmt: skip
         raise PortUnavailable(f"cannot listen on {host}:{port}: {reason}") from exc
     return sock
 
@@ -65,7 +71,7 @@ def bind(host: str, port: int, *, reuse_port: bool, listen: bool) -> socket.sock
 def _uvicorn_config(app: Any) -> uvicorn.Config:
     return uvicorn.Config(
         app, loop="uvloop", http="httptools", lifespan="on", log_level="warning",
-        access_log=False, timeout_keep_alive=30,
+        access_log=False, timeout_keep_alive=30, log_config=None,
     )  # fmt: skip
 
 
@@ -98,7 +104,9 @@ def _announce_when_started(server: uvicorn.Server, on_listening: Callable[[], No
 def serve_worker(host: str, port: int, ready: Any) -> None:
     """One worker process: build the app from the environment and serve the shared port."""
     sock = bind(host, port, reuse_port=True, listen=True)
-    from drawdown.app import create_app
+    from drawdown.app import configure_logging, create_app
+
+    configure_logging()
 
     server = uvicorn.Server(_uvicorn_config(create_app()))
     _announce_when_started(server, ready.set)
@@ -121,6 +129,11 @@ class Supervisor:
         reservation = bind(self.host, self.port, reuse_port=True, listen=False)
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
+        # Workers record metrics into files here, so /metrics sums them (services/telemetry).
+        metrics_dir = None
+        if not os.environ.get(METRICS_DIR_ENV):
+            metrics_dir = tempfile.mkdtemp(prefix="drawdown-metrics-")
+            os.environ[METRICS_DIR_ENV] = metrics_dir
         try:
             readies = [self._start() for _ in range(self.processes)]
             deadline = time.monotonic() + WORKER_START_SECONDS_MAX
@@ -131,6 +144,9 @@ class Supervisor:
             self._supervise()
         finally:
             reservation.close()
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
+                os.environ.pop(METRICS_DIR_ENV, None)
 
     def _start(self) -> Any:
         ready = self.context.Event()
@@ -171,3 +187,8 @@ class Supervisor:
                 process.terminate()
         for process, _ in self.workers:
             process.join(timeout=15)
+
+
+def check_address(host: str, port: int) -> None:
+    """PortUnavailable now if (host, port) cannot be listened on, before any other work."""
+    bind(host, port, reuse_port=False, listen=False).close()

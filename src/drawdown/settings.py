@@ -10,26 +10,39 @@ import os
 from dataclasses import dataclass, field
 
 
+class SettingError(ValueError):
+    """A DRAWDOWN_* variable holds a value drawdown cannot use; the message says which."""
+
+
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
-    return int(raw) if raw else default
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise SettingError(f"{name} must be a whole number, not {raw!r}") from None
 
 
 def _env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
-    return float(raw) if raw else default
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise SettingError(f"{name} must be a number, not {raw!r}") from None
 
 
 def _env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     raw = (os.environ.get(name) or default).strip().lower()
     if raw not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+        raise SettingError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
     return raw
 
 
 def _env_keys() -> tuple[str, ...]:
     raw = os.environ.get("DRAWDOWN_API_KEYS", "")
     return tuple(k.strip() for k in raw.split(",") if k.strip())
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,11 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     credits_expiring_days: int = 7
     webhook_expiring_scan_seconds: float = 60.0
+    # Operations: whether commands apply pending migrations themselves ("on") or refuse to
+    # start until `drawdown migrate` ran ("off"); the server's log level and format.
+    auto_migrate: str = "on"
+    log_level: str = "info"
+    log_format: str = "text"
     # Usage: how late an event may arrive (its timestamp at most this far in the past) and
     # how long usage stays pending before it is deducted; 0 deducts as soon as it is
     # accepted (and then accepts any past timestamp: nothing is held open). Whether this
@@ -112,7 +130,7 @@ class Settings:
                 "DRAWDOWN_BLOCKS_PER_LEDGER_MAX", cls.blocks_per_ledger_max
             ),
             console_secret=os.environ.get("DRAWDOWN_CONSOLE_SECRET") or None,
-            rate_limit_per_second=float(os.environ.get("DRAWDOWN_RATE_LIMIT_PER_SECOND") or 0),
+            rate_limit_per_second=_env_float("DRAWDOWN_RATE_LIMIT_PER_SECOND", 0),
             rate_limit_burst=_env_int("DRAWDOWN_RATE_LIMIT_BURST", cls.rate_limit_burst),
             overdraft=_env_choice("DRAWDOWN_OVERDRAFT", ("allow", "refuse"), cls.overdraft),
             webhook_delivery=_env_choice("DRAWDOWN_WEBHOOK_DELIVERY", ("on", "off"),
@@ -129,6 +147,9 @@ class Settings:
                                            cls.credits_expiring_days),
             webhook_expiring_scan_seconds=_env_float("DRAWDOWN_WEBHOOK_EXPIRING_SCAN_SECONDS",
                                                      cls.webhook_expiring_scan_seconds),
+            auto_migrate=_env_choice("DRAWDOWN_AUTO_MIGRATE", ("on", "off"), cls.auto_migrate),
+            log_level=_env_choice("DRAWDOWN_LOG_LEVEL", LOG_LEVELS, cls.log_level),
+            log_format=_env_choice("DRAWDOWN_LOG_FORMAT", ("text", "json"), cls.log_format),
             usage_grace_seconds=_env_int("DRAWDOWN_USAGE_GRACE_SECONDS", cls.usage_grace_seconds),
             usage_deduction=_env_choice("DRAWDOWN_USAGE_DEDUCTION", ("on", "off"),
                                         cls.usage_deduction),

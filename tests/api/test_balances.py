@@ -76,14 +76,19 @@ def test_summary_of_unknown_customer_is_404(server: Server) -> None:
 
 def test_as_of_answers_what_was_captured_at_each_instant(server: Server, client: orb.Orb) -> None:
     c = customer(client, currency="USD")
-    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
-    later = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    expires = datetime.now(UTC) + timedelta(seconds=3)
+    soon, later = expires.isoformat(), (datetime.now(UTC) + timedelta(days=3)).isoformat()
     captured: list[tuple[str, list[Json], list[Json], list[Json]]] = []
 
     def capture() -> None:
+        # The state holds still between two writes, except when the block's expiry falls
+        # between the reads: such a capture has no single instant to compare with.
+        before = datetime.now(UTC)
         listed = get(server, f"/customers/{c.id}/credits")["data"]
-        captured.append((datetime.now(UTC).isoformat(), blocks(server, c.id), listed,
-                         summary(server, c.id)))  # fmt: skip
+        state = (blocks(server, c.id), listed, summary(server, c.id))
+        after = datetime.now(UTC)
+        if not before <= expires <= after:
+            captured.append((after.isoformat(), *state))
         time.sleep(0.01)
 
     increment(client, c.id, 100, per_unit_cost_basis="0.5", expiry_date=soon)
@@ -93,13 +98,14 @@ def test_as_of_answers_what_was_captured_at_each_instant(server: Server, client:
     capture()
     decrement(client, c.id, 60)
     capture()
-    time.sleep(2.2)  # the first block expires with 40 left
-    capture()
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.2)
+    capture()  # the first block expired with 40 left
     decrement(client, c.id, 30)  # nothing drawable: a deficit block
     capture()
     client.invoices.mark_paid(bought.created_invoices[0].id, payment_received_date="2030-01-01")
     decrement(client, c.id, 5)
     capture()
+    assert len(captured) >= 5
     for at, all_blocks, listed, summed in captured:
         assert blocks(server, c.id, as_of=at) == all_blocks, at
         assert get(server, f"/customers/{c.id}/credits", as_of=at)["data"] == listed, at

@@ -36,6 +36,8 @@ GLOBAL_TABLES = {
     "customer_external_ids": "the alias index, keyed by the external id itself (one row per"
     " alias): uniqueness of an alias across customers needs a table keyed by it",
     "idempotency_keys": "keyed by (API key, Idempotency-Key): one row per request, no hot row",
+    "webhook_endpoints": "server configuration (where events are sent), cached in every"
+    " process; never written by customer requests",
     "usage_items": "the price catalogue's items: small, global, read whole by every deduction",
     "usage_prices": "the price catalogue's versioned prices: small, global, read whole by "
     "every deduction",

@@ -23,13 +23,27 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp
 
 from drawdown.api.gate import ApiGate
-from drawdown.api.routes import balances, customers, events, invoices, ledger, ping, top_ups
+from drawdown.api.routes import (
+    balances,
+    customers,
+    events,
+    invoices,
+    ledger,
+    ping,
+    reference,
+    top_ups,
+)
 from drawdown.services.context import ServiceContext
 
 API_ROUTERS = (
     ping.router, customers.router, balances.router, ledger.router, top_ups.router,
-    invoices.router, events.router,
+    invoices.router, events.router, reference.router,
 )  # fmt: skip
+
+
+# The path template of each endpoint the router calls (it leaves the endpoint in the
+# scope): metrics count requests per template, never per concrete path.
+ROUTE_TEMPLATES: dict[object, str] = {}
 
 
 def plain_routes(routers: Sequence[APIRouter]) -> list[Route]:
@@ -39,7 +53,9 @@ def plain_routes(routers: Sequence[APIRouter]) -> list[Route]:
         for route in router.routes:
             assert isinstance(route, APIRoute)
             methods = sorted(route.methods or ())
-            routes.append(Route(route.path, _calling(route.endpoint), methods=methods))
+            endpoint = _calling(route.endpoint)
+            ROUTE_TEMPLATES[endpoint] = route.path.replace(":segment}", "}")
+            routes.append(Route(route.path, endpoint, methods=methods))
     return routes
 
 

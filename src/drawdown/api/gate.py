@@ -17,7 +17,7 @@ from typing import Any
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from drawdown.api import hygiene
+from drawdown.api import hygiene, openapi
 from drawdown.api.errors import (
     ApiError,
     error_body,
@@ -27,10 +27,14 @@ from drawdown.api.errors import (
 from drawdown.api.paths import routable_path
 from drawdown.api.queries import without_blank_params
 from drawdown.api.rate_limit import RateLimiter
+from drawdown.services import telemetry
 from drawdown.services.context import ServiceContext
+from drawdown.store.errors import database_error_kind
 
 log = logging.getLogger("drawdown.api")
 
+# The API reference (`api/openapi.py`) is public, as Orb's is: no key, no rate limit.
+PUBLIC_PATHS = frozenset("/v1" + path for path in openapi.PUBLIC_PATHS)
 AUTH_DETAIL = "The API key in the Authorization header is missing or not valid."
 
 
@@ -84,7 +88,10 @@ async def answer_errors(app: ASGIApp, scope: Scope, receive: Receive, send: Send
         response = error_response_for(exc)
         if response is None:
             request_id = scope.get("state", {}).get("request_id")
-            log.exception("unhandled error (request %s)", request_id)
+            if (kind := database_error_kind(exc)) is not None:
+                telemetry.database_error(kind)
+            log.exception("unhandled error: %s %s request_id=%s", scope["method"],
+                          scope["path"], request_id, extra={"request_id": request_id})  # fmt: skip
             response = internal_error_response(exc)
         await response(scope, receive, send)
 
@@ -105,11 +112,13 @@ class ApiGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        api_scope = self._authenticate(scope)
+        public = scope["path"] in PUBLIC_PATHS and scope["method"] in ("GET", "HEAD")
+        api_scope = "" if public else self._authenticate(scope)
         if api_scope is None:
             await send_error(send, "authentication", AUTH_DETAIL)
             return
-        if self.limiter.enabled and (wait := self.limiter.retry_after_seconds(api_scope)):
+        limited = not public and self.limiter.enabled
+        if limited and (wait := self.limiter.retry_after_seconds(api_scope)):
             headers = [(b"retry-after", str(wait).encode())]
             await send_error(send, "rate_limited", "Too many requests; retry later.", headers)
             return

@@ -1,5 +1,5 @@
-"""The `drawdown` command line: serve, migrate, keys, admin, expire, verify, items, prices,
-usage.
+"""The `drawdown` command line: serve, migrate, keys, admin, expire, backup, export, items,
+prices, usage, ….
 
 Every command opens the database through the composition root (`drawdown/app.py`) and goes
 through the same service functions as the HTTP API.
@@ -7,24 +7,26 @@ through the same service functions as the HTTP API.
 
 from __future__ import annotations
 
+import json
 import os
 
 import typer
 
 from drawdown import serving
-from drawdown.app import build_context
-from drawdown.cli import report, usage, webhooks
-from drawdown.services.access import admins, api_keys, idempotency
+from drawdown.app import build_context, configure_logging
+from drawdown.cli import admin, backup, options, report, usage, webhooks
+from drawdown.services.access import api_keys, idempotency
 from drawdown.services.context import ServiceContext
-from drawdown.services.errors import ResourceNotFound, ServiceError
+from drawdown.services.errors import ResourceNotFound
 from drawdown.services.ledger import reads
 from drawdown.settings import Settings
 
 app = typer.Typer(help="drawdown: a self-hostable prepaid-credits ledger.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
-admin_app = typer.Typer(help="Manage console administrators.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-app.add_typer(admin_app, name="admin")
+app.add_typer(admin.app, name="admin")
+app.command("backup")(backup.backup)
+app.command("export")(backup.export)
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(report.app, name="report")
 app.add_typer(usage.items_app, name="items")
@@ -38,17 +40,20 @@ def _context(settings: Settings | None = None) -> ServiceContext:
 
 @app.command()
 def serve(
-    host: str = typer.Option(None, help="Interface to listen on [env DRAWDOWN_HOST, 127.0.0.1]"),
-    port: int = typer.Option(None, help="Port to listen on [env DRAWDOWN_PORT, 8000]"),
-    workers: int = typer.Option(
-        None, help="Server processes sharing the database [env DRAWDOWN_WORKERS, 1]"
-    ),
-) -> None:
-    """Apply migrations and serve the API under /v1 (and the console under /console)."""
+    host: str = typer.Option(Settings.host, metavar="HOST", envvar="DRAWDOWN_HOST",
+                             show_envvar=True, help="Interface to listen on"),
+    port: int = typer.Option(Settings.port, metavar="PORT", envvar="DRAWDOWN_PORT",
+                             show_envvar=True, help="Port to listen on"),
+    workers: int = typer.Option(Settings.workers, metavar="N", envvar="DRAWDOWN_WORKERS",
+                                show_envvar=True, help="Server processes sharing the database"),
+) -> None:  # fmt: skip
+    """Apply migrations and serve the API under /v1, the console under /console, and
+    /health, /ready and /metrics (Prometheus) for operators."""
     settings = Settings.from_env()
+    listen_host, listen_port = host, port
+    serving.check_address(listen_host, listen_port)  # before anything says it started
+    configure_logging(settings)
     ctx = _context(settings)
-    listen_host = host or settings.host
-    listen_port = port or settings.port
     if not settings.env_api_keys and not api_keys.has_active_key(ctx):
         key = api_keys.create_key(ctx, "default")
         typer.echo("No API key existed, so one was created. It is shown only this once:")
@@ -57,7 +62,7 @@ def serve(
             f'Use it with: orb.Orb(api_key="{key.secret}", '
             f'base_url="http://{listen_host}:{listen_port}/v1")'
         )
-    processes = workers or settings.workers
+    processes = workers
     kind = ctx.db.kind
     ctx.db.close()
     banner = (
@@ -72,7 +77,7 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Apply database migrations to the configured database."""
-    _context().db.close()
+    build_context(Settings.from_env(), migrate=True).db.close()
     typer.echo("database is up to date")
 
 
@@ -85,11 +90,21 @@ def keys_create(name: str = typer.Option(..., help="A label for the key")) -> No
 
 
 @keys_app.command("list")
-def keys_list() -> None:
+def keys_list(
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per key"),
+) -> None:
     """List API keys (never their secrets)."""
     for key in api_keys.list_keys(_context()):
         state = "revoked" if key.revoked_at else "active"
         last_used = key.last_used_at.isoformat() if key.last_used_at else "never"
+        if as_json:
+            typer.echo(json.dumps({
+                "id": key.id, "name": key.name, "prefix": key.prefix, "state": state,
+                "created_at": key.created_at.isoformat(),
+                "last_used_at": key.last_used_at and key.last_used_at.isoformat(),
+                "revoked_at": key.revoked_at and key.revoked_at.isoformat(),
+            }))  # fmt: skip
+            continue
         typer.echo(
             f"{key.id}  {key.prefix}…  {state:7}  {key.name}  "
             f"created {key.created_at.isoformat()}  last used {last_used}"
@@ -107,24 +122,6 @@ def keys_revoke(key_id: str) -> None:
     typer.echo(f"revoked {key_id}")
 
 
-@admin_app.command("create-user")
-def admin_create_user(
-    email: str = typer.Argument(..., help="The administrator's email address"),
-    password: str = typer.Option(None, help="Use this password instead of a generated one"),
-) -> None:
-    """Create a console administrator; a generated password is printed alone on the last line."""
-    try:
-        admin = admins.create_admin(_context(), email, password)
-    except ServiceError as exc:
-        typer.echo(f"{exc.field}: {exc.message}", err=True)
-        raise typer.Exit(1) from None
-    if password is not None:
-        typer.echo(f"created administrator {admin.email}")
-        return
-    typer.echo(f"created administrator {admin.email}; the password is shown only this once:")
-    typer.echo(admin.password)
-
-
 @app.command()
 def expire() -> None:
     """Write due credit_block_expiry entries for every customer now (optional; reads do it too)."""
@@ -135,4 +132,4 @@ def expire() -> None:
 
 
 def main() -> None:
-    app()
+    options.run(app)

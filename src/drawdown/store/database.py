@@ -7,6 +7,7 @@ process's committer (group commit). Built once per process by the composition ro
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -66,6 +67,21 @@ class Database:
         """Raise if the database cannot be reached."""
         with self.read() as tx:
             tx.execute_text("SELECT 1")
+
+    def backup_sqlite(self, path: str) -> None:
+        """Copy the SQLite database into a new file at `path` with SQLite's online backup
+        API: one step, so the copy is one consistent snapshot; in WAL mode it blocks no
+        writer (of this or another process) while it reads."""
+        assert self.dialect == "sqlite"
+        with self.engine.connect() as conn:
+            source = conn.connection.driver_connection
+            assert isinstance(source, sqlite3.Connection)
+            target = sqlite3.connect(path)
+            try:
+                source.backup(target)
+                target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            finally:
+                target.close()
 
     def close(self) -> None:
         self.committer.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -14,6 +15,14 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_KEY = 7_226_584_001  # arbitrary, fixed: "drawdown migrations"
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer drawdown: this version does not know its schema."""
+
+    def __init__(self, revision: str) -> None:
+        super().__init__(revision)
+        self.revision = revision
+
+
 def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -22,6 +31,7 @@ def alembic_config() -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision; a no-op when it is current."""
+    pending(engine)  # SchemaTooNew before Alembic's own, less clear, error
     config = alembic_config()
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
@@ -46,12 +56,20 @@ def upgrade(engine: Engine) -> None:
                 conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
+@functools.cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def pending(engine: Engine) -> list[str]:
-    """Revisions not yet applied (empty when the schema is current)."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    """Revisions not yet applied (empty when the schema is current); SchemaTooNew when the
+    database is at a revision this version does not have."""
+    script = _script()
+    head = script.get_current_head()
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     if current == head:
         return []
-    script = ScriptDirectory.from_config(alembic_config())
+    if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
+        raise SchemaTooNew(current)
     return [rev.revision for rev in script.iterate_revisions(head, current)]

@@ -1,0 +1,855 @@
+"""The API reference: one OpenAPI 3.1 document of every /v1 route, with Orb's names.
+
+The API is served by Starlette's router, not FastAPI's, so nothing generates this
+document: it is declared here. Request bodies come from the wire models the routes
+validate with (`api/schemas`, `services/entry_input.py`), so a field added there shows up
+here; response objects, which the routes build as plain JSON (`customer_json`, …), are
+described next to their spec section (§3). `OPERATIONS` is the table from route to
+document entry, one row per (method, path); `tests/api/test_openapi.py` checks it against
+the routes the app serves, so a new route fails CI until it has its row.
+
+Names follow Orb: paths are relative to the server `/v1` (as in Orb's own reference and
+spec §2), schemas carry the SDK's model names (`Customer`, `IncrementLedgerEntry`, …),
+operations Orb's reference slugs, and `x-sdk-method` the `orb-billing` call.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from drawdown.api.errors import ERROR_TYPES, TYPE_PREFIX
+from drawdown.api.schemas.balances import CreditSettingsUpdate
+from drawdown.api.schemas.customers import CustomerCreate, CustomerUpdate
+from drawdown.api.schemas.invoices import MarkPaidRequest, TopUpRequest
+from drawdown.ledger.amounts import FRACTION_DIGITS_MAX
+from drawdown.services.currencies import CUSTOM_UNIT_LENGTH_MAX, MINOR_UNITS
+from drawdown.services.customers import EMAILS_MAX, EXTERNAL_ID_LENGTH_MAX, NAME_LENGTH_MAX
+from drawdown.services.emails import EMAIL_LENGTH_MAX
+from drawdown.services.entry_input import (
+    ENTRY_TYPES,
+    AmendmentRequest,
+    DecrementRequest,
+    ExpirationChangeRequest,
+    IncrementRequest,
+    VoidRequest,
+)
+from drawdown.settings import Settings
+
+Schema = dict[str, Any]
+OPENAPI_PATH = "/openapi.json"
+DOCS_PATH = "/docs"
+PUBLIC_PATHS = frozenset({OPENAPI_PATH, DOCS_PATH})  # relative to /v1; no API key needed
+
+# --- schema helpers ------------------------------------------------------------------------
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(properties: Mapping[str, Schema], description: str | None = None) -> Schema:
+    """An object whose listed keys are all always present (spec: every key is emitted)."""
+    result: Schema = {"type": "object", "properties": dict(properties),
+                      "required": list(properties)}  # fmt: skip
+    if description:
+        result["description"] = description
+    return result
+
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+def enum(*values: str) -> Schema:
+    return {"type": "string", "enum": list(values)}
+
+
+STRING: Schema = {"type": "string"}
+INTEGER: Schema = {"type": "integer"}
+BOOLEAN: Schema = {"type": "boolean"}
+NULL: Schema = {"type": "null", "description": "Always null in drawdown."}
+EMPTY_LIST: Schema = {"type": "array", "maxItems": 0, "description": "Always empty in drawdown."}
+NUMBER: Schema = {"type": "number", "description": "An exact decimal, written without exponent."}
+DECIMAL_STRING: Schema = {"type": "string", "description": "A decimal string (ASCII digits)."}
+MONEY: Schema = {"type": "string", "description": "Money, rounded to the currency's minor unit."}
+INSTANT: Schema = {"type": "string", "format": "date-time"}
+METADATA: Schema = {"type": "object", "additionalProperties": STRING}
+ID: Schema = {"type": "string"}
+
+
+# --- response objects (spec §3) -------------------------------------------------------------
+
+
+def _response_schemas() -> dict[str, Schema]:
+    address = obj({key: nullable(STRING) for key in
+                   ("city", "country", "line1", "line2", "postal_code", "state")})  # fmt: skip
+    filter_ = obj({"field": STRING, "operator": enum("includes", "excludes"),
+                   "values": array(STRING)})  # fmt: skip
+    common_entry = {
+        "id": ID, "entry_status": enum("committed", "pending"),
+        "ledger_sequence_number": INTEGER, "amount": NUMBER, "starting_balance": NUMBER,
+        "ending_balance": NUMBER, "currency": STRING, "created_at": INSTANT,
+        "credit_block": ref("AffectedBlock"), "customer": ref("CustomerMinified"),
+        "description": nullable(STRING), "metadata": METADATA,
+    }  # fmt: skip
+    specific: dict[str, dict[str, Schema]] = {
+        "increment": {"created_invoices": nullable(array(ref("Invoice")))},
+        "decrement": {"event_id": nullable(STRING), "invoice_id": nullable(STRING),
+                      "price_id": nullable(STRING)},
+        "expiration_change": {"new_block_expiry_date": nullable(INSTANT)},
+        "credit_block_expiry": {},
+        "void": {"void_amount": NUMBER, "void_reason": nullable(STRING)},
+        "void_initiated": {"void_amount": NUMBER, "void_reason": nullable(STRING),
+                           "new_block_expiry_date": INSTANT},
+        "amendment": {},
+    }  # fmt: skip
+    entries = {
+        ENTRY_SCHEMAS[kind]: obj({**common_entry, "entry_type": {"type": "string", "const": kind},
+                                  **extra})
+        for kind, extra in specific.items()
+    }  # fmt: skip
+    price = obj({
+        "id": ID, "name": STRING, "model_type": {"const": "unit"},
+        "price_type": {"const": "fixed_price"}, "cadence": {"const": "one_time"},
+        "billing_mode": {"const": "in_advance"}, "currency": STRING, "created_at": INSTANT,
+        "item": obj({"id": ID, "name": STRING}), "unit_config": obj({"unit_amount": MONEY}),
+        "billing_cycle_configuration": obj({"duration": INTEGER, "duration_unit": STRING}),
+        "metadata": METADATA, "fixed_price_quantity": NUMBER,
+        **{key: NULL for key in (
+            "billable_metric", "conversion_rate", "credit_allocation", "discount",
+            "external_price_id", "invoice_grouping_key", "invoicing_cycle_configuration",
+            "maximum", "maximum_amount", "minimum", "minimum_amount", "plan_phase_order",
+            "replaces_price_id", "composite_price_filters", "conversion_rate_config",
+            "dimensional_price_configuration", "license_type")},
+    }, "A synthetic one-time unit price for the credits bought.")  # fmt: skip
+    line_item = obj({
+        "id": ID, "name": STRING, "quantity": NUMBER, "subtotal": MONEY,
+        "adjusted_subtotal": MONEY, "amount": MONEY, "credits_applied": MONEY,
+        "partially_invoiced_amount": MONEY, "start_date": INSTANT, "end_date": INSTANT,
+        "adjustments": EMPTY_LIST, "sub_line_items": EMPTY_LIST, "tax_amounts": EMPTY_LIST,
+        "filter": NULL, "grouping": NULL, "usage_customer_ids": NULL, "price": ref("Price"),
+    })  # fmt: skip
+    invoice = obj({
+        "id": ID, "invoice_number": STRING, "invoice_source": {"const": "one_off"},
+        "status": enum("draft", "issued", "paid", "synced", "void"), "currency": STRING,
+        "customer": ref("CustomerMinified"), "created_at": INSTANT, "invoice_date": INSTANT,
+        "due_date": nullable(INSTANT), "issued_at": nullable(INSTANT),
+        "paid_at": nullable(INSTANT), "payment_received_at": nullable(INSTANT),
+        "voided_at": nullable(INSTANT), "subtotal": MONEY, "total": MONEY, "amount_due": MONEY,
+        "memo": nullable(STRING), "metadata": METADATA,
+        "auto_collection": obj({"enabled": BOOLEAN, "next_attempt_at": NULL,
+                                "num_attempts": NULL, "previously_attempted_at": NULL}),
+        "line_items": array(ref("InvoiceLineItem")),
+        "credit_notes": EMPTY_LIST, "customer_balance_transactions": EMPTY_LIST,
+        "discounts": EMPTY_LIST, "payment_attempts": EMPTY_LIST, "discount": NULL,
+        "hidden_line_item_count": INTEGER, "will_auto_issue": BOOLEAN,
+        "billing_address": nullable(ref("Address")), "shipping_address": nullable(ref("Address")),
+        "customer_tax_id": nullable(ref("CustomerTaxId")),
+        **{key: NULL for key in (
+            "eligible_to_issue_at", "hosted_invoice_url", "invoice_pdf", "issue_failed_at",
+            "maximum", "maximum_amount", "minimum", "minimum_amount", "payment_failed_at",
+            "payment_started_at", "scheduled_issue_at", "subscription", "sync_failed_at")},
+    }, "An invoice for a credit purchase (spec §3.7).")  # fmt: skip
+    customer = obj({
+        "id": ID, "external_customer_id": nullable(STRING), "name": STRING, "email": STRING,
+        "additional_emails": array(STRING), "currency": nullable(STRING), "timezone": STRING,
+        "metadata": METADATA, "created_at": INSTANT,
+        "balance": {"type": "string", "description": 'Cash balance: always "0.00".'},
+        "auto_collection": BOOLEAN, "auto_issuance": nullable(BOOLEAN),
+        "email_delivery": BOOLEAN,
+        "payment_provider": nullable(enum("quickbooks", "bill.com", "stripe_charge",
+                                          "stripe_invoice", "netsuite", "adyen")),
+        "payment_provider_id": nullable(STRING),
+        "billing_address": nullable(ref("Address")), "shipping_address": nullable(ref("Address")),
+        "tax_id": nullable(ref("CustomerTaxId")),
+        "hierarchy": obj({"children": EMPTY_LIST, "parent": NULL}),
+        "portal_url": NULL, "exempt_from_automated_tax": NULL,
+        "automatic_tax_enabled": BOOLEAN, "accounting_sync_configuration": NULL,
+        "default_payment_method": NULL, "payment_configuration": NULL,
+        "reporting_configuration": NULL,
+    }, "A customer (spec §3.1).")  # fmt: skip
+    block = obj({
+        "id": ID, "balance": NUMBER, "maximum_initial_balance": nullable(NUMBER),
+        "effective_date": nullable(INSTANT), "expiry_date": nullable(INSTANT),
+        "per_unit_cost_basis": nullable(DECIMAL_STRING), "filters": array(ref("CreditBlockFilter")),
+        "metadata": METADATA, "status": enum("active", "pending_payment"),
+        "credit_block_source": enum("allocation", "top_up", "commitment", "manual"),
+        "credit_allocation": NULL, "credit_commitment": NULL,
+    }, "A credit block (spec §3.2).")  # fmt: skip
+    return {
+        "Address": address,
+        "CustomerTaxId": obj({"country": STRING, "type": STRING, "value": STRING}),
+        "Customer": customer,
+        "CustomerMinified": obj({"id": ID, "external_customer_id": nullable(STRING)}),
+        "CreditBlockFilter": filter_,
+        "CreditBlock": block,
+        "AffectedBlock": obj({"id": ID, "expiry_date": nullable(INSTANT),
+                              "per_unit_cost_basis": nullable(DECIMAL_STRING),
+                              "filters": array(ref("CreditBlockFilter"))},
+                             "The block a ledger entry acts on, as it is now (spec §3.3)."),
+        **entries,
+        "LedgerEntry": {
+            "oneOf": [ref(name) for name in ENTRY_SCHEMAS.values()],
+            "discriminator": {"propertyName": "entry_type",
+                              "mapping": {k: f"#/components/schemas/{v}"
+                                          for k, v in ENTRY_SCHEMAS.items()}},
+            "description": "A ledger entry (spec §3.4), discriminated by `entry_type`.",
+        },
+        "TopUp": obj({
+            "id": ID, "currency": STRING, "amount": DECIMAL_STRING, "threshold": DECIMAL_STRING,
+            "per_unit_cost_basis": DECIMAL_STRING,
+            "invoice_settings": obj({"auto_collection": BOOLEAN, "net_terms": INTEGER,
+                                     "memo": nullable(STRING),
+                                     "require_successful_payment": nullable(BOOLEAN)}),
+            "expires_after": nullable(INTEGER),
+            "expires_after_unit": nullable(enum("day", "month")),
+        }, "An automatic top-up (spec §3.6)."),
+        "Price": price,
+        "InvoiceLineItem": line_item,
+        "Invoice": invoice,
+        "CreditBlockInvoice": obj({"id": ID, "invoice_number": STRING,
+                                   "status": enum("draft", "issued", "paid", "synced", "void"),
+                                   "customer": ref("CustomerMinified"), "subscription": NULL}),
+        "CreditBlockInvoices": obj({"block": ref("CreditBlock"),
+                                    "invoices": array(ref("CreditBlockInvoice"))}),
+        "PaginationMetadata": obj({"has_more": BOOLEAN, "next_cursor": nullable(STRING)}),
+        "PingResponse": obj({"response": {"const": "pong"}}),
+        "CreditBalanceSummary": obj({
+            "currency": STRING, "available": NUMBER, "scheduled": NUMBER,
+            "awaiting_payment": NUMBER, "total": NUMBER,
+        }, "drawdown extension: a ledger's balance in parts that add up to `total`."),
+        "CreditSettings": obj({
+            "customer_id": ID, "overdraft": nullable(enum("allow", "refuse")),
+            "effective_overdraft": enum("allow", "refuse"),
+            "balance_alert_thresholds": array(obj({"currency": STRING, "value": NUMBER})),
+        }, "drawdown extension: a customer's overdraft policy and balance-alert thresholds."),
+        "Error": _error_schema(),
+    }  # fmt: skip
+
+
+ENTRY_SCHEMAS = {
+    "increment": "IncrementLedgerEntry", "decrement": "DecrementLedgerEntry",
+    "expiration_change": "ExpirationChangeLedgerEntry",
+    "credit_block_expiry": "CreditBlockExpiryLedgerEntry", "void": "VoidLedgerEntry",
+    "void_initiated": "VoidInitiatedLedgerEntry", "amendment": "AmendmentLedgerEntry",
+}  # fmt: skip
+assert set(ENTRY_SCHEMAS) == set(ENTRY_TYPES)
+
+
+def _error_schema() -> Schema:
+    """Orb's error object (spec §1.8); `validation_errors` only on request-validation."""
+    return {
+        "type": "object",
+        "description": "An Orb error object (RFC 7807 as Orb uses it, spec §1.8).",
+        "properties": {
+            "type": enum(*sorted({TYPE_PREFIX + suffix for _, suffix, _ in ERROR_TYPES.values()})),
+            "status": INTEGER,
+            "title": STRING,
+            "detail": nullable(STRING),
+            "validation_errors": array(obj({"field": STRING, "message": STRING})),
+        },
+        "required": ["type", "status", "title", "detail"],
+    }
+
+
+# --- request bodies (the routes' own models) ------------------------------------------------
+
+# model -> component name (Orb's names where Orb has one)
+REQUEST_MODELS: Mapping[type[BaseModel], str] = {
+    CustomerCreate: "NewCustomer",
+    CustomerUpdate: "EditCustomer",
+    IncrementRequest: "AddIncrementCreditLedgerEntryRequestParams",
+    DecrementRequest: "AddDecrementCreditLedgerEntryRequestParams",
+    ExpirationChangeRequest: "AddExpirationChangeCreditLedgerEntryRequestParams",
+    VoidRequest: "AddVoidCreditLedgerEntryRequestParams",
+    AmendmentRequest: "AddAmendmentCreditLedgerEntryRequestParams",
+    TopUpRequest: "AddCreditTopUpRequestParams",
+    MarkPaidRequest: "MarkInvoiceAsPaidRequestParams",
+    CreditSettingsUpdate: "UpdateCreditSettingsRequestParams",
+}
+# nested models' class names -> component names
+NESTED_NAMES = {
+    "Address": "Address",
+    "TaxId": "CustomerTaxId",
+    "FilterIn": "NewCreditBlockFilter",
+    "IncrementInvoiceSettings": "CreditLedgerInvoiceSettingsRequestParams",
+    "TopUpInvoiceSettings": "TopUpInvoiceSettingsRequestParams",
+    "ThresholdIn": "BalanceAlertThresholdRequestParams",
+}
+
+
+def _request_schemas(settings: Settings) -> dict[str, Schema]:
+    """JSON Schemas of the request models, under the component names above.
+
+    Input and output share `Address` and `CustomerTaxId`: the request form (all optional
+    for an address) is kept under `…Input` names so output stays exact.
+    """
+    _, top = models_json_schema(
+        [(model, "validation") for model in REQUEST_MODELS],
+        ref_template="#/components/schemas/{model}",
+    )
+    names = {model.__name__: name for model, name in REQUEST_MODELS.items()}
+    names.update({k: f"{v}Input" if v in ("Address", "CustomerTaxId") else v
+                  for k, v in NESTED_NAMES.items()})  # fmt: skip
+    defs: dict[str, Schema] = top.get("$defs", {})
+    unknown = set(defs) - set(names)
+    assert not unknown, f"name these request schemas in NESTED_NAMES: {sorted(unknown)}"
+    renamed = {names[key]: _renamed(value, names) for key, value in defs.items()}
+    for component, properties in refinements(settings).items():
+        for prop, schema in properties.items():
+            _refine(renamed[component], prop, schema)
+    ledger_body = {
+        "oneOf": [ref(REQUEST_MODELS[m]) for m in (IncrementRequest, DecrementRequest,
+                  ExpirationChangeRequest, VoidRequest, AmendmentRequest)],
+        "discriminator": {"propertyName": "entry_type"},
+        "description": "One of five request shapes, selected by `entry_type` (spec §3.5). "
+                       "Fields of another shape are refused (400).",
+    }  # fmt: skip
+    renamed["AddCreditLedgerEntryRequestParams"] = ledger_body
+    renamed["UpdateCreditBlockRequestParams"] = {
+        "type": "object",
+        "properties": {"metadata": nullable({"type": "object",
+                                             "additionalProperties": nullable(STRING)})},
+        "description": "Only `metadata` can change (merge semantics, spec §1.6).",
+    }  # fmt: skip
+    renamed["IssueInvoiceRequestParams"] = {
+        "type": "object", "properties": {"synchronous": BOOLEAN},
+        "description": "Accepted and ignored.",
+    }  # fmt: skip
+    return renamed
+
+
+def refinements(settings: Settings) -> dict[str, dict[str, Schema]]:
+    """The rules the services check beyond the models' types (spec §1.6, §2, §3.5), so the
+    document states them and schema-driven clients and fuzzers send what can succeed."""
+    fraction = FRACTION_DIGITS_MAX
+    positive = (
+        f"^([1-9][0-9]{{0,17}}(\\.[0-9]{{1,{fraction}}})?|0\\.[0-9]{{0,{fraction - 1}}}[1-9])$"
+    )
+    amount = {"anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": 10**18},
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 10**18},
+        {"type": "string", "pattern": positive},
+    ], "description": f"Credits, > 0: a JSON number or a decimal string; at most {fraction} "
+                      "fractional and 30 significant digits."}  # fmt: skip
+    decimal = {"type": "string", "pattern": f"^[0-9]+(\\.[0-9]{{1,{fraction}}})?$",
+               "description": "A decimal string, ≥ 0."}  # fmt: skip
+    day_or_instant = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}],
+                      "description": "A date (midnight in the customer's timezone) or an "
+                                     "ISO 8601 date-time (no offset: UTC)."}  # fmt: skip
+    day = {"type": "string", "format": "date"}
+    block = {"type": "string", "minLength": 1}
+    unit = {"type": "string", "minLength": 1, "maxLength": CUSTOM_UNIT_LENGTH_MAX,
+            "description": "The ledger: an ISO 4217 code (the customer's currency) or a "
+                           "custom pricing unit; default `credits`."}  # fmt: skip
+    metadata = {
+        "type": "object", "maxProperties": settings.metadata_keys_max,
+        "propertyNames": {"minLength": 1, "maxLength": settings.metadata_key_length_max},
+        "additionalProperties": nullable(
+            {"type": "string", "maxLength": settings.metadata_value_length_max}),
+        "description": "Merged into the stored metadata; a `null` value removes its key, "
+                       "`null` metadata clears it.",
+    }  # fmt: skip
+    email: Schema = {"type": "string", "format": "email", "maxLength": EMAIL_LENGTH_MAX}
+    customer: dict[str, Schema] = {
+        "name": {"type": "string", "minLength": 1, "maxLength": NAME_LENGTH_MAX,
+                 "pattern": "\\S"},
+        "email": email,
+        "external_customer_id": {"type": "string", "minLength": 1,
+                                 "maxLength": EXTERNAL_ID_LENGTH_MAX},
+        "currency": {"type": "string", "enum": sorted(MINOR_UNITS),
+                     "description": "ISO 4217 (case-insensitive); set once."},
+        "additional_emails": {"type": "array", "items": email, "maxItems": EMAILS_MAX - 1},
+        "metadata": metadata,
+    }  # fmt: skip
+    entry: dict[str, Schema] = {
+        "currency": unit,
+        "metadata": metadata,
+        "description": {"type": "string", "maxLength": settings.description_length_max},
+    }
+    return {
+        "NewCustomer": {**customer, "timezone": {"type": "string", "examples": ["UTC",
+                        "America/Los_Angeles"], "description": "An IANA time zone name."}},
+        "EditCustomer": customer,
+        "AddIncrementCreditLedgerEntryRequestParams": {
+            **entry, "amount": amount, "effective_date": day_or_instant,
+            "expiry_date": day_or_instant, "per_unit_cost_basis": decimal},
+        "AddDecrementCreditLedgerEntryRequestParams": {**entry, "amount": amount},
+        "AddExpirationChangeCreditLedgerEntryRequestParams": {
+            **entry, "amount": amount, "target_expiry_date": day,
+            "expiry_date": day_or_instant, "block_id": block},
+        "AddVoidCreditLedgerEntryRequestParams": {**entry, "amount": amount, "block_id": block},
+        "AddAmendmentCreditLedgerEntryRequestParams": {
+            **entry, "amount": amount, "block_id": block},
+        "CreditLedgerInvoiceSettingsRequestParams": {
+            "net_terms": {"type": "integer", "minimum": 0},
+            "custom_due_date": day_or_instant, "invoice_date": day_or_instant},
+        "AddCreditTopUpRequestParams": {
+            "currency": unit, "threshold": decimal,
+            "amount": {"type": "string", "pattern": positive, "description": "> 0."},
+            "per_unit_cost_basis": decimal,
+            "active_from": {"type": "string", "format": "date-time",
+                            "description": "Default now; at most 10 days in the past."},
+            "expires_after": {"type": "integer", "minimum": 1}},
+        "TopUpInvoiceSettingsRequestParams": {"net_terms": {"type": "integer", "minimum": 0}},
+        "MarkInvoiceAsPaidRequestParams": {"payment_received_date": day},
+        "UpdateCreditSettingsRequestParams": {
+            "balance_alert_thresholds": {"type": "array", "maxItems": 20,
+                                         "items": ref("BalanceAlertThresholdRequestParams")}},
+        "BalanceAlertThresholdRequestParams": {
+            "currency": unit, "value": {"anyOf": [{"type": "number"}, {"type": "string"}]}},
+    }  # fmt: skip
+
+
+def _refine(component: Schema, prop: str, schema: Schema) -> None:
+    """Replace a property's schema, keeping its nullability and default."""
+    properties = component["properties"]
+    assert prop in properties, f"no property {prop} to refine"
+    old = properties[prop]
+    was_nullable = {"type": "null"} in old.get("anyOf", [])
+    new = nullable(schema) if was_nullable else dict(schema)
+    if "default" in old:
+        new["default"] = old["default"]
+    properties[prop] = new
+
+
+def _renamed(value: Any, names: Mapping[str, str]) -> Any:
+    if isinstance(value, dict):
+        result = {}
+        for key, item in value.items():
+            if key == "$ref" and isinstance(item, str):
+                prefix, _, name = item.rpartition("/")
+                item = f"{prefix}/{names.get(name, name)}"
+            if key == "title":
+                continue  # class names; the component name says it
+            result[key] = _renamed(item, names)
+        return result
+    if isinstance(value, list):
+        return [_renamed(item, names) for item in value]
+    return value
+
+
+# --- parameters -----------------------------------------------------------------------------
+
+
+def query(name: str, schema: Schema, description: str | None = None) -> Schema:
+    param: Schema = {"name": name, "in": "query", "required": False, "schema": schema}
+    if description:
+        param["description"] = description
+    return param
+
+
+def ranges(
+    name: str, schema: Schema, ops: Sequence[str] = ("gt", "gte", "lt", "lte")
+) -> list[Schema]:
+    return [query(f"{name}[{op}]", schema) for op in ops]
+
+
+def pagination(settings: Settings) -> list[Schema]:
+    limit = {"type": "integer", "minimum": 1, "maximum": settings.page_limit_max,
+             "default": settings.page_limit_default}  # fmt: skip
+    return [
+        query("limit", limit, "Page size; outside the range is a 400 (no clamping)."),
+        query("cursor", STRING, "`next_cursor` of the previous page, with the same filters."),
+    ]
+
+
+PATH_DESCRIPTIONS = {
+    "customer_id": "The customer's drawdown id.",
+    "external_customer_id": "The caller's alias for the customer; any text, `/` included "
+                            "(percent-encoded).",
+    "block_id": "A credit block id.", "top_up_id": "A top-up id.", "invoice_id": "An invoice id.",
+}  # fmt: skip
+
+
+def path_param(name: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "description": PATH_DESCRIPTIONS[name],
+            "schema": {"type": "string", "minLength": 1}}  # fmt: skip
+
+
+# --- operations -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One (method, path) of the API and what the document says of it."""
+
+    method: str  # lower case, as OpenAPI writes it
+    path: str  # relative to /v1, with OpenAPI's `{name}` parameters
+    operation_id: str
+    summary: str
+    tag: str
+    success: int = 200
+    response: Schema | None = None  # the success body's schema; None: no body (204)
+    body: str | None = None  # request body component
+    body_required: bool = True
+    params: tuple[str, ...] = ()  # names of query-parameter groups (`QUERY_GROUPS`)
+    sdk: str | None = None  # the orb-billing call; None: a drawdown extension
+    public: bool = False
+    not_found: bool = True  # can answer 404 resource-not-found
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _page(item: str) -> Schema:
+    return obj({"data": array(ref(item)), "pagination_metadata": ref("PaginationMetadata")})
+
+
+def _data(item: str) -> Schema:
+    return obj({"data": array(ref(item))})
+
+
+CUSTOMER = "/customers/{customer_id}"
+EXTERNAL = "/customers/external_customer_id/{external_customer_id}"
+
+
+def twins(
+    path: str, operation_id: str, sdk: str | None, summary: str, **kw: Any
+) -> list[Operation]:
+    """The operation by customer id and its by-external-id twin (spec §2: same behaviour)."""
+    method, _, rest = path.partition(" ")
+    by_external_sdk = None if sdk is None else f"{sdk}_by_external_id"
+    return [
+        Operation(method, CUSTOMER + rest, operation_id, summary, sdk=sdk, **kw),
+        Operation(method, EXTERNAL + rest, f"{operation_id}-external-id",
+                  f"{summary} (by external customer id)", sdk=by_external_sdk, **kw),
+    ]  # fmt: skip
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("get", "/ping", "ping", "Check the API key", "Availability",
+              response=ref("PingResponse"), sdk="top_level.ping", not_found=False),
+    Operation("post", "/customers", "create-customer", "Create a customer", "Customer",
+              success=201, response=ref("Customer"), body="NewCustomer",
+              sdk="customers.create", not_found=False),
+    Operation("get", "/customers", "list-customers", "List customers", "Customer",
+              response=_page("Customer"), params=("pagination", "created_at"),
+              sdk="customers.list", not_found=False),
+    Operation("get", CUSTOMER, "fetch-customer", "Fetch a customer", "Customer",
+              response=ref("Customer"), sdk="customers.fetch"),
+    Operation("get", EXTERNAL, "fetch-customer-external-id",
+              "Fetch a customer by external customer id", "Customer",
+              response=ref("Customer"), sdk="customers.fetch_by_external_id"),
+    Operation("put", CUSTOMER, "update-customer", "Update a customer", "Customer",
+              response=ref("Customer"), body="EditCustomer", sdk="customers.update"),
+    Operation("put", EXTERNAL, "update-customer-external-id",
+              "Update a customer by external customer id", "Customer",
+              response=ref("Customer"), body="EditCustomer",
+              sdk="customers.update_by_external_id"),
+    Operation("delete", CUSTOMER, "delete-customer", "Delete a customer", "Customer",
+              success=204, sdk="customers.delete"),
+    *twins("get /credits", "fetch-customer-credits", "customers.credits.list",
+           "Fetch a customer's credit blocks (credit balance)", tag="Credit",
+           response=_page("CreditBlock"), params=("pagination", "credits")),
+    *twins("get /credits/ledger", "fetch-customer-credits-ledger",
+           "customers.credits.ledger.list", "List a customer's ledger entries", tag="Credit",
+           response=_page("LedgerEntry"), params=("pagination", "ledger")),
+    *twins("post /credits/ledger_entry", "create-ledger-entry",
+           "customers.credits.ledger.create_entry", "Create a ledger entry", tag="Credit",
+           success=201, response=ref("LedgerEntry"), body="AddCreditLedgerEntryRequestParams"),
+    *twins("post /credits/top_ups", "create-top-up", "customers.credits.top_ups.create",
+           "Create a top-up", tag="Credit", success=201, response=ref("TopUp"),
+           body="AddCreditTopUpRequestParams"),
+    *twins("get /credits/top_ups", "list-top-ups", "customers.credits.top_ups.list",
+           "List active top-ups", tag="Credit", response=_page("TopUp"), params=("pagination",)),
+    *twins("delete /credits/top_ups/{top_up_id}", "deactivate-top-up",
+           "customers.credits.top_ups.delete", "Deactivate a top-up", tag="Credit", success=204),
+    *twins("get /credits/summary", "fetch-customer-credits-summary", None,
+           "Summarize a customer's balances: available, scheduled, awaiting payment",
+           tag="drawdown extensions", response=_data("CreditBalanceSummary"),
+           params=("summary",)),
+    *twins("post /credits/ledger_entry/preview", "preview-ledger-entry", None,
+           "Preview a decrement: the entries it would write, writing nothing",
+           tag="drawdown extensions", response=_data("LedgerEntry"),
+           body="AddDecrementCreditLedgerEntryRequestParams"),
+    *twins("get /credits/settings", "fetch-customer-credit-settings", None,
+           "Fetch a customer's credit settings", tag="drawdown extensions",
+           response=ref("CreditSettings")),
+    *twins("put /credits/settings", "update-customer-credit-settings", None,
+           "Update a customer's credit settings (only the fields sent change)",
+           tag="drawdown extensions", response=ref("CreditSettings"),
+           body="UpdateCreditSettingsRequestParams"),
+    Operation("get", "/credit_blocks/{block_id}", "fetch-credit-block", "Fetch a credit block",
+              "Credit", response=ref("CreditBlock"), sdk="credit_blocks.retrieve"),
+    Operation("put", "/credit_blocks/{block_id}", "update-credit-block",
+              "Update a credit block's metadata", "Credit", response=ref("CreditBlock"),
+              body="UpdateCreditBlockRequestParams", sdk="credit_blocks.update"),
+    Operation("delete", "/credit_blocks/{block_id}", "delete-credit-block",
+              "Delete a credit block and replay the ledger without it", "Credit", success=204,
+              sdk="credit_blocks.delete"),
+    Operation("get", "/credit_blocks/{block_id}/invoices", "list-credit-block-invoices",
+              "List the invoices that charged for a credit block", "Credit",
+              response=ref("CreditBlockInvoices"), sdk="credit_blocks.list_invoices"),
+    Operation("get", "/invoices", "list-invoices", "List invoices", "Invoice",
+              response=_page("Invoice"), params=("pagination", "invoices"),
+              sdk="invoices.list"),
+    Operation("get", "/invoices/{invoice_id}", "fetch-invoice", "Fetch an invoice", "Invoice",
+              response=ref("Invoice"), params=("fetch_invoice",), sdk="invoices.fetch"),
+    Operation("post", "/invoices/{invoice_id}/mark_paid", "mark-invoice-as-paid",
+              "Mark an invoice as paid", "Invoice", response=ref("Invoice"),
+              body="MarkInvoiceAsPaidRequestParams", sdk="invoices.mark_paid"),
+    Operation("post", "/invoices/{invoice_id}/void", "void-invoice", "Void an invoice",
+              "Invoice", response=ref("Invoice"), sdk="invoices.void"),
+    Operation("post", "/invoices/{invoice_id}/issue", "issue-invoice", "Issue a draft invoice",
+              "Invoice", response=ref("Invoice"), body="IssueInvoiceRequestParams",
+              body_required=False, sdk="invoices.issue"),
+    Operation("get", OPENAPI_PATH, "fetch-openapi-document", "This OpenAPI document",
+              "Reference", response={"type": "object"}, public=True, not_found=False),
+    Operation("get", DOCS_PATH, "fetch-api-docs", "Browsable API reference (HTML)",
+              "Reference", public=True, not_found=False,
+              extra={"content_type": "text/html"}),
+)  # fmt: skip
+
+
+def query_groups(settings: Settings) -> dict[str, list[Schema]]:
+    instant_or_date = {"type": "string", "description": "An ISO 8601 date or date-time."}
+    money = {"type": "string", "description": "A decimal string; filters on `total`."}
+    return {
+        "pagination": pagination(settings),
+        "created_at": ranges("created_at", INSTANT),
+        "credits": [
+            query("currency", STRING, "The ledger (pricing unit); default `credits`."),
+            query("include_all_blocks", BOOLEAN,
+                  "Also expired, depleted and voided blocks."),
+            *ranges("effective_date", INSTANT),
+            query("as_of", INSTANT, "drawdown extension: the blocks as they were then."),
+        ],
+        "ledger": [
+            query("currency", STRING, "Restrict to one ledger (default: all)."),
+            query("entry_type", enum(*ENTRY_TYPES)),
+            query("entry_status", enum("committed", "pending")),
+            query("minimum_amount", DECIMAL_STRING, "Entries whose amount is at least this."),
+            *ranges("created_at", INSTANT),
+        ],
+        "summary": [
+            query("currency", STRING, "One ledger (default: every ledger of the customer)."),
+            query("as_of", INSTANT, "The balances as they were then."),
+        ],
+        "invoices": [
+            query("customer_id", STRING), query("external_customer_id", STRING),
+            {**query("status[]", array(enum("draft", "issued", "paid", "synced", "void")),
+                     "Default: issued, paid and synced."), "style": "form", "explode": True},
+            *ranges("invoice_date", instant_or_date),
+            query("due_date", instant_or_date), *ranges("due_date", instant_or_date),
+            query("amount", money), *ranges("amount", money),
+            query("subscription_id", STRING, "drawdown has no subscriptions: matches nothing."),
+            *(query(name, STRING, "Accepted and ignored.") for name in
+              ("date_type", "due_date_window", "is_recurring", "include_zero_quantity_line_items")),
+        ],
+        "fetch_invoice": [query("include_zero_quantity_line_items", BOOLEAN,
+                                "Accepted and ignored.")],
+    }  # fmt: skip
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def _error_example(kind: str, detail: str, validation: bool = False) -> Schema:
+    status, suffix, title = ERROR_TYPES[kind]
+    value: Schema = {"type": TYPE_PREFIX + suffix, "status": status, "title": title,
+                     "detail": detail}  # fmt: skip
+    if validation:
+        value["validation_errors"] = [{"field": "amount", "message": "must be greater than 0"}]
+    return {"value": value}
+
+
+def error_responses(settings: Settings) -> dict[str, Schema]:
+    def response(
+        description: str,
+        examples: Mapping[str, Schema],
+        headers: Mapping[str, Schema] | None = None,
+    ) -> Schema:
+        content = {"application/json": {"schema": ref("Error"), "examples": dict(examples)}}
+        result: Schema = {"description": description, "content": content}
+        if headers:
+            result["headers"] = dict(headers)
+        return result  # fmt: skip
+
+    limit = settings.request_body_bytes_max
+    return {
+        "BadRequest": response(
+            "Request validation error (`validation_errors` names each field), or a broken "
+            "business rule: constraint violation, duplicate resource creation, feature not "
+            "available (spec §1.8).",
+            {"request_validation": _error_example(
+                "validation", "One or more fields in the request body are invalid.", True),
+             "constraint_violation": _error_example(
+                "constraint", "Cannot void more than the block's remaining ceiling."),
+             "duplicate": _error_example(
+                "duplicate", "A customer with external_customer_id 'acme' already exists.")}),
+        "Unauthorized": response(
+            "The API key is missing or not valid (checked before routing, spec §1.4).",
+            {"authentication": _error_example(
+                "authentication",
+                "The API key in the Authorization header is missing or not valid.")}),
+        "NotFound": response(
+            "A resource named in the path (or a filter) does not exist or was deleted.",
+            {"resource_not_found": _error_example(
+                "not_found", "Could not find a resource of type Customer with identifier: x")}),
+        "Conflict": response(
+            "Idempotency conflict (spec §1.9): the key's first request is still in progress, "
+            "or the key was used with another request (then `x-should-retry: false`).",
+            {"in_progress": _error_example(
+                "conflict", "A request with this Idempotency-Key is still in progress.")},
+            {"x-should-retry": {"schema": enum("false"),
+                                "description": "Present when a retry cannot succeed."}}),
+        "RequestTooLarge": response(
+            f"The request body is over {limit} bytes (`DRAWDOWN_REQUEST_BODY_BYTES_MAX`).",
+            {"too_large": _error_example(
+                "request_too_large", f"Request bodies are limited to {limit} bytes.")}),
+        "TooManyRequests": response(
+            "Rate limited (only when `DRAWDOWN_RATE_LIMIT_PER_SECOND` is set).",
+            {"rate_limited": _error_example("rate_limited", "Too many requests; retry later.")},
+            {"Retry-After": {"schema": INTEGER, "description": "Seconds to wait."}}),
+        "InternalServerError": response(
+            "Unexpected failure; nothing was written. `Transient-Error: true` when a retry "
+            "can succeed.",
+            {"internal": _error_example("internal", "An unexpected error occurred.")},
+            {"Transient-Error": {"schema": enum("true")}}),
+    }  # fmt: skip
+
+
+# --- the document ---------------------------------------------------------------------------
+
+
+def _operation(op: Operation, settings: Settings, groups: Mapping[str, list[Schema]]) -> Schema:
+    params = [path_param(name) for name in _path_names(op.path)]
+    for group in op.params:
+        params.extend(groups[group])
+    if op.method == "post":
+        length = settings.idempotency_key_length_max
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Makes a retry safe (spec §1.9): the first response is "
+                "replayed, with `Idempotent-Replayed: true`.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": length},
+            }
+        )
+    responses: dict[str, Schema] = {}
+    description = "No content." if op.response is None and op.success == 204 else "Success."
+    success: Schema = {"description": description}
+    media = op.extra.get("content_type", "application/json")
+    if op.response is not None:
+        success["content"] = {media: {"schema": op.response}}
+    elif media != "application/json":
+        success["content"] = {media: {"schema": {"type": "string"}}}
+    responses[str(op.success)] = success
+    responses["400"] = {"$ref": "#/components/responses/BadRequest"}
+    if not op.public:
+        responses["401"] = {"$ref": "#/components/responses/Unauthorized"}
+    if op.not_found:
+        responses["404"] = {"$ref": "#/components/responses/NotFound"}
+    if op.method in ("post", "put", "delete"):
+        responses["409"] = {"$ref": "#/components/responses/Conflict"}
+    if op.body is not None:
+        responses["413"] = {"$ref": "#/components/responses/RequestTooLarge"}
+    if not op.public:
+        responses["429"] = {"$ref": "#/components/responses/TooManyRequests"}
+    responses["500"] = {"$ref": "#/components/responses/InternalServerError"}
+    result: Schema = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "parameters": params,
+        "responses": responses,
+    }
+    if op.body is not None:
+        result["requestBody"] = {
+            "required": op.body_required,
+            "content": {"application/json": {"schema": ref(op.body)}},
+        }
+    if op.public:
+        result["security"] = []
+    if op.sdk is not None:
+        result["x-sdk-method"] = op.sdk
+    else:
+        result["description"] = "A drawdown extension (not in Orb's API)."
+    return result
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+def build_document(settings: Settings, operations: Iterable[Operation] = OPERATIONS) -> Schema:
+    """The OpenAPI 3.1 document of `operations` under the limits `settings` set."""
+    groups = query_groups(settings)
+    paths: dict[str, dict[str, Schema]] = {}
+    for op in operations:
+        methods = paths.setdefault(op.path, {})
+        assert op.method not in methods, f"two operations for {op.method} {op.path}"
+        methods[op.method] = _operation(op, settings, groups)
+    version = _version()
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "drawdown credits API",
+            "version": version,
+            "description": (
+                "A self-hosted prepaid-credits ledger, wire-compatible with Orb's customer "
+                "credits API: the official `orb-billing` SDK works with "
+                "`base_url=http://<host>/v1`. Amounts are exact decimals; every POST honours "
+                "`Idempotency-Key`; lists use cursor pagination. Errors are Orb's error "
+                "objects. Any request over the body limit is a 413, whatever the route. "
+                "The contract is the credits API specification in the repository's docs."
+            ),
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "servers": [{"url": "/v1"}],
+        "security": [{"bearerAuth": []}],
+        "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in OPERATIONS)],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "An API key from "
+                                                              "`drawdown keys create`."}},
+            "schemas": {**_response_schemas(), **_request_schemas(settings)},
+            "responses": error_responses(settings),
+        },
+    }  # fmt: skip
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("drawdown")
+    except Exception:  # not installed as a distribution (a source checkout)
+        return "0"
+
+
+@functools.lru_cache(maxsize=4)
+def document_bytes(settings: Settings) -> bytes:
+    """The document as served, built once per settings (they are frozen, hence hashable)."""
+    return json.dumps(build_document(settings), ensure_ascii=False).encode()
+
+
+@functools.lru_cache(maxsize=1)
+def docs_page() -> bytes:
+    """The browsable reference: one self-contained page that renders the document."""
+    return resources.files("drawdown.api").joinpath("reference.html").read_bytes()
+
+
+def openapi_path(route_path: str, prefix: str = "/v1") -> str:
+    """A Starlette route path (`/v1/x/{id:segment}`) as the document writes it (`/x/{id}`)."""
+    assert route_path.startswith(prefix), route_path
+    parts = []
+    for part in route_path[len(prefix) :].split("/"):
+        if part.startswith("{") and ":" in part:
+            part = part.split(":", 1)[0] + "}"
+        parts.append(part)
+    return "/".join(parts)

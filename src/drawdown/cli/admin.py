@@ -1,0 +1,75 @@
+"""`drawdown admin …`: console administrators — create, list, reset a password, remove."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from drawdown.app import build_context
+from drawdown.cli.options import fail, service_failure
+from drawdown.services.access import admins
+from drawdown.services.errors import ResourceNotFound, ServiceError
+from drawdown.settings import Settings
+
+app = typer.Typer(help="Manage console administrators.", no_args_is_help=True)
+
+
+@app.command("create-user")
+def create_user(
+    email: str = typer.Argument(..., help="The administrator's email address"),
+    password: str = typer.Option(None, help="Use this password instead of a generated one"),
+) -> None:
+    """Create a console administrator; a generated password is printed alone on the last line."""
+    try:
+        admin = admins.create_admin(build_context(Settings.from_env()), email, password)
+    except ServiceError as exc:
+        raise service_failure(exc) from None
+    if password is not None:
+        typer.echo(f"created administrator {admin.email}")
+        return
+    typer.echo(f"created administrator {admin.email}; the password is shown only this once:")
+    typer.echo(admin.password)
+
+
+@app.command("list")
+def list_users(
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per administrator"),
+) -> None:
+    """List console administrators (never their password hashes)."""
+    for admin in admins.list_admins(build_context(Settings.from_env())):
+        if as_json:
+            typer.echo(json.dumps({"id": admin.id, "email": admin.email,
+                                   "created_at": admin.created_at.isoformat()}))  # fmt: skip
+        else:
+            typer.echo(f"{admin.id}  {admin.email}  created {admin.created_at.isoformat()}")
+
+
+@app.command("reset-password")
+def reset_password(
+    email: str = typer.Argument(..., help="The administrator's email address"),
+    password: str = typer.Option(None, help="Use this password instead of a generated one"),
+) -> None:
+    """Set a new password and sign the administrator out everywhere; a generated password is
+    printed alone on the last line."""
+    try:
+        admin = admins.reset_password(build_context(Settings.from_env()), email, password)
+    except ResourceNotFound:
+        raise fail(f"no administrator with email {email}") from None
+    except ServiceError as exc:
+        raise service_failure(exc) from None
+    if password is not None:
+        typer.echo(f"reset the password of {admin.email}")
+        return
+    typer.echo(f"reset the password of {admin.email}; the new one is shown only this once:")
+    typer.echo(admin.password)
+
+
+@app.command("remove")
+def remove(email: str = typer.Argument(..., help="The administrator's email address")) -> None:
+    """Remove an administrator; their sessions stop working."""
+    try:
+        admins.remove_admin(build_context(Settings.from_env()), email)
+    except ResourceNotFound:
+        raise fail(f"no administrator with email {email}") from None
+    typer.echo(f"removed administrator {admins.normalize_email(email)}")
