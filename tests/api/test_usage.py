@@ -40,6 +40,12 @@ def metered(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[S
     stop_server(srv)
 
 
+@pytest.fixture
+def sdk(metered: Server) -> Iterator[orb.Orb]:
+    with metered.client() as client:
+        yield client
+
+
 def _now() -> str:
     return datetime.now(UTC).replace(tzinfo=None).isoformat()
 
@@ -60,8 +66,10 @@ def _usage(client: orb.Orb, customer_id: str, total: Decimal) -> list[Any]:
         time.sleep(0.05)
 
 
-def test_usage_draws_only_blocks_whose_filters_admit_the_item(metered: Server) -> None:
-    client = metered.client()
+def test_usage_draws_only_blocks_whose_filters_admit_the_item(
+    metered: Server, sdk: orb.Orb
+) -> None:
+    client = sdk
     c = customer(client)
     ext = c.external_customer_id
     soon = (datetime.now(UTC) + timedelta(days=2)).isoformat()
@@ -90,8 +98,8 @@ def test_usage_draws_only_blocks_whose_filters_admit_the_item(metered: Server) -
     assert balances == {gpu_only: 0, no_gpu: 48, general: Decimal("94.875")}
 
 
-def test_an_invalid_event_refuses_the_whole_batch(metered: Server) -> None:
-    client = metered.client()
+def test_an_invalid_event_refuses_the_whole_batch(metered: Server, sdk: orb.Orb) -> None:
+    client = sdk
     c = customer(client)
     good = _event(c.external_customer_id)
     late_future = {**_event(c.external_customer_id),
@@ -114,8 +122,8 @@ def test_an_invalid_event_refuses_the_whole_batch(metered: Server) -> None:
     assert again.json()["debug"] == {"duplicate": [], "ingested": [good["idempotency_key"]]}
 
 
-def test_debug_echoes_ingested_and_duplicate(metered: Server) -> None:
-    client = metered.client()
+def test_debug_echoes_ingested_and_duplicate(metered: Server, sdk: orb.Orb) -> None:
+    client = sdk
     c = customer(client)
     first, second = _event(c.external_customer_id), _event(c.external_customer_id)
     first["customer_id"], first["external_customer_id"] = c.id, None
@@ -136,13 +144,18 @@ def test_debug_echoes_ingested_and_duplicate(metered: Server) -> None:
     assert sum(Decimal(str(e.amount)) for e in found) == 2
 
 
-def test_concurrent_duplicate_batches_are_deducted_once(metered: Server) -> None:
-    client = metered.client()
+def test_concurrent_duplicate_batches_are_deducted_once(metered: Server, sdk: orb.Orb) -> None:
+    client = sdk
     c = customer(client)
     increment(client, c.id, 1000)
     batch = [_event(c.external_customer_id) for _ in range(100)]
+
+    def send(_: int) -> Any:
+        with metered.client() as own:
+            return own.events.ingest(events=batch)
+
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        replies = list(pool.map(lambda _: metered.client().events.ingest(events=batch), range(8)))
+        replies = list(pool.map(send, range(8)))
     assert all(r.validation_failed == [] for r in replies)
     found = _usage(client, c.id, Decimal(100))
     time.sleep(0.5)  # a second deduction, if there were one, would land now
