@@ -117,6 +117,13 @@ SPECS = (
          targets=_both(Target(value_max=200)), unit=" MiB"),
     Spec("increment-spread", "increment, random customer of {customers}", "main",
          baseline="ping"),
+    Spec("ingest-500", "`POST /v1/ingest`, batches of 500 events over 50 customers", "main",
+         baseline="decrement-spread", targets=((SQLITE, Target(rate_min=10_000)),),
+         unit=" events/s"),
+    Spec("ingest-500-wide", "`POST /v1/ingest`, batches of 500 events over {customers} "
+         "customers", "main", baseline="ingest-500", unit=" events/s"),
+    Spec("usage-lag", "deduction lag, event accepted → credits drawn (p99; grace 0, "
+         "ingesting 500-event batches on 2 connections)", "usage", unit=" ms"),
     Spec("decrement-spread-batch-off", "decrement spread, group commit off "
          "(`DRAWDOWN_COMMIT_BATCH_MAX=1`)", "batch-off", baseline="decrement-spread"),
     Spec("ping-2p", "`GET /v1/ping`, 2 processes", "two", baseline="ping"),
@@ -136,7 +143,7 @@ GLOBAL_SERVERS = ("ceiling-starlette", "ceiling-fastapi", "core")  # not per dat
 
 
 def database_rows(processes: Iterable[int]) -> list[Spec]:
-    wanted = {"main", "batch-off"} | ({"two"} if 2 in processes else set())
+    wanted = {"main", "batch-off", "usage"} | ({"two"} if 2 in processes else set())
     return [spec for spec in SPECS if spec.server in wanted]
 
 

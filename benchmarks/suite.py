@@ -25,13 +25,19 @@ from urllib.parse import urlencode
 
 import httpx
 
-from benchmarks import core, seed, servers, wrk
+from benchmarks import core, seed, servers, usage, wrk
 from benchmarks.rows import BY_NAME, GLOBAL_SERVERS, IN_PROCESS, POSTGRES, SPECS, SQLITE, Spec
 from drawdown.ledger.dates import format_instant
 from drawdown.store.database import Database
 
-SERVER_ENV = {"main": {}, "batch-off": {"DRAWDOWN_COMMIT_BATCH_MAX": "1"}, "two": {}}
-SERVER_PROCESSES = {"main": 1, "batch-off": 1, "two": 2}
+SERVER_ENV = {
+    "main": {}, "batch-off": {"DRAWDOWN_COMMIT_BATCH_MAX": "1"}, "two": {},
+    "usage": {"DRAWDOWN_USAGE_GRACE_SECONDS": "0"},
+}  # fmt: skip
+SERVER_PROCESSES = {"main": 1, "batch-off": 1, "two": 2, "usage": 1}
+INGEST_CUSTOMERS = 50
+INGEST_BATCH = 500
+LAG_WAIT_SECONDS = 60
 PAGE = 100
 
 
@@ -214,8 +220,9 @@ def _seed(run: Run, urls: dict[tuple[str, str], str]) -> Fixture:
     run.notes.append(f"seeding (all databases, through the store) took {seconds:.0f} s")
     progress(f"seeded in {seconds:.1f} s")
     files = {"spread": run.scratch / "spread.txt", "hot": run.scratch / "hot.txt",
-             "big": run.scratch / "big.txt"}  # fmt: skip
+             "big": run.scratch / "big.txt", "ingest": run.scratch / "ingest.txt"}  # fmt: skip
     files["spread"].write_text("\n".join(spread) + "\n")
+    files["ingest"].write_text("\n".join(spread[:INGEST_CUSTOMERS]) + "\n")
     files["hot"].write_text(hot + "\n")
     files["big"].write_text(big_id + "\n")
     return Fixture(spread, hot, small, big, files, seconds)
@@ -237,6 +244,8 @@ def _serve(run: Run, db: str, name: str, url: str, key: str, fixture: Fixture) -
     processes = SERVER_PROCESSES[name]
     results = [run.add(spec, db, processes) for spec in specs]
     progress(f"{db}: starting the {name} server ({processes} process(es))")
+    if name == "usage":
+        usage.price_catalogue(url)
     try:
         server = servers.start_drawdown(f"{db}-{name}", url, key, run.scratch,
                                         workers=processes, env=SERVER_ENV[name])  # fmt: skip
@@ -245,7 +254,7 @@ def _serve(run: Run, db: str, name: str, url: str, key: str, fixture: Fixture) -
             result.problem = f"server did not start: {error}"[:300]
         return
     try:
-        driver = Driver(run, server, key, fixture)
+        driver = Driver(run, server, key, fixture, url)
         for result in results:
             progress(f"{db}: {result.spec.name}")
             _guarded(result, driver.measure)
@@ -256,8 +265,11 @@ def _serve(run: Run, db: str, name: str, url: str, key: str, fixture: Fixture) -
 class Driver:
     """Runs one row against a running server: a check request first, then wrk."""
 
-    def __init__(self, run: Run, server: servers.Server, key: str, fixture: Fixture) -> None:
+    def __init__(
+        self, run: Run, server: servers.Server, key: str, fixture: Fixture, database_url: str
+    ) -> None:
         self.run, self.server, self.key, self.fixture = run, server, key, fixture
+        self.database_url = database_url
         self.http = httpx.Client(base_url=server.base_url, timeout=60,
                                  headers={"Authorization": f"Bearer {key}"})  # fmt: skip
 
@@ -268,6 +280,12 @@ class Driver:
             return
         if name.startswith(("decrement-", "increment-")):
             self._entries(result, name)
+            return
+        if name.startswith("ingest-"):
+            self._ingest(result, "spread" if name.endswith("-wide") else "ingest")
+            return
+        if name == "usage-lag":
+            self._lag(result)
             return
         path, check = self._read(name)
         page = self.http.get(path)
@@ -290,6 +308,30 @@ class Driver:
         prefix = f"{result.spec.name}-{uuid.uuid4().hex[:12]}"
         args = [self.key, str(customers), entry_type, "1", prefix]
         _load(self.run, result, self.server.base_url + "/", "ledger_entry.lua", args)
+
+    def _ingest(self, result: Result, audience: str, load: wrk.Load | None = None) -> None:
+        customers = self.fixture.files[audience]
+        first = customers.read_text().split()[0]
+        check = self.http.post("/v1/ingest", json={"events": [usage.event(first, "check")]})
+        if check.status_code != 200:
+            raise RuntimeError(f"ingest answered {check.status_code}: {check.text[:200]}")
+        prefix = f"{result.spec.name}-{uuid.uuid4().hex[:12]}"
+        args = [self.key, str(customers), str(INGEST_BATCH), usage.EVENT_NAME, prefix]
+        summary = wrk.run(self.server.base_url + "/", "ingest.lua", args,
+                          load or self.run.options.load)  # fmt: skip
+        result.value, result.errors = summary.rate * INGEST_BATCH, summary.errors
+        result.requests, result.p50_ms, result.p99_ms = (summary.requests, summary.p50_ms,
+                                                         summary.p99_ms)  # fmt: skip
+
+    def _lag(self, result: Result) -> None:
+        """Ingest on two connections, wait until everything is deducted, read the lags."""
+        o = self.run.options.load
+        self._ingest(result, "ingest", wrk.Load(threads=1, connections=2, seconds=o.seconds))
+        errors = result.errors
+        lags = usage.wait_for_lags(self.database_url, LAG_WAIT_SECONDS)
+        result.requests, result.errors = len(lags), errors
+        result.p50_ms, result.p99_ms = usage.percentile(lags, 50), usage.percentile(lags, 99)
+        result.value = result.p99_ms
 
     def _read(self, name: str) -> tuple[str, Callable[[Any], None]]:
         fx = self.fixture

@@ -25,6 +25,7 @@ from drawdown.api.schemas.webhooks import event_body
 from drawdown.services import operations, telemetry
 from drawdown.services.access import api_keys
 from drawdown.services.context import ServiceContext
+from drawdown.services.usage.deduct import Deducter
 from drawdown.services.webhooks.delivery import Deliverer
 from drawdown.settings import Settings
 from drawdown.store.database import Database
@@ -90,18 +91,25 @@ def build_context(settings: Settings, *, migrate: bool | None = None) -> Service
     return ctx
 
 
-# Webhook deliverers of the serving contexts of this process, by context id.
+# Webhook deliverers and usage deducters of the serving contexts of this process, by
+# context id.
 _deliverers: dict[int, Deliverer] = {}
+_deducters: dict[int, Deducter] = {}
 
 
 def start_serving(ctx: ServiceContext) -> None:
     """What a serving process runs beside requests: the API key cache's refresher and,
-    unless `DRAWDOWN_WEBHOOK_DELIVERY=off`, the webhook deliverer."""
+    unless `DRAWDOWN_WEBHOOK_DELIVERY=off`, the webhook deliverer, and unless
+    `DRAWDOWN_USAGE_DEDUCTION=off`, the usage deducter."""
     api_keys.start_cache(ctx, refresh=True)
     if ctx.settings.webhook_delivery == "on":
         deliverer = Deliverer(ctx, render=event_body)
         _deliverers[id(ctx)] = deliverer
         deliverer.start()
+    if ctx.settings.usage_deduction == "on":
+        deducter = Deducter(ctx)
+        _deducters[id(ctx)] = deducter
+        deducter.start()
 
 
 def stop_serving(ctx: ServiceContext) -> None:
@@ -109,6 +117,9 @@ def stop_serving(ctx: ServiceContext) -> None:
     deliverer = _deliverers.pop(id(ctx), None)
     if deliverer is not None:
         deliverer.stop()
+    deducter = _deducters.pop(id(ctx), None)
+    if deducter is not None:
+        deducter.stop()
     ctx.keys.stop()
     ctx.db.close()
 

@@ -97,6 +97,15 @@ class Settings:
     auto_migrate: str = "on"
     log_level: str = "info"
     log_format: str = "text"
+    # Usage: how late an event may arrive (its timestamp at most this far in the past) and
+    # how long usage stays pending before it is deducted; 0 deducts as soon as it is
+    # accepted (and then accepts any past timestamp: nothing is held open). Whether this
+    # process runs the deducter ("on"/"off"), how often it looks for usage that is due, and
+    # the most events one ingest request may carry (Orb's limit is 500).
+    usage_grace_seconds: int = 3600
+    usage_deduction: str = "on"
+    usage_deduct_poll_seconds: float = 1.0
+    usage_events_per_request_max: int = 500
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -141,4 +150,11 @@ class Settings:
             auto_migrate=_env_choice("DRAWDOWN_AUTO_MIGRATE", ("on", "off"), cls.auto_migrate),
             log_level=_env_choice("DRAWDOWN_LOG_LEVEL", LOG_LEVELS, cls.log_level),
             log_format=_env_choice("DRAWDOWN_LOG_FORMAT", ("text", "json"), cls.log_format),
+            usage_grace_seconds=_env_int("DRAWDOWN_USAGE_GRACE_SECONDS", cls.usage_grace_seconds),
+            usage_deduction=_env_choice("DRAWDOWN_USAGE_DEDUCTION", ("on", "off"),
+                                        cls.usage_deduction),
+            usage_deduct_poll_seconds=_env_float("DRAWDOWN_USAGE_DEDUCT_POLL_SECONDS",
+                                                 cls.usage_deduct_poll_seconds),
+            usage_events_per_request_max=_env_int("DRAWDOWN_USAGE_EVENTS_PER_REQUEST_MAX",
+                                                  cls.usage_events_per_request_max),
         )  # fmt: skip

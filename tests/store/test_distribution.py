@@ -38,6 +38,9 @@ GLOBAL_TABLES = {
     "idempotency_keys": "keyed by (API key, Idempotency-Key): one row per request, no hot row",
     "webhook_endpoints": "server configuration (where events are sent), cached in every"
     " process; never written by customer requests",
+    "usage_items": "the price catalogue's items: small, global, read whole by every deduction",
+    "usage_prices": "the price catalogue's versioned prices: small, global, read whole by "
+    "every deduction",
     "counters": "SQLite's invoice-number counter (SQLite serializes writers anyway); on "
     "PostgreSQL invoice numbers come from the invoice_numbers sequence",
 }

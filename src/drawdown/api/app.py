@@ -26,6 +26,7 @@ from drawdown.api.gate import ApiGate
 from drawdown.api.routes import (
     balances,
     customers,
+    events,
     invoices,
     ledger,
     ping,
@@ -36,7 +37,7 @@ from drawdown.services.context import ServiceContext
 
 API_ROUTERS = (
     ping.router, customers.router, balances.router, ledger.router, top_ups.router,
-    invoices.router, reference.router,
+    invoices.router, events.router, reference.router,
 )  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""The `drawdown` command line: serve, migrate, keys, admin, expire, backup, export, ….
+"""The `drawdown` command line: serve, migrate, keys, admin, expire, backup, export, items,
+prices, usage, ….
 
 Every command opens the database through the composition root (`drawdown/app.py`) and goes
 through the same service functions as the HTTP API.
@@ -13,7 +14,7 @@ import typer
 
 from drawdown import serving
 from drawdown.app import build_context, configure_logging
-from drawdown.cli import admin, backup, options, report, verify, webhooks
+from drawdown.cli import admin, backup, options, report, usage, verify, webhooks
 from drawdown.services.access import api_keys, idempotency
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ResourceNotFound
@@ -29,6 +30,9 @@ app.command("export")(backup.export)
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(report.app, name="report")
 app.command()(verify.verify)
+app.add_typer(usage.items_app, name="items")
+app.add_typer(usage.prices_app, name="prices")
+app.add_typer(usage.usage_app, name="usage")
 
 
 def _context(settings: Settings | None = None) -> ServiceContext:

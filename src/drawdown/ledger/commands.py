@@ -51,11 +51,16 @@ class Increment(_FrozenMetadata):
 
 @dataclass(frozen=True)
 class Decrement(_FrozenMetadata):
-    """Take ``amount`` from drawable blocks in drawdown order (R-DED-*)."""
+    """Take ``amount`` from drawable blocks in drawdown order (R-DED-*).
+
+    ``item_id`` is set for usage deductions: only blocks whose filters admit the item are
+    drawn (or charged the uncovered rest); None, an API decrement, ignores filters.
+    """
 
     amount: Decimal
     description: str | None = None
     metadata: Mapping[str, str] = EMPTY_METADATA
+    item_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -150,14 +150,23 @@ def _decrement(writer: LedgerWriter, command: Decrement, ctx: Context) -> Entry:
     text = EntryText(command.description, command.metadata)
     entries = [
         _take(writer, block_id, amount, text, ctx)
-        for block_id, amount in _allocate(writer, command.amount, ctx)
+        for block_id, amount in _allocate(writer, command.amount, command.item_id, ctx)
     ]
     return entries[-1]  # R-DED-5: the response is the last entry written
 
 
-def _allocate(writer: LedgerWriter, amount: Decimal, ctx: Context) -> list[tuple[str, Decimal]]:
-    """(block id, amount taken) in walk order: one pair per block touched (R-DED-3/4)."""
-    order = drawdown_order(b for b in writer.blocks.values() if b.is_drawable(ctx.now))
+def _allocate(
+    writer: LedgerWriter, amount: Decimal, item_id: str | None, ctx: Context
+) -> list[tuple[str, Decimal]]:
+    """(block id, amount taken) in walk order: one pair per block touched (R-DED-3/4).
+
+    A usage deduction (``item_id`` set) walks only the blocks whose filters admit the item,
+    so a block that excludes it is never drawn, not even for the uncovered rest.
+    """
+    drawable = [b for b in writer.blocks.values() if b.is_drawable(ctx.now)]
+    order = drawdown_order(
+        drawable if item_id is None else [b for b in drawable if b.admits(item_id)]
+    )
     takes: dict[str, Decimal] = {}
     rest = amount
     for block in order:

@@ -85,6 +85,12 @@ class Filter:
     operator: str
     values: tuple[str, ...]
 
+    def admits(self, item_id: str) -> bool:
+        """Whether usage of ``item_id`` may draw from a block carrying this filter."""
+        if self.field != "item_id":
+            return True  # drawdown only ever stores item_id filters (§3.3)
+        return (item_id in self.values) == (self.operator == "includes")
+
 
 @dataclass(frozen=True)
 class Block:
@@ -129,6 +135,11 @@ class Block:
     def is_drawable(self, at: datetime) -> bool:
         """Decrements may take from the block at ``at`` (§4.0)."""
         return self.is_effective(at) and not self.is_expired(at) and self.status == "active"
+
+    def admits(self, item_id: str | None) -> bool:
+        """Usage of ``item_id`` may draw from this block; None (an API decrement) ignores
+        filters (R-DED-1), an item must pass every filter (they combine with AND)."""
+        return item_id is None or all(f.admits(item_id) for f in self.filters)
 
     def evolve(self, **changes: object) -> Block:
         """A copy with ``changes`` applied (balance, status, ...), for the core's own updates.

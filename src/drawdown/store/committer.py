@@ -320,6 +320,12 @@ class _Lane:
         self.close_connection()
 
 
+def run_nested(tx: Tx, job: Job[Any]) -> tuple[bool, Any]:
+    """Run a job inside another job's transaction, in a savepoint of its own, exactly as the
+    writer runs a queued job (for work that must commit together: `write_path.together`)."""
+    return _run_job(tx, job)
+
+
 def _run_job(tx: Tx, job: Job[Any]) -> tuple[bool, Any]:
     """Run one job in its own savepoint: (True, result) or (False, exception)."""
     tx.savepoint("dd_job")

@@ -426,3 +426,67 @@ expiry_notices = Table(
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("customer_id", "block_id"),
 )
+
+# --- usage: the price catalogue and accepted events ----------------------------------------
+
+# The price catalogue: items (what block filters name) and versioned prices. Global, small,
+# read whole by every deduction; a price version is never changed, only superseded.
+usage_items = Table(
+    "usage_items",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+usage_prices = Table(
+    "usage_prices",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("item_id", String(255), nullable=False),
+    Column("event_name", String(255), nullable=False),
+    Column("currency", String(64), nullable=False),
+    # `count` or `sum:PROPERTY` (ledger/usage.py parses it).
+    Column("metric", String(300), nullable=False),
+    Column("credits_per_unit", ExactDecimal, nullable=False),
+    Column("effective_from", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(["item_id"], ["usage_items.id"]),
+    Index("ix_usage_prices_event", "event_name", "item_id", "effective_from"),
+)
+
+# Accepted usage events, kept (and deduplicated by idempotency key) for good. An event is
+# deducted exactly once: `deduction_id` is set in the transaction that writes its decrement
+# entries, and a deduction only reads events whose `deduction_id` is still null.
+# `properties` is the event's JSON text as sent (numbers exact), parsed with Decimals.
+usage_events = Table(
+    "usage_events",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("event_name", String(255), nullable=False),
+    Column("timestamp", UTCDateTime, nullable=False),
+    Column("properties", Text, nullable=False),
+    Column("accepted_at", UTCDateTime, nullable=False),
+    Column("deduction_id", String(ID)),
+    Column("deducted_at", UTCDateTime),
+    PrimaryKeyConstraint("customer_id", "idempotency_key"),
+    ForeignKeyConstraint(["customer_id"], ["customers.id"]),
+    # Due events (deduction_id null, timestamp before the grace cutoff) of every customer.
+    Index("ix_usage_events_due", "deduction_id", "timestamp", "customer_id"),
+    # One customer's due events (a deduction) and undeducted ones (the console).
+    Index("ix_usage_events_customer", "customer_id", "deduction_id", "timestamp"),
+)
+
+# What deductions of a (customer, ledger, item) could not yet take: the exact priced total
+# minus what was drawn, always below one unit of the ledger's last stored digit.
+usage_carry = Table(
+    "usage_carry",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("currency", String(64), nullable=False),
+    Column("item_id", String(255), nullable=False),
+    Column("carried", ExactDecimal, nullable=False),  # up to 24 fraction digits, exact
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("customer_id", "currency", "item_id"),
+)

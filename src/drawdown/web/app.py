@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from drawdown.services.context import ServiceContext
-from drawdown.web import customers, dashboard, keys, login, webhooks
+from drawdown.web import customers, dashboard, keys, login, usage, webhooks
 from drawdown.web.auth import (
     CsrfRejected,
     SignInRequired,
@@ -28,6 +28,7 @@ PREFIX = "/console"
 # Every router whose pages need a signed-in admin (tests walk this list too).
 PROTECTED_ROUTERS = (
     customers.router, dashboard.router, webhooks.router, keys.router, login.protected,
+    usage.router,
 )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from drawdown.services import console
 from drawdown.services.context import ServiceContext
 from drawdown.services.entry_input import ENTRY_TYPES
 from drawdown.services.ledger.reads import EntryQuery
+from drawdown.services.usage.deduct import pending_usage
 from drawdown.web import point_in_time
 from drawdown.web.chart import balance_chart
 
@@ -86,6 +87,7 @@ def load(ctx: ServiceContext, customer_id: str, params: Mapping[str, str]) -> di
         "now": page.now,
         "summaries": page.summaries,
         "settings": page.settings,
+        "pending_usage": pending_usage(ctx, customer_id),
         **views,
     }
 

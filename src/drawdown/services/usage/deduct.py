@@ -1,0 +1,184 @@
+"""Automatic deductions: priced usage becomes decrement entries, exactly once.
+
+Usage is due when its timestamp is older than the grace period (`DRAWDOWN_USAGE_GRACE_SECONDS`;
+no later event can then be accepted for that time). For each customer with due events, one
+write job of the one write path, holding the customer's lock:
+
+    read the due events (deduction_id null) → price them (ledger/usage.py) → add the carry →
+    one usage decrement per (ledger, item), drawn in drawdown order from the blocks whose
+    filters admit the item → store the new carry → mark the events with this deduction's id
+
+all in one transaction, so a crash leaves either everything or nothing, and a second
+deducter (another process, the CLI) that waited for the lock finds the events marked. The
+entry records what it is for in its metadata (docs/decisions.md "Usage"): `usage_item_id`,
+`usage_events`, `usage_window_start` / `usage_window_end` (first and last event timestamp)
+and `usage_deduction_id` (the mark on the events).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from drawdown.ledger.commands import Decrement
+from drawdown.ledger.dates import format_instant
+from drawdown.ledger.usage import Catalogue, Charge, ChargeKey, price_events, split_deduction
+from drawdown.services.billing.top_ups import settle
+from drawdown.services.context import ServiceContext
+from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, run_command
+from drawdown.store import usage as store
+
+log = logging.getLogger("drawdown.usage")
+
+EVENTS_PER_DEDUCTION_MAX = 5000  # one job's events; more wait for the next round
+CUSTOMERS_PER_ROUND_MAX = 200
+ROUNDS_PER_RUN_MAX = 1000
+PENDING_EVENTS_SHOWN_MAX = 10_000
+STOP_WAIT_SECONDS = 2.0
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Deduction:
+    """What one customer's deduction drew: per (ledger, item), and how many events."""
+
+    customer_id: str
+    events: int
+    drawn: dict[ChargeKey, Decimal]
+
+
+def cutoff(ctx: ServiceContext, now: datetime) -> datetime:
+    """Events timestamped before this instant are final: due for deduction."""
+    return now - timedelta(seconds=ctx.settings.usage_grace_seconds)
+
+
+def deduct_customer(customer_id: str, before: datetime | None = None) -> Work[Deduction]:
+    """Deduct one customer's due usage (events before ``before``, default the grace cutoff)."""
+
+    def body(tx: CustomerTx) -> Deduction:
+        due = store.due_events(tx.tx, tx.customer_id, before or cutoff(tx.ctx, tx.now),
+                               EVENTS_PER_DEDUCTION_MAX)  # fmt: skip
+        if not due:
+            return Deduction(tx.customer_id, 0, {})
+        charges = price_events(due, Catalogue(store.prices(tx.tx)))
+        deduction_id = tx.ctx.new_id()
+        drawn = _draw(tx, charges, deduction_id)
+        marked = store.mark_deducted(tx.tx, tx.customer_id, [e.idempotency_key for e in due],
+                                     deduction_id, tx.now)  # fmt: skip
+        assert marked == len(due), "events are only deducted under the customer's lock"
+        settle(tx)
+        return Deduction(tx.customer_id, len(due), drawn)
+
+    return customer_work(CustomerRef(id=customer_id), body)
+
+
+def _draw(
+    tx: CustomerTx, charges: dict[ChargeKey, Charge], deduction_id: str
+) -> dict[ChargeKey, Decimal]:
+    carried = store.carry(tx.tx, tx.customer_id)
+    names = {item.id: item.name for item in store.items(tx.tx)}
+    drawn: dict[ChargeKey, Decimal] = {}
+    for key in sorted(charges, key=lambda k: (k.currency, k.item_id)):
+        charge = charges[key]
+        before = carried.get((key.currency, key.item_id), _ZERO)
+        amount, rest = split_deduction(charge.amount, before)
+        if amount > 0:
+            text = f"Usage: {names.get(key.item_id, key.item_id)}"
+            metadata = _metadata(key, charge, deduction_id)
+            run_command(tx, key.currency, Decrement(amount, text, metadata, item_id=key.item_id))
+            drawn[key] = amount
+        store.set_carry(tx.tx, tx.customer_id, key.currency, key.item_id, rest, tx.now)
+    return drawn
+
+
+def _metadata(key: ChargeKey, charge: Charge, deduction_id: str) -> dict[str, str]:
+    return {
+        "usage_item_id": key.item_id,
+        "usage_events": str(charge.events),
+        "usage_window_start": format_instant(charge.first_at, fractions=True),
+        "usage_window_end": format_instant(charge.last_at, fractions=True),
+        "usage_deduction_id": deduction_id,
+    }
+
+
+def deduct_due(ctx: ServiceContext, before: datetime | None = None) -> list[Deduction]:
+    """Deduct every customer's due usage, round by round, until none is left."""
+    done: list[Deduction] = []
+    for _ in range(ROUNDS_PER_RUN_MAX):
+        limit = before or cutoff(ctx, ctx.now())
+        with ctx.db.read() as tx:
+            customers = store.due_customers(tx, limit, CUSTOMERS_PER_ROUND_MAX)
+        if not customers:
+            break
+        pending = [deduct_customer(c, limit).pending(ctx) for c in customers]
+        done.extend(p.wait() for p in pending)
+    return done
+
+
+# --- pending usage (the console) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingUsage:
+    """Usage accepted but not yet deducted, priced as it will be (an estimate until due)."""
+
+    events: int
+    charges: dict[ChargeKey, Charge]
+    due_at: datetime | None  # when the oldest of it becomes due
+
+
+def pending_usage(ctx: ServiceContext, customer_id: str) -> PendingUsage:
+    with ctx.db.read() as tx:
+        events = store.pending_events(tx, customer_id, PENDING_EVENTS_SHOWN_MAX)
+        catalogue = Catalogue(store.prices(tx))
+    grace = timedelta(seconds=ctx.settings.usage_grace_seconds)
+    due_at = min((e.timestamp for e in events), default=None)
+    return PendingUsage(len(events), price_events(events, catalogue),
+                        None if due_at is None else due_at + grace)  # fmt: skip
+
+
+# --- the background deducter -----------------------------------------------------------------
+
+
+class Deducter:
+    """Runs `deduct_due` every poll, and at once when events are accepted with no grace."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        ctx.observer.subscribe("usage_accepted", self._accepted)
+
+    def _accepted(self, count: int) -> None:
+        if count and self.ctx.settings.usage_grace_seconds == 0:
+            self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="drawdown-usage", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_WAIT_SECONDS)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.ctx.settings.usage_deduct_poll_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                deduct_due(self.ctx)
+            except Exception:  # the database may be away for a moment: try again next poll
+                log.exception("usage deduction failed")
+
+
+def drawn_total(deductions: Sequence[Deduction]) -> Decimal:
+    return sum((amount for d in deductions for amount in d.drawn.values()), _ZERO)

@@ -1,0 +1,77 @@
+"""The console's usage parts in-process: the usage page adds items and prices (refusing bad
+ones with the field's message), and a customer's page shows which items each block applies
+to and the usage accepted but not yet deducted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from console_helpers import console_app, csrf_token, sign_in
+
+from drawdown.services import customers
+from drawdown.services.entry_input import entry_fields
+from drawdown.services.ledger import entries
+from drawdown.services.usage import catalogue, ingest
+from drawdown.services.write_path import CustomerRef
+
+
+def test_usage_page_adds_items_and_prices(tmp_path: Path) -> None:
+    with console_app(tmp_path) as (client, ctx):
+        sign_in(client)
+        token = csrf_token(client, "/console/usage")
+        added = client.post(
+            "/console/usage/items", data={"csrf_token": token, "item_id": "gpu", "name": "GPU time"}
+        )
+        assert added.status_code == 303
+        again = client.post(
+            "/console/usage/items", data={"csrf_token": token, "item_id": "gpu", "name": "Other"}
+        )
+        assert again.status_code == 400 and "exists already" in again.text
+        price = {
+            "csrf_token": token,
+            "item_id": "gpu",
+            "event_name": "gpu_job",
+            "metric": "sum:seconds",
+            "credits_per_unit": "0.25",
+        }
+        assert client.post("/console/usage/prices", data=price).status_code == 303
+        bad = client.post("/console/usage/prices", data={**price, "metric": "max:seconds"})
+        assert bad.status_code == 400 and "count or sum:PROPERTY" in bad.text
+        page = client.get("/console/usage").text
+        assert 'data-item="gpu"' in page and "<code>sum:seconds</code>" in page
+        assert [p.credits_per_unit for p in catalogue.list_prices(ctx)] == [Decimal("0.25")]
+
+
+def test_customer_page_shows_filters_and_pending_usage(tmp_path: Path) -> None:
+    with console_app(tmp_path) as (client, ctx):
+        sign_in(client)
+        catalogue.add_item("gpu", "GPU time").run(ctx)
+        catalogue.add_price(
+            ctx, item_id="gpu", event_name="gpu_job", metric="sum:seconds", credits_per_unit="0.25"
+        ).run(ctx)
+        customer = customers.create_customer({"name": "Acme", "email": "a@acme.test"}).run(ctx)
+        only_gpu = [{"field": "item_id", "operator": "includes", "values": ["gpu"]}]
+        entries.create_entry(
+            CustomerRef(id=customer.id),
+            entry_fields({"entry_type": "increment", "amount": Decimal(10), "filters": only_gpu}),
+        ).run(ctx)
+        path = f"/console/customers/{customer.id}"
+        assert "No usage waiting to be deducted." in client.get(path).text
+        now = datetime.now(UTC).isoformat()
+        ingest.ingest(
+            ctx,
+            [
+                {
+                    "idempotency_key": "j1",
+                    "event_name": "gpu_job",
+                    "timestamp": now,
+                    "customer_id": customer.id,
+                    "properties": {"seconds": 6},
+                }
+            ],
+        )
+        page = client.get(path).text
+        assert "only gpu" in page
+        assert 'data-pending-item="gpu"' in page and "1.5" in page
