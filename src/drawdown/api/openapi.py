@@ -611,6 +611,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", DOCS_PATH, "fetch-api-docs", "Browsable API reference (HTML)",
               "Reference", public=True, not_found=False,
               extra={"content_type": "text/html"}),
+    Operation("post", "/ingest", "ingest", "Ingest events", "Event",
+              response=ref("EventIngestResponse"), body="EventIngestRequest",
+              sdk="events.ingest", not_found=False),
 )  # fmt: skip
 
 
@@ -819,8 +822,41 @@ def build_document(settings: Settings, operations: Iterable[Operation] = OPERATI
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "An API key from "
                                                               "`drawdown keys create`."}},
-            "schemas": {**_response_schemas(), **_request_schemas(settings)},
+            "schemas": {**_response_schemas(), **_request_schemas(settings),
+                        **_ingest_schemas(settings)},
             "responses": error_responses(settings),
+        },
+    }  # fmt: skip
+
+
+def _ingest_schemas(settings: Settings) -> dict[str, Schema]:
+    """`POST /ingest` reads its body by hand (services/usage/ingest.py), not via a model."""
+    event: Schema = {
+        "type": "object",
+        "required": ["idempotency_key", "event_name", "timestamp", "properties"],
+        "properties": {
+            "idempotency_key": {"type": "string", "minLength": 1},
+            "event_name": {"type": "string", "minLength": 1},
+            "timestamp": INSTANT,
+            "properties": {"type": "object"},
+            "customer_id": nullable(STRING),
+            "external_customer_id": nullable(STRING),
+        },
+        "description": "Exactly one of `customer_id` and `external_customer_id`.",
+    }
+    failed = obj({"idempotency_key": STRING, "validation_errors": array(STRING)})
+    return {
+        "EventIngestRequest": {
+            "type": "object", "required": ["events"],
+            "properties": {"events": {"type": "array", "items": event, "minItems": 1,
+                                      "maxItems": settings.usage_events_per_request_max}},
+        },
+        "EventIngestResponse": {
+            "type": "object", "required": ["validation_failed"],
+            "properties": {
+                "validation_failed": array(failed),
+                "debug": obj({"duplicate": array(STRING), "ingested": array(STRING)}),
+            },
         },
     }  # fmt: skip
 
