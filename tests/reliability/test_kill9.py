@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from rel_support import Served, dense, scale, verify_clean
 from sqlalchemy import create_engine, text
 
 from conftest import BACKENDS
+from reliability.rel_support import Served, dense, scale, verify_clean
 
 WRITERS = 12
 CUSTOMERS = 6

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from rel_support import scale
-
 from drawdown.ledger import Decrement, Increment, LedgerError, LedgerState, Void, apply, expire_due
+from reliability.rel_support import scale
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 COMMANDS_PER_SEQUENCE = 40

@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from rel_support import Served, dense, scale, verify_clean, workers_of
 from sqlalchemy import create_engine, text
 
 from conftest import BACKENDS
+from reliability.rel_support import Served, dense, scale, verify_clean, workers_of
 
 
 def wait_for(condition: object, seconds: float = 60) -> None:
