@@ -163,7 +163,7 @@ def test_console_story(page: Any, root: str, console_server: Server, shot: Any) 
     cells = blocks.locator("td").all_inner_texts()
     assert cells[1:3] == ["100", "100"]  # initial, remaining
     assert cells[4].startswith(expiry)
-    assert cells[5:] == ["0.10", "active"]  # cost basis as the API echoes it
+    assert cells[5:] == ["0.10", "all items", "active"]  # cost basis as the API echoes it; filters
     assert [t.split(" at ")[0] for t in chart_titles(page)] == ["100"]
 
     submit_entry_form(page, "Deduct credits", {"Amount": "30", "Description": "console usage"})
