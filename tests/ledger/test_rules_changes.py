@@ -356,6 +356,20 @@ def test_R_DEL_2_move_clamped_to_zero_is_skipped_with_commands_on_its_child() ->
     assert outcome.state.balance == D(-5) and "kid" not in outcome.state.blocks
 
 
+def test_R_DEL_2_replay_keeps_a_deficit_block_id_so_its_amendment_still_applies() -> None:
+    """A replay draws fresh ids: the decrement carries its deficit block's id so that an
+    amendment naming that block (the only way to repay it, R-NEG-3) is replayed too."""
+    book = Book()
+    book.do(Decrement(D(10), deficit_block_id="debt"), at(0))
+    book.do(Amendment("debt", D(10)), at(1))
+    outcome = replay(book.log, "credits", at(2), Counter("other"))
+    assert summary(outcome.entries) == [
+        (1, "decrement", "debt", D(10), D(0), D(-10)),
+        (2, "amendment", "debt", D(10), D(-10), D(0)),
+    ]
+    assert outcome.state.balance == D(0) and outcome.state.blocks["debt"].balance == D(0)
+
+
 def test_R_DEL_2_clamp_mode_bounds_void_amendment_and_move() -> None:
     book = Book()
     book.do(increment("a", 10, expiry=at(9)))

@@ -55,12 +55,16 @@ class Decrement(_FrozenMetadata):
 
     ``item_id`` is set for usage deductions: only blocks whose filters admit the item are
     drawn (or charged the uncovered rest); None, an API decrement, ignores filters.
+    ``deficit_block_id`` is the id a deficit block gets if this decrement opens one (R-DED-4):
+    later commands may name that block (an amendment repays it), so a replay must give it
+    the same id. None (commands logged before it existed) draws a fresh id.
     """
 
     amount: Decimal
     description: str | None = None
     metadata: Mapping[str, str] = EMPTY_METADATA
     item_id: str | None = None
+    deficit_block_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -150,19 +150,18 @@ def _decrement(writer: LedgerWriter, command: Decrement, ctx: Context) -> Entry:
     text = EntryText(command.description, command.metadata)
     entries = [
         _take(writer, block_id, amount, text, ctx)
-        for block_id, amount in _allocate(writer, command.amount, command.item_id, ctx)
+        for block_id, amount in _allocate(writer, command, ctx)
     ]
     return entries[-1]  # R-DED-5: the response is the last entry written
 
 
-def _allocate(
-    writer: LedgerWriter, amount: Decimal, item_id: str | None, ctx: Context
-) -> list[tuple[str, Decimal]]:
+def _allocate(writer: LedgerWriter, command: Decrement, ctx: Context) -> list[tuple[str, Decimal]]:
     """(block id, amount taken) in walk order: one pair per block touched (R-DED-3/4).
 
     A usage deduction (``item_id`` set) walks only the blocks whose filters admit the item,
     so a block that excludes it is never drawn, not even for the uncovered rest.
     """
+    amount, item_id = command.amount, command.item_id
     drawable = [b for b in writer.blocks.values() if b.is_drawable(ctx.now)]
     order = drawdown_order(
         drawable if item_id is None else [b for b in drawable if b.admits(item_id)]
@@ -175,15 +174,17 @@ def _allocate(
             rest -= takes[block.id]
     if rest > 0:
         # R-DED-4: the last drawable block is also last in walk order, so its entry stays last.
-        last = order[-1] if order else _deficit_block(writer, writer.next_seq + len(takes), ctx)
+        last = order[-1] if order else _deficit_block(writer, command, writer.next_seq + len(takes), ctx)
         takes[last.id] = takes.get(last.id, _ZERO) + rest
     return list(takes.items())
 
 
-def _deficit_block(writer: LedgerWriter, created_seq: int, ctx: Context) -> Block:
+def _deficit_block(
+    writer: LedgerWriter, command: Decrement, created_seq: int, ctx: Context
+) -> Block:
     """R-DED-4: a never-expiring, zero-ceiling block that carries an uncovered decrement."""
     block = Block(
-        id=ctx.new_id(),
+        id=command.deficit_block_id or ctx.new_id(),
         currency=writer.currency,
         balance=_ZERO,
         maximum_initial_balance=_ZERO,

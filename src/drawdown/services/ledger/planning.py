@@ -104,7 +104,10 @@ def plan_increment(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
 def plan_decrement(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
     description, metadata = common(tx, fields)
     command = commands.Decrement(
-        amount=fields["amount"], description=description, metadata=metadata
+        amount=fields["amount"],
+        description=description,
+        metadata=metadata,
+        deficit_block_id=tx.ctx.new_id(),
     )
     return Planned(ledger_currency(tx.customer, fields.get("currency")), command)
 

@@ -89,7 +89,9 @@ def _draw(
         if amount > 0:
             text = f"Usage: {names.get(key.item_id, key.item_id)}"
             metadata = _metadata(key, charge, deduction_id)
-            run_command(tx, key.currency, Decrement(amount, text, metadata, item_id=key.item_id))
+            command = Decrement(amount, text, metadata, item_id=key.item_id,
+                                deficit_block_id=tx.ctx.new_id())  # fmt: skip
+            run_command(tx, key.currency, command)
             drawn[key] = amount
         store.set_carry(tx.tx, tx.customer_id, key.currency, key.item_id, rest, tx.now)
     return drawn
