@@ -125,7 +125,11 @@ class Supervisor:
     def __init__(self, host: str, port: int, processes: int) -> None:
         self.host, self.port, self.processes = host, port, processes
         self.context = multiprocessing.get_context("spawn")
-        self.workers: list[tuple[SpawnProcess, float]] = []
+        # (process, start instant, its ready event): the parent must hold the event for the
+        # worker's whole life. Dropped, it is garbage-collected and its semaphore unlinked
+        # before a spawned child has unpickled it, and the child dies with FileNotFoundError
+        # (seen: one killed worker's replacements all died, so the whole server gave up).
+        self.workers: list[tuple[SpawnProcess, float, Any]] = []
         self.stopping = False
         self.quick_deaths = 0
 
@@ -157,7 +161,7 @@ class Supervisor:
         while time.monotonic() < deadline:
             if all(r.is_set() for r in readies):
                 return True
-            if any(not p.is_alive() for p, _ in self.workers):
+            if any(not p.is_alive() for p, _, _ in self.workers):
                 return False
             time.sleep(0.05)
         return False
@@ -166,17 +170,18 @@ class Supervisor:
         ready = self.context.Event()
         process = self.context.Process(target=serve_worker, args=(self.host, self.port, ready))
         process.start()
-        self.workers.append((process, time.monotonic()))
+        self.workers.append((process, time.monotonic(), ready))
         return ready
 
     def _supervise(self) -> None:
         while not self.stopping:
-            sentinels = [p.sentinel for p, _ in self.workers]
+            sentinels = [p.sentinel for p, _, _ in self.workers]
             wait(sentinels, timeout=1.0)
-            for process, started in list(self.workers):
+            for worker in list(self.workers):
+                process, started, _ = worker
                 if process.is_alive() or self.stopping:
                     continue
-                self.workers.remove((process, started))
+                self.workers.remove(worker)
                 self._replace(process, started)
 
     def _replace(self, process: SpawnProcess, started: float) -> None:
@@ -196,10 +201,10 @@ class Supervisor:
         self._terminate_all()
 
     def _terminate_all(self) -> None:
-        for process, _ in self.workers:
+        for process, _, _ in self.workers:
             if process.is_alive():
                 process.terminate()
-        for process, _ in self.workers:
+        for process, _, _ in self.workers:
             process.join(timeout=15)
 
 

@@ -55,13 +55,13 @@ class Served:
 
     def start(self, wait: bool = True) -> None:
         env = {**os.environ, "DRAWDOWN_DATABASE_URL": self.database_url, **self.env}
-        # stderr goes to a file: a pipe nobody reads would block a server that logs a lot.
+        # Output goes to a file: a pipe nobody reads would block a server that logs a lot.
         self.close_log()
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - read by `stderr_text`
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - read by `output_text`
         self.process = subprocess.Popen(
             [sys.executable, "-m", "drawdown.cli", "serve", "--port", str(self.port),
              "--workers", str(self.workers)],
-            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=self.log,
+            env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         if wait:
             self.wait_until_up()
@@ -71,7 +71,8 @@ class Served:
             self.log.close()
             self.log = None
 
-    def stderr_text(self) -> str:
+    def output_text(self) -> str:
+        """What the server printed so far, stdout and stderr."""
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
 
@@ -87,7 +88,7 @@ class Served:
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError(f"server did not start: {self.stderr_text()[-2000:]}")
+        raise RuntimeError(f"server did not start: {self.output_text()[-2000:]}")
 
     def kill9(self) -> None:
         """SIGKILL the server and every worker: nothing gets to clean up."""
