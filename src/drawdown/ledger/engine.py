@@ -174,7 +174,8 @@ def _allocate(writer: LedgerWriter, command: Decrement, ctx: Context) -> list[tu
             rest -= takes[block.id]
     if rest > 0:
         # R-DED-4: the last drawable block is also last in walk order, so its entry stays last.
-        last = order[-1] if order else _deficit_block(writer, command, writer.next_seq + len(takes), ctx)
+        seq = writer.next_seq + len(takes)
+        last = order[-1] if order else _deficit_block(writer, command, seq, ctx)
         takes[last.id] = takes.get(last.id, _ZERO) + rest
     return list(takes.items())
 
