@@ -188,7 +188,8 @@ class LedgerSeed:
     """One customer's `credits` ledger: an increment, then `entries - 1` decrements.
 
     Command `p` (1-based) is applied at `instant(p)`; ids come from `new_id` in the order the
-    write path draws them (the increment's block, then its entry; each decrement's entry).
+    write path draws them (the increment's block, then its entry; each decrement's deficit
+    block id, then its entry).
     """
 
     def __init__(self, customer_id: str, entries: int, instant: Instant, *,
@@ -200,8 +201,8 @@ class LedgerSeed:
         self.state = LedgerState(CURRENCY, chain_head=chain.genesis(customer_id, CURRENCY))
         self.position = 0
         self._written: set[str] = set()  # blocks a previous chunk wrote
-        # Commands are immutable values: equal decrements share one object and one encoding.
-        self._decrements: dict[Decimal, tuple[commands.Decrement, str, dict[str, Any]]] = {}
+        # Decrements of one amount share one encoding (only the deficit block id differs).
+        self._decrements: dict[Decimal, tuple[str, dict[str, Any]]] = {}
 
     @property
     def done(self) -> bool:
@@ -215,12 +216,14 @@ class LedgerSeed:
                                            amount=funding(self.entries),
                                            effective_date=self.instant(1))  # fmt: skip
             return (increment, *encode_command(increment))
-        amount = self.amount(position)
+        # Each decrement draws its would-be deficit block's id first, as planning does.
+        amount, deficit_block_id = self.amount(position), self.new_id()
+        decrement = commands.Decrement(amount=amount, deficit_block_id=deficit_block_id)
         found = self._decrements.get(amount)
         if found is None:
-            decrement = commands.Decrement(amount=amount)
-            found = self._decrements[amount] = (decrement, *encode_command(decrement))
-        return found
+            found = self._decrements[amount] = encode_command(decrement)
+        kind, payload = found
+        return decrement, kind, {**payload, "deficit_block_id": deficit_block_id}
 
     def next_chunk(self, size: int) -> Chunk:
         first = self.position + 1

@@ -120,7 +120,7 @@ def test_a_seeded_ledger_equals_one_written_through_the_write_path(
     assert _rows(seeded_urls[0]) == expected
     assert _rows(seeded_urls[1]) == expected
     assert sorted(seeded.keys) == [1, 23]
-    assert seeded.keys[23] == seed.EntryKey(instant(23), 23, "id00000000000025")
+    assert seeded.keys[23] == seed.EntryKey(instant(23), 23, "id00000000000047")
 
 
 def test_funded_customers_equal_customers_given_one_increment_each(
