@@ -25,11 +25,7 @@ def create_user(
         admin = admins.create_admin(build_context(Settings.from_env()), email, password)
     except ServiceError as exc:
         raise service_failure(exc) from None
-    if password is not None:
-        typer.echo(f"created administrator {admin.email}")
-        return
-    typer.echo(f"created administrator {admin.email}; the password is shown only this once:")
-    typer.echo(admin.password)
+    _report(f"created administrator {admin.email}", admin.password, given=password is not None)
 
 
 @app.command("list")
@@ -58,11 +54,17 @@ def reset_password(
         raise fail(f"no administrator with email {email}") from None
     except ServiceError as exc:
         raise service_failure(exc) from None
-    if password is not None:
-        typer.echo(f"reset the password of {admin.email}")
+    _report(f"reset the password of {admin.email}", admin.password, given=password is not None)
+
+
+def _report(done: str, password: str, *, given: bool) -> None:
+    """Say what was done; a generated password goes alone on the last line (scripts read it),
+    and a password the operator chose is never echoed back."""
+    if given:
+        typer.echo(done)
         return
-    typer.echo(f"reset the password of {admin.email}; the new one is shown only this once:")
-    typer.echo(admin.password)
+    typer.echo(f"{done}; the password is shown only this once:")
+    typer.echo(password)
 
 
 @app.command("remove")
