@@ -23,7 +23,8 @@ def _escape(segment: str) -> str:
 def routable_path(scope: Scope) -> str:
     """The request path with every segment decoded but still one segment."""
     raw = scope.get("raw_path")
-    if not raw:
+    if not raw or b"%" not in raw:
+        # Nothing escaped: every segment decodes to itself (the common case, and per request).
         return str(scope["path"])
     segments = raw.decode("latin-1").split("/")
     return "/".join(_escape(unquote(segment)) for segment in segments)
