@@ -654,4 +654,32 @@ await check('ConflictError on an idempotency key reused with a different body', 
   assert.ok(Date.now() - started < 400, 'the SDK should not have retried (x-should-retry: false)');
 });
 
+await check('events.ingest: a batch accepted, a duplicate ignored, an invalid batch refused whole', async () => {
+  const event = {
+    idempotency_key: `node-ev-${randomUUID()}`,
+    event_name: 'node_call',
+    timestamp: new Date().toISOString(),
+    properties: { n: 1 },
+    external_customer_id: ext,
+  };
+  assert.deepEqual(await client.events.ingest({ events: [event] }), { validation_failed: [] });
+  assert.deepEqual(await client.events.ingest({ events: [event] }), { validation_failed: [] });
+  const nested = { ...event, idempotency_key: `node-ev-${randomUUID()}`, properties: { a: { b: 1 } } };
+  const fresh = { ...event, idempotency_key: `node-ev-${randomUUID()}` };
+  const err = await rejects(client.events.ingest({ events: [fresh, nested] }), Orb.BadRequestError);
+  assert.equal(err.status, 400);
+  assert.equal(err.type, `${ERR}400-request-validation-errors`);
+  assert.deepEqual(
+    err.error.validation_failed.map((f) => f.idempotency_key),
+    [nested.idempotency_key],
+  );
+  // Refused whole: the valid event of that batch was not stored, so it is new now. This SDK
+  // version has no `debug` parameter; the generic client sends it as the Python SDK does.
+  const debug = await client.post('/ingest', { query: { debug: true }, body: { events: [fresh, event] } });
+  assert.deepEqual(debug, {
+    validation_failed: [],
+    debug: { duplicate: [event.idempotency_key], ingested: [fresh.idempotency_key] },
+  });
+});
+
 console.log(`all ${checks} checks passed`);
