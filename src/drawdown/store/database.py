@@ -7,6 +7,7 @@ process's committer (group commit). Built once per process by the composition ro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -17,6 +18,8 @@ from drawdown.store import migrate
 from drawdown.store.committer import Job
 from drawdown.store.engine import (
     StoreConfig,
+    held_read,
+    loop_reader,
     make_committer,
     make_engine,
     read_transaction,
@@ -31,6 +34,9 @@ class Database:
         self.config = config
         self.engine = make_engine(config)
         self.committer = make_committer(self.engine, config, on_batch)
+        # SQLite reads on the event loop run one at a time on one held connection.
+        self._loop_reader: Any = None
+        self._loop_reading = False
 
     @property
     def dialect(self) -> str:
@@ -51,8 +57,30 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
-        with read_transaction(self.engine) as tx:
-            yield tx
+        if self._loop_reading or not (self.reads_on_loop and self.on_loop_thread()):
+            with read_transaction(self.engine) as tx:  # threads, PostgreSQL, a nested read
+                yield tx
+            return
+        if self._loop_reader is None:
+            self._loop_reader = loop_reader(self.engine)
+        self._loop_reading = True
+        try:
+            with held_read(self._loop_reader) as tx:
+                yield tx
+        except BaseException:
+            # A refused read (404, a due catch-up) was rolled back and the connection stays;
+            # one whose rollback failed too is left in a transaction: replace it.
+            if not _idle(self._loop_reader):
+                self._drop_loop_reader()
+            raise
+        finally:
+            self._loop_reading = False
+
+    def _drop_loop_reader(self) -> None:
+        reader, self._loop_reader = self._loop_reader, None
+        if reader is not None:
+            with contextlib.suppress(Exception):
+                reader.close()
 
     def submit(self, job: Job[T]) -> Future[T] | asyncio.Future[T]:
         return self.committer.submit(job)
@@ -84,9 +112,22 @@ class Database:
                 target.close()
 
     def close(self) -> None:
+        self._drop_loop_reader()
         self.committer.stop()
         self.engine.dispose()
 
     def raw_engine(self) -> Any:
         """The SQLAlchemy engine, for tests and tools inside `store/` only."""
         return self.engine
+
+
+def _idle(conn: Any) -> bool:
+    """Whether a held connection is usable for the next read (no transaction left open)."""
+    try:
+        return (
+            not conn.invalidated
+            and not conn.in_transaction()
+            and not (conn.connection.driver_connection.in_transaction)
+        )
+    except Exception:
+        return False

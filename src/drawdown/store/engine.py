@@ -115,6 +115,9 @@ def _sqlite_engine(url: str, config: StoreConfig) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        driver = conn.connection.driver_connection
+        if conn.info.get(LOOP_READER) and driver is not None and driver.in_transaction:
+            return  # a held read (`held_read`) already began it on the driver
         write = conn.get_execution_options().get("drawdown_write")
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
@@ -147,3 +150,41 @@ def read_transaction(engine: Engine) -> Iterator[Tx]:
     """A read-only snapshot (one transaction, so multi-query reads are consistent)."""
     with engine.connect() as conn, conn.begin():
         yield Tx(conn)
+
+
+# `Connection.info` flag of the SQLite connection the event loop holds for its reads.
+LOOP_READER = "drawdown_loop_reader"
+
+
+def loop_reader(engine: Engine) -> Connection:
+    """A SQLite connection held for the event loop's reads (see `held_read`)."""
+    conn = engine.connect()
+    conn.info[LOOP_READER] = True
+    return conn
+
+
+@contextmanager
+def held_read(conn: Connection) -> Iterator[Tx]:
+    """A read snapshot on a held SQLite connection, begun and ended on the driver.
+
+    Checking a connection out of the pool and running BEGIN and COMMIT through
+    SQLAlchemy's transaction machinery cost 40 µs per read (measured; 1 µs on the driver),
+    a tenth of a `GET …/credits`. A Core statement inside still works: SQLAlchemy then
+    autobegins its own transaction, whose BEGIN the `begin` listener skips, and it is
+    ended here through SQLAlchemy instead.
+    """
+    driver = conn.connection.driver_connection
+    assert driver is not None and not driver.in_transaction
+    driver.execute("BEGIN")
+    try:
+        yield Tx(conn)
+    except BaseException:
+        if conn.in_transaction():
+            conn.rollback()
+        elif driver.in_transaction:
+            driver.execute("ROLLBACK")
+        raise
+    if conn.in_transaction():
+        conn.commit()
+    elif driver.in_transaction:
+        driver.execute("COMMIT")
