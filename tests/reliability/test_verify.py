@@ -112,6 +112,23 @@ def test_verify_catches_an_altered_block_and_a_rewritten_chain(
     assert "differs from its replay: stored increment 11" in caught.stderr, caught.stderr
 
 
+def test_verify_catches_an_entry_moved_to_another_block_and_rechained(
+    server: Server, client: orb.Orb
+) -> None:
+    c = client.customers.create(name="Audit", email="audit@example.com")
+    ledger = client.customers.credits.ledger
+    ledger.create_entry(c.id, entry_type="increment", amount=10)
+    other = ledger.create_entry(c.id, entry_type="increment", amount=10).credit_block.id
+    taken = ledger.create_entry(c.id, entry_type="decrement", amount=4)
+    with server.engine.begin() as conn:  # the decrement now claims the other block
+        conn.execute(text("UPDATE ledger_entries SET block_id = :b WHERE customer_id = :c "
+                          "AND id = :e"), {"b": other, "c": c.id, "e": taken.id})  # fmt: skip
+    rechain(server, c.id)
+    caught = verify(server, "--customer", c.id)
+    assert caught.returncode == 1
+    assert f"entry {taken.id} (seq 3) differs from its replay" in caught.stderr, caught.stderr
+
+
 def rechain(server: Server, customer_id: str) -> None:
     """Recompute every hash of the customer's credits ledger, its head included."""
     ctx = make_context(server.database_url)

@@ -193,11 +193,15 @@ def _describe(entry: Entry, block_id: str) -> str:
 
 
 def _deficit_block_ids(derived: list[Entry], entries: list[Entry]) -> dict[str, str]:
-    """Replay draws new ids for deficit blocks; entry k of the replay is stored entry k, so
-    a replayed block id maps to the stored block id at the same position."""
+    """Replay draws new ids for the deficit blocks of decrements logged without
+    `deficit_block_id`; entry k of the replay is stored entry k, so such a block id maps to
+    the stored block id at the same position. Only ids no stored entry names are renamed:
+    an entry moved to another block by SQL, and re-chained, must still differ."""
+    known = {e.block_id for e in entries}
     renamed: dict[str, str] = {}
     for mine, stored in zip(derived, entries, strict=False):
-        if mine.block_id != stored.block_id and mine.block_id not in renamed:
+        fresh = mine.block_id not in known and mine.block_id not in renamed
+        if fresh and mine.block_id != stored.block_id:
             renamed[mine.block_id] = stored.block_id
     return renamed
 
