@@ -219,7 +219,11 @@ def test_numbers_accept_json_numbers_and_plain_decimal_strings(
 @pytest.mark.parametrize(
     "raw_amount",
     [b"true", b"NaN", b"Infinity", b"-Infinity", b'"NaN"', b'"1e2"', b'"12,5"', b"null",
-     b"0.0000000000001", b"1.0000000000000000000000000000001", b"[1]"],
+     b"0.0000000000001", b"1.0000000000000000000000000000001", b"[1]",
+     # §1.2: nothing around the digits, ASCII digits only, and inside the documented range.
+     b'"1 "', b'" 1"', '"1\u00a0"'.encode(), b'"1\\u00a0"', '"\uff11"'.encode(),
+     b'"+1"', b'".5"', b'"1."', b"1000000000000000000", b'"1000000000000000000"',
+     b"1E+18", b"-1000000000000000000"],
 )  # fmt: skip
 def test_bad_numbers_are_rejected(server: Server, client: orb.Orb, raw_amount: bytes) -> None:
     c = customer(client)

@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
+import json
+import socket
+from typing import Any
+
+import httpx
 import orb
+import pytest
 from rules_helpers import (
     ERROR_PREFIX,
     customer,
@@ -370,3 +376,68 @@ def test_idempotency_keys_are_ignored_on_get_put_delete(server: Server, client: 
             "/customers", json={"name": "P", "email": "p@example.com"}, headers=headers
         )
         assert created.status_code == 201 and "Idempotent-Replayed" not in created.headers
+
+
+# A leading space is not among them: HTTP makes the whitespace after the colon part of the
+# syntax, not of the value (RFC 9110 §5.5), so " k" arrives as "k" on every server. DEL and
+# other control characters are refused by the HTTP parser itself (a plain 400, before the
+# application sees the request); the rest reach drawdown and get its 400.
+@pytest.mark.parametrize(
+    ("key", "by_parser"),
+    [("k ", False), ("k\t", False), ("ké", False), ("k\u00a0", False), ("k\x7f", True),
+     ("\x01k", True)],
+    ids=["trailing-space", "tab", "non-ascii", "nbsp", "del", "control"],
+)  # fmt: skip
+def test_idempotency_keys_are_printable_ascii_never_trimmed(
+    server: Server, key: str, by_parser: bool
+) -> None:
+    """§1.9: a key is 1-64 printable ASCII characters without a space at either end; a
+    client that trims on retry gets a 400, never a second charge under a second key."""
+    body = {"name": "K", "email": "k@example.com"}
+    before = server.snapshot()
+    status, content = _raw_post(server, "/customers", body, {"Idempotency-Key": key})
+    assert status == 400, content
+    if not by_parser:
+        response = json.loads(content)
+        assert response["type"] == ERROR_PREFIX + "400-request-validation-errors"
+        assert response["validation_errors"][0]["field"] == "Idempotency-Key"
+    assert server.snapshot() == before
+    with server.http() as http:
+        inner = http.post("/customers", json=body, headers={"Idempotency-Key": unique("a b~")})
+        assert inner.status_code == 201, inner.text
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "identity, gzip"])
+def test_an_encoded_body_is_a_415_and_writes_nothing(server: Server, encoding: str) -> None:
+    """§1.2: a body with a Content-Encoding other than identity is refused, not misread."""
+    response = raw_rejected(
+        server, "POST", "/customers", 415, "415-unsupported-media-type",
+        content=b'{"name": "K", "email": "k@example.com"}',
+        headers={"Content-Encoding": encoding},
+    )  # fmt: skip
+    assert response["status"] == 415
+    with server.http() as http:
+        plain = http.post("/customers", json={"name": "K", "email": "k@example.com"},
+                          headers={"Content-Encoding": "identity"})  # fmt: skip
+        assert plain.status_code == 201, plain.text
+
+
+def _raw_post(
+    server: Server, path: str, body: dict[str, Any], headers: dict[str, str]
+) -> tuple[int, bytes]:
+    """A POST written byte for byte: HTTP clients refuse to send the header values these
+    tests need (a space at either end, control characters)."""
+    url = httpx.URL(server.base_url + path)
+    payload = json.dumps(body).encode()
+    lines = [f"POST {url.raw_path.decode()} HTTP/1.1", f"Host: {url.host}:{url.port}",
+             f"Authorization: Bearer {server.api_key}", "Content-Type: application/json",
+             f"Content-Length: {len(payload)}", "Connection: close",
+             *(f"{name}: {value}" for name, value in headers.items())]  # fmt: skip
+    request = "\r\n".join(lines).encode("utf-8") + b"\r\n\r\n" + payload
+    with socket.create_connection((url.host, url.port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, content = received.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), content

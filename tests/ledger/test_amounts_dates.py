@@ -41,7 +41,8 @@ def utc(*args: int) -> datetime:
         (Decimal("1E+2"), Decimal(100)),
         ("0.000000000001", Decimal("1E-12")),
         ("1.0000000000000000", Decimal(1)),  # trailing zeros are not precision
-        ("9" * 30, Decimal("9" * 30)),
+        ("9" * 18 + "." + "9" * 12, Decimal("9" * 18 + "." + "9" * 12)),  # NUMERIC(30, 12)
+        ("-" + "9" * 18, Decimal("-" + "9" * 18)),
     ],
 )
 def test_amounts_to_decimal_accepts(value: object, expected: Decimal) -> None:
@@ -62,6 +63,13 @@ def test_amounts_to_decimal_accepts(value: object, expected: Decimal) -> None:
         "",
         "0.0000000000001",
         "1" * 31,
+        "1" * 19,  # §1.2: amounts lie below 10^18
+        10**18,
+        -(10**18),
+        "1 ",
+        " 1",
+        "1\u00a0",
+        "\uff11",  # a full-width digit
         10**30,
         Decimal("1E+30"),
         Decimal("1" * 100),

@@ -33,6 +33,9 @@ ERROR_TYPES: Mapping[str, tuple[int, str, str]] = {
     "url_not_found": (404, "404-url-not-found", "URL not found"),
     "conflict": (409, "409-resource-conflict", "Resource conflict"),
     "request_too_large": (413, "413-request-too-large", "Request too large"),
+    # Not in Orb's catalogue (the SDK maps any 415 to its generic status error); the type
+    # follows the catalogue's pattern so the body keeps one shape (spec §1.2).
+    "unsupported_media_type": (415, "415-unsupported-media-type", "Unsupported media type"),
     "rate_limited": (429, "429-too-many-requests", "Too many requests"),
     "internal": (500, "500-internal-server-error", "Internal server error"),
 }

@@ -151,10 +151,8 @@ class ApiGate:
         key = header(scope, b"idempotency-key")
         if key is not None and scope["method"] == "POST":
             limit = self.ctx.settings.idempotency_key_length_max
-            if not 1 <= len(key) <= limit:
-                raise hygiene.invalid("Idempotency-Key", f"must be 1-{limit} characters")
-            hygiene.check_text(key, "Idempotency-Key")
-            state["idempotency_key"] = key
+            state["idempotency_key"] = hygiene.check_idempotency_key(key, limit)
         raw = state.get("body", b"")
+        hygiene.check_content_encoding(header(scope, b"content-encoding"))
         if scope["method"] in ("POST", "PUT", "PATCH"):
             state["json"] = hygiene.parse_body(raw, header(scope, b"content-type"))

@@ -38,6 +38,34 @@ def check_text(value: str, field: str) -> str:
     return value
 
 
+# §1.9: printable ASCII, no space at either end. A key is never trimmed: a client that trims
+# on retry must get a 400, not a second charge under a second key.
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?")
+
+
+def check_idempotency_key(key: str, length_max: int) -> str:
+    """`key` if it is 1..`length_max` printable ASCII characters without a space at either
+    end, else a 400 naming the header."""
+    if not 1 <= len(key) <= length_max:
+        raise invalid("Idempotency-Key", f"must be 1-{length_max} characters")
+    if _IDEMPOTENCY_KEY.fullmatch(key) is None:
+        raise invalid("Idempotency-Key", "must be printable ASCII characters (0x20-0x7E) "
+                                         "without a leading or trailing space")  # fmt: skip
+    return key
+
+
+def check_content_encoding(encoding: str | None) -> None:
+    """§1.2: bodies are plain JSON; a compressed (or otherwise encoded) body is a 415 rather
+    than being read as if it were JSON."""
+    if encoding is None:
+        return
+    codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+    if any(c != "identity" for c in codings):
+        raise ApiError("unsupported_media_type",
+                       f"Content-Encoding {encoding!r} is not supported; send the body "
+                       "uncompressed (identity).")  # fmt: skip
+
+
 class _DuplicateKey(ValueError):
     def __init__(self, key: str) -> None:
         super().__init__(key)

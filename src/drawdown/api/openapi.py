@@ -31,7 +31,7 @@ from drawdown.api.errors import ERROR_TYPES, TYPE_PREFIX
 from drawdown.api.schemas.balances import CreditSettingsUpdate
 from drawdown.api.schemas.customers import CustomerCreate, CustomerUpdate
 from drawdown.api.schemas.invoices import MarkPaidRequest, TopUpRequest
-from drawdown.ledger.amounts import FRACTION_DIGITS_MAX
+from drawdown.ledger.amounts import FRACTION_DIGITS_MAX, INTEGER_DIGITS_MAX
 from drawdown.services.currencies import CUSTOM_UNIT_LENGTH_MAX, MINOR_UNITS
 from drawdown.services.customers import EMAILS_MAX, EXTERNAL_ID_LENGTH_MAX, NAME_LENGTH_MAX
 from drawdown.services.emails import EMAIL_LENGTH_MAX
@@ -337,17 +337,22 @@ def refinements(settings: Settings) -> dict[str, dict[str, Schema]]:
     """The rules the services check beyond the models' types (spec §1.6, §2, §3.5), so the
     document states them and schema-driven clients and fuzzers send what can succeed."""
     fraction = FRACTION_DIGITS_MAX
+    integer = INTEGER_DIGITS_MAX
     positive = (
-        f"^([1-9][0-9]{{0,17}}(\\.[0-9]{{1,{fraction}}})?|0\\.[0-9]{{0,{fraction - 1}}}[1-9])$"
+        f"^0*([1-9][0-9]{{0,{integer - 1}}}(\\.[0-9]{{1,{fraction}}}0*)?"
+        f"|0\\.[0-9]{{0,{fraction - 1}}}[1-9]0*)$"
     )
+    below = 10**integer  # the server's range (ledger/amounts.py), stated exactly
     amount = {"anyOf": [
-        {"type": "integer", "minimum": 1, "maximum": 10**18},
-        {"type": "number", "exclusiveMinimum": 0, "maximum": 10**18},
+        {"type": "integer", "minimum": 1, "exclusiveMaximum": below},
+        {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": below},
         {"type": "string", "pattern": positive},
-    ], "description": f"Credits, > 0: a JSON number or a decimal string; at most {fraction} "
-                      "fractional and 30 significant digits."}  # fmt: skip
-    decimal = {"type": "string", "pattern": f"^[0-9]+(\\.[0-9]{{1,{fraction}}})?$",
-               "description": "A decimal string, ≥ 0."}  # fmt: skip
+    ], "description": f"Credits, > 0 and < 10^{integer}: a JSON number or a decimal string "
+                      f"(ASCII digits, nothing around them); at most {fraction} fractional "
+                      "digits."}  # fmt: skip
+    decimal = {"type": "string",
+               "pattern": f"^0*[0-9]{{1,{integer}}}(\\.[0-9]{{1,{fraction}}}0*)?$",
+               "description": f"A decimal string, ≥ 0 and < 10^{integer}."}  # fmt: skip
     day_or_instant = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}],
                       "description": "A date (midnight in the customer's timezone) or an "
                                      "ISO 8601 date-time (no offset: UTC)."}  # fmt: skip
@@ -713,6 +718,12 @@ def error_responses(settings: Settings) -> dict[str, Schema]:
             f"The request body is over {limit} bytes (`DRAWDOWN_REQUEST_BODY_BYTES_MAX`).",
             {"too_large": _error_example(
                 "request_too_large", f"Request bodies are limited to {limit} bytes.")}),
+        "UnsupportedMediaType": response(
+            "The body has a `Content-Encoding` other than `identity` (spec §1.2).",
+            {"encoded": _error_example(
+                "unsupported_media_type",
+                "Content-Encoding 'gzip' is not supported; send the body uncompressed "
+                "(identity).")}),
         "TooManyRequests": response(
             "Rate limited (only when `DRAWDOWN_RATE_LIMIT_PER_SECOND` is set).",
             {"rate_limited": _error_example("rate_limited", "Too many requests; retry later.")},
@@ -741,7 +752,12 @@ def _operation(op: Operation, settings: Settings, groups: Mapping[str, list[Sche
                 "required": False,
                 "description": "Makes a retry safe (spec §1.9): the first response is "
                 "replayed, with `Idempotent-Replayed: true`.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": length},
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": length,
+                    "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
+                },
             }
         )
     responses: dict[str, Schema] = {}
@@ -762,6 +778,7 @@ def _operation(op: Operation, settings: Settings, groups: Mapping[str, list[Sche
         responses["409"] = {"$ref": "#/components/responses/Conflict"}
     if op.body is not None:
         responses["413"] = {"$ref": "#/components/responses/RequestTooLarge"}
+        responses["415"] = {"$ref": "#/components/responses/UnsupportedMediaType"}
     if not op.public:
         responses["429"] = {"$ref": "#/components/responses/TooManyRequests"}
     responses["500"] = {"$ref": "#/components/responses/InternalServerError"}

@@ -1,8 +1,9 @@
 """Exact credit amounts: the one constructor, the one formatter and the arithmetic context.
 
-Invariant: every amount that enters the core went through ``to_decimal`` (finite, at most
-``FRACTION_DIGITS_MAX`` fractional and ``SIGNIFICANT_DIGITS_MAX`` significant digits), and all
-arithmetic runs in ``exact_arithmetic()``, which traps any rounding, so sums are exact.
+Invariant: every amount that enters the core went through ``to_decimal`` (finite, below
+10^``INTEGER_DIGITS_MAX`` in magnitude, at most ``FRACTION_DIGITS_MAX`` fractional digits: a
+NUMERIC(30, 12), the range the API reference documents, spec §1.2), and all arithmetic runs
+in ``exact_arithmetic()``, which traps any rounding, so sums are exact.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from decimal import (
 from drawdown.ledger.errors import InvalidAmount
 
 FRACTION_DIGITS_MAX = 12
-SIGNIFICANT_DIGITS_MAX = 30
+INTEGER_DIGITS_MAX = 18
+SIGNIFICANT_DIGITS_MAX = INTEGER_DIGITS_MAX + FRACTION_DIGITS_MAX
 ARITHMETIC_PRECISION = 60
 
 # Trapping Inexact turns any silent rounding into a loud failure: credit sums must be exact.
@@ -94,10 +96,10 @@ def _coerce(value: object, field: str) -> Decimal:
     if isinstance(value, Decimal):
         return value
     if isinstance(value, str):
-        text = value.strip()
-        if _PLAIN_DECIMAL.fullmatch(text) is None:
+        # Nothing around the digits (§1.2): a client's "1 " or "1\u00a0" is not 1.
+        if _PLAIN_DECIMAL.fullmatch(value) is None:
             raise InvalidAmount(field, "must be a plain decimal number such as 12.5")
-        return Decimal(text)
+        return Decimal(value)
     raise InvalidAmount(field, "must be a number")
 
 
@@ -106,12 +108,12 @@ def _check_limits(number: Decimal, field: str) -> None:
         raise InvalidAmount(field, "must be a finite number")
     if number.is_zero():
         return
-    digits, exponent = _significant(number)
+    _, exponent = _significant(number)
     if -exponent > FRACTION_DIGITS_MAX:
         raise InvalidAmount(field, f"must have at most {FRACTION_DIGITS_MAX} fractional digits")
-    # Digits written out in plain notation, counting the zeros a positive exponent implies.
-    if len(digits) + max(exponent, 0) > SIGNIFICANT_DIGITS_MAX:
-        raise InvalidAmount(field, f"must have at most {SIGNIFICANT_DIGITS_MAX} significant digits")
+    # `adjusted()` is the exponent of the leading digit: 17 for any 18-digit integer part.
+    if number.adjusted() >= INTEGER_DIGITS_MAX:
+        raise InvalidAmount(field, f"must be less than 10^{INTEGER_DIGITS_MAX} in magnitude")
 
 
 def _significant(number: Decimal) -> tuple[str, int]:
