@@ -127,6 +127,30 @@ def test_verify_is_clean_after_credit_notes(server: Server, client: orb.Orb) -> 
                                                           (50, "refund")]  # fmt: skip
 
 
+def test_verify_checks_the_cash_balance_chain(server: Server, client: orb.Orb) -> None:
+    c = client.customers.create(name="Cash", email="cash@example.com", currency="USD")
+    moves = client.customers.balance_transactions
+    moves.create(c.id, amount="10", type="increment")
+    second = moves.create(c.id, amount="4", type="decrement")
+    assert verify(server, "--customer", c.id).returncode == 0
+    with server.engine.begin() as conn:
+        conn.execute(text("UPDATE customers SET cash_balance = 7 WHERE id = :c"), {"c": c.id})
+    caught = verify(server, "--customer", c.id)
+    assert caught.returncode == 1
+    assert "the customer's balance 7 is not its newest transaction's 6" in caught.stderr
+    with server.engine.begin() as conn:
+        conn.execute(text("UPDATE customers SET cash_balance = 6 WHERE id = :c"), {"c": c.id})
+        conn.execute(
+            text("UPDATE customer_balance_transactions SET amount = 5 "
+                 "WHERE customer_id = :c AND id = :m"),
+            {"c": c.id, "m": second.id},
+        )  # fmt: skip
+    caught = verify(server, "--customer", c.id)
+    assert caught.returncode == 1
+    assert f"transaction {second.id} (seq 2) ends at 6, its decrement of 5 ends at 5" \
+        in caught.stderr, caught.stderr  # fmt: skip
+
+
 def test_verify_catches_an_altered_block_and_a_rewritten_chain(
     server: Server, client: orb.Orb
 ) -> None:

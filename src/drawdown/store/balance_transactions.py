@@ -77,15 +77,24 @@ def for_invoices(
     return found
 
 
-def chain(tx: Tx, customer_id: str) -> list[tuple[int, Decimal, Decimal, Decimal, str]]:
-    """(seq, amount, starting, ending, type) of every transaction, oldest first (verify)."""
-    query = (
-        select(_moves.seq, _moves.amount, _moves.starting_balance, _moves.ending_balance,
-               _moves.type)
-        .where(_moves.customer_id == customer_id)
-        .order_by(_moves.seq)
-    )  # fmt: skip
-    return [(int(r[0]), r[1], r[2], r[3], r[4]) for r in tx.execute(query)]
+def in_order(tx: Tx, customer_id: str) -> list[BalanceTransaction]:
+    """Every transaction of the customer, oldest first (for verification)."""
+    query = select(customer_balance_transactions).where(_moves.customer_id == customer_id)
+    return [_record(row) for row in tx.execute(query.order_by(_moves.seq)).mappings()]
+
+
+def owners(tx: Tx, customer_id: str | None) -> list[str]:
+    """Customers (or just this one) that have transactions, for verification."""
+    query = select(_moves.customer_id).distinct().order_by(_moves.customer_id)
+    if customer_id is not None:
+        query = query.where(_moves.customer_id == customer_id)
+    return [row[0] for row in tx.execute(query)]
+
+
+def cached_balance(tx: Tx, customer_id: str) -> Decimal:
+    query = select(customers.c.cash_balance).where(customers.c.id == customer_id)
+    balance: Decimal = tx.execute(query).scalar_one()
+    return balance
 
 
 def _record(row: Mapping[str, Any]) -> BalanceTransaction:
