@@ -25,6 +25,7 @@ from starlette.types import ASGIApp
 from drawdown.api.gate import ApiGate
 from drawdown.api.routes import (
     balances,
+    cash_balance,
     credit_notes,
     customers,
     events,
@@ -39,6 +40,7 @@ from drawdown.services.context import ServiceContext
 API_ROUTERS = (
     ping.router, customers.router, balances.router, ledger.router, top_ups.router,
     invoices.router, events.router, reference.router, credit_notes.router,
+    cash_balance.router,
 )  # fmt: skip
 
 

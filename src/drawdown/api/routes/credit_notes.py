@@ -1,5 +1,4 @@
-"""Credit-note endpoints (Orb `credit_notes.create|list|fetch`) and the customer's cash
-balance (`customers.balance_transactions.create|list`)."""
+"""Credit-note endpoints (Orb `credit_notes.create|list|fetch`)."""
 
 from __future__ import annotations
 
@@ -13,24 +12,18 @@ from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.queries import range_filters
 from drawdown.api.replies import JsonReplier
 from drawdown.api.schemas.credit_notes import (
-    BalanceTransactionCreateRequest,
     CreditNoteCreateRequest,
-    balance_transaction_fields,
     credit_note_json,
     credit_note_request,
 )
-from drawdown.api.schemas.invoices import balance_transaction_json
 from drawdown.ledger.dates import format_instant
-from drawdown.services.billing import cash_balance, credit_notes
+from drawdown.services.billing import credit_notes
 from drawdown.services.billing.credit_notes import CreditNoteView
 from drawdown.services.write_path import CustomerRef
-from drawdown.store.records import BalanceTransaction
 
 router = APIRouter()
 
 CREATED: JsonReplier[CreditNoteView] = JsonReplier(201, credit_note_json)
-MOVED: JsonReplier[BalanceTransaction] = JsonReplier(201, balance_transaction_json)
-BALANCE = "/v1/customers/{customer_id}/balance_transactions"
 
 
 @router.post("/v1/credit_notes", status_code=201)
@@ -73,28 +66,3 @@ async def fetch_credit_note(request: Request, credit_note_id: str) -> Response:
     """Fetch a credit note."""
     view = await read(request, credit_notes.get_credit_note, credit_note_id)
     return ExactJSONResponse(credit_note_json(view))
-
-
-@router.post(BALANCE, status_code=201)
-async def create_balance_transaction(request: Request, customer_id: str) -> Response:
-    """Create a customer balance transaction."""
-    body = validated(BalanceTransactionCreateRequest, body_of(request))
-    fields = balance_transaction_fields(body, service_context(request).settings)
-    work = cash_balance.create_transaction(CustomerRef(id=customer_id), fields)
-    return await respond(request, work, MOVED)
-
-
-@router.get(BALANCE)
-async def list_balance_transactions(request: Request, customer_id: str) -> Response:
-    """List a customer's balance transactions, newest first."""
-    operation_time = range_filters(request, "operation_time")
-    filters = {"c": customer_id, "t": operation_time}
-    pager = pagination.Pager.of(request, "balance_transactions", filters)
-    after = pager.after(pagination.cursor_int)
-    query = cash_balance.TransactionQuery(
-        operation_time, None if after is None else after[0], pager.fetch
-    )
-    moves = await read(request, cash_balance.list_transactions, CustomerRef(id=customer_id), query)
-    return pager.respond(
-        moves, lambda m: [m.seq], lambda page: [balance_transaction_json(m) for m in page]
-    )
