@@ -163,6 +163,16 @@ def server(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[Se
     stop_server(srv)
 
 
+@pytest.fixture(scope="session", params=BACKENDS)
+def drafting_server(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[Server]:
+    """A server that makes draft invoices for customers with `auto_issuance: false`
+    (`DRAWDOWN_DRAFT_INVOICES=manual_issuance`; by default, spec R-INV-4, it never does)."""
+    env = {"DRAWDOWN_DRAFT_INVOICES": "manual_issuance"}
+    srv = start_server(database_factory(request.param), env=env)
+    yield srv
+    stop_server(srv)
+
+
 @pytest.fixture
 def client(server: Server) -> orb.Orb:
     return server.client()

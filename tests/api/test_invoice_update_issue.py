@@ -1,5 +1,6 @@
 """`invoices.update` and drafts (issue 19): metadata on any invoice; dates, terms and
-auto-collection on drafts only; drafts only for customers with `auto_issuance: false`."""
+auto-collection on drafts only; drafts only with `DRAWDOWN_DRAFT_INVOICES=manual_issuance`,
+for customers with `auto_issuance: false` (by default R-INV-4 issues every invoice)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ def test_dates_and_terms_change_only_on_drafts(server: Server) -> None:
                  json={"metadata": {"k": "v"}})  # fmt: skip
 
 
-def test_auto_issuance_false_makes_drafts_that_issue_by_hand(server: Server) -> None:
+def test_auto_issuance_false_makes_drafts_that_issue_by_hand(drafting_server: Server) -> None:
+    server = drafting_server
     strict = server.client(_strict_response_validation=True)
     c = customer(strict, currency="USD", auto_issuance=False, timezone="Europe/Berlin")
     bought = purchase(strict, c.id, 10, "2", require_successful_payment=True,
@@ -97,7 +99,10 @@ def test_auto_issuance_false_makes_drafts_that_issue_by_hand(server: Server) -> 
         ({"net_terms": "5"}, "net_terms"),
     ],
 )
-def test_bad_draft_changes_are_refused(server: Server, body: dict[str, object], field: str) -> None:
+def test_bad_draft_changes_are_refused(
+    drafting_server: Server, body: dict[str, object], field: str
+) -> None:
+    server = drafting_server
     strict = server.client(_strict_response_validation=True)
     c = customer(strict, currency="USD", auto_issuance=False)
     draft = purchase(strict, c.id, 10, "1", invoice_date="2030-01-10").created_invoices[0]
@@ -106,7 +111,8 @@ def test_bad_draft_changes_are_refused(server: Server, body: dict[str, object], 
     assert found["validation_errors"][0]["field"] == field
 
 
-def test_a_custom_due_date_refuses_a_later_invoice_date(server: Server) -> None:
+def test_a_custom_due_date_refuses_a_later_invoice_date(drafting_server: Server) -> None:
+    server = drafting_server
     strict = server.client(_strict_response_validation=True)
     c = customer(strict, currency="USD", auto_issuance=False)
     draft = purchase(strict, c.id, 10, "1", invoice_date="2030-01-10",
@@ -116,10 +122,11 @@ def test_a_custom_due_date_refuses_a_later_invoice_date(server: Server) -> None:
     assert body["validation_errors"][0]["field"] == "invoice_date"
 
 
-def test_drafts_are_opt_in_only(server: Server) -> None:
+def test_drafts_are_opt_in_only(drafting_server: Server) -> None:
     """Default customers (auto_issuance null or true) keep E28: invoices are issued, and
     issuing one is a constraint violation. Paid-at-creation invoices are never drafts, and
     top-ups always issue (nobody is there to approve an automatic purchase)."""
+    server = drafting_server
     strict = server.client(_strict_response_validation=True)
     for auto_issuance in (None, True):
         c = customer(strict, currency="USD", auto_issuance=auto_issuance)
@@ -137,3 +144,14 @@ def test_drafts_are_opt_in_only(server: Server) -> None:
     )  # fmt: skip
     fired = next(iter(strict.customers.credits.ledger.list(manual.id)))
     assert fired.created_invoices[0].status == "issued"
+
+
+def test_by_default_auto_issuance_false_still_issues(server: Server) -> None:
+    """R-INV-4: without `DRAWDOWN_DRAFT_INVOICES=manual_issuance`, `auto_issuance` is only
+    stored and echoed (spec §2.1): the purchase invoice is issued, and E28 refuses it."""
+    strict = server.client(_strict_response_validation=True)
+    c = customer(strict, currency="USD", auto_issuance=False)
+    [invoice] = purchase(strict, c.id, 10, "1").created_invoices
+    assert (invoice.status, invoice.issued_at) == ("issued", invoice.created_at)
+    rejected(server, orb.BadRequestError, "400-constraint-violation",
+             strict.invoices.issue, invoice.id)  # fmt: skip

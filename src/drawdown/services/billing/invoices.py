@@ -216,7 +216,8 @@ def update_invoice(
 
 
 def issue(owner: CustomerRef, invoice_id: str) -> Work[InvoiceView]:
-    """E28: draft → issued. Drafts arise only for customers with `auto_issuance: false`."""
+    """E28: draft → issued. Drafts arise only with `DRAWDOWN_DRAFT_INVOICES=manual_issuance`,
+    for customers with `auto_issuance: false` (`invoicing.manual_issuance`)."""
 
     def issue_draft(tx: CustomerTx) -> InvoiceView:
         invoice = invoicing.locked_invoice(tx, invoice_id)

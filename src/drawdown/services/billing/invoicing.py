@@ -42,9 +42,16 @@ class InvoiceTerms:
     mark_as_paid: bool
     require_successful_payment: bool
     net_terms: int | None = None  # None: a custom due date
-    # False: an invoice that is not paid at creation starts as a draft (the customer's
-    # `auto_issuance: false`, Orb's "invoices require manual approval").
+    # False: an invoice that is not paid at creation starts as a draft (only with
+    # `DRAWDOWN_DRAFT_INVOICES=manual_issuance`, for a customer with `auto_issuance: false`,
+    # Orb's "invoices require manual approval"; by default R-INV-4 issues it).
     auto_issue: bool = True
+
+
+def manual_issuance(tx: CustomerTx) -> bool:
+    """Whether this customer's purchase invoices start as drafts (opt-in, see above)."""
+    drafting = tx.ctx.settings.draft_invoices == "manual_issuance"
+    return drafting and tx.customer.auto_issuance is False
 
 
 def total_for(customer: Customer, quantity: Decimal, unit_amount: Decimal) -> Decimal:
@@ -92,7 +99,7 @@ def terms_from_settings(
         mark_as_paid=bool(settings.get("mark_as_paid")),
         require_successful_payment=bool(settings.get("require_successful_payment")),
         net_terms=net_terms,
-        auto_issue=tx.customer.auto_issuance is not False,
+        auto_issue=not manual_issuance(tx),
     )
 
 
