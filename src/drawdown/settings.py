@@ -43,6 +43,7 @@ def _env_keys() -> tuple[str, ...]:
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+DRAFT_INVOICES = ("never", "manual_issuance")
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,10 @@ class Settings:
     usage_deduction: str = "on"
     usage_deduct_poll_seconds: float = 1.0
     usage_events_per_request_max: int = 500
+    # Draft invoices: "never" (spec R-INV-4: a credit purchase's invoice is issued, or paid
+    # at creation) or "manual_issuance" (Orb's meaning of a customer's `auto_issuance:
+    # false`: its purchase invoices start as drafts that `invoices.issue` issues).
+    draft_invoices: str = "never"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -157,4 +162,6 @@ class Settings:
                                                  cls.usage_deduct_poll_seconds),
             usage_events_per_request_max=_env_int("DRAWDOWN_USAGE_EVENTS_PER_REQUEST_MAX",
                                                   cls.usage_events_per_request_max),
+            draft_invoices=_env_choice("DRAWDOWN_DRAFT_INVOICES", DRAFT_INVOICES,
+                                       cls.draft_invoices),
         )  # fmt: skip

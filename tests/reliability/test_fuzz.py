@@ -109,6 +109,12 @@ def seed(server: Server) -> Seeded:
         ]
         invoices = getattr(bought, "created_invoices", None) or []
         seeded.ids["invoice_id"] += [invoice.id for invoice in invoices]
+        note = client.credit_notes.create(
+            line_items=[{"invoice_line_item_id": invoices[0].line_items[0].id, "amount": "1"}],
+            reason="duplicate",
+        )
+        seeded.ids["credit_note_id"].append(note.id)
+        client.customers.balance_transactions.create(customer.id, amount="5", type="increment")
         top_up = client.customers.credits.top_ups.create(
             customer.id, currency="credits", threshold="10", amount="100",
             per_unit_cost_basis="0.10",

@@ -25,6 +25,8 @@ from starlette.types import ASGIApp
 from drawdown.api.gate import ApiGate
 from drawdown.api.routes import (
     balances,
+    cash_balance,
+    credit_notes,
     customers,
     events,
     invoices,
@@ -37,7 +39,8 @@ from drawdown.services.context import ServiceContext
 
 API_ROUTERS = (
     ping.router, customers.router, balances.router, ledger.router, top_ups.router,
-    invoices.router, events.router, reference.router,
+    invoices.router, events.router, reference.router, credit_notes.router,
+    cash_balance.router,
 )  # fmt: skip
 
 

@@ -21,7 +21,8 @@ PROGRESS_SECONDS = 2.0
 def verify(
     customer: str = typer.Option(None, help="Verify only this customer's ledgers (by id)"),
 ) -> None:
-    """Recompute every ledger's hash chain and replay its commands; exit 1 on a mismatch."""
+    """Recompute every ledger's hash chain, replay its commands and check cash balances;
+    exit 1 on a mismatch."""
     ctx = build_context(Settings.from_env())
     started = last = time.monotonic()
 

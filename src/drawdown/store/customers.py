@@ -95,7 +95,8 @@ def _customer_from_tuple(tx: Tx, row: Sequence[Any]) -> Customer:
     c = tx.codec
     (customer_id, external_id, name, email, additional, currency, timezone, metadata,
      auto_collection, auto_issuance, email_delivery, provider, provider_id, billing, shipping,
-     tax_id, created_at, overdraft, thresholds) = row[: len(_CUSTOMER_FIELDS)]  # fmt: skip
+     tax_id, created_at, overdraft, thresholds,
+     cash_balance) = row[: len(_CUSTOMER_FIELDS)]  # fmt: skip
     return Customer(
         id=customer_id,
         external_customer_id=external_id,
@@ -116,6 +117,7 @@ def _customer_from_tuple(tx: Tx, row: Sequence[Any]) -> Customer:
         created_at=c.read_instant(created_at),  # type: ignore[arg-type]
         overdraft=overdraft,
         balance_alert_thresholds=tuple(c.read_json(thresholds) or ()),
+        cash_balance=c.read_decimal(cash_balance),  # type: ignore[arg-type]
     )
 
 

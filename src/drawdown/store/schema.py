@@ -79,6 +79,10 @@ customers = Table(
     # Per-customer `customer.credit_balance_dropped` thresholds: [{"currency", "value"}].
     # Read with the customer on every write, so a write without thresholds reads nothing more.
     Column("balance_alert_thresholds", JSONDocument),
+    # The cash balance (Orb's customer balance, not credits): the ending balance of the
+    # customer's newest `customer_balance_transactions` row, kept here so every rendering
+    # of a customer has it without reading the transactions.
+    Column("cash_balance", ExactDecimal, nullable=False, server_default=text("'0'")),
     Index("ix_customers_created", "created_at", "id"),
 )
 
@@ -235,6 +239,12 @@ invoices = Table(
     Column("payment_external_id", String(255)),
     Column("payment_notes", Text),
     Column("deleted_at", UTCDateTime),
+    Column("metadata", JSONDocument, nullable=False, server_default=text("'{}'")),
+    # When it became `issued` (null while a draft); the terms its due date follows (null:
+    # a custom due date); the sum of its credit notes' totals (non-zero: notes to read).
+    Column("issued_at", UTCDateTime),
+    Column("net_terms", Integer),
+    Column("credited", ExactDecimal, nullable=False, server_default=text("'0'")),
     PrimaryKeyConstraint("customer_id", "id"),
     # Numbers come from one sequence (PostgreSQL) or counter (SQLite), so they are unique
     # account-wide; the constraint is per customer so a sharded table can keep it.
@@ -244,6 +254,8 @@ invoices = Table(
     Index("ix_invoices_listing", "invoice_date", "created_at"),
     Index("ix_invoices_id", "id"),
     Index("ix_invoices_block", "customer_id", "block_id"),
+    # Credit notes name the invoice by its line item (ids are random, unique without it).
+    Index("ix_invoices_line_item", "line_item_id"),
 )
 
 top_ups = Table(
@@ -489,4 +501,88 @@ usage_carry = Table(
     Column("carried", ExactDecimal, nullable=False),  # up to 24 fraction digits, exact
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("customer_id", "currency", "item_id"),
+)
+
+# --- credit notes and the customer's cash balance --------------------------------------------
+
+# A credit note credits money on an issued or paid invoice (an `adjustment` or a `refund`);
+# the credits it takes back are `void` entries of the purchase's blocks. Never changed after
+# it is written (drawdown has no way to void a credit note), so `voided_at` stays null.
+credit_notes = Table(
+    "credit_notes",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("credit_note_number", String(32), nullable=False),
+    Column("invoice_id", String(ID), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("memo", Text),
+    Column("currency", String(8), nullable=False),
+    Column("total", ExactDecimal, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("voided_at", UTCDateTime),
+    PrimaryKeyConstraint("customer_id", "id"),
+    UniqueConstraint("customer_id", "credit_note_number"),
+    ForeignKeyConstraint(["customer_id", "invoice_id"], ["invoices.customer_id", "invoices.id"]),
+    CheckConstraint("type IN ('refund', 'adjustment')", name="type_known"),
+    CheckConstraint(
+        "reason IN ('duplicate', 'fraudulent', 'order_change', 'product_unsatisfactory')",
+        name="reason_known",
+    ),
+    Index("ix_credit_notes_listing", "created_at", "id"),
+    Index("ix_credit_notes_id", "id"),
+    Index("ix_credit_notes_invoice", "customer_id", "invoice_id"),
+)
+
+# One row per invoice line item a credit note credits: the money and the credits it took
+# back (`quantity`, what the voids removed), and the service period it covers.
+credit_note_line_items = Table(
+    "credit_note_line_items",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("credit_note_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("invoice_line_item_id", String(ID), nullable=False),
+    Column("item_id", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("quantity", ExactDecimal, nullable=False),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("customer_id", "id"),
+    UniqueConstraint("customer_id", "credit_note_id", "position"),
+    ForeignKeyConstraint(
+        ["customer_id", "credit_note_id"], ["credit_notes.customer_id", "credit_notes.id"]
+    ),
+)
+
+credit_note_numbers = Sequence("credit_note_numbers", metadata=metadata)
+
+# The cash balance's own append-only ledger (Orb's customer balance transactions): each row
+# moves the balance by `amount` and records where it started and ended, so consecutive rows
+# chain (`starting_balance` = the previous row's `ending_balance`, from 0).
+customer_balance_transactions = Table(
+    "customer_balance_transactions",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("starting_balance", ExactDecimal, nullable=False),
+    Column("ending_balance", ExactDecimal, nullable=False),
+    Column("description", Text),
+    Column("invoice_id", String(ID)),
+    Column("credit_note_id", String(ID)),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("customer_id", "id"),
+    UniqueConstraint("customer_id", "seq"),
+    ForeignKeyConstraint(["customer_id"], ["customers.id"]),
+    CheckConstraint("type IN ('increment', 'decrement')", name="type_known"),
+    CheckConstraint("seq >= 1", name="seq_positive"),
+    Index("ix_customer_balance_transactions_invoice", "customer_id", "invoice_id"),
 )
