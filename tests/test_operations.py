@@ -118,12 +118,12 @@ def test_ready_says_migrations_pending(database_factory: Any, tmp_path: Path) ->
     srv = start_logged_server(url, tmp_path / "log")
     try:
         with srv.engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+            conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
         ready = httpx.get(root(srv) + "/ready")
         assert ready.status_code == 503
         assert ready.json() == {"status": "not ready", "database": "ok", "migrations": "pending"}
         with srv.engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
+            conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
         assert httpx.get(root(srv) + "/ready").status_code == 200
     finally:
         stop_server(srv)

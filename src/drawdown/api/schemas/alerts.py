@@ -3,13 +3,27 @@ object, with every key the SDK's model has (fields drawdown has no use for are n
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
 
+from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant
+from drawdown.ledger.errors import LedgerError
 from drawdown.services.balance_alerts import AlertView
-from drawdown.services.entry_input import Amount
+
+
+def _threshold(value: object) -> Decimal:
+    # As a pydantic error, so the 400 names the field where it sits (`thresholds.0.value`).
+    try:
+        return to_decimal(value, field="value")
+    except LedgerError as exc:
+        raise PydanticCustomError("decimal", exc.message) from exc
+
+
+ThresholdValue = Annotated[Decimal, BeforeValidator(_threshold)]
 
 
 class _Strict(BaseModel):
@@ -19,7 +33,7 @@ class _Strict(BaseModel):
 class ThresholdParam(_Strict):
     """A balance threshold: a dropped alert fires when the available balance is ≤ value."""
 
-    value: Amount
+    value: ThresholdValue
 
 
 class AlertCreate(_Strict):
