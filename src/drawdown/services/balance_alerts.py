@@ -34,6 +34,7 @@ DEPLETED = "credit_balance_depleted"
 DROPPED = "credit_balance_dropped"
 RECOVERED = "credit_balance_recovered"
 TYPES = (DEPLETED, DROPPED, RECOVERED)
+KINDS: dict[str, AlertKind] = {DEPLETED: "depleted", DROPPED: "dropped", RECOVERED: "recovered"}
 # Orb's other alert types watch plans and subscriptions, which drawdown does not have.
 PLAN_TYPES = ("usage_exceeded", "cost_exceeded", "spend_exceeded",
               "license_balance_threshold_reached")  # fmt: skip
@@ -62,13 +63,6 @@ class DuplicateAlert(ServiceError):
         )
 
 
-def kind_of(alert_type: str) -> AlertKind:
-    """The core's name for an alert type: `credit_balance_dropped` → `dropped`."""
-    kind = alert_type.removeprefix("credit_balance_")
-    assert kind in ("depleted", "dropped", "recovered"), alert_type
-    return kind  # type: ignore[return-value]
-
-
 def status_of(stored: tuple[bool, Sequence[Decimal]] | None) -> AlertStatus:
     """A ledger's stored alert state; a ledger never evaluated is neither depleted nor below."""
     depleted, below = stored if stored is not None else (False, ())
@@ -76,14 +70,14 @@ def status_of(stored: tuple[bool, Sequence[Decimal]] | None) -> AlertStatus:
 
 
 def _view(alert: BalanceAlert, customer: Customer, status: AlertStatus) -> AlertView:
-    return AlertView(alert, customer, threshold_status(status, kind_of(alert.type),
+    return AlertView(alert, customer, threshold_status(status, KINDS[alert.type],
                                                        alert.thresholds))  # fmt: skip
 
 
 # --- input ------------------------------------------------------------------------------
 
 
-def alert_type(value: str | None) -> str:
+def checked_type(value: str | None) -> str:
     if value in TYPES:
         assert value is not None
         return value
@@ -177,7 +171,7 @@ def _views(tx: Tx, customer: Customer, found: Sequence[BalanceAlert]) -> list[Al
 def create_alert(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[AlertView]:
     """A new enabled alert for one ledger (`currency`, `type`, `thresholds` as Decimals);
     refused if the ledger already has a live alert of that type."""
-    chosen = alert_type(fields.get("type"))
+    chosen = checked_type(fields.get("type"))
     values = checked_thresholds(chosen, fields.get("thresholds"))
     currency: str | None = fields.get("currency")
     if currency is None:
