@@ -468,8 +468,7 @@ def refinements(settings: Settings) -> dict[str, dict[str, Schema]]:
             "threshold_overrides": {"type": "array", "maxItems": 0,
                                     "description": "Cost alerts only: must be null or empty."}},
         "ThresholdRequestParams": {"value": {
-            "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": (
-                f"^[0-9]+(\\.[0-9]{{1,{fraction}}})?$")}],
+            "anyOf": [{"type": "number", "minimum": 0}, decimal],
             "description": "The dropped alert fires when the available balance is at or "
                            "below it; ≥ 0."}},
     }  # fmt: skip
