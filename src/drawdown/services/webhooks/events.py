@@ -21,7 +21,6 @@ DEPLETED = "customer.credit_balance_depleted"
 DROPPED = "customer.credit_balance_dropped"
 RECOVERED = "customer.credit_balance_recovered"
 EXPIRING = "customer.credits_expiring"  # a drawdown extension
-BALANCE_EVENTS = frozenset({DEPLETED, DROPPED, RECOVERED})
 EVENT_TYPES = (DEPLETED, DROPPED, RECOVERED, EXPIRING)
 
 
