@@ -2,7 +2,7 @@
 
 Cases are drawn from every operation of `/v1/openapi.json` (as the server serves it), half
 from schema-valid data and half from schema-violating data; most path ids are replaced by
-ids of customers, blocks, top-ups and invoices seeded first, so requests reach the business
+ids of customers, blocks, top-ups, invoices and alerts seeded first, so requests reach the business
 rules instead of stopping at 404. Every response must be no 5xx, have a documented status,
 content type and headers, and match its documented schema.
 
@@ -121,6 +121,11 @@ def seed(server: Server) -> Seeded:
             invoice_settings={"auto_collection": False, "net_terms": 0},
         )  # fmt: skip
         seeded.ids["top_up_id"].append(top_up.id)
+        alerts = [
+            client.alerts.create_for_customer(customer.id, currency="credits", type=kind)
+            for kind in ("credit_balance_depleted", "credit_balance_recovered")
+        ]
+        seeded.ids["alert_configuration_id"] += [alert.id for alert in alerts]
     return seeded
 
 
@@ -135,10 +140,19 @@ def _victim_block(client: orb.Orb, customer_id: str) -> str:
     return str(entry.credit_block.id)
 
 
+def _victim_alert(client: orb.Orb, customer_id: str) -> str:
+    alert = client.alerts.create_for_customer(
+        customer_id, currency=unique("unit"), type="credit_balance_dropped",
+        thresholds=[{"value": 5}],
+    )  # fmt: skip
+    return str(alert.id)
+
+
 # Deletions get a resource made for them, most of the time, so the seed stays.
 VICTIMS = {
     "DELETE /customers/{customer_id}": ("customer_id", _victim_customer),
     "DELETE /credit_blocks/{block_id}": ("block_id", _victim_block),
+    "DELETE /alerts/{alert_configuration_id}": ("alert_configuration_id", _victim_alert),
 }
 
 

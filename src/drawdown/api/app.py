@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 
 from drawdown.api.gate import ApiGate
 from drawdown.api.routes import (
+    alerts,
     balances,
     cash_balance,
     credit_notes,
@@ -40,7 +41,7 @@ from drawdown.services.context import ServiceContext
 API_ROUTERS = (
     ping.router, customers.router, balances.router, ledger.router, top_ups.router,
     invoices.router, events.router, reference.router, credit_notes.router,
-    cash_balance.router,
+    cash_balance.router, alerts.router,
 )  # fmt: skip
 
 

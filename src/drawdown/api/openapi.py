@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from drawdown.api.errors import ERROR_TYPES, TYPE_PREFIX
+from drawdown.api.schemas.alerts import AlertCreate, AlertUpdate
 from drawdown.api.schemas.balances import CreditSettingsUpdate
 from drawdown.api.schemas.credit_notes import (
     BalanceTransactionCreateRequest,
@@ -41,6 +42,7 @@ from drawdown.api.schemas.invoices import (
     TopUpRequest,
 )
 from drawdown.ledger.amounts import FRACTION_DIGITS_MAX, INTEGER_DIGITS_MAX
+from drawdown.services.balance_alerts import THRESHOLDS_MAX, TYPES
 from drawdown.services.currencies import CUSTOM_UNIT_LENGTH_MAX, MINOR_UNITS
 from drawdown.services.customers import EMAILS_MAX, EXTERNAL_ID_LENGTH_MAX, NAME_LENGTH_MAX
 from drawdown.services.emails import EMAIL_LENGTH_MAX
@@ -253,6 +255,7 @@ def _response_schemas() -> dict[str, Schema]:
             "balance_alert_thresholds": array(obj({"currency": STRING, "value": NUMBER})),
         }, "drawdown extension: a customer's overdraft policy and balance-alert thresholds."),
         "Error": _error_schema(),
+        "Alert": _alert_schema(),
     }  # fmt: skip
 
 
@@ -291,6 +294,33 @@ def _credit_note_schemas() -> dict[str, Schema]:
             "type": enum("increment", "decrement"),
         }, "A move of the customer's cash balance (money, not credits)."),
     }  # fmt: skip
+
+
+def _alert_schema() -> Schema:
+    """Orb's `Alert` as drawdown sends it: a customer's credit-balance alert."""
+    threshold = obj({"value": NUMBER})
+    return obj(
+        {
+            "id": ID,
+            "created_at": INSTANT,
+            "currency": STRING,
+            "customer": ref("CustomerMinified"),
+            "enabled": BOOLEAN,
+            "metric": NULL,
+            "plan": NULL,
+            "subscription": NULL,
+            "thresholds": nullable(array(threshold)),
+            "type": enum(*TYPES),
+            "balance_alert_status": array(obj({"in_alert": BOOLEAN, "threshold_value": NUMBER})),
+            "grouping_keys": NULL,
+            "license_type": NULL,
+            "price_filters": NULL,
+            "threshold_overrides": NULL,
+        },
+        "A customer's credit-balance alert. `thresholds` only on `credit_balance_dropped` "
+        "(null otherwise); `balance_alert_status` is each threshold (0 for depleted and "
+        "recovered alerts) and whether the ledger was at or below it at its last write.",
+    )
 
 
 ENTRY_SCHEMAS = {
@@ -335,6 +365,8 @@ REQUEST_MODELS: Mapping[type[BaseModel], str] = {
     InvoiceUpdateRequest: "EditInvoiceRequestParams",
     CreditNoteCreateRequest: "NewCreditNoteRequestParams",
     BalanceTransactionCreateRequest: "NewCustomerBalanceTransactionRequestParams",
+    AlertCreate: "CreateCustomerAlertRequestParams",
+    AlertUpdate: "UpdateAlertRequestParams",
 }
 # nested models' class names -> component names
 NESTED_NAMES = {
@@ -345,6 +377,7 @@ NESTED_NAMES = {
     "TopUpInvoiceSettings": "TopUpInvoiceSettingsRequestParams",
     "ThresholdIn": "BalanceAlertThresholdRequestParams",
     "CreditNoteLineItemRequest": "NewCreditNoteLineItemRequestParams",
+    "ThresholdParam": "ThresholdRequestParams",
 }
 
 
@@ -488,6 +521,27 @@ def refinements(settings: Settings) -> dict[str, dict[str, Schema]]:
         "NewCustomerBalanceTransactionRequestParams": {
             "amount": money,
             "description": {"type": "string", "maxLength": settings.description_length_max}},
+        "CreateCustomerAlertRequestParams": {
+            "currency": {**unit, "description": "The ledger: an ISO 4217 code (the customer's "
+                         "currency) or a custom pricing unit."},
+            "type": {**enum(*TYPES), "description": "One alert of each type per ledger."},
+            "thresholds": {"type": "array", "maxItems": THRESHOLDS_MAX,
+                           "items": ref("ThresholdRequestParams"),
+                           "description": "Required (≥ 1) for credit_balance_dropped; none "
+                                          "for the other types."}},
+        "UpdateAlertRequestParams": {
+            "thresholds": {"type": "array", "maxItems": THRESHOLDS_MAX,
+                           "items": ref("ThresholdRequestParams"),
+                           "description": "The new thresholds (≥ 1 on a dropped alert, none "
+                                          "on the others)."},
+            "price_filters": {"type": "array", "maxItems": 0,
+                              "description": "Cost alerts only: must be null or empty."},
+            "threshold_overrides": {"type": "array", "maxItems": 0,
+                                    "description": "Cost alerts only: must be null or empty."}},
+        "ThresholdRequestParams": {"value": {
+            "anyOf": [{"type": "number", "minimum": 0}, decimal],
+            "description": "The dropped alert fires when the available balance is at or "
+                           "below it; ≥ 0."}},
     }  # fmt: skip
 
 
@@ -550,6 +604,9 @@ PATH_DESCRIPTIONS = {
                             "(percent-encoded).",
     "block_id": "A credit block id.", "top_up_id": "A top-up id.", "invoice_id": "An invoice id.",
     "credit_note_id": "A credit note id.",
+    "alert_configuration_id": "An alert id (Orb's `alert_id`).",
+    "plan_id": "A plan id (drawdown has no plans).",
+    "subscription_id": "A subscription id (drawdown has no subscriptions).",
 }  # fmt: skip
 
 
@@ -605,6 +662,43 @@ def twins(
                   f"{summary} (by external customer id)", sdk=by_external_sdk, **kw),
     ]  # fmt: skip
 
+
+ALERT = "/alerts/{alert_configuration_id}"
+NOT_AVAILABLE = ("Not available: drawdown has no plans or subscriptions, so this always "
+                 "answers 400 feature-not-available and writes nothing.")  # fmt: skip
+ALERT_OPERATIONS = (
+    Operation("post", "/alerts/customer_id/{customer_id}", "create-customer-alert",
+              "Create a credit-balance alert for a customer", "Alert", success=201,
+              response=ref("Alert"), body="CreateCustomerAlertRequestParams",
+              sdk="alerts.create_for_customer"),
+    Operation("post", "/alerts/external_customer_id/{external_customer_id}",
+              "create-customer-alert-external-id",
+              "Create a credit-balance alert for a customer by external customer id", "Alert",
+              success=201, response=ref("Alert"), body="CreateCustomerAlertRequestParams",
+              sdk="alerts.create_for_external_customer"),
+    Operation("post", "/alerts/plan_id/{plan_id}", "create-plan-alert",
+              "Create a plan alert (not available)", "Alert", success=201,
+              response=ref("Alert"), sdk="alerts.create_for_plan", not_found=False,
+              extra={"description": NOT_AVAILABLE}),
+    Operation("post", "/alerts/subscription_id/{subscription_id}", "create-subscription-alert",
+              "Create a subscription alert (not available)", "Alert", success=201,
+              response=ref("Alert"), sdk="alerts.create_for_subscription", not_found=False,
+              extra={"description": NOT_AVAILABLE}),
+    Operation("get", "/alerts", "list-alerts", "List a customer's alerts, newest first", "Alert",
+              response=_page("Alert"), params=("pagination", "alerts"), sdk="alerts.list"),
+    Operation("get", ALERT, "fetch-alert", "Fetch an alert", "Alert", response=ref("Alert"),
+              sdk="alerts.retrieve"),
+    Operation("put", ALERT, "update-alert", "Replace an alert's thresholds", "Alert",
+              response=ref("Alert"), body="UpdateAlertRequestParams", sdk="alerts.update"),
+    Operation("delete", ALERT, "delete-alert", "Delete an alert", "Alert", success=204,
+              sdk="alerts.delete"),
+    Operation("post", ALERT + "/enable", "enable-alert",
+              "Enable an alert (from the customer's next write)", "Alert",
+              response=ref("Alert"), params=("alert_subscription",), sdk="alerts.enable"),
+    Operation("post", ALERT + "/disable", "disable-alert",
+              "Disable an alert (from the customer's next write)", "Alert",
+              response=ref("Alert"), params=("alert_subscription",), sdk="alerts.disable"),
+)  # fmt: skip
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/ping", "ping", "Check the API key", "Availability",
@@ -715,6 +809,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/ingest", "ingest", "Ingest events", "Event",
               response=ref("EventIngestResponse"), body="EventIngestRequest",
               sdk="events.ingest", not_found=False),
+    *ALERT_OPERATIONS,
 )  # fmt: skip
 
 
@@ -757,6 +852,15 @@ def query_groups(settings: Settings) -> dict[str, list[Schema]]:
                                 "Accepted and ignored.")],
         "credit_notes": [query("customer_id", STRING), query("external_customer_id", STRING)],
         "operation_time": ranges("operation_time", INSTANT),
+        "alerts": [
+            query("customer_id", STRING), query("external_customer_id", STRING),
+            query("subscription_id", STRING, "drawdown has no subscriptions: matches nothing."),
+            *ranges("created_at", INSTANT),
+        ],
+        "alert_subscription": [query("subscription_id", STRING,
+                                     "Selects a plan alert's copy for one subscription: "
+                                     "drawdown has none, so giving it is a 400 "
+                                     "feature-not-available.")],
     }  # fmt: skip
 
 
@@ -898,6 +1002,8 @@ def _operation(op: Operation, settings: Settings, groups: Mapping[str, list[Sche
         result["x-sdk-method"] = op.sdk
     else:
         result["description"] = "A drawdown extension (not in Orb's API)."
+    if "description" in op.extra:
+        result["description"] = op.extra["description"]
     return result
 
 

@@ -33,7 +33,7 @@ def customer_of(row: Mapping[str, Any]) -> Customer:
     values = {name: row[name] for name in _CUSTOMER_FIELDS}
     values["additional_emails"] = tuple(values["additional_emails"] or ())
     values["metadata"] = dict(values["metadata"] or {})
-    values["balance_alert_thresholds"] = tuple(values["balance_alert_thresholds"] or ())
+    values["balance_alerts"] = bool(values["balance_alerts"])
     return Customer(**values)
 
 
@@ -95,7 +95,7 @@ def _customer_from_tuple(tx: Tx, row: Sequence[Any]) -> Customer:
     c = tx.codec
     (customer_id, external_id, name, email, additional, currency, timezone, metadata,
      auto_collection, auto_issuance, email_delivery, provider, provider_id, billing, shipping,
-     tax_id, created_at, overdraft, thresholds,
+     tax_id, created_at, overdraft, has_alerts,
      cash_balance) = row[: len(_CUSTOMER_FIELDS)]  # fmt: skip
     return Customer(
         id=customer_id,
@@ -116,7 +116,7 @@ def _customer_from_tuple(tx: Tx, row: Sequence[Any]) -> Customer:
         tax_id=c.read_json(tax_id),
         created_at=c.read_instant(created_at),  # type: ignore[arg-type]
         overdraft=overdraft,
-        balance_alert_thresholds=tuple(c.read_json(thresholds) or ()),
+        balance_alerts=bool(has_alerts),
         cash_balance=c.read_decimal(cash_balance),  # type: ignore[arg-type]
     )
 

@@ -34,10 +34,23 @@ class Customer:
     tax_id: Mapping[str, Any] | None
     created_at: datetime
     overdraft: str | None = None
-    # `customer.credit_balance_dropped` thresholds: ({"currency", "value"}, ...).
-    balance_alert_thresholds: tuple[Mapping[str, str], ...] = ()
+    # Whether any balance alert is configured (then writes read the customer's alerts).
+    balance_alerts: bool = False
     # The cash balance (Orb's customer balance), in the customer's currency; not credits.
     cash_balance: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class BalanceAlert:
+    """One of Orb's customer alerts: a balance event of `type` for the `currency` ledger."""
+
+    customer_id: str
+    id: str
+    type: str  # credit_balance_depleted | credit_balance_dropped | credit_balance_recovered
+    currency: str
+    enabled: bool
+    thresholds: tuple[Decimal, ...]  # ascending; only credit_balance_dropped has any
+    created_at: datetime
 
 
 @dataclass(frozen=True)

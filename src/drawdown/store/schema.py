@@ -76,9 +76,9 @@ customers = Table(
     Column("deleted_at", UTCDateTime),
     # Per-customer overdraft policy ("allow" / "refuse"); null follows the server setting.
     Column("overdraft", String(16)),
-    # Per-customer `customer.credit_balance_dropped` thresholds: [{"currency", "value"}].
-    # Read with the customer on every write, so a write without thresholds reads nothing more.
-    Column("balance_alert_thresholds", JSONDocument),
+    # Whether the customer has any balance alert (a live row of `alerts`). Read with the
+    # customer on every write, so a write for a customer without alerts reads nothing more.
+    Column("balance_alerts", Boolean, nullable=False, server_default=text("false")),
     # The cash balance (Orb's customer balance, not credits): the ending balance of the
     # customer's newest `customer_balance_transactions` row, kept here so every rendering
     # of a customer has it without reading the transactions.
@@ -415,8 +415,9 @@ webhook_attempts = Table(
     Index("ix_webhook_attempts_endpoint", "endpoint_id", "attempted_at"),
 )
 
-# The alert state of each ledger (Orb's `balance_alert_status`): whether it is depleted and
-# which dropped thresholds it is below, so each event fires once per crossing.
+# The alert state of each ledger (Orb's `balance_alert_status`), shared by the ledger's
+# alerts: whether it is depleted and which dropped thresholds it is below, so each event
+# fires once per crossing. Kept while the ledger has alerts, enabled or not.
 balance_alert_status = Table(
     "balance_alert_status",
     metadata,
@@ -426,6 +427,41 @@ balance_alert_status = Table(
     Column("below", JSONDocument, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("customer_id", "currency"),
+)
+
+# Orb's customer alerts: one live configuration per (customer, type, ledger). Its events
+# fire only while it is enabled; `thresholds` (decimal strings, ascending) only for
+# `credit_balance_dropped`. Deleting one sets `deleted_at` (kept for the record, as Orb does).
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("currency", String(64), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("thresholds", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+    PrimaryKeyConstraint("customer_id", "id"),
+    ForeignKeyConstraint(["customer_id"], ["customers.id"]),
+    CheckConstraint(
+        "type IN ('credit_balance_depleted', 'credit_balance_dropped', 'credit_balance_recovered')",
+        name="type_known",
+    ),
+    # At most one live alert of a type per ledger (Orb's rule), checked in Python too.
+    Index(
+        "ix_alerts_live_kind",
+        "customer_id",
+        "type",
+        "currency",
+        unique=True,
+        sqlite_where=text("deleted_at IS NULL"),
+        postgresql_where=text("deleted_at IS NULL"),
+    ),
+    # A customer's alerts newest first (list), and lookups by alert id alone.
+    Index("ix_alerts_listing", "customer_id", "created_at", "id"),
+    Index("ix_alerts_id", "id"),
 )
 
 # Blocks already announced by `customer.credits_expiring` (one event per block).
