@@ -25,11 +25,13 @@ from starlette.types import ASGIApp
 from drawdown.api.gate import ApiGate
 from drawdown.api.routes import (
     balances,
+    catalogue,
     customers,
     events,
     invoices,
     ledger,
     ping,
+    prices,
     reference,
     top_ups,
 )
@@ -38,6 +40,7 @@ from drawdown.services.context import ServiceContext
 API_ROUTERS = (
     ping.router, customers.router, balances.router, ledger.router, top_ups.router,
     invoices.router, events.router, reference.router,
+    catalogue.router, prices.router,
 )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from drawdown.api import openapi_catalogue
 from drawdown.api.errors import ERROR_TYPES, TYPE_PREFIX
 from drawdown.api.schemas.balances import CreditSettingsUpdate
 from drawdown.api.schemas.customers import CustomerCreate, CustomerUpdate
@@ -473,6 +474,7 @@ PATH_DESCRIPTIONS = {
     "external_customer_id": "The caller's alias for the customer; any text, `/` included "
                             "(percent-encoded).",
     "block_id": "A credit block id.", "top_up_id": "A top-up id.", "invoice_id": "An invoice id.",
+    **openapi_catalogue.PATH_DESCRIPTIONS,
 }  # fmt: skip
 
 
@@ -614,6 +616,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/ingest", "ingest", "Ingest events", "Event",
               response=ref("EventIngestResponse"), body="EventIngestRequest",
               sdk="events.ingest", not_found=False),
+    *(Operation(**spec) for spec in openapi_catalogue.OPERATIONS),
 )  # fmt: skip
 
 
@@ -654,6 +657,7 @@ def query_groups(settings: Settings) -> dict[str, list[Schema]]:
         ],
         "fetch_invoice": [query("include_zero_quantity_line_items", BOOLEAN,
                                 "Accepted and ignored.")],
+        **openapi_catalogue.query_groups(),
     }  # fmt: skip
 
 
@@ -823,7 +827,8 @@ def build_document(settings: Settings, operations: Iterable[Operation] = OPERATI
                                                "description": "An API key from "
                                                               "`drawdown keys create`."}},
             "schemas": {**_response_schemas(), **_request_schemas(settings),
-                        **_ingest_schemas(settings)},
+                        **_ingest_schemas(settings), **openapi_catalogue.response_schemas(),
+                        **openapi_catalogue.request_schemas()},
             "responses": error_responses(settings),
         },
     }  # fmt: skip
