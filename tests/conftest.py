@@ -78,7 +78,7 @@ class Server:
         """Every row of every table that holds customer data, to prove nothing was written."""
         tables = (
             "customers", "ledgers", "credit_blocks", "ledger_entries", "ledger_commands",
-            "invoices", "top_ups",
+            "invoices", "top_ups", "usage_items", "usage_metrics", "usage_prices",
         )  # fmt: skip
         with self.engine.connect() as conn:
             return {

@@ -120,13 +120,15 @@ def _fill_prices() -> None:
     """Give each existing (item, event name, metric) a billable metric, and each version its
     Orb fields and the end of its window, in the order the catalogue priced them."""
     bind = op.get_bind()
-    rows = bind.execute(sa.text(
+    query = sa.text(
         "SELECT p.id, p.item_id, p.event_name, p.metric, p.effective_from, p.created_at, "
         "i.name AS item_name FROM usage_prices p JOIN usage_items i ON i.id = p.item_id"
-    )).mappings().all()  # fmt: skip
+    ).columns(effective_from=_instant, created_at=_instant)
+    rows = bind.execute(query).mappings().all()
     metric_ids = _create_metrics(bind, rows)
     prices = sa.table(
-        "usage_prices", sa.column("id"), sa.column("filters"), sa.column("effective_until"),
+        "usage_prices", sa.column("id"), sa.column("filters"),
+        sa.column("effective_until", _instant),
         sa.column("billable_metric_id"), sa.column("replaces_price_id"), sa.column("name"),
         sa.column("cadence"), sa.column("cycle_duration"), sa.column("cycle_unit"),
         sa.column("metadata", _json()),
