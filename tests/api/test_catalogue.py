@@ -82,7 +82,8 @@ def test_metrics_in_the_sql_subset(server: Server, sdk: orb.Orb) -> None:
     item = sdk.items.create(name="Storage")
     sql = "SELECT SUM(bytes) FROM events WHERE event_name = 'stored' AND region = 'eu'"
     metric = sdk.metrics.create(name="EU bytes", sql=sql, item_id=item.id,
-                                description="Bytes stored in the EU", metadata={"k": "v"})  # fmt: skip
+                                description="Bytes stored in the EU",
+                                metadata={"k": "v"})  # fmt: skip
     assert (metric.name, metric.sql, metric.status, metric.description, metric.metadata) == (
         "EU bytes", sql, "active", "Bytes stored in the EU", {"k": "v"})  # fmt: skip
     assert metric.item.id == item.id and metric.parameter_definitions is None
