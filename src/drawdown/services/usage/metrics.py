@@ -27,6 +27,7 @@ from drawdown.store.tx import Tx
 __all__ = ["MetricRecord", "create_metric", "fetch_metric", "list_metrics"]
 
 DESCRIPTION_LENGTH_MAX = 1000
+LIST_ALL_MAX = 10_000  # `drawdown metrics list` shows at most this many
 STATUSES = ("active", "archived")
 
 
