@@ -15,7 +15,7 @@ import pytest
 
 from drawdown.ledger.dates import format_instant
 from drawdown.services import customers
-from drawdown.services.errors import InvalidField
+from drawdown.services.errors import ConstraintViolation, InvalidField
 from drawdown.services.ledger import entries, reads
 from drawdown.services.usage import catalogue, costs, deduct, ingest, items, metrics, prices
 from drawdown.services.usage.price_input import PriceSpec
@@ -151,7 +151,9 @@ def test_a_version_never_starts_before_its_line_s_newest(env: tuple[Any, Clock])
         credits_per_unit="3",
         effective_from=later,
     ).run(ctx)
-    assert [str(v.metric) for v in catalogue.list_prices(ctx)] == ["count", "sum:n"]
+    versions = {str(v.metric): v for v in catalogue.list_prices(ctx)}
+    assert versions["count"].effective_until == later  # an empty window: the newer wins
+    assert versions["sum:n"].effective_until is None
     with ctx.db.read() as tx:
         record = catalogue_store.price(tx, version.id)
         made = catalogue_store.metric(tx, record.billable_metric_id) if record else None
@@ -214,3 +216,24 @@ def test_concurrent_versions_of_one_line_leave_one_open(env: tuple[Any, Clock]) 
     versions = catalogue.list_prices(ctx)
     assert len(versions) == 8
     assert sum(v.effective_until is None for v in versions) == 1
+
+
+def test_the_catalogue_stays_small(env: tuple[Any, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, _clock = env
+    for table, limit in (("items", 1), ("metrics", 1), ("prices", 2)):
+        monkeypatch.setitem(items.CATALOGUE_ROWS_MAX, table, limit)
+    catalogue.add_item("a", "A").run(ctx)
+    with pytest.raises(ConstraintViolation, match="at most 1 items"):
+        catalogue.add_item("b", "B").run(ctx)
+
+    def price(event_name: str, rate: str) -> Any:
+        return catalogue.add_price(ctx, item_id="a", event_name=event_name, metric="count",
+                                   credits_per_unit=rate).run(ctx)  # fmt: skip
+
+    price("e", "1")
+    with pytest.raises(ConstraintViolation, match="at most 1 metrics"):
+        price("f", "1")
+    price("e", "2")  # the same metric
+    with pytest.raises(ConstraintViolation, match="at most 2 prices"):
+        price("e", "3")
+    assert len(catalogue.list_prices(ctx)) == 2

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Table, func, insert, or_, select, update
 
 from drawdown.ledger.usage import Metric, PriceVersion, parse_filters_text, parse_metric
 from drawdown.store.schema import usage_items, usage_metrics, usage_prices
@@ -70,6 +70,13 @@ class PriceRecord:
     @property
     def id(self) -> str:
         return self.version.id
+
+
+def count(tx: Tx, table: str) -> int:
+    """How many rows the catalogue's ``table`` (`items`, `metrics`, `prices`) holds."""
+    tables: dict[str, Table] = {"items": usage_items, "metrics": usage_metrics,
+                                "prices": usage_prices}  # fmt: skip
+    return int(tx.execute(select(func.count()).select_from(tables[table])).scalar_one())
 
 
 # --- items ---------------------------------------------------------------------------------

@@ -222,12 +222,16 @@ def events_between(
     end: datetime,
     after: tuple[datetime, str] | None,
     limit: int,
+    event_names: Sequence[str] | None = None,
 ) -> list[UsageEvent]:
-    """A customer's events timestamped in ``[start, end)``, deducted or not, oldest first;
-    ``after`` is the (timestamp, idempotency key) of the previous batch's last event."""
+    """A customer's events timestamped in ``[start, end)``, deducted or not, oldest first
+    (only those named in ``event_names`` when given); ``after`` is the (timestamp,
+    idempotency key) of the previous batch's last event."""
     query = select(*_EVENT_FIELDS).where(
         _e.customer_id == customer_id, _e.timestamp >= start, _e.timestamp < end
     )
+    if event_names is not None:
+        query = query.where(_e.event_name.in_(sorted(set(event_names))))
     if after is not None:
         query = query.where(tuple_(_e.timestamp, _e.idempotency_key) > tuple_(*after))
     query = query.order_by(_e.timestamp, _e.idempotency_key).limit(limit)

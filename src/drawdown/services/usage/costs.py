@@ -23,7 +23,7 @@ from drawdown.ledger.usage import Catalogue
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import DEFAULT_PRICING_UNIT
 from drawdown.services.errors import InvalidField
-from drawdown.services.usage.evaluate import EVENTS_PER_READ
+from drawdown.services.usage.evaluate import stored_events
 from drawdown.services.write_path import CustomerRef, find_customer
 from drawdown.store import catalogue as catalogue_store
 from drawdown.store import usage as usage_store
@@ -65,12 +65,11 @@ def customer_costs(
         customer = find_customer(tx, ref)
         start, end = _timeframe(customer, start_text, end_text, ctx.now())
         edges = day_edges(start, end, customer.timezone)
-        costs = Costs(Catalogue(usage_store.prices(tx)), edges)
-        after: tuple[datetime, str] | None = None
-        while batch := usage_store.events_between(tx, customer.id, start, end, after,
-                                                  EVENTS_PER_READ):  # fmt: skip
+        versions = [v for v in usage_store.prices(tx) if v.currency == unit]
+        costs = Costs(Catalogue(versions), edges)
+        names = sorted({v.event_name for v in versions})
+        for batch in stored_events(tx, customer.id, start, end, names) if names else ():
             costs.add(batch, unit)
-            after = (batch[-1].timestamp, batch[-1].idempotency_key)
         windows = costs.windows(cumulative=cumulative)
         used = {price_id for window in windows for price_id in window}
         prices = catalogue_store.prices_by_id(tx, sorted(used))

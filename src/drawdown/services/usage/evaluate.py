@@ -12,8 +12,8 @@ events are read in batches, so a long timeframe costs time, not memory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -103,8 +103,8 @@ def _checked_one(
     given = [x for x in (evaluation.price_id, evaluation.external_price_id, evaluation.price)
              if x is not None]  # fmt: skip
     if len(given) != 1:
-        raise InvalidField(f"{at}price_id" if at else "price_id", "exactly one of price_id, "
-                           "external_price_id and price is required")  # fmt: skip
+        raise InvalidField(f"{at}price_id", "exactly one of price_id, external_price_id and "
+                                            "price is required")  # fmt: skip
     if evaluation.metric_parameter_overrides:
         raise InvalidField(f"{at}metric_parameter_overrides", "drawdown's billable metrics "
                            "have no parameters")  # fmt: skip
@@ -154,22 +154,16 @@ def evaluate(ctx: ServiceContext, request: Request) -> list[Evaluated]:
         start, end = timeframe(customer, *request.timeframe)
         runs = [_resolve(tx, part, index) for index, part in enumerate(request.evaluations)]
         evaluations = [run for run, _ in runs]
-        if request.preview is None:
-            for batch in _stored(tx, customer.id, start, end):
+        names = sorted({run.event_name for run in evaluations})
+        if request.preview is None and names:
+            for batch in stored_events(tx, customer.id, start, end, names):
                 for evaluation in evaluations:
                     evaluation.add(batch)
     if request.preview is not None:
         batch = _preview(request.preview, customer, start, end)
         for evaluation in evaluations:
             evaluation.add(batch)
-    return [replace_groups(label, run.groups()) for run, label in runs]
-
-
-def replace_groups(
-    label: Evaluated, groups: list[tuple[tuple[GroupValue, ...], Usage]]
-) -> Evaluated:
-    return Evaluated(label.currency, label.price_id, label.external_price_id,
-                     label.inline_price_index, groups)  # fmt: skip
+    return [replace(label, groups=run.groups()) for run, label in runs]
 
 
 def timeframe(customer: Customer, start_text: str, end_text: str) -> tuple[datetime, datetime]:
@@ -214,10 +208,14 @@ def _inline_metric(tx: Tx, spec: PriceSpec) -> tuple[str, Metric]:
     return metric.event_name, metric.metric
 
 
-def _stored(tx: Tx, customer_id: str, start: datetime, end: datetime) -> Any:
+def stored_events(
+    tx: Tx, customer_id: str, start: datetime, end: datetime, names: Sequence[str]
+) -> Iterator[list[UsageEvent]]:
+    """The customer's events of ``[start, end)`` with these names, in batches, oldest first."""
     after: tuple[datetime, str] | None = None
     while True:
-        batch = usage_store.events_between(tx, customer_id, start, end, after, EVENTS_PER_READ)
+        batch = usage_store.events_between(tx, customer_id, start, end, after,
+                                           EVENTS_PER_READ, names)  # fmt: skip
         if not batch:
             return
         yield batch

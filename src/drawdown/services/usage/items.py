@@ -23,6 +23,8 @@ from drawdown.store.tx import Tx
 
 __all__ = ["CatalogueItem", "archive_item", "create_item", "fetch_item", "list_items"]
 
+# The deducter reads the whole catalogue for every deduction: it stays small.
+CATALOGUE_ROWS_MAX = {"items": 10_000, "metrics": 10_000, "prices": 10_000}
 ITEM_ID_LENGTH_MAX = 255
 NAME_LENGTH_MAX = 255
 CONNECTIONS_MAX = 20
@@ -38,6 +40,13 @@ def text(value: object, field: str, limit: int) -> str:
     return value.strip()
 
 
+def check_room(tx: Tx, table: str) -> None:
+    """Refuse a new row of the catalogue beyond its limit."""
+    limit = CATALOGUE_ROWS_MAX[table]
+    if store.count(tx, table) >= limit:
+        raise ConstraintViolation(None, f"the catalogue holds at most {limit} {table}")
+
+
 def create_item(
     ctx: ServiceContext, fields: Mapping[str, Any], item_id: str | None = None
 ) -> Work[CatalogueItem]:
@@ -48,6 +57,7 @@ def create_item(
     chosen = ctx.new_id() if item_id is None else text(item_id, "item_id", ITEM_ID_LENGTH_MAX)
 
     def body(tx: Tx, now: datetime) -> CatalogueItem:
+        check_room(tx, "items")
         item = CatalogueItem(chosen, name, now, metadata)
         if not store.insert_item(tx, item):
             raise ConstraintViolation("item_id", f"an item {chosen!r} exists already")

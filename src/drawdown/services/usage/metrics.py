@@ -18,7 +18,7 @@ from drawdown.ledger.usage import filters_text
 from drawdown.services import metadata as meta
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
-from drawdown.services.usage.items import NAME_LENGTH_MAX, text
+from drawdown.services.usage.items import NAME_LENGTH_MAX, check_room, text
 from drawdown.services.write_path import Work, work
 from drawdown.store import catalogue as store
 from drawdown.store.catalogue import CatalogueItem, MetricRecord
@@ -43,6 +43,7 @@ def create_metric(ctx: ServiceContext, fields: Mapping[str, Any]) -> Work[Metric
 
     def body(tx: Tx, now: datetime) -> MetricRecord:
         item = usable_item(tx, item_id)
+        check_room(tx, "metrics")
         record = MetricRecord(new_id, item, name, description, str(fields["sql"]),
                               definition.event_name, definition.metric, "active", metadata,
                               now)  # fmt: skip
@@ -71,6 +72,7 @@ def metric_for(
     found = store.find_metric(tx, item.id, definition.event_name, str(definition.metric), ftext)
     if found is not None:
         return found
+    check_room(tx, "metrics")
     name = f"{definition.event_name} {definition.metric}"[:NAME_LENGTH_MAX]
     record = MetricRecord(new_id, item, name, None, definition.sql(), definition.event_name,
                           definition.metric, "active", {}, now)  # fmt: skip

@@ -32,6 +32,7 @@ from drawdown.services.errors import (
     ResourceNotFound,
     ServiceError,
 )
+from drawdown.services.usage.items import check_room
 from drawdown.services.usage.metrics import found as found_metric
 from drawdown.services.usage.metrics import metric_for, usable_item
 from drawdown.services.usage.price_input import PriceSpec
@@ -57,6 +58,7 @@ def create_price(ctx: ServiceContext, spec: PriceSpec) -> Work[PriceRecord]:
 
     def body(_ctx: ServiceContext, tx: Tx, now: datetime) -> PriceRecord:
         item = usable_item(tx, spec.item_id)
+        check_room(tx, "prices")
         metric_id_used, definition = _metric(tx, item, spec, now, metric_id)
         start = now if spec.effective_from is None else spec.effective_from
         if start < now:
