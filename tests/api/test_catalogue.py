@@ -12,7 +12,7 @@ import orb
 import pytest
 from rules_helpers import rejected
 
-from conftest import Server, unique
+from conftest import Server, run_cli, unique
 
 COUNT_SQL = "SELECT COUNT(*) FROM events WHERE event_name = '{}'"
 
@@ -239,3 +239,29 @@ def test_archiving_an_item_ends_its_prices_but_keeps_them_listed(sdk: orb.Orb) -
     assert sdk.prices.fetch(price.id) == price  # Orb's Price has no archived state to show
     with pytest.raises(orb.BadRequestError):
         sdk.prices.create(**unit_price(item.id, metric.id))
+
+
+def test_the_cli_and_the_api_share_one_catalogue(sdk: orb.Orb, server: Server) -> None:
+    item_id = unique("cli/item")  # an operator's id, `/` included
+    run_cli(server.database_url, "items", "add", item_id, "--name", "From the CLI")
+    event_name = unique("cli")
+    run_cli(server.database_url, "prices", "add", "--item", item_id, "--event-name", event_name,
+            "--metric", "sum:seconds", "--credits-per-unit", "0.25")  # fmt: skip
+    assert sdk.items.fetch(item_id).name == "From the CLI"
+    [price] = [p for p in sdk.prices.list(limit=100).data if p.item.id == item_id]
+    assert (price.name, price.unit_config.unit_amount, price.cadence) == (
+        "From the CLI", "0.25", "monthly")  # fmt: skip
+    assert price.billable_metric is not None
+    metric = sdk.metrics.fetch(price.billable_metric.id)
+    assert metric.sql == f"SELECT SUM(seconds) FROM events WHERE event_name = '{event_name}'"
+    newer = sdk.prices.create(**unit_price(item_id, metric.id, "0.5"))
+    assert newer.replaces_price_id == price.id  # the API's price is the line's next version
+
+
+def test_a_retried_create_is_answered_once(server: Server, sdk: orb.Orb) -> None:
+    item, metric = catalogue(sdk)
+    key = unique("retry")
+    first = sdk.prices.create(**unit_price(item.id, metric.id), idempotency_key=key)
+    before = server.snapshot()
+    again = sdk.prices.create(**unit_price(item.id, metric.id), idempotency_key=key)
+    assert again == first and server.snapshot() == before
