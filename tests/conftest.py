@@ -79,7 +79,8 @@ class Server:
         tables = (
             "customers", "ledgers", "credit_blocks", "ledger_entries", "ledger_commands",
             "invoices", "top_ups", "credit_notes", "credit_note_line_items",
-            "customer_balance_transactions", "alerts",
+            "customer_balance_transactions", "alerts", "usage_items", "usage_metrics",
+            "usage_prices",
         )  # fmt: skip
         with self.engine.connect() as conn:
             return {

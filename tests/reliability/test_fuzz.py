@@ -126,7 +126,24 @@ def seed(server: Server) -> Seeded:
             for kind in ("credit_balance_depleted", "credit_balance_recovered")
         ]
         seeded.ids["alert_configuration_id"] += [alert.id for alert in alerts]
+    _seed_catalogue(client, seeded)
     return seeded
+
+
+def _seed_catalogue(client: orb.Orb, seeded: Seeded) -> None:
+    """An item, a billable metric and a price of it, so catalogue cases reach their rules."""
+    item = client.items.create(name="Fuzz item")
+    sql = "SELECT SUM(n) FROM events WHERE event_name = 'fuzz' AND region = 'eu'"
+    metric = client.metrics.create(name="Fuzz", sql=sql, item_id=item.id, description=None)
+    alias = unique("fuzz-price")
+    price = client.prices.create(
+        cadence="monthly", currency="credits", item_id=item.id, model_type="unit", name="Fuzz",
+        unit_config={"unit_amount": "0.5"}, billable_metric_id=metric.id, external_price_id=alias,
+    )  # fmt: skip
+    seeded.ids["item_id"].append(item.id)
+    seeded.ids["metric_id"].append(metric.id)
+    seeded.ids["price_id"].append(price.id)
+    seeded.ids["external_price_id"].append(alias)
 
 
 def _victim_customer(client: orb.Orb, _customer_id: str) -> str:

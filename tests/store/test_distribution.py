@@ -41,6 +41,8 @@ GLOBAL_TABLES = {
     "usage_items": "the price catalogue's items: small, global, read whole by every deduction",
     "usage_prices": "the price catalogue's versioned prices: small, global, read whole by "
     "every deduction",
+    "usage_metrics": "the price catalogue's billable metrics: small, global, copied into the "
+    "price versions that count them",
     "counters": "SQLite's invoice-number counter (SQLite serializes writers anyway); on "
     "PostgreSQL invoice numbers come from the invoice_numbers sequence",
 }

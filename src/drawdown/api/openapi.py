@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from drawdown.api import openapi_catalogue
 from drawdown.api.errors import ERROR_TYPES, TYPE_PREFIX
 from drawdown.api.schemas.alerts import AlertCreate, AlertUpdate
 from drawdown.api.schemas.balances import CreditSettingsUpdate
@@ -607,6 +608,7 @@ PATH_DESCRIPTIONS = {
     "alert_configuration_id": "An alert id (Orb's `alert_id`).",
     "plan_id": "A plan id (drawdown has no plans).",
     "subscription_id": "A subscription id (drawdown has no subscriptions).",
+    **openapi_catalogue.PATH_DESCRIPTIONS,
 }  # fmt: skip
 
 
@@ -810,6 +812,7 @@ OPERATIONS: tuple[Operation, ...] = (
               response=ref("EventIngestResponse"), body="EventIngestRequest",
               sdk="events.ingest", not_found=False),
     *ALERT_OPERATIONS,
+    *(Operation(**spec) for spec in openapi_catalogue.OPERATIONS),
 )  # fmt: skip
 
 
@@ -861,6 +864,7 @@ def query_groups(settings: Settings) -> dict[str, list[Schema]]:
                                      "Selects a plan alert's copy for one subscription: "
                                      "drawdown has none, so giving it is a 400 "
                                      "feature-not-available.")],
+        **openapi_catalogue.query_groups(),
     }  # fmt: skip
 
 
@@ -1044,7 +1048,8 @@ def build_document(settings: Settings, operations: Iterable[Operation] = OPERATI
                                                "description": "An API key from "
                                                               "`drawdown keys create`."}},
             "schemas": {**_response_schemas(), **_request_schemas(settings),
-                        **_ingest_schemas(settings)},
+                        **_ingest_schemas(settings), **openapi_catalogue.response_schemas(),
+                        **openapi_catalogue.request_schemas()},
             "responses": error_responses(settings),
         },
     }  # fmt: skip

@@ -477,14 +477,43 @@ expiry_notices = Table(
 
 # --- usage: the price catalogue and accepted events ----------------------------------------
 
-# The price catalogue: items (what block filters name) and versioned prices. Global, small,
-# read whole by every deduction; a price version is never changed, only superseded.
+# The price catalogue: items (what block filters name), billable metrics and versioned
+# prices (Orb's resources). Global, small, read whole by every deduction; a price version's
+# pricing is never changed, only superseded (its `effective_until` set) or ended by its
+# item's archiving.
 usage_items = Table(
     "usage_items",
     metadata,
     Column("id", String(255), primary_key=True),
     Column("name", String(255), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("metadata", JSONDocument, nullable=False),
+    Column("external_connections", JSONDocument, nullable=False),
+    Column("archived_at", UTCDateTime),
+    Index("ix_usage_items_created", "created_at", "id"),
+)
+
+# Orb's billable metrics in the SQL subset drawdown prices (ledger/metric_sql.py): `sql` as
+# given, and what it means (event name, `count`/`sum:PROPERTY`, property filters as
+# canonical JSON text). A metric's definition never changes; name, description and
+# metadata may.
+usage_metrics = Table(
+    "usage_metrics",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("item_id", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("sql", Text, nullable=False),
+    Column("event_name", String(255), nullable=False),
+    Column("metric", String(300), nullable=False),
+    Column("filters", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("metadata", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(["item_id"], ["usage_items.id"]),
+    CheckConstraint("status IN ('active', 'archived')", name="status"),
+    Index("ix_usage_metrics_created", "created_at", "id"),
 )
 
 usage_prices = Table(
@@ -494,13 +523,27 @@ usage_prices = Table(
     Column("item_id", String(255), nullable=False),
     Column("event_name", String(255), nullable=False),
     Column("currency", String(64), nullable=False),
-    # `count` or `sum:PROPERTY` (ledger/usage.py parses it).
+    # `count` or `sum:PROPERTY` (ledger/usage.py parses it), and the metric's property
+    # filters as canonical JSON text (ledger/usage.filters_text): copied from the billable
+    # metric, which never changes, so a version prices from its own row.
     Column("metric", String(300), nullable=False),
     Column("credits_per_unit", ExactDecimal, nullable=False),
     Column("effective_from", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("filters", Text, nullable=False),
+    Column("effective_until", UTCDateTime),
+    Column("billable_metric_id", String(ID)),
+    Column("replaces_price_id", String(ID)),
+    Column("name", String(255), nullable=False),
+    Column("cadence", String(16), nullable=False),
+    Column("cycle_duration", Integer, nullable=False),
+    Column("cycle_unit", String(8), nullable=False),
+    Column("external_price_id", String(255), unique=True),
+    Column("metadata", JSONDocument, nullable=False),
     ForeignKeyConstraint(["item_id"], ["usage_items.id"]),
+    ForeignKeyConstraint(["billable_metric_id"], ["usage_metrics.id"]),
     Index("ix_usage_prices_event", "event_name", "item_id", "effective_from"),
+    Index("ix_usage_prices_created", "created_at", "id"),
 )
 
 # Accepted usage events, kept (and deduplicated by idempotency key) for good. An event is
@@ -524,6 +567,8 @@ usage_events = Table(
     Index("ix_usage_events_due", "deduction_id", "timestamp", "customer_id"),
     # One customer's due events (a deduction) and undeducted ones (the console).
     Index("ix_usage_events_customer", "customer_id", "deduction_id", "timestamp"),
+    # One customer's events of a timeframe, deducted or not (costs, price evaluation).
+    Index("ix_usage_events_time", "customer_id", "timestamp", "idempotency_key"),
 )
 
 # What deductions of a (customer, ledger, item) could not yet take: the exact priced total
