@@ -29,8 +29,8 @@ from sqlalchemy import (
 from drawdown.ledger.amounts import format_decimal
 from drawdown.ledger.model import Block, Entry, Filter, LedgerState
 from drawdown.store import ranks
-from drawdown.store.prepared import Prepared
 from drawdown.store.cache import BatchCache
+from drawdown.store.prepared import Prepared
 from drawdown.store.records import LedgerHead
 from drawdown.store.schema import credit_blocks, customers, ledger_commands, ledger_entries, ledgers
 from drawdown.store.sqlfuncs import before, compare, in_list
