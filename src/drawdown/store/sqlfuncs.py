@@ -110,5 +110,6 @@ def in_list(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
         result: ColumnElement[bool] = column == func.any(bindparam(name))
         return result
-    values = select(literal_column("value")).select_from(func.json_each(bindparam(name)))
-    return column.in_(values.scalar_subquery())
+    values: Any = select(literal_column("value")).select_from(func.json_each(bindparam(name)))
+    within: ColumnElement[bool] = column.in_(values.scalar_subquery())
+    return within
