@@ -41,6 +41,8 @@ GLOBAL_TABLES = {
     "usage_items": "the price catalogue's items: small, global, read whole by every deduction",
     "usage_prices": "the price catalogue's versioned prices: small, global, read whole by "
     "every deduction",
+    "usage_backfills": "backfills may span every customer (customer_id null); their events are "
+    "rows of usage_events under each customer, changed by one job per customer",
     "counters": "SQLite's invoice-number counter (SQLite serializes writers anyway); on "
     "PostgreSQL invoice numbers come from the invoice_numbers sequence",
 }

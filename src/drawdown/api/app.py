@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 
 from drawdown.api.gate import ApiGate
 from drawdown.api.routes import (
+    backfills,
     balances,
     customers,
     events,
@@ -37,7 +38,7 @@ from drawdown.services.context import ServiceContext
 
 API_ROUTERS = (
     ping.router, customers.router, balances.router, ledger.router, top_ups.router,
-    invoices.router, events.router, reference.router,
+    invoices.router, events.router, backfills.router, reference.router,
 )  # fmt: skip
 
 
