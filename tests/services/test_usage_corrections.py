@@ -98,16 +98,11 @@ def _net_usage(ctx: Any, customer_id: str) -> Decimal:
 
 
 def _standing(ctx: Any, customer_id: str) -> Decimal:
-    """Priced usage of the customer's live, deducted events, plus what is carried: what the
+    """Priced usage of the customer's live, deducted events less what is carried: what the
     net usage must equal."""
     with ctx.db.read() as tx:
-        rows = [
-            e
-            for e in correction_store._rows(
-                tx, usage_store.usage_events.c.customer_id == customer_id
-            )  # fmt: skip
-            if e.status == "live" and e.deduction_id is not None
-        ]
+        rows = [e for e in correction_store.events_of(tx, customer_id)
+                if e.status == "live" and e.deduction_id is not None]  # fmt: skip
         charges = price_events([e.usage for e in rows], Catalogue(usage_store.prices(tx)))
         carried = sum(usage_store.carry(tx, customer_id).values(), Decimal(0))
     return sum((c.amount for c in charges.values()), Decimal(0)) - carried

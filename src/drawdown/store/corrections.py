@@ -69,6 +69,11 @@ def versions(tx: Tx, customer_id: str, key: str) -> list[StoredEvent]:
     )
 
 
+def events_of(tx: Tx, customer_id: str) -> list[StoredEvent]:
+    """Every stored event version of a customer, oldest first (checks and tests)."""
+    return _rows(tx, _e.customer_id == customer_id)
+
+
 def customers_with_key(tx: Tx, key: str, limit: int) -> list[str]:
     """Customers (at most ``limit``) with an event of this id, not counting backfills that
     are still open."""
