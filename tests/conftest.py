@@ -79,6 +79,8 @@ class Server:
         tables = (
             "customers", "ledgers", "credit_blocks", "ledger_entries", "ledger_commands",
             "invoices", "top_ups",
+            "usage_events", "usage_carry", "usage_draws", "usage_event_amendments",
+            "usage_backfills",
         )  # fmt: skip
         with self.engine.connect() as conn:
             return {
