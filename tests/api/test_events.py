@@ -492,15 +492,14 @@ def test_events_older_than_the_grace_period_need_a_backfill(server: Server) -> N
             customer_id=c.id,
         )
         assert body["validation_errors"][0]["field"] == "timeframe_end"
-        fresh = _event(c, _at(1), 1)
+        recent = _at(1)
+        fresh = _event(c, recent, 1)
         client.events.ingest(events=[fresh])
-        assert (
-            client.events.update(
-                fresh["idempotency_key"],
-                event_name="call",
-                properties={"n": 2},
-                timestamp=_at(1),
-                customer_id=c.id,
-            ).amended
-            == fresh["idempotency_key"]
+        amended = client.events.update(
+            fresh["idempotency_key"],
+            event_name="call",
+            properties={"n": 2},
+            timestamp=recent,
+            customer_id=c.id,
         )
+        assert amended.amended == fresh["idempotency_key"]
