@@ -215,6 +215,24 @@ class Found:
     def deprecated(self) -> bool:
         return self.event.status != usage_store.LIVE
 
+    @property
+    def properties_text(self) -> str:
+        """The properties as exact JSON (the console shows and edits them as text)."""
+        return usage_store.properties_text(self.event.properties)
+
+
+def versions_of(
+    ctx: ServiceContext, event_id: str, customer: CustomerRef | None
+) -> tuple[str, list[Found]]:
+    """The customer whose event ``event_id`` is, and every version of it (the console)."""
+    owner = owner_of(ctx, event_id, customer)
+    with ctx.db.read() as tx:
+        external = find_customer(tx, CustomerRef(id=owner)).external_customer_id
+        rows = store.versions(tx, owner, event_id)
+    if not rows:
+        raise ResourceNotFound("Event", event_id)
+    return owner, [Found(row, external) for row in rows]
+
 
 @dataclass(frozen=True)
 class SearchQuery:
