@@ -251,6 +251,7 @@ def test_a_refund_whose_block_expired_is_granted_in_a_block_of_its_own(
         customer_id = _customer(ctx)
         short = _increment(ctx, customer_id, 10, expiry_date=(T0 + HOUR).isoformat())
         ingest.ingest(ctx, [_event("e1", clock.now, 8)])
+        clock.now += timedelta(seconds=1)
         deduct.deduct_due(ctx)  # 4 credits from the short block
         clock.now = T0 + 2 * HOUR  # it expired (6 credits expired unused)
         events.deprecate(customer_id, "e1").run(ctx)

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, insert, or_, select, update
+from sqlalchemy import and_, case, insert, or_, select, text, union_all, update
 
 from drawdown.ledger.corrections import Draw
 from drawdown.store.records import StoredEvent
@@ -28,7 +28,7 @@ _e, _d = usage_events.c, usage_draws.c
 CHUNK = 500  # keys per IN list
 
 
-_FIELDS = (
+FIELDS = (
     _e.customer_id,
     _e.idempotency_key,
     _e.origin,
@@ -40,7 +40,7 @@ _FIELDS = (
 )
 
 
-def _stored(row: Any) -> StoredEvent:
+def stored_event(row: Any) -> StoredEvent:
     return StoredEvent(
         row.customer_id,
         row.idempotency_key,
@@ -54,8 +54,8 @@ def _stored(row: Any) -> StoredEvent:
 
 
 def _rows(tx: Tx, *where: Any) -> list[StoredEvent]:
-    query = select(*_FIELDS).where(*where).order_by(_e.timestamp, _e.idempotency_key, _e.origin)
-    return [_stored(row) for row in tx.execute(query)]
+    query = select(*FIELDS).where(*where).order_by(_e.timestamp, _e.idempotency_key, _e.origin)
+    return [stored_event(row) for row in tx.execute(query)]
 
 
 # --- one event ------------------------------------------------------------------------------
@@ -74,17 +74,26 @@ def events_of(tx: Tx, customer_id: str) -> list[StoredEvent]:
     return _rows(tx, _e.customer_id == customer_id)
 
 
+# The partial indexes' own conditions, as literal SQL: a database uses a partial index only
+# for a query whose WHERE states its condition (a bound parameter would not prove it).
+_IS_LIVE, _NOT_LIVE = text("usage_events.status = 'live'"), text("usage_events.status != 'live'")
+
+
+def by_key(columns: Sequence[Any], keys: Sequence[str], *where: Any) -> Any:
+    """Rows whose event id is one of ``keys``, whoever the customer, except events waiting in
+    an open backfill: live ones through the unique live index, the others through theirs."""
+    wanted = _e.idempotency_key.in_(list(keys))
+    return union_all(
+        select(*columns).where(wanted, _IS_LIVE, *where),
+        select(*columns).where(wanted, _NOT_LIVE, _e.status != "pending", *where),
+    )
+
+
 def customers_with_key(tx: Tx, key: str, limit: int) -> list[str]:
     """Customers (at most ``limit``) with an event of this id, not counting backfills that
     are still open."""
-    query = (
-        select(_e.customer_id)
-        .where(_e.idempotency_key == key, _e.status != "pending")
-        .group_by(_e.customer_id)
-        .order_by(_e.customer_id)
-        .limit(limit)
-    )
-    return [row[0] for row in tx.execute(query)]
+    found = {row[0] for row in tx.execute(by_key([_e.customer_id], [key]))}
+    return sorted(found)[:limit]
 
 
 def set_status(tx: Tx, event: StoredEvent, status: str, now: datetime) -> None:

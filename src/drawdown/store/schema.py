@@ -493,18 +493,25 @@ usage_events = Table(
     Index("ix_usage_events_due", "deduction_id", "status", "timestamp", "customer_id"),
     # One customer's due events (a deduction) and undeducted ones (the console).
     Index("ix_usage_events_customer", "customer_id", "deduction_id", "status", "timestamp"),
-    # A timeframe: backfill close and revert, search, hourly volume.
+    # A timeframe: backfill close and revert, hourly volume.
     Index("ix_usage_events_time", "timestamp", "customer_id"),
-    # An event id (its idempotency key) whoever the customer: deprecate, search.
-    Index("ix_usage_events_key", "idempotency_key"),
-    # One event id stands at a time (Orb: one source of truth per event id).
+    # One event id stands per customer at a time (Orb: one source of truth per event id);
+    # key first, it also finds a live event by id whoever the customer (deprecate, search).
+    # Versions that no longer count (few) have an index of their own, so an ingested event
+    # costs one index on its id, not two (store/corrections.by_key queries both).
     Index(
         "ux_usage_events_live",
-        "customer_id",
         "idempotency_key",
+        "customer_id",
         unique=True,
         sqlite_where=text("status = 'live'"),
         postgresql_where=text("status = 'live'"),
+    ),
+    Index(
+        "ix_usage_events_kept",
+        "idempotency_key",
+        sqlite_where=text("status != 'live'"),
+        postgresql_where=text("status != 'live'"),
     ),
 )
 

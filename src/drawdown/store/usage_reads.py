@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, literal_column, select
 
-from drawdown.store.corrections import CHUNK
+from drawdown.store.corrections import CHUNK, FIELDS, by_key, stored_event
 from drawdown.store.records import StoredEvent
 from drawdown.store.schema import customers, usage_events
 from drawdown.store.tx import Tx
-from drawdown.store.usage import LIVE, read_properties
+from drawdown.store.usage import LIVE
 
 _e = usage_events.c
 
@@ -22,38 +22,26 @@ def search(
 ) -> list[tuple[StoredEvent, str | None]]:
     """Events with these ids timestamped in [start, end), deprecated ones too but not those
     waiting in an open backfill, newest first, with their customer's external id."""
-    found: list[tuple[StoredEvent, str | None]] = []
+    events: list[StoredEvent] = []
     for first in range(0, len(keys), CHUNK):
-        query = (
-            select(
-                _e.customer_id,
-                _e.idempotency_key,
-                _e.origin,
-                _e.event_name,
-                _e.timestamp,
-                _e.properties,
-                _e.status,
-                _e.deduction_id,
-                customers.c.external_customer_id,
-            )
-            .join(customers, customers.c.id == _e.customer_id)
-            .where(
-                _e.idempotency_key.in_(list(keys[first : first + CHUNK])),
-                _e.status != "pending",
-                _e.timestamp >= start,
-                _e.timestamp < end,
-            )
-            .limit(limit)
-        )
-        for row in tx.execute(query):
-            event = StoredEvent(
-                row[0], row[1], row[2], row[3], row[4], read_properties(row[5]), row[6], row[7]
-            )
-            found.append((event, row[8]))
+        chunk, during = keys[first : first + CHUNK], (_e.timestamp >= start, _e.timestamp < end)
+        query = by_key(FIELDS, chunk, *during).limit(limit)
+        events += [stored_event(row) for row in tx.execute(query)]
+    external = _external_ids(tx, {event.customer_id for event in events})
+    found = [(event, external.get(event.customer_id)) for event in events]
     found.sort(
         key=lambda pair: (pair[0].timestamp, pair[0].idempotency_key, pair[0].origin), reverse=True
     )
     return found[:limit]
+
+
+def _external_ids(tx: Tx, customer_ids: set[str]) -> dict[str, str | None]:
+    if not customer_ids:
+        return {}
+    query = select(customers.c.id, customers.c.external_customer_id).where(
+        customers.c.id.in_(sorted(customer_ids))
+    )
+    return {row[0]: row[1] for row in tx.execute(query)}
 
 
 def _hour(dialect: str) -> object:

@@ -29,7 +29,7 @@ branch_labels = None
 depends_on = None
 
 _instant = drawdown.store.types.UTCDateTime(timezone=True)
-_LIVE = sa.text("status = 'live'")
+_LIVE, _KEPT = sa.text("status = 'live'"), sa.text("status != 'live'")
 _STATUSES = "status IN ('live', 'pending', 'deprecated', 'replaced', 'reverted', 'skipped')"
 
 
@@ -64,9 +64,10 @@ def _events() -> None:
     op.create_index("ix_usage_events_customer", "usage_events",
                     ["customer_id", "deduction_id", "status", "timestamp"])  # fmt: skip
     op.create_index("ix_usage_events_time", "usage_events", ["timestamp", "customer_id"])
-    op.create_index("ix_usage_events_key", "usage_events", ["idempotency_key"])
-    op.create_index("ux_usage_events_live", "usage_events", ["customer_id", "idempotency_key"],
+    op.create_index("ux_usage_events_live", "usage_events", ["idempotency_key", "customer_id"],
                     unique=True, sqlite_where=_LIVE, postgresql_where=_LIVE)  # fmt: skip
+    op.create_index("ix_usage_events_kept", "usage_events", ["idempotency_key"],
+                    sqlite_where=_KEPT, postgresql_where=_KEPT)  # fmt: skip
 
 
 def _amendments() -> None:
@@ -159,7 +160,7 @@ def downgrade() -> None:
     op.drop_table("usage_backfills")
     op.drop_table("usage_draws")
     op.drop_table("usage_event_amendments")
-    for name in ("ux_usage_events_live", "ix_usage_events_key", "ix_usage_events_time",
+    for name in ("ix_usage_events_kept", "ux_usage_events_live", "ix_usage_events_time",
                  "ix_usage_events_customer", "ix_usage_events_due"):  # fmt: skip
         op.drop_index(name, table_name="usage_events")
     with op.batch_alter_table("usage_events", recreate="always") as batch:
