@@ -128,6 +128,10 @@ def amend(event_id: str, amended: Amended) -> Work[str]:
             )
         if not within_grace(tx.ctx, event.timestamp, tx.now):
             raise InvalidField("timestamp", _grace_message(tx.ctx))
+        same = (amended.event_name, amended.properties_text) == (
+            event.event_name, usage_store.properties_text(event.properties))  # fmt: skip
+        if same:
+            return event_id  # the same amendment again (a retried PUT) changes nothing
         deduction_id = None
         if event.deduction_id is not None:  # its usage is in the ledger: correct it there
             deduction_id = tx.ctx.new_id()
