@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from drawdown.services import customers
 from drawdown.services.errors import ConstraintViolation
 from drawdown.services.ledger import entries, reads
-from drawdown.services.usage import backfills, catalogue, deduct, events, ingest
+from drawdown.services.usage import backfill_changes, backfills, catalogue, deduct, events, ingest
 from drawdown.services.verify import verify
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import corrections as correction_store
@@ -394,9 +394,9 @@ class Run:
             return
         if b.status in ("reverted", "pending_revert"):
             with pytest.raises(ConstraintViolation):
-                backfills.close(self.ctx, b.id)
+                backfill_changes.close(self.ctx, b.id)
             return
-        assert backfills.close(self.ctx, b.id).status == "reflected"
+        assert backfill_changes.close(self.ctx, b.id).status == "reflected"
         self.model.close(b, self.clock.now)
 
     def _revert(self, pick: int) -> None:
@@ -405,9 +405,9 @@ class Run:
             return
         if self.model.blocked_revert(b):
             with pytest.raises(ConstraintViolation):
-                backfills.revert(self.ctx, b.id)
+                backfill_changes.revert(self.ctx, b.id)
             return
-        assert backfills.revert(self.ctx, b.id).status == "reverted"
+        assert backfill_changes.revert(self.ctx, b.id).status == "reverted"
         self.model.revert(b, self.clock.now)
 
     # --- the comparison ---------------------------------------------------------------------

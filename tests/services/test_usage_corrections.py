@@ -24,7 +24,7 @@ from drawdown.services.errors import (
     ServiceError,
 )
 from drawdown.services.ledger import entries, reads
-from drawdown.services.usage import backfills, catalogue, deduct, events, ingest
+from drawdown.services.usage import backfill_changes, backfills, catalogue, deduct, events, ingest
 from drawdown.services.verify import verify
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import corrections as correction_store
@@ -347,12 +347,12 @@ def test_a_backfill_replaces_its_timeframe_and_reverts(env: tuple[Any, Clock]) -
     assert ingest.ingest(ctx, batch, backfill.id) == ingest.Ingested((), ("a", "c"))
     assert deduct.deduct_due(ctx) == []  # the backfill's events are not usage yet
     assert [f.event.idempotency_key for f in events.search(ctx, ["a", "c"], T0, None)] == ["a"]
-    closed = backfills.close(ctx, backfill.id)
+    closed = backfill_changes.close(ctx, backfill.id)
     assert (closed.status, closed.events_ingested, closed.close_time) == (
         "reflected", 2, clock.now)  # fmt: skip
     # a (10) and b (20) leave, a (1) and c (3) enter: 13 credits back, once
     assert _net_usage(ctx, customer_id) == Decimal(4) == _standing(ctx, customer_id)
-    assert backfills.close(ctx, backfill.id).status == "reflected"
+    assert backfill_changes.close(ctx, backfill.id).status == "reflected"
     assert _net_usage(ctx, customer_id) == Decimal(4)
     with pytest.raises(ConstraintViolation):
         ingest.ingest(ctx, batch, backfill.id)
@@ -360,13 +360,13 @@ def test_a_backfill_replaces_its_timeframe_and_reverts(env: tuple[Any, Clock]) -
     assert sorted((f.event.idempotency_key, f.event.origin != "", f.deprecated)
                   for f in found) == [("a", False, True), ("a", True, False),
                                       ("b", False, True), ("c", True, False)]  # fmt: skip
-    reverted = backfills.revert(ctx, backfill.id)
+    reverted = backfill_changes.revert(ctx, backfill.id)
     assert (reverted.status, reverted.reverted_at) == ("reverted", clock.now)
     assert _net_usage(ctx, customer_id) == Decimal(17) == _standing(ctx, customer_id)
-    assert backfills.revert(ctx, backfill.id).status == "reverted"
+    assert backfill_changes.revert(ctx, backfill.id).status == "reverted"
     assert _net_usage(ctx, customer_id) == Decimal(17)
     with pytest.raises(ConstraintViolation):
-        backfills.close(ctx, backfill.id)
+        backfill_changes.close(ctx, backfill.id)
 
 
 def test_a_backfill_that_adds_skips_keys_live_events_keep(env: tuple[Any, Clock]) -> None:
@@ -377,7 +377,7 @@ def test_a_backfill_that_adds_skips_keys_live_events_keep(env: tuple[Any, Clock]
     deduct.deduct_due(ctx)
     backfill = _backfill(ctx, T0, T0 + HOUR, replace_existing_events=False)
     ingest.ingest(ctx, [_event("a", T0, 99), _event("new", T0, 2)], backfill.id)
-    backfills.close(ctx, backfill.id)
+    backfill_changes.close(ctx, backfill.id)
     assert _net_usage(ctx, customer_id) == Decimal(6) == _standing(ctx, customer_id)
     with ctx.db.read() as tx:
         statuses = sorted((v.idempotency_key, v.origin != "", v.status)
@@ -394,9 +394,9 @@ def test_an_account_wide_backfill_closes_every_customer(env: tuple[Any, Clock]) 
     deduct.deduct_due(ctx)
     backfill = _backfill(ctx, T0 - HOUR, T0 + HOUR)
     ingest.ingest(ctx, [_event("n0", T0, 10, "c0")], backfill.id)
-    backfills.close(ctx, backfill.id)
+    backfill_changes.close(ctx, backfill.id)
     assert [_net_usage(ctx, c) for c in ids] == [Decimal(5), Decimal(0), Decimal(0)]
-    backfills.revert(ctx, backfill.id)
+    backfill_changes.revert(ctx, backfill.id)
     assert [_net_usage(ctx, c) for c in ids] == [Decimal(1), Decimal(2), Decimal(3)]
 
 
@@ -408,17 +408,17 @@ def test_backfills_are_reverted_newest_first(env: tuple[Any, Clock]) -> None:
     deduct.deduct_due(ctx)
     older = _backfill(ctx, T0, T0 + HOUR, customer_id=customer_id)
     ingest.ingest(ctx, [_event("b", T0, 4)], older.id)
-    backfills.close(ctx, older.id)
+    backfill_changes.close(ctx, older.id)
     clock.now += timedelta(minutes=1)
     newer = _backfill(ctx, T0, T0 + HOUR)
     ingest.ingest(ctx, [_event("c", T0, 2)], newer.id)
-    backfills.close(ctx, newer.id)
+    backfill_changes.close(ctx, newer.id)
     assert _net_usage(ctx, customer_id) == Decimal(1)
     with pytest.raises(ConstraintViolation, match=newer.id):
-        backfills.revert(ctx, older.id)
-    backfills.revert(ctx, newer.id)
+        backfill_changes.revert(ctx, older.id)
+    backfill_changes.revert(ctx, newer.id)
     assert _net_usage(ctx, customer_id) == Decimal(2)
-    backfills.revert(ctx, older.id)
+    backfill_changes.revert(ctx, older.id)
     assert _net_usage(ctx, customer_id) == Decimal(5) == _standing(ctx, customer_id)
 
 
@@ -441,13 +441,13 @@ def test_a_close_that_fails_half_way_is_finished_later_once(
 
     monkeypatch.setattr(correction_store, "enter", crash_for_c1)
     with pytest.raises(RuntimeError):
-        backfills.close(ctx, backfill.id)
+        backfill_changes.close(ctx, backfill.id)
     assert backfills.get_backfill(ctx, backfill.id).closing
     assert [_net_usage(ctx, c) for c in ids] == [Decimal(1), Decimal(2)]  # c1 rolled back
     with pytest.raises(ConstraintViolation):  # no event enters a closing backfill
         ingest.ingest(ctx, [_event("late", T0, 1, "c0")], backfill.id)
     monkeypatch.undo()
-    assert backfills.finish_due(ctx) == 1
+    assert backfill_changes.finish_due(ctx) == 1
     assert backfills.get_backfill(ctx, backfill.id).status == "reflected"
     assert [_net_usage(ctx, c) for c in ids] == [Decimal(1), Decimal(1)]
     assert [_standing(ctx, c) for c in ids] == [Decimal(1), Decimal(1)]
@@ -459,11 +459,11 @@ def test_a_backfill_closes_by_itself_at_its_close_time(env: tuple[Any, Clock]) -
     clock.now = T0 + 3 * HOUR
     backfill = _backfill(ctx, T0, T0 + HOUR, close_time=(clock.now + HOUR).isoformat())
     ingest.ingest(ctx, [_event("a", T0, 8)], backfill.id)
-    assert backfills.finish_due(ctx) == 0
+    assert backfill_changes.finish_due(ctx) == 0
     clock.now += HOUR
     with pytest.raises(ConstraintViolation):
         ingest.ingest(ctx, [_event("b", T0, 8)], backfill.id)
-    assert backfills.finish_due(ctx) == 1
+    assert backfill_changes.finish_due(ctx) == 1
     assert backfills.get_backfill(ctx, backfill.id).status == "reflected"
     assert _net_usage(ctx, customer_id) == Decimal(4)
     with pytest.raises(ResourceNotFound):
@@ -476,7 +476,7 @@ def test_a_pending_backfill_reverts_at_once_without_usage(env: tuple[Any, Clock]
     clock.now = T0 + 3 * HOUR
     backfill = _backfill(ctx, T0, T0 + HOUR)
     ingest.ingest(ctx, [_event("a", T0, 8)], backfill.id)
-    assert backfills.revert(ctx, backfill.id).status == "reverted"
+    assert backfill_changes.revert(ctx, backfill.id).status == "reverted"
     assert _entries(ctx, customer_id) == []
     assert events.search(ctx, ["a"], T0, None)[0].deprecated
 

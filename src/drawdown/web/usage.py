@@ -133,7 +133,7 @@ async def amend_event(request: Request, form: FormData = Depends(checked_form)) 
 def _amend(ctx: ServiceContext, values: dict[str, str]) -> None:
     try:
         properties = json.loads(values["properties"] or "{}", parse_float=Decimal)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
         raise InvalidField("properties", 'must be a JSON object, e.g. {"seconds": 12}') from None
     body = {"event_name": values["event_name"], "timestamp": values["timestamp"],
             "properties": properties, "customer_id": values["customer_id"]}  # fmt: skip

@@ -15,7 +15,7 @@ from drawdown.api.deps import body_of, read, respond, service_context
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.replies import JsonReplier
 from drawdown.api.schemas.events import backfill_json
-from drawdown.services.usage import backfills
+from drawdown.services.usage import backfill_changes, backfills
 from drawdown.store.records import Backfill
 
 router = APIRouter()
@@ -56,12 +56,12 @@ async def fetch_backfill(request: Request, backfill_id: str) -> Response:
 @router.post(BACKFILLS + "/{backfill_id}/close")
 async def close_backfill(request: Request, backfill_id: str) -> Response:
     """Close a backfill."""
-    await run_in_threadpool(backfills.prepare_close, service_context(request), backfill_id)
-    return await respond(request, backfills.end_close(backfill_id), BACKFILL)
+    await run_in_threadpool(backfill_changes.prepare_close, service_context(request), backfill_id)
+    return await respond(request, backfill_changes.end_close(backfill_id), BACKFILL)
 
 
 @router.post(BACKFILLS + "/{backfill_id}/revert")
 async def revert_backfill(request: Request, backfill_id: str) -> Response:
     """Revert a backfill."""
-    await run_in_threadpool(backfills.prepare_revert, service_context(request), backfill_id)
-    return await respond(request, backfills.end_revert(backfill_id), BACKFILL)
+    await run_in_threadpool(backfill_changes.prepare_revert, service_context(request), backfill_id)
+    return await respond(request, backfill_changes.end_revert(backfill_id), BACKFILL)

@@ -30,7 +30,7 @@ from drawdown.ledger.dates import format_instant
 from drawdown.ledger.usage import Catalogue, Charge, ChargeKey, price_events, split_deduction
 from drawdown.services.billing.top_ups import settle
 from drawdown.services.context import ServiceContext
-from drawdown.services.usage import backfills
+from drawdown.services.usage import backfill_changes
 from drawdown.services.usage.corrections import due_cutoff, record_draws
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, run_command
 from drawdown.store import usage as store
@@ -181,7 +181,7 @@ class Deducter:
             if self._stop.is_set():
                 break
             try:
-                backfills.finish_due(self.ctx)
+                backfill_changes.finish_due(self.ctx)
                 deduct_due(self.ctx)
             except Exception:  # the database may be away for a moment: try again next poll
                 log.exception("usage deduction failed")

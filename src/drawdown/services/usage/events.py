@@ -87,10 +87,15 @@ def parse_amendment(body: Mapping[str, Any]) -> Amended:
     return Amended(customer, field, name, at, properties, usage_store.properties_text(properties))
 
 
+def _error(field: str, message: str) -> dict[str, str]:
+    return {"field": field, "message": message}
+
+
 def _field(errors: list[dict[str, str]], name: str, check: Any) -> Any:
+    """``check(messages)``'s value; the messages it appends are errors of field ``name``."""
     found: list[str] = []
     value = check(found)
-    errors.extend({"field": name, "message": message} for message in found)
+    errors.extend(_error(name, message) for message in found)
     return value
 
 
@@ -99,17 +104,13 @@ def _customer_of(
 ) -> tuple[CustomerRef | None, str]:
     customer_id, external_id = body.get("customer_id"), body.get("external_customer_id")
     if (customer_id is None) == (external_id is None):
-        errors.append(
-            {
-                "field": "customer_id",
-                "message": "exactly one of customer_id and external_customer_id must be set",
-            }
-        )
+        message = "exactly one of customer_id and external_customer_id must be set"
+        errors.append(_error("customer_id", message))
         return None, "customer_id"
     field = "customer_id" if customer_id is not None else "external_customer_id"
     value = customer_id if customer_id is not None else external_id
     if not isinstance(value, str) or not value:
-        errors.append({"field": field, "message": "must be a non-empty string"})
+        errors.append(_error(field, "must be a non-empty string"))
         return None, field
     return CustomerRef(id=customer_id, external_id=external_id), field
 
@@ -120,12 +121,9 @@ def amend(event_id: str, amended: Amended) -> Work[str]:
     def body(tx: CustomerTx) -> str:
         event = _live_event(tx, event_id, amended.customer_field)
         if amended.timestamp != event.timestamp:
-            raise InvalidField(
-                "timestamp",
-                f"must equal the event's timestamp "
-                f"{format_instant(event.timestamp, fractions=True)}: an "
-                "amendment keeps when the usage happened",
-            )
+            at = format_instant(event.timestamp, fractions=True)
+            message = f"must equal the event's timestamp {at}: an amendment keeps its time"
+            raise InvalidField("timestamp", message)
         if not within_grace(tx.ctx, event.timestamp, tx.now):
             raise InvalidField("timestamp", _grace_message(tx.ctx))
         same = (amended.event_name, amended.properties_text) == (
@@ -176,12 +174,9 @@ def owner_of(ctx: ServiceContext, event_id: str, customer: CustomerRef | None) -
     if not owners:
         raise ResourceNotFound("Event", event_id)
     if len(owners) > 1:
-        raise InvalidField(
-            "event_id",
-            "several customers have an event with this id; name "
-            "one with the customer_id or external_customer_id query "
-            "parameter",
-        )
+        message = ("several customers have an event with this id; name one with the "
+                   "customer_id or external_customer_id query parameter")  # fmt: skip
+        raise InvalidField("event_id", message)
     return owners[0]
 
 
@@ -250,17 +245,11 @@ def parse_search(body: Mapping[str, Any]) -> SearchQuery:
     errors: list[dict[str, str]] = []
     ids = body.get("event_ids")
     if not isinstance(ids, list) or not 1 <= len(ids) <= EVENT_IDS_MAX:
-        errors.append(
-            {"field": "event_ids", "message": f"is required: a list of 1-{EVENT_IDS_MAX} event ids"}
-        )
+        errors.append(_error("event_ids", f"is required: a list of 1-{EVENT_IDS_MAX} event ids"))
         ids = []
     elif not all(isinstance(i, str) and 1 <= len(i) <= ingest.KEY_LENGTH_MAX for i in ids):
-        errors.append(
-            {
-                "field": "event_ids",
-                "message": f"event ids are strings of 1-{ingest.KEY_LENGTH_MAX} characters",
-            }
-        )
+        limit = ingest.KEY_LENGTH_MAX
+        errors.append(_error("event_ids", f"event ids are strings of 1-{limit} characters"))
     bounds = [
         _optional_instant(body.get(name), name, errors)
         for name in ("timeframe_start", "timeframe_end")
@@ -275,7 +264,7 @@ def _optional_instant(value: Any, name: str, errors: list[dict[str, str]]) -> da
         return None
     found: list[str] = []
     at = ingest.timestamp_of(value, found)
-    errors.extend({"field": name, "message": m.replace("timestamp", name)} for m in found)
+    errors.extend(_error(name, m.replace("timestamp", name)) for m in found)
     return at
 
 
