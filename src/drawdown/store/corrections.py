@@ -28,29 +28,14 @@ _e, _d = usage_events.c, usage_draws.c
 CHUNK = 500  # keys per IN list
 
 
-FIELDS = (
-    _e.customer_id,
-    _e.idempotency_key,
-    _e.origin,
-    _e.event_name,
-    _e.timestamp,
-    _e.properties,
-    _e.status,
-    _e.deduction_id,
-)
+FIELDS = (_e.customer_id, _e.idempotency_key, _e.origin, _e.event_name, _e.timestamp,
+          _e.properties, _e.status, _e.deduction_id)  # fmt: skip
 
 
 def stored_event(row: Any) -> StoredEvent:
-    return StoredEvent(
-        row.customer_id,
-        row.idempotency_key,
-        row.origin,
-        row.event_name,
-        row.timestamp,
-        read_properties(row.properties),
-        row.status,
-        row.deduction_id,
-    )
+    return StoredEvent(row.customer_id, row.idempotency_key, row.origin, row.event_name,
+                       row.timestamp, read_properties(row.properties), row.status,
+                       row.deduction_id)  # fmt: skip
 
 
 def _rows(tx: Tx, *where: Any) -> list[StoredEvent]:
@@ -96,45 +81,30 @@ def customers_with_key(tx: Tx, key: str, limit: int) -> list[str]:
     return sorted(found)[:limit]
 
 
+def _one(event: StoredEvent) -> Any:
+    return and_(_e.customer_id == event.customer_id, _e.idempotency_key == event.idempotency_key,
+                _e.origin == event.origin)  # fmt: skip
+
+
 def set_status(tx: Tx, event: StoredEvent, status: str, now: datetime) -> None:
-    where = and_(
-        _e.customer_id == event.customer_id,
-        _e.idempotency_key == event.idempotency_key,
-        _e.origin == event.origin,
-    )
-    tx.execute(update(usage_events).where(where).values(status=status, changed_at=now))
+    tx.execute(update(usage_events).where(_one(event)).values(status=status, changed_at=now))
 
 
 def amend(
-    tx: Tx,
-    event: StoredEvent,
-    fields: dict[str, Any],
-    deduction_id: str | None,
-    history_id: str,
-    now: datetime,
-) -> None:
+    tx: Tx, event: StoredEvent, fields: dict[str, Any], deduction_id: str | None,
+    history_id: str, now: datetime,
+) -> None:  # fmt: skip
     """Keep the event's current version in the amendments and store ``fields`` (event_name,
     properties text) as the live one, drawn by ``deduction_id`` if usage is in the ledger."""
-    tx.execute(
-        insert(usage_event_amendments).values(
-            customer_id=event.customer_id,
-            id=history_id,
-            idempotency_key=event.idempotency_key,
-            origin=event.origin,
-            event_name=event.event_name,
-            timestamp=event.timestamp,
-            properties=properties_text(event.properties),
-            deduction_id=event.deduction_id,
-            amended_at=now,
-        )
-    )
-    where = and_(
-        _e.customer_id == event.customer_id,
-        _e.idempotency_key == event.idempotency_key,
-        _e.origin == event.origin,
-    )
+    tx.execute(insert(usage_event_amendments).values(
+        customer_id=event.customer_id, id=history_id, idempotency_key=event.idempotency_key,
+        origin=event.origin, event_name=event.event_name, timestamp=event.timestamp,
+        properties=properties_text(event.properties), deduction_id=event.deduction_id,
+        amended_at=now,
+    ))  # fmt: skip
     deducted = {"deduction_id": deduction_id, "deducted_at": now} if deduction_id else {}
-    tx.execute(update(usage_events).where(where).values(**fields, amended_at=now, **deducted))
+    changed = update(usage_events).where(_one(event))
+    tx.execute(changed.values(**fields, amended_at=now, **deducted))
 
 
 def amendments(tx: Tx, customer_id: str, key: str) -> list[tuple[str, str, datetime]]:
