@@ -129,9 +129,14 @@ def backfill_events(
     tx: Tx, customer_id: str, backfill_id: str, status: str, start: datetime, end: datetime
 ) -> list[StoredEvent]:
     """The events a backfill brought for a customer, in one status (they lie in its window)."""
-    return _rows(
-        tx, _window(customer_id, start, end), _e.origin == backfill_id, _e.status == status
-    )
+    return _rows(tx, _window(customer_id, start, end), *_of_backfill(backfill_id, status))
+
+
+def _of_backfill(backfill_id: str, status: str) -> tuple[Any, ...]:
+    # Waiting events are never deducted: saying so lets the customer's index find exactly
+    # them (customer, deduction null, status), not every event the customer ever sent.
+    waiting = (_e.deduction_id.is_(None),) if status == "pending" else ()
+    return (_e.origin == backfill_id, _e.status == status, *waiting)
 
 
 def live_in_window(
@@ -149,17 +154,18 @@ def replaced_by(
     )
 
 
-def live_keys(tx: Tx, customer_id: str, keys: Sequence[str]) -> set[str]:
-    """Which of ``keys`` a live event of the customer holds."""
-    found: set[str] = set()
-    for start in range(0, len(keys), CHUNK):
-        query = select(_e.idempotency_key).where(
-            _e.customer_id == customer_id,
-            _e.status == LIVE,
-            _e.idempotency_key.in_(list(keys[start : start + CHUNK])),
-        )
-        found.update(row[0] for row in tx.execute(query))
-    return found
+def held_keys(tx: Tx, customer_id: str, backfill_id: str) -> set[str]:
+    """Keys of the backfill's waiting events that a live event of the customer holds (one
+    join over the unique live index, however many events the backfill has)."""
+    live = usage_events.alias("live")
+    query = (
+        select(_e.idempotency_key)
+        .join(live, and_(live.c.idempotency_key == _e.idempotency_key,
+                         live.c.customer_id == _e.customer_id,
+                         text("live.status = 'live'")))
+        .where(_e.customer_id == customer_id, *_of_backfill(backfill_id, "pending"))
+    )  # fmt: skip
+    return {row[0] for row in tx.execute(query)}
 
 
 def replace_window(
@@ -210,7 +216,7 @@ def enter(
     now: datetime,
 ) -> None:
     """The backfill's remaining pending events become live (its close)."""
-    where = and_(_window(customer_id, start, end), _e.origin == backfill_id, _e.status == "pending")
+    where = and_(_window(customer_id, start, end), *_of_backfill(backfill_id, "pending"))
     tx.execute(update(usage_events).where(where).values(**_live_from(cutoff, deduction_id, now)))
 
 

@@ -100,7 +100,7 @@ def close_customer(backfill: Backfill, customer_id: str) -> Work[Correction]:
             else []
         )
         gone = {e.idempotency_key for e in replaced}
-        kept = events.live_keys(tx.tx, tx.customer_id, [e.idempotency_key for e in incoming]) - gone
+        kept = events.held_keys(tx.tx, tx.customer_id, bid) - gone
         cutoff, correction_id = due_cutoff(tx.ctx, tx.now), tx.ctx.new_id()
         entering = [
             e.usage for e in incoming if e.idempotency_key not in kept and e.timestamp < cutoff
