@@ -494,7 +494,7 @@ usage_events = Table(
     # One customer's due events (a deduction) and undeducted ones (the console).
     Index("ix_usage_events_customer", "customer_id", "deduction_id", "status", "timestamp"),
     # A timeframe: backfill close and revert, hourly volume.
-    Index("ix_usage_events_time", "timestamp", "customer_id"),
+    Index("ix_usage_events_timeframe", "timestamp", "customer_id"),
     # One event id stands per customer at a time (Orb: one source of truth per event id);
     # key first, it also finds a live event by id whoever the customer (deprecate, search).
     # Versions that no longer count (few) have an index of their own, so an ingested event

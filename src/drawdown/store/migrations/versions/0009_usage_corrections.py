@@ -63,7 +63,7 @@ def _events() -> None:
                     ["deduction_id", "status", "timestamp", "customer_id"])  # fmt: skip
     op.create_index("ix_usage_events_customer", "usage_events",
                     ["customer_id", "deduction_id", "status", "timestamp"])  # fmt: skip
-    op.create_index("ix_usage_events_time", "usage_events", ["timestamp", "customer_id"])
+    op.create_index("ix_usage_events_timeframe", "usage_events", ["timestamp", "customer_id"])
     op.create_index("ux_usage_events_live", "usage_events", ["idempotency_key", "customer_id"],
                     unique=True, sqlite_where=_LIVE, postgresql_where=_LIVE)  # fmt: skip
     op.create_index("ix_usage_events_kept", "usage_events", ["idempotency_key"],
@@ -160,7 +160,7 @@ def downgrade() -> None:
     op.drop_table("usage_backfills")
     op.drop_table("usage_draws")
     op.drop_table("usage_event_amendments")
-    for name in ("ix_usage_events_kept", "ux_usage_events_live", "ix_usage_events_time",
+    for name in ("ix_usage_events_kept", "ux_usage_events_live", "ix_usage_events_timeframe",
                  "ix_usage_events_customer", "ix_usage_events_due"):  # fmt: skip
         op.drop_index(name, table_name="usage_events")
     with op.batch_alter_table("usage_events", recreate="always") as batch:
