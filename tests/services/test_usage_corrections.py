@@ -75,10 +75,13 @@ def _event(key: str, at: datetime, n: Any, customer: str = "acme") -> dict[str, 
             "properties": {"n": n}, "external_customer_id": customer}  # fmt: skip
 
 
+def _amended_body(at: datetime, n: Any, customer: str = "acme") -> dict[str, Any]:
+    return {"event_name": "call", "timestamp": at.isoformat(), "properties": {"n": n},
+            "external_customer_id": customer}  # fmt: skip
+
+
 def _amended(at: datetime, n: Any, customer: str = "acme", **extra: Any) -> events.Amended:
-    body = {"event_name": "call", "timestamp": at.isoformat(), "properties": {"n": n},
-            "external_customer_id": customer, **extra}  # fmt: skip
-    return events.parse_amendment(body)
+    return events.parse_amendment({**_amended_body(at, n, customer), **extra})
 
 
 def _entries(ctx: Any, customer_id: str) -> list[Any]:
@@ -189,6 +192,8 @@ def test_an_amendment_keeps_customer_and_timestamp_inside_the_grace_period(
         )
     assert {e["field"] for e in bad.value.errors} == {"customer_id", "event_name", "timestamp",
                                                       "properties"}  # fmt: skip
+    with pytest.raises(InvalidRequest, match="at most 1000 digits"):  # not a million stored
+        events.parse_amendment({**_amended_body(T0, Decimal("1e999999")), "customer_id": None})
     clock.now = T0 + HOUR + timedelta(seconds=1)  # the event is older than the grace period
     with pytest.raises(InvalidField, match="grace period") as late:
         events.amend("e1", _amended(T0, 1)).run(ctx)

@@ -334,4 +334,16 @@ def properties_of(value: Any, errors: list[str]) -> dict[str, Any]:
                 errors.append(f"properties.{name} must be at most {PROPERTY_TEXT_MAX} characters")
         elif not isinstance(item, bool | int | Decimal):
             errors.append(f"properties.{name} must be a string, number or boolean")
+        elif isinstance(item, Decimal) and not _storable_number(item):
+            errors.append(f"properties.{name} must be a number of at most {PROPERTY_TEXT_MAX} "
+                          "digits")  # fmt: skip
     return value
+
+
+def _storable_number(number: Decimal) -> bool:
+    # A number is stored as the digits it stands for: `1e999999` (9 bytes sent) would be a
+    # million digits kept, so its plain form is bounded like a text property.
+    _, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int):
+        return False  # NaN or infinity (the JSON parser refuses them already)
+    return len(digits) + abs(exponent) <= PROPERTY_TEXT_MAX
