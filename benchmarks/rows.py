@@ -124,6 +124,11 @@ SPECS = (
          "customers", "main", baseline="ingest-500", unit=" events/s"),
     Spec("usage-lag", "deduction lag, event accepted → credits drawn (p99; grace 0, "
          "ingesting 500-event batches on 2 connections)", "usage", unit=" ms"),
+    Spec("usage-amend", "`PUT /v1/events/{{id}}`: amend a deducted event (the ledger corrected "
+         "by the difference), random event of 1,000 over 50 customers", "usage",
+         baseline="decrement-spread"),
+    Spec("backfill-close-10k", "close a backfill of 10,000 events replacing 10,000 deducted "
+         "ones (one customer; time of the request)", "usage", unit=" ms"),
     Spec("decrement-spread-batch-off", "decrement spread, group commit off "
          "(`DRAWDOWN_COMMIT_BATCH_MAX=1`)", "batch-off", baseline="decrement-spread"),
     Spec("ping-2p", "`GET /v1/ping`, 2 processes", "two", baseline="ping"),

@@ -37,6 +37,8 @@ SERVER_ENV = {
 SERVER_PROCESSES = {"main": 1, "batch-off": 1, "two": 2, "usage": 1}
 INGEST_CUSTOMERS = 50
 INGEST_BATCH = 500
+AMENDABLE_PER_CUSTOMER = 20  # 1,000 deducted events over the ingest customers
+BACKFILL_EVENTS = 10_000
 LAG_WAIT_SECONDS = 60
 PAGE = 100
 
@@ -220,7 +222,8 @@ def _seed(run: Run, urls: dict[tuple[str, str], str]) -> Fixture:
     run.notes.append(f"seeding (all databases, through the store) took {seconds:.0f} s")
     progress(f"seeded in {seconds:.1f} s")
     files = {"spread": run.scratch / "spread.txt", "hot": run.scratch / "hot.txt",
-             "big": run.scratch / "big.txt", "ingest": run.scratch / "ingest.txt"}  # fmt: skip
+             "big": run.scratch / "big.txt", "ingest": run.scratch / "ingest.txt",
+             "amend": run.scratch / "amend.txt"}  # fmt: skip
     files["spread"].write_text("\n".join(spread) + "\n")
     files["ingest"].write_text("\n".join(spread[:INGEST_CUSTOMERS]) + "\n")
     files["hot"].write_text(hot + "\n")
@@ -287,6 +290,15 @@ class Driver:
         if name == "usage-lag":
             self._lag(result)
             return
+        if name == "usage-amend":
+            self._amend(result)
+            return
+        if name == "backfill-close-10k":
+            customer = self.fixture.spread[-1]  # not one of the ingest rows' customers
+            result.value = usage.backfill_close_ms(self.http, self.database_url, customer,
+                                                   BACKFILL_EVENTS)  # fmt: skip
+            result.requests = 1
+            return
         path, check = self._read(name)
         page = self.http.get(path)
         if page.status_code != 200:
@@ -332,6 +344,25 @@ class Driver:
         result.requests, result.errors = len(lags), errors
         result.p50_ms, result.p99_ms = usage.percentile(lags, 50), usage.percentile(lags, 99)
         result.value = result.p99_ms
+
+    def _amend(self, result: Result) -> None:
+        """Amend deducted events (their quantity: each amendment corrects the ledger)."""
+        events = self.fixture.files["amend"]
+        customers = self.fixture.files["ingest"].read_text().split()
+        usage.amendable(self.http, self.database_url, customers, AMENDABLE_PER_CUSTOMER, events)
+        key, customer, at = events.read_text().split("\n")[0].split()
+        body = {"event_name": usage.UNITS_EVENT, "timestamp": at, "customer_id": customer,
+                "properties": {"n": 7}}  # fmt: skip
+        check = self.http.put(f"/v1/events/{key}", json=body)
+        if check.status_code != 200:
+            raise RuntimeError(f"amend answered {check.status_code}: {check.text[:200]}")
+        _load(
+            self.run,
+            result,
+            self.server.base_url + "/",
+            "amend.lua",
+            [self.key, str(events), usage.UNITS_EVENT],
+        )
 
     def _read(self, name: str) -> tuple[str, Callable[[Any], None]]:
         fx = self.fixture

@@ -80,7 +80,8 @@ class Server:
             "customers", "ledgers", "credit_blocks", "ledger_entries", "ledger_commands",
             "invoices", "top_ups", "credit_notes", "credit_note_line_items",
             "customer_balance_transactions", "alerts", "usage_items", "usage_metrics",
-            "usage_prices",
+            "usage_prices", "usage_events", "usage_carry", "usage_draws",
+            "usage_event_amendments", "usage_backfills",
         )  # fmt: skip
         with self.engine.connect() as conn:
             return {

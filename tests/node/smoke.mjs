@@ -757,4 +757,32 @@ await check('alerts refused: bad thresholds, a duplicate, a subscription alert',
   assert.ok(sub instanceof Orb.FeatureNotAvailable, sub.constructor.name);
 });
 
+await check('events.update and events.deprecate: amended, then deprecated (search flags it), idempotent', async () => {
+  const at = new Date(Date.now() - 60_000).toISOString();
+  const key = `node-amend-${randomUUID()}`;
+  const event = { idempotency_key: key, event_name: 'node_call', timestamp: at, properties: { n: 1 } };
+  await client.events.ingest({ events: [{ ...event, external_customer_id: ext }] });
+  const amended = await client.events.update(key, {
+    event_name: 'node_call', timestamp: at, properties: { n: 2 }, external_customer_id: ext,
+  });
+  assert.deepEqual(amended, { amended: key });
+  const moved = await rejects(
+    client.events.update(key, {
+      event_name: 'node_call', timestamp: new Date().toISOString(), properties: {}, external_customer_id: ext,
+    }),
+    Orb.BadRequestError,
+  );
+  assert.equal(moved.type, `${ERR}400-request-validation-errors`);
+  assert.equal(moved.error.validation_errors[0].field, 'timestamp');
+  assert.deepEqual(await client.events.deprecate(key), { deprecated: key });
+  assert.deepEqual(await client.events.deprecate(key), { deprecated: key });
+  const found = await client.events.search({
+    event_ids: [key], timeframe_start: new Date(Date.now() - 3_600_000).toISOString(),
+  });
+  assert.equal(found.data.length, 1);
+  assert.equal(found.data[0].deprecated, true);
+  assert.deepEqual(found.data[0].properties, { n: 2 });
+  await rejects(client.events.deprecate(`node-missing-${randomUUID()}`), Orb.NotFoundError);
+});
+
 console.log(`all ${checks} checks passed`);

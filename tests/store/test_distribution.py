@@ -43,6 +43,8 @@ GLOBAL_TABLES = {
     "every deduction",
     "usage_metrics": "the price catalogue's billable metrics: small, global, copied into the "
     "price versions that count them",
+    "usage_backfills": "backfills may span every customer (customer_id null); their events are "
+    "rows of usage_events under each customer, changed by one job per customer",
     "counters": "SQLite's invoice-number counter (SQLite serializes writers anyway); on "
     "PostgreSQL invoice numbers come from the invoice_numbers sequence",
 }

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp
 from drawdown.api.gate import ApiGate
 from drawdown.api.routes import (
     alerts,
+    backfills,
     balances,
     cash_balance,
     catalogue,
@@ -42,7 +43,7 @@ from drawdown.services.context import ServiceContext
 
 API_ROUTERS = (
     ping.router, customers.router, balances.router, ledger.router, top_ups.router,
-    invoices.router, events.router, reference.router, credit_notes.router,
+    invoices.router, events.router, backfills.router, reference.router, credit_notes.router,
     cash_balance.router, alerts.router, catalogue.router, prices.router,
 )  # fmt: skip
 

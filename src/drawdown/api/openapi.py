@@ -55,6 +55,7 @@ from drawdown.services.entry_input import (
     IncrementRequest,
     VoidRequest,
 )
+from drawdown.services.usage.events import EVENT_IDS_MAX, VOLUME_DAYS_MAX
 from drawdown.settings import Settings
 
 Schema = dict[str, Any]
@@ -609,6 +610,9 @@ PATH_DESCRIPTIONS = {
     "plan_id": "A plan id (drawdown has no plans).",
     "subscription_id": "A subscription id (drawdown has no subscriptions).",
     **openapi_catalogue.PATH_DESCRIPTIONS,
+    "event_id": "An event's id: the `idempotency_key` it was ingested with (any text, `/` "
+                "included, percent-encoded).",
+    "backfill_id": "A backfill id.",
 }  # fmt: skip
 
 
@@ -700,6 +704,38 @@ ALERT_OPERATIONS = (
     Operation("post", ALERT + "/disable", "disable-alert",
               "Disable an alert (from the customer's next write)", "Alert",
               response=ref("Alert"), params=("alert_subscription",), sdk="alerts.disable"),
+)  # fmt: skip
+
+EVENT_OPERATIONS = (
+    Operation("put", "/events/{event_id}", "amend-event",
+              "Amend an event (its usage is charged or refunded by the difference if it was "
+              "already deducted)", "Event", response=ref("EventUpdateResponse"),
+              body="EventUpdateRequest", sdk="events.update"),
+    Operation("put", "/events/{event_id}/deprecate", "deprecate-event",
+              "Deprecate an event (its usage is refunded if it was already deducted)", "Event",
+              response=ref("EventDeprecateResponse"), params=("event_customer",),
+              sdk="events.deprecate"),
+    Operation("post", "/events/search", "search-events", "Search events by id", "Event",
+              response=ref("EventSearchResponse"), body="EventSearchRequest",
+              sdk="events.search", not_found=False),
+    Operation("get", "/events/volume", "get-event-volume", "Event volume per hour", "Event",
+              response=ref("EventVolumes"), params=("volume", "pagination"),
+              sdk="events.volume.list", not_found=False),
+    Operation("post", "/events/backfills", "create-backfill", "Create a backfill", "Event",
+              success=201, response=ref("Backfill"), body="BackfillCreateRequest",
+              sdk="events.backfills.create"),
+    Operation("get", "/events/backfills", "list-backfills", "List backfills", "Event",
+              response=_page("Backfill"), params=("pagination", "backfills"),
+              sdk="events.backfills.list", not_found=False),
+    Operation("get", "/events/backfills/{backfill_id}", "fetch-backfill", "Fetch a backfill",
+              "Event", response=ref("Backfill"), sdk="events.backfills.fetch"),
+    Operation("post", "/events/backfills/{backfill_id}/close", "close-backfill",
+              "Close a backfill: its events replace or join the timeframe's, and the ledger "
+              "moves by the difference", "Event", response=ref("Backfill"),
+              sdk="events.backfills.close"),
+    Operation("post", "/events/backfills/{backfill_id}/revert", "revert-backfill",
+              "Revert a backfill, undoing its effect on the ledger", "Event",
+              response=ref("Backfill"), sdk="events.backfills.revert"),
 )  # fmt: skip
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -810,9 +846,10 @@ OPERATIONS: tuple[Operation, ...] = (
               extra={"content_type": "text/html"}),
     Operation("post", "/ingest", "ingest", "Ingest events", "Event",
               response=ref("EventIngestResponse"), body="EventIngestRequest",
-              sdk="events.ingest", not_found=False),
+              params=("ingest",), sdk="events.ingest", not_found=False),
     *ALERT_OPERATIONS,
     *(Operation(**spec) for spec in openapi_catalogue.OPERATIONS),
+    *EVENT_OPERATIONS,
 )  # fmt: skip
 
 
@@ -865,6 +902,32 @@ def query_groups(settings: Settings) -> dict[str, list[Schema]]:
                                      "drawdown has none, so giving it is a 400 "
                                      "feature-not-available.")],
         **openapi_catalogue.query_groups(),
+        **_event_query_groups(),
+    }  # fmt: skip
+
+
+def _event_query_groups() -> dict[str, list[Schema]]:
+    hour = "An ISO 8601 date-time; the hour it falls in is included."
+    return {
+        "ingest": [
+            query("backfill_id", STRING, "The events belong to this pending backfill: not "
+                  "usage until it closes; its timeframe replaces the grace period."),
+            query("debug", BOOLEAN, "Add `debug`: the ids ingested and the duplicates."),
+        ],
+        "event_customer": [
+            query("customer_id", STRING, "drawdown extension: whose event, when several "
+                  "customers have an event with this id."),
+            query("external_customer_id", STRING, "drawdown extension: as customer_id."),
+        ],
+        "volume": [
+            {**query("timeframe_start", INSTANT, hour), "required": True},
+            query("timeframe_end", INSTANT, f"Exclusive; default now. {hour} At most "
+                  f"{VOLUME_DAYS_MAX} days after timeframe_start."),
+        ],
+        "backfills": [
+            query("customer_id", STRING),
+            query("status", enum("pending", "reflected", "pending_revert", "reverted")),
+        ],
     }  # fmt: skip
 
 
@@ -1049,7 +1112,7 @@ def build_document(settings: Settings, operations: Iterable[Operation] = OPERATI
                                                               "`drawdown keys create`."}},
             "schemas": {**_response_schemas(), **_request_schemas(settings),
                         **_ingest_schemas(settings), **openapi_catalogue.response_schemas(),
-                        **openapi_catalogue.request_schemas()},
+                        **openapi_catalogue.request_schemas(), **_event_schemas()},
             "responses": error_responses(settings),
         },
     }  # fmt: skip
@@ -1084,6 +1147,69 @@ def _ingest_schemas(settings: Settings) -> dict[str, Schema]:
                 "debug": obj({"duplicate": array(STRING), "ingested": array(STRING)}),
             },
         },
+    }  # fmt: skip
+
+
+def _event_schemas() -> dict[str, Schema]:
+    """Orb's events API beyond ingestion (routes/events.py, routes/backfills.py)."""
+    properties = {"type": "object", "additionalProperties": {
+        "anyOf": [STRING, {"type": "number"}, BOOLEAN]},
+        "description": "Strings, numbers and booleans; no nesting, no null."}  # fmt: skip
+    instant_or_null = nullable(INSTANT)
+    return {
+        "EventUpdateRequest": {
+            "type": "object", "required": ["event_name", "properties", "timestamp"],
+            "properties": {
+                "event_name": {"type": "string", "minLength": 1},
+                "properties": properties,
+                "timestamp": {**INSTANT, "description": "Must equal the event's timestamp."},
+                "customer_id": nullable(STRING), "external_customer_id": nullable(STRING)},
+            "description": "Exactly one of `customer_id` and `external_customer_id`: the "
+                           "event's customer. The event must be inside the grace period.",
+        },
+        "EventUpdateResponse": obj({"amended": STRING}),
+        "EventDeprecateResponse": obj({"deprecated": STRING}),
+        "EventSearchRequest": {
+            "type": "object", "required": ["event_ids"],
+            "properties": {
+                "event_ids": {"type": "array", "minItems": 1, "maxItems": EVENT_IDS_MAX,
+                              "items": {"type": "string", "minLength": 1}},
+                "timeframe_start": {**instant_or_null,
+                                    "description": "Inclusive; default a week before the end."},
+                "timeframe_end": {**instant_or_null, "description": "Exclusive; default now."}},
+        },
+        "EventSearchResponse": obj({"data": array(ref("Event"))}),
+        "Event": obj({
+            "id": STRING, "customer_id": nullable(STRING),
+            "external_customer_id": nullable(STRING), "event_name": STRING,
+            "timestamp": INSTANT, "properties": {"type": "object"},
+            "deprecated": {**BOOLEAN, "description": "The event no longer counts (deprecated, "
+                           "replaced or reverted by a backfill)."}}),
+        "EventVolumes": obj({"data": array(ref("EventVolume")),
+                             "pagination_metadata": ref("PaginationMetadata")}),
+        "EventVolume": obj({"count": INTEGER, "timeframe_start": INSTANT,
+                            "timeframe_end": INSTANT},
+                           "Live events timestamped in one UTC hour (hours with none are "
+                           "left out)."),
+        "BackfillCreateRequest": {
+            "type": "object", "required": ["timeframe_start", "timeframe_end"],
+            "properties": {
+                "timeframe_start": INSTANT,
+                "timeframe_end": {**INSTANT, "description": "Exclusive; at most 31 days after "
+                                  "the start, and no later than now − the grace period."},
+                "close_time": {**instant_or_null, "description": "When it closes by itself; "
+                               "default a day after creation."},
+                "customer_id": nullable(STRING), "external_customer_id": nullable(STRING),
+                "replace_existing_events": {**BOOLEAN, "default": True},
+                "deprecation_filter": {"type": "null",
+                                       "description": "Not supported (400 otherwise)."}},
+        },
+        "Backfill": obj({
+            "id": ID, "status": enum("pending", "reflected", "pending_revert", "reverted"),
+            "created_at": INSTANT, "timeframe_start": INSTANT, "timeframe_end": INSTANT,
+            "events_ingested": INTEGER, "close_time": nullable(INSTANT),
+            "reverted_at": nullable(INSTANT), "customer_id": nullable(STRING),
+            "replace_existing_events": BOOLEAN, "deprecation_filter": NULL}),
     }  # fmt: skip
 
 

@@ -371,13 +371,14 @@ def _run_job(tx: Tx, job: Job[Any]) -> tuple[bool, Any]:
     tx.begin_job()
     try:
         result = job.run(tx)
+        tx.end_job()
     except Exception as error:
         tx.abandon_job()
         tx.begin_job()
         try:
             result = job.recover(tx, error)
+            tx.end_job()
         except Exception as final:
             tx.abandon_job()
             return False, final
-    tx.end_job()
     return True, result

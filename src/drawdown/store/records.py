@@ -13,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from drawdown.ledger.usage import UsageEvent
+
 
 @dataclass(frozen=True)
 class Customer:
@@ -269,3 +271,48 @@ class ClaimedDelivery:
     attempts: int
     lease_token: str
     body: str | None
+
+
+# --- usage corrections --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One stored version of a usage event: who it is for, what it says, whether it counts
+    (`status`, schema.py) and whether its usage is in the ledger (`deduction_id`)."""
+
+    customer_id: str
+    idempotency_key: str
+    origin: str  # '' ingested live, else the backfill that brought it
+    event_name: str
+    timestamp: datetime
+    properties: dict[str, Any]
+    status: str
+    deduction_id: str | None
+
+    @property
+    def usage(self) -> UsageEvent:
+        return UsageEvent(self.idempotency_key, self.event_name, self.timestamp, self.properties)
+
+
+@dataclass(frozen=True)
+class Backfill:
+    id: str
+    customer_id: str | None  # None: every customer
+    timeframe_start: datetime
+    timeframe_end: datetime
+    close_time: datetime  # when pending: when it closes by itself; then: when it closed
+    replace_existing_events: bool
+    status: str  # pending | reflected | pending_revert | reverted
+    events_ingested: int
+    created_at: datetime
+    closed_at: datetime | None  # set when its close started
+    reverted_at: datetime | None
+
+    @property
+    def closing(self) -> bool:
+        """Its close has started but not every customer's part has committed yet."""
+        return self.status == "pending" and self.closed_at is not None
+
+    def accepts_events(self, now: datetime) -> bool:
+        return self.status == "pending" and self.closed_at is None and now < self.close_time

@@ -548,8 +548,16 @@ usage_prices = Table(
 
 # Accepted usage events, kept (and deduplicated by idempotency key) for good. An event is
 # deducted exactly once: `deduction_id` is set in the transaction that writes its decrement
-# entries, and a deduction only reads events whose `deduction_id` is still null.
+# entries, and a deduction only reads live events whose `deduction_id` is still null.
 # `properties` is the event's JSON text as sent (numbers exact), parsed with Decimals.
+#
+# Corrections (services/usage/corrections.py): `origin` is '' for events ingested live and
+# the backfill's id for events a backfill brought, so a backfill can bring a new version of
+# an event it replaces. `status` says whether the event counts: `live` (it does; at most one
+# live row per customer and key), `pending` (in a backfill not yet closed), `deprecated`
+# (by the API), `replaced` (by the close of backfill `replaced_by`), `reverted` (its
+# backfill was reverted) or `skipped` (a backfill event whose key a live event kept). Usage
+# is in the ledger exactly for live rows with a `deduction_id`.
 usage_events = Table(
     "usage_events",
     metadata,
@@ -561,14 +569,43 @@ usage_events = Table(
     Column("accepted_at", UTCDateTime, nullable=False),
     Column("deduction_id", String(ID)),
     Column("deducted_at", UTCDateTime),
-    PrimaryKeyConstraint("customer_id", "idempotency_key"),
+    Column("origin", String(ID), nullable=False, server_default=text("''")),
+    Column("status", String(16), nullable=False, server_default=text("'live'")),
+    Column("changed_at", UTCDateTime),
+    Column("replaced_by", String(ID)),
+    Column("amended_at", UTCDateTime),
+    PrimaryKeyConstraint("customer_id", "idempotency_key", "origin"),
     ForeignKeyConstraint(["customer_id"], ["customers.id"]),
-    # Due events (deduction_id null, timestamp before the grace cutoff) of every customer.
-    Index("ix_usage_events_due", "deduction_id", "timestamp", "customer_id"),
+    CheckConstraint(
+        "status IN ('live', 'pending', 'deprecated', 'replaced', 'reverted', 'skipped')",
+        name="status_known",
+    ),
+    # Due events (live, deduction_id null, timestamp before the grace cutoff) of everyone.
+    Index("ix_usage_events_due", "deduction_id", "status", "timestamp", "customer_id"),
     # One customer's due events (a deduction) and undeducted ones (the console).
-    Index("ix_usage_events_customer", "customer_id", "deduction_id", "timestamp"),
+    Index("ix_usage_events_customer", "customer_id", "deduction_id", "status", "timestamp"),
     # One customer's events of a timeframe, deducted or not (costs, price evaluation).
     Index("ix_usage_events_time", "customer_id", "timestamp", "idempotency_key"),
+    # A timeframe: backfill close and revert, hourly volume.
+    Index("ix_usage_events_timeframe", "timestamp", "customer_id"),
+    # One event id stands per customer at a time (Orb: one source of truth per event id);
+    # key first, it also finds a live event by id whoever the customer (deprecate, search).
+    # Versions that no longer count (few) have an index of their own, so an ingested event
+    # costs one index on its id, not two (store/corrections.by_key queries both).
+    Index(
+        "ux_usage_events_live",
+        "idempotency_key",
+        "customer_id",
+        unique=True,
+        sqlite_where=text("status = 'live'"),
+        postgresql_where=text("status = 'live'"),
+    ),
+    Index(
+        "ix_usage_events_kept",
+        "idempotency_key",
+        sqlite_where=text("status != 'live'"),
+        postgresql_where=text("status != 'live'"),
+    ),
 )
 
 # What deductions of a (customer, ledger, item) could not yet take: the exact priced total
@@ -666,4 +703,70 @@ customer_balance_transactions = Table(
     CheckConstraint("type IN ('increment', 'decrement')", name="type_known"),
     CheckConstraint("seq >= 1", name="seq_positive"),
     Index("ix_customer_balance_transactions_invoice", "customer_id", "invoice_id"),
+)
+
+# Draws of usage from blocks, per (customer, ledger, item, block): what usage decrements
+# took and what corrections gave back. A refund goes back to the blocks drawn last, never
+# more to a block than usage drew from it (services/usage/corrections.py). Not ledger data:
+# the entries are derived from the command log; this only says where usage came from.
+usage_draws = Table(
+    "usage_draws",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("currency", String(64), nullable=False),
+    Column("item_id", String(255), nullable=False),
+    Column("block_id", String(ID), nullable=False),
+    Column("drawn", ExactDecimal, nullable=False),
+    Column("returned", ExactDecimal, nullable=False),
+    # The ledger sequence number of the newest usage draw from the block: refunds go to the
+    # blocks drawn last first.
+    Column("last_seq", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("customer_id", "currency", "item_id", "block_id"),
+)
+
+# Earlier versions of amended events (Orb keeps the original, ignored for billing).
+usage_event_amendments = Table(
+    "usage_event_amendments",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("origin", String(ID), nullable=False),
+    Column("event_name", String(255), nullable=False),
+    Column("timestamp", UTCDateTime, nullable=False),
+    Column("properties", Text, nullable=False),
+    Column("deduction_id", String(ID)),
+    Column("amended_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("customer_id", "id"),
+    ForeignKeyConstraint(["customer_id"], ["customers.id"]),
+    Index("ix_usage_event_amendments_key", "customer_id", "idempotency_key", "amended_at"),
+)
+
+# Backfills (Orb's `events.backfills`): events added to or replacing a past timeframe, for
+# one customer or (customer_id null) all of them. Not customer data: a backfill may span
+# every customer, and its events live in `usage_events` under its id (`origin`).
+# `closed_at` is set when a close starts and `status` becomes `reflected` when every
+# customer's part of it has committed; a revert goes `pending_revert` -> `reverted` alike.
+usage_backfills = Table(
+    "usage_backfills",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("customer_id", String(ID)),
+    Column("timeframe_start", UTCDateTime, nullable=False),
+    Column("timeframe_end", UTCDateTime, nullable=False),
+    Column("close_time", UTCDateTime, nullable=False),
+    Column("replace_existing_events", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    # Counted by the ingest jobs, which lock this row anyway (no event enters a closing one).
+    Column("events_ingested", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    Column("reverted_at", UTCDateTime),
+    CheckConstraint(
+        "status IN ('pending', 'reflected', 'pending_revert', 'reverted')", name="status_known"
+    ),
+    CheckConstraint("timeframe_start < timeframe_end", name="timeframe_ordered"),
+    Index("ix_usage_backfills_created", "created_at", "id"),
+    Index("ix_usage_backfills_status", "status", "close_time"),
 )

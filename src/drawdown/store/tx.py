@@ -83,9 +83,10 @@ class Tx:
         self, statement: Executable, params: Params | Sequence[Params] | None = None
     ) -> Any:
         """Run a Core statement (returns SQLAlchemy's result; use `.mappings()` etc.)."""
-        self.flush()
-        if self.batch is not None and not getattr(statement, "is_select", False):
-            self.batch.clear()  # a write the cache cannot follow
+        if getattr(statement, "is_select", False):
+            self.flush()
+        else:
+            self._before_direct_write()
         result: CursorResult[Any] = self.conn.execute(statement, params)
         return result
 
@@ -95,9 +96,7 @@ class Tx:
         The database, not an earlier lookup, decides races between concurrent writers; the
         savepoint keeps the surrounding transaction usable afterwards.
         """
-        self.flush()
-        if self.batch is not None:
-            self.batch.clear()
+        self._before_direct_write()
         try:
             with self.conn.begin_nested():
                 self.conn.execute(statement)
@@ -107,9 +106,7 @@ class Tx:
 
     def execute_text(self, sql: str) -> list[tuple[Any, ...]]:
         """Run literal SQL without parameters (health checks, maintenance)."""
-        self.flush()
-        if self.batch is not None:
-            self.batch.clear()
+        self._before_direct_write()
         return list(self.conn.exec_driver_sql(sql).all())
 
     def _raw(self) -> Any:
@@ -154,7 +151,7 @@ class Tx:
         if self.batch is not None and statement.bulk_rank is not None:
             self._buffer.append((statement, params))
             return
-        self._send_buffer()
+        self._before_direct_write()
         self._pipelined()
         self._run(self._raw(), statement, params)
 
@@ -164,7 +161,7 @@ class Tx:
         if self.batch is not None and statement.bulk_rank is not None:
             self._buffer.extend((statement, p) for p in params)
             return
-        self._send_buffer()
+        self._before_direct_write()
         self._pipelined()
         self._raw().executemany(statement.sql(self.dialect), params)
 
@@ -188,11 +185,14 @@ class Tx:
             self._savepoint(frame)  # job by job: every job in its own savepoint, as before
 
     def end_job(self) -> None:
-        frame = self._frames.pop()
+        """The job is done. Job by job, its pipelined writes are answered first: an error
+        among them still belongs to the job (the caller then abandons it)."""
+        frame = self._frames[-1]
         if frame.savepoint:
             self._raw().execute(f"RELEASE SAVEPOINT {frame.name}")
             if self.batch is None:
-                self.flush()  # a pipelined error surfaces inside the job that caused it
+                self.flush()
+        self._frames.pop()
 
     def abandon_job(self) -> None:
         """Undo everything the current job wrote (and forget what the batch cache knew)."""
@@ -208,6 +208,20 @@ class Tx:
                 self._flush_pipeline()
             self._raw().execute(f"ROLLBACK TO SAVEPOINT {frame.name}")
             self._raw().execute(f"RELEASE SAVEPOINT {frame.name}")
+
+    def _before_direct_write(self) -> None:
+        """A write sent now, not buffered: what is buffered goes first, and every running job
+        takes its savepoint (if it has none yet, nothing of it has reached the database),
+        so that abandoning the job undoes this write too. The batch cache cannot follow
+        such a write, so it is emptied."""
+        self._send_buffer()
+        for frame in self._frames:
+            if not frame.savepoint:
+                self._savepoint(frame)
+        # Core statements read row counts, which a psycopg pipeline does not report.
+        self._flush_pipeline()
+        if self.batch is not None:
+            self.batch.clear()
 
     def _savepoint(self, frame: _Frame) -> None:
         self._pipelined()

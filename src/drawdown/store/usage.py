@@ -1,9 +1,10 @@
 """SQL for usage: the price catalogue, accepted events and the deduction carry.
 
-Events are inserted with `ON CONFLICT DO NOTHING` on (customer, idempotency key), so a
-duplicate is ignored by the database even when two writers race; a deduction marks the
-events it drew for (`deduction_id`) in its own transaction and only ever reads events whose
-mark is still null, which is what makes a deduction happen exactly once.
+Events are inserted with `ON CONFLICT DO NOTHING` on (customer, idempotency key, origin) and
+on the one-live-row-per-key index, so a duplicate is ignored by the database even when two
+writers race; a deduction marks the events it drew for (`deduction_id`) in its own
+transaction and only ever reads live events whose mark is still null, which is what makes a
+deduction happen exactly once. Corrections of stored events are `store/corrections.py`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from drawdown.store.tx import Tx
 
 _e, _p, _i, _c = usage_events.c, usage_prices.c, usage_items.c, usage_carry.c
 EVENT_COLUMNS = ("customer_id", "idempotency_key", "event_name", "timestamp", "properties",
-                 "accepted_at")  # fmt: skip
+                 "accepted_at", "origin", "status")  # fmt: skip
+LIVE = "live"  # the status of an event that counts (schema.py lists the others)
 
 
 @dataclass(frozen=True)
@@ -126,33 +128,42 @@ def _exact(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in event properties")
 
 
-def _read_properties(text: str) -> dict[str, Any]:
+def read_properties(text: str) -> dict[str, Any]:
     value: dict[str, Any] = json.loads(text, parse_float=Decimal)
     return value
 
 
-_EXISTING: dict[int, Prepared] = {}  # by how many keys are asked about (at most 500)
+# By (how many keys are asked about (at most 500), whether one origin is asked about).
+_EXISTING: dict[tuple[int, bool], Prepared] = {}
 
 
-def _existing(count: int) -> Prepared:
-    statement = _EXISTING.get(count)
+def _existing(count: int, of_origin: bool) -> Prepared:
+    statement = _EXISTING.get((count, of_origin))
     if statement is None:
         keys: list[Any] = [bindparam(f"k{i}") for i in range(count)]
-        statement = _EXISTING[count] = Prepared(lambda: select(_e.idempotency_key).where(
-            _e.customer_id == bindparam("customer_id"), _e.idempotency_key.in_(keys)))  # fmt: skip
+        where = [_e.customer_id == bindparam("customer_id"), _e.idempotency_key.in_(keys)]
+        if of_origin:
+            where.append(_e.origin == bindparam("origin"))
+        statement = _EXISTING[count, of_origin] = Prepared(
+            lambda: select(_e.idempotency_key).where(*where)
+        )
     return statement
 
 
-def existing_keys(tx: Tx, customer_id: str, keys: Sequence[str]) -> set[str]:
-    """Which of ``keys`` this customer's stored events already use (a prepared statement
-    per number of keys: this runs for every customer of every ingested batch)."""
+def existing_keys(
+    tx: Tx, customer_id: str, keys: Sequence[str], origin: str | None = None
+) -> set[str]:
+    """Which of ``keys`` this customer's stored events already use (of any origin, or of
+    ``origin``: a backfill's own keys); a prepared statement per number of keys: this runs
+    for every customer of every ingested batch."""
     found: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        params = {f"k{i}": key for i, key in enumerate(chunk)}
-        found.update(
-            row[0] for row in tx.rows(_existing(len(chunk)), {"customer_id": customer_id, **params})
-        )
+        params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(chunk)}
+        params["customer_id"] = customer_id
+        if origin is not None:
+            params["origin"] = origin
+        found.update(row[0] for row in tx.rows(_existing(len(chunk), origin is not None), params))
     return found
 
 
@@ -176,7 +187,7 @@ def insert_events(tx: Tx, rows: Sequence[Mapping[str, Any]]) -> None:
 
 def _event(row: Any) -> UsageEvent:
     return UsageEvent(row.idempotency_key, row.event_name, row.timestamp,
-                      _read_properties(row.properties))  # fmt: skip
+                      read_properties(row.properties))  # fmt: skip
 
 
 _EVENT_FIELDS = (_e.idempotency_key, _e.event_name, _e.timestamp, _e.properties)
@@ -186,7 +197,7 @@ def due_customers(tx: Tx, cutoff: datetime, limit: int) -> list[str]:
     """Live customers with undeducted events timestamped before ``cutoff``."""
     query = (
         select(_e.customer_id)
-        .where(_e.deduction_id.is_(None), _e.timestamp < cutoff)
+        .where(_e.deduction_id.is_(None), _e.status == LIVE, _e.timestamp < cutoff)
         .group_by(_e.customer_id)
         .order_by(func.min(_e.timestamp))
         .limit(limit)
@@ -196,10 +207,15 @@ def due_customers(tx: Tx, cutoff: datetime, limit: int) -> list[str]:
 
 
 def due_events(tx: Tx, customer_id: str, cutoff: datetime, limit: int) -> list[UsageEvent]:
-    """A customer's undeducted events before ``cutoff``, oldest first (at most ``limit``)."""
+    """A customer's undeducted live events before ``cutoff``, oldest first (at most ``limit``)."""
     query = (
         select(*_EVENT_FIELDS)
-        .where(_e.deduction_id.is_(None), _e.timestamp < cutoff, _e.customer_id == customer_id)
+        .where(
+            _e.customer_id == customer_id,
+            _e.deduction_id.is_(None),
+            _e.status == LIVE,
+            _e.timestamp < cutoff,
+        )
         .order_by(_e.timestamp, _e.idempotency_key)
         .limit(limit)
     )
@@ -207,10 +223,10 @@ def due_events(tx: Tx, customer_id: str, cutoff: datetime, limit: int) -> list[U
 
 
 def pending_events(tx: Tx, customer_id: str, limit: int) -> list[UsageEvent]:
-    """A customer's undeducted events, whatever their time (the console's pending usage)."""
+    """A customer's undeducted live events, whatever their time (the console's pending usage)."""
     query = (
         select(*_EVENT_FIELDS)
-        .where(_e.customer_id == customer_id, _e.deduction_id.is_(None))
+        .where(_e.customer_id == customer_id, _e.deduction_id.is_(None), _e.status == LIVE)
         .order_by(_e.timestamp, _e.idempotency_key)
         .limit(limit)
     )
@@ -226,12 +242,14 @@ def events_between(
     limit: int,
     event_names: Sequence[str] | None = None,
 ) -> list[UsageEvent]:
-    """A customer's events timestamped in ``[start, end)``, deducted or not, oldest first
-    (only those named in ``event_names`` when given); ``after`` is the (timestamp,
+    """A customer's events timestamped in ``[start, end)`` that count (live: not deprecated,
+    replaced, reverted, skipped or waiting in an open backfill), deducted or not, oldest
+    first (only those named in ``event_names`` when given); ``after`` is the (timestamp,
     idempotency key) of the previous batch's last event."""
     query = select(*_EVENT_FIELDS).where(
-        _e.customer_id == customer_id, _e.timestamp >= start, _e.timestamp < end
-    )
+        _e.customer_id == customer_id, _e.timestamp >= start, _e.timestamp < end,
+        _e.status == "live",
+    )  # fmt: skip
     if event_names is not None:
         query = query.where(_e.event_name.in_(sorted(set(event_names))))
     if after is not None:
@@ -243,14 +261,14 @@ def events_between(
 def mark_deducted(
     tx: Tx, customer_id: str, keys: Sequence[str], deduction_id: str, now: datetime
 ) -> int:
-    """Mark events as drawn by ``deduction_id``; returns how many were still unmarked."""
+    """Mark live events as drawn by ``deduction_id``; returns how many were still unmarked."""
     marked = 0
     for start in range(0, len(keys), 500):
         chunk = list(keys[start : start + 500])
         result = tx.execute(
             update(usage_events)
             .where(and_(_e.customer_id == customer_id, _e.idempotency_key.in_(chunk),
-                        _e.deduction_id.is_(None)))
+                        _e.deduction_id.is_(None), _e.status == LIVE))
             .values(deduction_id=deduction_id, deducted_at=now)
         )  # fmt: skip
         marked += result.rowcount
@@ -258,8 +276,10 @@ def mark_deducted(
 
 
 def count_events(tx: Tx, customer_id: str) -> tuple[int, int]:
-    """(events kept, of which deducted) for one customer."""
-    query = select(func.count(), func.count(_e.deduction_id)).where(_e.customer_id == customer_id)
+    """(live events kept, of which deducted) for one customer."""
+    query = select(func.count(), func.count(_e.deduction_id)).where(
+        _e.customer_id == customer_id, _e.status == LIVE
+    )
     total, deducted = tx.execute(query).one()
     return int(total), int(deducted)
 

@@ -1,9 +1,13 @@
 """The usage page: the price catalogue (items, billable metrics, price versions), changed
 with forms that call the same use cases as `drawdown items|metrics|prices …` and the API's
-`items.*`, `metrics.*`, `prices.*`."""
+`items.*`, `metrics.*`, `prices.*`; and one event's page, where an administrator amends its
+properties or deprecates it through the same use cases as `PUT /v1/events/{id}` and
+`…/deprecate` (its usage is corrected in the ledger)."""
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -14,10 +18,12 @@ from starlette.responses import Response
 
 from drawdown.ledger.dates import resolve_instant
 from drawdown.ledger.errors import LedgerError
-from drawdown.services.errors import ServiceError
-from drawdown.services.usage import catalogue, items, metrics
+from drawdown.services.context import ServiceContext
+from drawdown.services.errors import InvalidField, InvalidRequest, ServiceError
+from drawdown.services.usage import catalogue, events, items, metrics
+from drawdown.services.write_path import CustomerRef
 from drawdown.web.auth import checked_form
-from drawdown.web.pages import context_of, redirect, render
+from drawdown.web.pages import context_of, query, redirect, render
 
 router = APIRouter()
 USAGE_PATH = "/console/usage"
@@ -112,3 +118,80 @@ def _catalogue(ctx: Any) -> dict[str, Any]:
         "metrics": metrics.list_metrics(ctx, None, [], None, metrics.LIST_ALL_MAX),
         "prices": catalogue.list_price_records(ctx),
     }
+
+
+# --- one event: amend or deprecate ------------------------------------------------------------
+
+EVENT_PATH = "/console/usage/events"
+AMEND_FIELDS = ("event_id", "customer_id", "event_name", "timestamp", "properties")
+
+
+@router.get("/usage/events")
+async def event_page(
+    request: Request, event_id: str = "", customer_id: str = "", notice: str | None = None
+) -> Response:
+    """One event's versions, with forms to amend or deprecate it."""
+    return await _event_page(request, event_id.strip(), customer_id.strip(), {"notice": notice})
+
+
+async def _event_page(
+    request: Request, event_id: str, customer_id: str, extra: dict[str, Any], status: int = 200
+) -> Response:
+    context: dict[str, Any] = {"nav": "usage", "event_id": event_id, "customer_id": customer_id}
+    if event_id:
+        named = CustomerRef(id=customer_id) if customer_id else None
+        try:
+            owner, versions = await run_in_threadpool(
+                events.versions_of, context_of(request), event_id, named
+            )
+        except (ServiceError, LedgerError) as exc:
+            context["lookup_error"] = exc.message
+        else:
+            live = [v for v in versions if not v.deprecated]
+            context.update(owner=owner, versions=versions, live=live[0] if live else None)
+    return render(request, "usage_event.html", {**context, **extra}, status)
+
+
+@router.post("/usage/events/amend")
+async def amend_event(request: Request, form: FormData = Depends(checked_form)) -> Response:
+    """Amend an event's name and properties (its timestamp and customer stay)."""
+    values = {name: str(form.get(name, "")).strip() for name in AMEND_FIELDS}
+    try:
+        await run_in_threadpool(_amend, context_of(request), values)
+    except InvalidRequest as exc:
+        errors = {e["field"]: e["message"] for e in exc.errors}
+    except (ServiceError, LedgerError) as exc:
+        errors = {exc.field or "event_id": exc.message}
+    else:
+        return _back(request, values, "amended")
+    extra = {"errors": errors, "form": values}
+    return await _event_page(request, values["event_id"], values["customer_id"], extra, 400)
+
+
+def _amend(ctx: ServiceContext, values: dict[str, str]) -> None:
+    try:
+        properties = json.loads(values["properties"] or "{}", parse_float=Decimal)
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
+        raise InvalidField("properties", 'must be a JSON object, e.g. {"seconds": 12}') from None
+    body = {"event_name": values["event_name"], "timestamp": values["timestamp"],
+            "properties": properties, "customer_id": values["customer_id"]}  # fmt: skip
+    events.amend(values["event_id"], events.parse_amendment(body)).run(ctx)
+
+
+@router.post("/usage/events/deprecate")
+async def deprecate_event(request: Request, form: FormData = Depends(checked_form)) -> Response:
+    """Deprecate an event: it no longer counts (its usage is refunded if deducted)."""
+    values = {name: str(form.get(name, "")).strip() for name in ("event_id", "customer_id")}
+    work = events.deprecate(values["customer_id"], values["event_id"])
+    try:
+        await run_in_threadpool(work.run, context_of(request))
+    except (ServiceError, LedgerError) as exc:
+        extra = {"errors": {exc.field or "event_id": exc.message}}
+        return await _event_page(request, values["event_id"], values["customer_id"], extra, 400)
+    return _back(request, values, "deprecated")
+
+
+def _back(request: Request, values: dict[str, str], notice: str) -> Response:
+    where = query({"event_id": values["event_id"], "customer_id": values["customer_id"]},
+                  notice=notice)  # fmt: skip
+    return redirect(request, f"{EVENT_PATH}?{where}")

@@ -1,23 +1,31 @@
-"""Event ingestion, wire-compatible with Orb's `POST /v1/ingest` (`client.events.ingest`).
+"""Orb's events API: ingestion (`POST /v1/ingest`, `client.events.ingest`), amendment and
+deprecation of one event, search by event id, hourly volume (`client.events.*`).
 
 A batch with any invalid event is refused whole: `400` request-validation with Orb's
 `validation_failed` list beside the usual error fields, and nothing stored. Otherwise
 `200 {"validation_failed": []}`, plus `debug: {"ingested": [...], "duplicate": [...]}` when
-`debug=true`. `backfill_id` is accepted and ignored; the request's Idempotency-Key is not
-stored (every event carries its own key, which is what makes a retry safe).
+`debug=true`. With `backfill_id` the events belong to that backfill (routes/backfills.py).
+The request's Idempotency-Key is not stored (every event carries its own key, which is
+what makes a retry safe); amendment and deprecation are PUTs, idempotent by design.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from drawdown.api import queries
-from drawdown.api.deps import body_of, read, service_context
-from drawdown.api.errors import error_body
+from drawdown.api import pagination, queries
+from drawdown.api.deps import body_of, read, respond, service_context
+from drawdown.api.errors import error_body, invalid
 from drawdown.api.jsonio import ExactJSONResponse
-from drawdown.services.usage import ingest
+from drawdown.api.replies import JsonReplier
+from drawdown.api.schemas.events import event_json, volume_json
+from drawdown.ledger.dates import format_instant, resolve_instant
+from drawdown.services.usage import events, ingest
+from drawdown.services.write_path import CustomerRef
 
 router = APIRouter()
+AMENDED: JsonReplier[str] = JsonReplier(200, lambda event_id: {"amended": event_id})
+DEPRECATED: JsonReplier[str] = JsonReplier(200, lambda event_id: {"deprecated": event_id})
 
 
 @router.post("/v1/ingest")
@@ -25,13 +33,15 @@ async def ingest_events(request: Request) -> Response:
     """Ingest events."""
     ctx = service_context(request)
     debug = queries.boolean(request, "debug", False)
-    events = ingest.events_of(body_of(request), ctx.settings.usage_events_per_request_max)
-    checked = await read(request, ingest.check, events)
+    backfill_id = request.query_params.get("backfill_id")
+    batch = ingest.events_of(body_of(request), ctx.settings.usage_events_per_request_max)
+    checked = await read(request, ingest.check, batch, backfill_id)
     if checked.failed:
         return _refused(checked.failed)
     stored = await ingest.write(checked).pending(ctx)
     result = ingest.outcome(checked, stored)
-    ctx.observer.emit("usage_accepted", count=len(result.ingested))
+    if checked.backfill is None:  # a backfill's events wait for its close
+        ctx.observer.emit("usage_accepted", count=len(result.ingested))
     body: dict[str, object] = {"validation_failed": []}
     if debug:
         body["debug"] = {"duplicate": list(result.duplicate), "ingested": list(result.ingested)}
@@ -49,3 +59,52 @@ def _refused(failed: list[ingest.Failure]) -> Response:
         for f in failed
     ]
     return ExactJSONResponse(body, status_code=400)
+
+
+@router.put("/v1/events/{event_id:segment}")
+async def amend_event(request: Request, event_id: str) -> Response:
+    """Amend an event."""
+    amended = events.parse_amendment(body_of(request))
+    return await respond(request, events.amend(event_id, amended), AMENDED)
+
+
+@router.put("/v1/events/{event_id:segment}/deprecate")
+async def deprecate_event(request: Request, event_id: str) -> Response:
+    """Deprecate an event."""
+    owner = await read(request, events.owner_of, event_id, _customer_query(request))
+    return await respond(request, events.deprecate(owner, event_id), DEPRECATED)
+
+
+def _customer_query(request: Request) -> CustomerRef | None:
+    """drawdown extension: which customer's event, when several share its id."""
+    params = request.query_params
+    customer_id, external_id = params.get("customer_id"), params.get("external_customer_id")
+    if customer_id is not None and external_id is not None:
+        raise invalid("customer_id", "give customer_id or external_customer_id, not both")
+    if customer_id is None and external_id is None:
+        return None
+    return CustomerRef(id=customer_id, external_id=external_id)
+
+
+@router.post("/v1/events/search")
+async def search_events(request: Request) -> Response:
+    """Search events."""
+    query = events.parse_search(body_of(request))
+    found = await read(request, events.search, query.event_ids, query.start, query.end)
+    return ExactJSONResponse({"data": [event_json(f) for f in found]})
+
+
+@router.get("/v1/events/volume")
+async def event_volume(request: Request) -> Response:
+    """List event volume."""
+    params = request.query_params
+    raw_start, raw_end = params.get("timeframe_start"), params.get("timeframe_end")
+    if raw_start is None:
+        raise invalid("timeframe_start", "is required")
+    start = resolve_instant(raw_start, "UTC", field="timeframe_start")
+    end = None if raw_end is None else resolve_instant(raw_end, "UTC", field="timeframe_end")
+    pager = pagination.Pager.of(request, "event_volume", {"s": raw_start, "e": raw_end})
+    after = pager.after(pagination.cursor_instant)
+    hours = await read(request, events.volume, start, end, after and after[0], pager.fetch)
+    return pager.respond(hours, lambda v: [format_instant(v.hour, fractions=True)],
+                         lambda page: [volume_json(v) for v in page])  # fmt: skip

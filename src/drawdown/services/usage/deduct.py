@@ -4,9 +4,10 @@ Usage is due when its timestamp is older than the grace period (`DRAWDOWN_USAGE_
 no later event can then be accepted for that time). For each customer with due events, one
 write job of the one write path, holding the customer's lock:
 
-    read the due events (deduction_id null) → price them (ledger/usage.py) → add the carry →
-    one usage decrement per (ledger, item), drawn in drawdown order from the blocks whose
-    filters admit the item → store the new carry → mark the events with this deduction's id
+    read the due live events (deduction_id null) → price them (ledger/usage.py) → add the
+    carry → one usage decrement per (ledger, item), drawn in drawdown order from the blocks
+    whose filters admit the item (remembering which, for refunds) → store the new carry →
+    mark the events with this deduction's id
 
 all in one transaction, so a crash leaves either everything or nothing, and a second
 deducter (another process, the CLI) that waited for the lock finds the events marked. The
@@ -29,6 +30,8 @@ from drawdown.ledger.dates import format_instant
 from drawdown.ledger.usage import Catalogue, Charge, ChargeKey, price_events, split_deduction
 from drawdown.services.billing.top_ups import settle
 from drawdown.services.context import ServiceContext
+from drawdown.services.usage import backfill_changes
+from drawdown.services.usage.corrections import due_cutoff, record_draws
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, run_command
 from drawdown.store import usage as store
 
@@ -53,7 +56,7 @@ class Deduction:
 
 def cutoff(ctx: ServiceContext, now: datetime) -> datetime:
     """Events timestamped before this instant are final: due for deduction."""
-    return now - timedelta(seconds=ctx.settings.usage_grace_seconds)
+    return due_cutoff(ctx, now)
 
 
 def deduct_customer(customer_id: str, before: datetime | None = None) -> Work[Deduction]:
@@ -91,7 +94,7 @@ def _draw(
             metadata = _metadata(key, charge, deduction_id)
             command = Decrement(amount, text, metadata, item_id=key.item_id,
                                 deficit_block_id=tx.ctx.new_id())  # fmt: skip
-            run_command(tx, key.currency, command)
+            record_draws(tx, key, run_command(tx, key.currency, command))
             drawn[key] = amount
         store.set_carry(tx.tx, tx.customer_id, key.currency, key.item_id, rest, tx.now)
     return drawn
@@ -147,7 +150,8 @@ def pending_usage(ctx: ServiceContext, customer_id: str) -> PendingUsage:
 
 
 class Deducter:
-    """Runs `deduct_due` every poll, and at once when events are accepted with no grace."""
+    """Runs `deduct_due` every poll, and at once when events are accepted with no grace;
+    first it finishes the backfills due to close and any close or revert under way."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -177,6 +181,7 @@ class Deducter:
             if self._stop.is_set():
                 break
             try:
+                backfill_changes.finish_due(self.ctx)
                 deduct_due(self.ctx)
             except Exception:  # the database may be away for a moment: try again next poll
                 log.exception("usage deduction failed")

@@ -15,22 +15,31 @@ Rules (Orb's, with drawdown's choices in docs/decisions.md "Usage"):
 * an idempotency key already stored for the customer is a duplicate: ignored, not an
   error, for as long as the event is kept (for good); the same key twice in one batch is
   a duplicate when both bodies agree and a failure when they differ.
+
+With `backfill_id` (Orb's backfills, `services/usage/backfills.py`) the events belong to
+that backfill and are not usage until it closes: its timeframe replaces the grace period
+(older events are the point of a backfill), a backfill of one customer takes only that
+customer's events, a key is a duplicate only within the backfill (a backfill may bring a
+new version of an event it replaces), and the backfill must still accept events, which the
+write checks again holding the backfill's row (a closing backfill never gains an event).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from drawdown.ledger.dates import resolve_instant
+from drawdown.ledger.dates import format_instant, resolve_instant
 from drawdown.ledger.errors import InvalidDate
 from drawdown.services.context import ServiceContext
-from drawdown.services.errors import InvalidField
+from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
 from drawdown.services.write_path import Work, together, work
+from drawdown.store import backfills as backfill_store
 from drawdown.store import usage as store
+from drawdown.store.records import Backfill
 from drawdown.store.tx import Tx
 
 FUTURE_SECONDS_MAX = 300  # Orb: an event more than 5 minutes ahead is refused
@@ -56,6 +65,7 @@ class Checked:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     repeated: list[str] = field(default_factory=list)  # same key, same body, same batch
     accepted_at: datetime | None = None
+    backfill: Backfill | None = None  # the backfill the events belong to
 
 
 @dataclass(frozen=True)
@@ -82,23 +92,80 @@ def events_of(body: Mapping[str, Any], events_max: int) -> list[Any]:
     return events
 
 
-def check(ctx: ServiceContext, events: Sequence[Any]) -> Checked:
-    """Check every event and resolve its customer (a read); nothing is written."""
-    now = ctx.now()
+TimeRule = Callable[[datetime], str | None]  # what is wrong with an event's timestamp
+
+
+def live_rule(ctx: ServiceContext, now: datetime) -> TimeRule:
+    """Live events: at most 5 minutes ahead and, with a grace period, no older than it."""
     grace = ctx.settings.usage_grace_seconds
     earliest = now - timedelta(seconds=grace) if grace > 0 else None
     latest = now + timedelta(seconds=FUTURE_SECONDS_MAX)
-    parsed = [_parse(event, earliest, latest) for event in events]
+
+    def rule(at: datetime) -> str | None:
+        if at > latest:
+            return f"timestamp is more than {FUTURE_SECONDS_MAX} seconds in the future"
+        if earliest is not None and at < earliest:
+            return "timestamp is older than the grace period (DRAWDOWN_USAGE_GRACE_SECONDS)"
+        return None
+
+    return rule
+
+
+def _backfill_rule(backfill: Backfill) -> TimeRule:
+    start, end = backfill.timeframe_start, backfill.timeframe_end
+
+    def rule(at: datetime) -> str | None:
+        if start <= at < end:
+            return None
+        first, last = format_instant(start, fractions=True), format_instant(end, fractions=True)
+        return f"timestamp is outside the backfill's timeframe [{first}, {last})"
+
+    return rule
+
+
+def check(ctx: ServiceContext, events: Sequence[Any], backfill_id: str | None = None) -> Checked:
+    """Check every event and resolve its customer (a read); nothing is written."""
+    now = ctx.now()
+    backfill = _open_backfill(ctx, backfill_id, now) if backfill_id is not None else None
+    rule = live_rule(ctx, now) if backfill is None else _backfill_rule(backfill)
+    parsed = [_parse(event, rule) for event in events]
     with ctx.db.read() as tx:
         ids = store.live_customer_ids(tx, [p.customer_id for p in parsed if p.customer_id])
         aliases = store.customer_ids_by_external_id(
             tx, [p.external_id for p in parsed if p.external_id]
         )
-    checked = Checked(accepted_at=now)
+    checked = Checked(accepted_at=now, backfill=backfill)
     seen: dict[str, _Parsed] = {}
     for event in parsed:
-        _place(checked, seen, event, _customer(event, ids, aliases), now)
+        customer_id = _customer(event, ids, aliases)
+        if backfill is not None and customer_id is not None:
+            _in_scope(event, customer_id, backfill)
+        _place(checked, seen, event, customer_id, now)
     return checked
+
+
+def _open_backfill(ctx: ServiceContext, backfill_id: str, now: datetime) -> Backfill:
+    with ctx.db.read() as tx:
+        backfill = backfill_store.get(tx, backfill_id)
+    if backfill is None:
+        raise ResourceNotFound("Backfill", backfill_id)
+    _accepting(backfill, now)
+    return backfill
+
+
+def _accepting(backfill: Backfill, now: datetime) -> None:
+    if not backfill.accepts_events(now):
+        closes = format_instant(backfill.close_time, fractions=True)
+        raise ConstraintViolation(
+            "backfill_id",
+            f"backfill {backfill.id} no longer accepts events ({backfill.status}, close time "
+            f"{closes})",
+        )
+
+
+def _in_scope(event: _Parsed, customer_id: str, backfill: Backfill) -> None:
+    if backfill.customer_id is not None and customer_id != backfill.customer_id:
+        event.errors.append(f"the backfill is for customer {backfill.customer_id} only")
 
 
 def _customer(event: _Parsed, ids: set[str], aliases: dict[str, str]) -> str | None:
@@ -129,28 +196,45 @@ def _place(
     if event.errors or customer_id is None:
         checked.failed.append(Failure(event.key, tuple(event.errors)))
         return
+    backfill = checked.backfill
     checked.rows.setdefault(customer_id, []).append({
         "customer_id": customer_id, "idempotency_key": event.key,
         "event_name": event.event_name, "timestamp": event.timestamp,
         "properties": event.properties_text, "accepted_at": now,
+        "origin": "" if backfill is None else backfill.id,
+        "status": store.LIVE if backfill is None else "pending",
     })  # fmt: skip
 
 
 def write(checked: Checked) -> Work[list[Stored]]:
     """The writes of a batch that passed ``check``: one job per customer, committed together."""
     assert not checked.failed
-    return together([work(_store_for(rows)) for _, rows in sorted(checked.rows.items())])
+    backfill_id = None if checked.backfill is None else checked.backfill.id
+    return together([work(_store_for(rows, backfill_id))
+                     for _, rows in sorted(checked.rows.items())])  # fmt: skip
 
 
-def _store_for(rows: list[dict[str, Any]]) -> Any:
-    def body(tx: Tx, _now: datetime) -> Stored:
+def _store_for(rows: list[dict[str, Any]], backfill_id: str | None) -> Any:
+    def body(tx: Tx, now: datetime) -> Stored:
         customer_id = rows[0]["customer_id"]
-        known = store.existing_keys(tx, customer_id, [r["idempotency_key"] for r in rows])
+        if backfill_id is not None:
+            _lock_open(tx, backfill_id, now)
+        keys = [r["idempotency_key"] for r in rows]
+        known = store.existing_keys(tx, customer_id, keys, origin=backfill_id)
         new = [row for row in rows if row["idempotency_key"] not in known]
         store.insert_events(tx, new)
+        if backfill_id is not None:
+            backfill_store.count_ingested(tx, backfill_id, len(new))
         return Stored(tuple(r["idempotency_key"] for r in new), tuple(sorted(known)))
 
     return body
+
+
+def _lock_open(tx: Tx, backfill_id: str, now: datetime) -> None:
+    """The backfill still accepts events, and its row stays locked until this commits."""
+    backfill = backfill_store.get(tx, backfill_id, lock=True)
+    assert backfill is not None, "backfills are never deleted"
+    _accepting(backfill, now)
 
 
 def outcome(checked: Checked, stored: Sequence[Stored]) -> Ingested:
@@ -159,14 +243,17 @@ def outcome(checked: Checked, stored: Sequence[Stored]) -> Ingested:
     return Ingested(ingested, duplicate)
 
 
-def ingest(ctx: ServiceContext, events: Sequence[Any]) -> Ingested | list[Failure]:
+def ingest(
+    ctx: ServiceContext, events: Sequence[Any], backfill_id: str | None = None
+) -> Ingested | list[Failure]:
     """Check and store a batch from a thread (CLI, tests, benchmarks); the API awaits the
     same steps on the event loop."""
-    checked = check(ctx, events)
+    checked = check(ctx, events, backfill_id)
     if checked.failed:
         return checked.failed
     result = outcome(checked, write(checked).run(ctx))
-    ctx.observer.emit("usage_accepted", count=len(result.ingested))
+    if checked.backfill is None:  # a backfill's events wait for its close
+        ctx.observer.emit("usage_accepted", count=len(result.ingested))
     return result
 
 
@@ -185,7 +272,7 @@ class _Parsed:
     fingerprint: tuple[Any, ...] = ()
 
 
-def _parse(raw: Any, earliest: datetime | None, latest: datetime) -> _Parsed:
+def _parse(raw: Any, rule: TimeRule) -> _Parsed:
     if not isinstance(raw, dict):
         return _Parsed("", ["event must be an object"])
     key = raw.get("idempotency_key")
@@ -195,9 +282,11 @@ def _parse(raw: Any, earliest: datetime | None, latest: datetime) -> _Parsed:
         key = key if isinstance(key, str) else ""
     event = _Parsed(key, errors)
     _customer_fields(raw, event)
-    event.event_name = _event_name(raw.get("event_name"), errors)
-    event.timestamp = _timestamp(raw.get("timestamp"), earliest, latest, errors)
-    properties = _properties(raw.get("properties"), errors)
+    event.event_name = event_name_of(raw.get("event_name"), errors)
+    event.timestamp = timestamp_of(raw.get("timestamp"), errors)
+    if event.timestamp is not None and (wrong := rule(event.timestamp)) is not None:
+        errors.append(wrong)
+    properties = properties_of(raw.get("properties"), errors)
     if not errors:
         event.properties_text = store.properties_text(properties)
         event.fingerprint = (event.customer_id, event.external_id, event.event_name,
@@ -215,37 +304,30 @@ def _customer_fields(raw: Mapping[str, Any], event: _Parsed) -> None:
         event.customer_id, event.external_id = customer_id, external_id
 
 
-def _event_name(value: Any, errors: list[str]) -> str:
+def event_name_of(value: Any, errors: list[str]) -> str:
     if not isinstance(value, str) or not 1 <= len(value.strip()) <= NAME_LENGTH_MAX:
         errors.append(f"event_name must be a string of 1-{NAME_LENGTH_MAX} characters")
         return ""
     return value
 
 
-def _timestamp(
-    value: Any, earliest: datetime | None, latest: datetime, errors: list[str]
-) -> datetime | None:
+def timestamp_of(value: Any, errors: list[str]) -> datetime | None:
     if not isinstance(value, str):
         errors.append("timestamp must be an ISO 8601 string")
         return None
     try:
-        at = resolve_instant(value, "UTC", field="timestamp")
+        return resolve_instant(value, "UTC", field="timestamp")
     except InvalidDate:
         errors.append("timestamp must be an ISO 8601 date-time")
         return None
-    if at > latest:
-        errors.append(f"timestamp is more than {FUTURE_SECONDS_MAX} seconds in the future")
-    elif earliest is not None and at < earliest:
-        errors.append("timestamp is older than the grace period (DRAWDOWN_USAGE_GRACE_SECONDS)")
-    return at
 
 
 def check_properties(value: Any, errors: list[str]) -> dict[str, Any]:
     """The rules for an event's properties, for events that are not ingested (previews)."""
-    return _properties(value, errors)
+    return properties_of(value, errors)
 
 
-def _properties(value: Any, errors: list[str]) -> dict[str, Any]:
+def properties_of(value: Any, errors: list[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
         errors.append("properties must be an object")
         return {}
@@ -257,4 +339,16 @@ def _properties(value: Any, errors: list[str]) -> dict[str, Any]:
                 errors.append(f"properties.{name} must be at most {PROPERTY_TEXT_MAX} characters")
         elif not isinstance(item, bool | int | Decimal):
             errors.append(f"properties.{name} must be a string, number or boolean")
+        elif isinstance(item, Decimal) and not _storable_number(item):
+            errors.append(f"properties.{name} must be a number of at most {PROPERTY_TEXT_MAX} "
+                          "digits")  # fmt: skip
     return value
+
+
+def _storable_number(number: Decimal) -> bool:
+    # A number is stored as the digits it stands for: `1e999999` (9 bytes sent) would be a
+    # million digits kept, so its plain form is bounded like a text property.
+    _, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int):
+        return False  # NaN or infinity (the JSON parser refuses them already)
+    return len(digits) + abs(exponent) <= PROPERTY_TEXT_MAX
