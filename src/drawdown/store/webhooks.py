@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from drawdown.store.customers import customer_of
 from drawdown.store.records import (
@@ -123,6 +123,13 @@ def _due(now: datetime) -> Any:
 def has_due(tx: Tx, now: datetime) -> bool:
     """Whether any delivery is due (a read, so an idle poll never takes the write lock)."""
     return tx.execute(select(_d.event_id).where(_due(now)).limit(1)).first() is not None
+
+
+def outbox_backlog(tx: Tx) -> tuple[int, datetime | None]:
+    """(pending deliveries, when the oldest of them was created)."""
+    query = select(func.count(), func.min(_d.created_at)).where(_d.status == "pending")
+    count, oldest = tx.execute(query).one()
+    return int(count), oldest
 
 
 def claim_due(
