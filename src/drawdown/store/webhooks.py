@@ -264,6 +264,27 @@ def attempts_of(tx: Tx, event_ids: Sequence[str]) -> list[WebhookAttempt]:
     return [WebhookAttempt(**{k: row[k] for k in fields}) for row in tx.execute(query).mappings()]
 
 
+def endpoint_pending(tx: Tx, endpoint_id: str) -> tuple[int, datetime | None]:
+    """(pending deliveries to the endpoint, when the next of them is due)."""
+    query = select(func.count(), func.min(_d.next_attempt_at)).where(
+        _d.status == "pending", _d.endpoint_id == endpoint_id
+    )
+    count, next_at = tx.execute(query).one()
+    return int(count), next_at
+
+
+def endpoint_attempts(tx: Tx, endpoint_id: str, limit: int) -> list[WebhookAttempt]:
+    """The endpoint's latest attempts, newest first."""
+    query = (
+        select(webhook_attempts)
+        .where(_a.endpoint_id == endpoint_id)
+        .order_by(_a.attempted_at.desc(), _a.id)
+        .limit(limit)
+    )
+    fields = WebhookAttempt.__dataclass_fields__
+    return [WebhookAttempt(**{k: row[k] for k in fields}) for row in tx.execute(query).mappings()]
+
+
 def recent_events(tx: Tx, limit: int) -> list[WebhookEvent]:
     query = select(webhook_events).order_by(_ev.created_at.desc(), _ev.id).limit(limit)
     fields = WebhookEvent.__dataclass_fields__
