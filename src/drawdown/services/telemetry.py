@@ -102,8 +102,11 @@ DEDUCTION_LAG = Histogram(
 EXPIRIES = Counter(
     "drawdown_expiries_written", "credit_block_expiry entries written (by any catch-up)"
 )
-for _outcome in DELIVERY_OUTCOMES:  # every outcome shows from the start, at 0
+# Every outcome and error kind shows from the start, at 0 (so rates and alerts see them).
+for _outcome in DELIVERY_OUTCOMES:
     DELIVERIES.labels(_outcome)
+for _kind in ("transient", "other"):
+    DATABASE_ERRORS.labels(_kind)
 
 access_log = logging.getLogger("drawdown.access")
 
