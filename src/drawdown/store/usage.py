@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
 
 from drawdown.ledger.usage import PriceVersion, UsageEvent, filters_text
+from drawdown.store import ranks
 from drawdown.store.catalogue import version_of
 from drawdown.store.prepared import Prepared
 from drawdown.store.schema import (
@@ -167,6 +168,7 @@ _INSERT_EVENT = Prepared(
     lambda: insert(usage_events).values({name: bindparam(name) for name in EVENT_COLUMNS}),
     postgres_suffix=" ON CONFLICT DO NOTHING",
     sqlite_rewrite=lambda sql: sql + " ON CONFLICT DO NOTHING",
+    bulk_rank=ranks.USAGE_EVENT_INSERT,
 )
 
 
