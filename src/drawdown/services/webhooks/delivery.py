@@ -159,8 +159,8 @@ class Deliverer:
         attempt = WebhookAttempt(claimed.customer_id, ctx.new_id(), claimed.event_id,
                                  claimed.endpoint_id, at, reply.status_code, error,
                                  int(seconds * 1000))  # fmt: skip
-        recorded = write_path.work(lambda tx, now: self._record(tx, now, claimed, attempt, ok))
-        report(ctx, claimed, attempt, recorded.run(ctx), seconds)
+        record = write_path.work(lambda tx, now: self._record(tx, now, claimed, attempt, ok))
+        report(ctx, claimed, attempt, record.run(ctx), seconds)
 
     def _record(
         self, tx: Tx, now: datetime, claimed: ClaimedDelivery, attempt: WebhookAttempt, ok: bool
@@ -187,8 +187,11 @@ def report(
     ctx: ServiceContext, claimed: ClaimedDelivery, attempt: WebhookAttempt, recorded: Recorded,
     seconds: float,
 ) -> None:  # fmt: skip
-    """Log the attempt (a failure as a warning, giving up as an error) and tell the metrics."""
+    """Log the attempt (a failure as a warning, giving up as an error) and tell the metrics.
+    An attempt whose lease had run out moved nothing: it counts as delivered or failed."""
     outcome = OUTCOMES[recorded.status]
+    if not recorded.moved:
+        outcome = "failed" if attempt.error else "delivered"
     ctx.observer.emit("webhook_attempted", outcome=outcome, seconds=seconds)
     number, most = claimed.attempts + 1, ctx.settings.webhook_attempts_max
     fields = {"endpoint_id": claimed.endpoint_id, "url": safe_url(claimed.url),
