@@ -145,6 +145,7 @@ class Front:
         self.console = console
         self.body_limit = ctx.settings.request_body_bytes_max
         self.metrics = telemetry.RequestMetrics()
+        self.backlog = telemetry.BacklogGauges(ctx)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -199,7 +200,7 @@ class Front:
         """/health (the process answers), /ready (database reachable, schema current) and
         /metrics (Prometheus): unauthenticated, for load balancers and scrapers."""
         if path == "/metrics":
-            body = await asyncio.to_thread(telemetry.exposition)
+            body = await asyncio.to_thread(telemetry.exposition, self.backlog)
             headers = [(b"content-type", telemetry.METRICS_CONTENT_TYPE.encode()),
                        (b"content-length", str(len(body)).encode())]  # fmt: skip
             await send({"type": "http.response.start", "status": 200, "headers": headers})

@@ -107,6 +107,9 @@ class Settings:
     usage_deduction: str = "on"
     usage_deduct_poll_seconds: float = 1.0
     usage_events_per_request_max: int = 500
+    # Usage still undeducted this long after it became due (its timestamp plus the grace
+    # period) is late: the deducter logs a warning, at most once a minute, until it is not.
+    usage_late_warning_seconds: int = 300
     # Draft invoices: "never" (spec R-INV-4: a credit purchase's invoice is issued, or paid
     # at creation) or "manual_issuance" (Orb's meaning of a customer's `auto_issuance:
     # false`: its purchase invoices start as drafts that `invoices.issue` issues).
@@ -162,6 +165,8 @@ class Settings:
                                                  cls.usage_deduct_poll_seconds),
             usage_events_per_request_max=_env_int("DRAWDOWN_USAGE_EVENTS_PER_REQUEST_MAX",
                                                   cls.usage_events_per_request_max),
+            usage_late_warning_seconds=_env_int("DRAWDOWN_USAGE_LATE_WARNING_SECONDS",
+                                                cls.usage_late_warning_seconds),
             draft_invoices=_env_choice("DRAWDOWN_DRAFT_INVOICES", DRAFT_INVOICES,
                                        cls.draft_invoices),
         )  # fmt: skip

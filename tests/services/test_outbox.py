@@ -122,7 +122,7 @@ def test_a_lease_left_by_a_dead_sender_runs_out_and_the_same_id_is_sent(contexts
     assert [event_id for event_id, _ in sink.sent] == [claimed[0].event_id]
     # The dead sender's late report cannot undo what the live one recorded.
     assert work(lambda tx, now: dead._record(tx, now, claimed[0], _attempt(claimed[0], now),
-                                             False)).run(one) is False  # fmt: skip
+                                             False)).run(one).moved is False  # fmt: skip
     with one.db.raw_engine().connect() as conn:
         status = conn.execute(text("SELECT status FROM webhook_deliveries")).scalar_one()
     assert status == "delivered"

@@ -11,6 +11,12 @@ Several server processes (`serve --workers N`): the supervisor sets
 `PROMETHEUS_MULTIPROC_DIR` for its workers before they start, so each records into shared
 files and `/metrics`, whichever worker answers it, reports the sum over all of them
 (prometheus-client's multiprocess mode). One process keeps its metrics in memory.
+
+Background work reports through the observer: webhook attempts (`webhook_attempted`),
+usage deductions (`usage_deducted`) and ledger entries (`entries_written`, which counts
+expiries too, whichever path wrote them). What is waiting (the outbox, undeducted usage) is
+not an event but a state: `BacklogGauges` reads it from the database when `/metrics` is
+scraped, so those gauges are the same whichever worker answers and are never summed.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -34,8 +41,12 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from drawdown.ledger.model import Entry
+from drawdown.services.backlog import Backlog, read_backlog
+from drawdown.services.context import ServiceContext
 from drawdown.services.observe import Observer
 from drawdown.settings import Settings
 
@@ -66,6 +77,36 @@ BATCHES = Histogram(
 DATABASE_ERRORS = Counter(
     "drawdown_database_errors", "Requests that failed on a database error", ("kind",)
 )
+
+# Background work. A webhook attempt is seconds at most (the timeout is 10 s by default);
+# usage waits the grace period (an hour by default, or none) before it is drawn, so the lag
+# buckets are fine around both.
+DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LAG_BUCKETS = (
+    0.5, 1, 2, 5, 10, 30, 60, 300, 900, 1800, 3600, 3605, 3615, 3630, 3660, 3720, 3900,
+    4500, 5400, 7200, 14400, 43200, 86400,
+)  # fmt: skip
+DELIVERY_OUTCOMES = ("delivered", "failed", "dead")
+DELIVERIES = Counter(
+    "drawdown_webhook_deliveries", "Webhook delivery attempts by outcome: delivered, failed "
+    "(retried later) or dead (the last attempt failed; given up)", ("outcome",),
+)  # fmt: skip
+DELIVERY_LATENCY = Histogram(
+    "drawdown_webhook_delivery_duration_seconds", "Time of one webhook delivery attempt "
+    "(request to answer or error)", buckets=DELIVERY_BUCKETS,
+)  # fmt: skip
+DEDUCTION_LAG = Histogram(
+    "drawdown_usage_deduction_lag_seconds", "Time from a usage event's acceptance to the "
+    "deduction that drew its credits (includes the grace period)", buckets=LAG_BUCKETS,
+)  # fmt: skip
+EXPIRIES = Counter(
+    "drawdown_expiries_written", "credit_block_expiry entries written (by any catch-up)"
+)
+# Every outcome and error kind shows from the start, at 0 (so rates and alerts see them).
+for _outcome in DELIVERY_OUTCOMES:
+    DELIVERIES.labels(_outcome)
+for _kind in ("transient", "other"):
+    DATABASE_ERRORS.labels(_kind)
 
 access_log = logging.getLogger("drawdown.access")
 
@@ -177,19 +218,85 @@ def batch_committed(size: int) -> None:
 def _entries_written(entries: Iterable[Entry], **_: Any) -> None:
     for entry in entries:
         ENTRIES.labels(entry.entry_type).inc()
+        if entry.entry_type == "credit_block_expiry":
+            EXPIRIES.inc()
+
+
+def _webhook_attempted(outcome: str, seconds: float, **_: Any) -> None:
+    DELIVERIES.labels(outcome).inc()
+    DELIVERY_LATENCY.observe(seconds)
+
+
+def _usage_deducted(lag_seconds: Sequence[float], **_: Any) -> None:
+    for seconds in lag_seconds:
+        DEDUCTION_LAG.observe(seconds)
 
 
 def subscribe(observer: Observer) -> None:
     observer.subscribe("entries_written", _entries_written)
+    observer.subscribe("webhook_attempted", _webhook_attempted)
+    observer.subscribe("usage_deducted", _usage_deducted)
 
 
-def exposition() -> bytes:
-    """The Prometheus text exposition of this process, or of every worker (multiprocess)."""
+def exposition(backlog: BacklogGauges | None = None) -> bytes:
+    """The Prometheus text exposition of this process, or of every worker (multiprocess),
+    and the backlog gauges when given."""
     if os.environ.get(MULTIPROCESS_ENV):
         registry = CollectorRegistry()
         prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return bytes(generate_latest(registry))
-    return bytes(generate_latest())
+        body = bytes(generate_latest(registry))
+    else:
+        body = bytes(generate_latest())
+    return body if backlog is None else body + backlog.exposition()
+
+
+class BacklogGauges(Collector):
+    """The outbox and undeducted usage as gauges, read from the database when scraped and
+    kept `CACHE_SECONDS` (an unauthenticated `/metrics` must not be a way to load the
+    database). A failed read leaves the gauges out of that scrape and logs why."""
+
+    CACHE_SECONDS = 5.0
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self._lock = threading.Lock()
+        self._read_at = -self.CACHE_SECONDS
+        self._body = b""
+
+    def exposition(self) -> bytes:
+        with self._lock:
+            if time.monotonic() - self._read_at >= self.CACHE_SECONDS:
+                registry = CollectorRegistry(auto_describe=False)
+                registry.register(self)
+                self._body = bytes(generate_latest(registry))
+                self._read_at = time.monotonic()
+            return self._body
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        try:
+            backlog = read_backlog(self.ctx)
+        except Exception:  # the database may be away; /ready says so, /metrics still answers
+            logging.getLogger("drawdown").warning("could not read the backlog", exc_info=True)
+            return []
+        return _backlog_families(backlog, self.ctx.now().timestamp())
+
+
+def _backlog_families(backlog: Backlog, now: float) -> list[GaugeMetricFamily]:
+    def age(at: Any) -> float:
+        return 0.0 if at is None else max(0.0, now - at.timestamp())
+
+    return [
+        GaugeMetricFamily("drawdown_webhook_outbox_depth", "Webhook deliveries pending "
+                          "(due now or waiting for a retry)", value=backlog.outbox_pending),
+        GaugeMetricFamily("drawdown_webhook_outbox_oldest_age_seconds", "Age of the oldest "
+                          "pending webhook delivery (0 when none)",
+                          value=age(backlog.outbox_oldest_at)),
+        GaugeMetricFamily("drawdown_usage_events_pending", "Usage events accepted and not "
+                          "yet deducted (live customers)", value=backlog.usage_pending),
+        GaugeMetricFamily("drawdown_usage_oldest_pending_age_seconds", "Seconds since the "
+                          "timestamp of the oldest undeducted usage event (0 when none)",
+                          value=age(backlog.usage_oldest_at)),
+    ]  # fmt: skip
 
 
 # --- logging setup --------------------------------------------------------------------

@@ -40,6 +40,14 @@ LIVE = "live"  # the status of an event that counts (schema.py lists the others)
 
 
 @dataclass(frozen=True)
+class DueEvent:
+    """An event due for deduction, and when drawdown accepted it (the deduction's lag)."""
+
+    event: UsageEvent
+    accepted_at: datetime
+
+
+@dataclass(frozen=True)
 class Item:
     id: str
     name: str
@@ -206,10 +214,10 @@ def due_customers(tx: Tx, cutoff: datetime, limit: int) -> list[str]:
     return sorted(live_customer_ids(tx, due), key=due.index)
 
 
-def due_events(tx: Tx, customer_id: str, cutoff: datetime, limit: int) -> list[UsageEvent]:
+def due_events(tx: Tx, customer_id: str, cutoff: datetime, limit: int) -> list[DueEvent]:
     """A customer's undeducted live events before ``cutoff``, oldest first (at most ``limit``)."""
     query = (
-        select(*_EVENT_FIELDS)
+        select(*_EVENT_FIELDS, _e.accepted_at)
         .where(
             _e.customer_id == customer_id,
             _e.deduction_id.is_(None),
@@ -219,7 +227,7 @@ def due_events(tx: Tx, customer_id: str, cutoff: datetime, limit: int) -> list[U
         .order_by(_e.timestamp, _e.idempotency_key)
         .limit(limit)
     )
-    return [_event(row) for row in tx.execute(query)]
+    return [DueEvent(_event(row), row.accepted_at) for row in tx.execute(query)]
 
 
 def pending_events(tx: Tx, customer_id: str, limit: int) -> list[UsageEvent]:
@@ -273,6 +281,38 @@ def mark_deducted(
         )  # fmt: skip
         marked += result.rowcount
     return marked
+
+
+def pending_count(tx: Tx) -> int:
+    """Undeducted events of live customers (a deleted customer's are never deducted)."""
+    query = (
+        select(func.count())
+        .select_from(usage_events.join(customers, customers.c.id == _e.customer_id))
+        .where(_e.deduction_id.is_(None), customers.c.deleted_at.is_(None))
+    )
+    return int(tx.execute(query).scalar_one())
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    customer_id: str
+    timestamp: datetime
+    accepted_at: datetime
+
+
+def oldest_pending(tx: Tx, sample: int = 50) -> PendingEvent | None:
+    """The undeducted event of a live customer with the oldest timestamp, among the
+    ``sample`` oldest undeducted events (read from the due index: deleted customers' events
+    ahead of them are skipped, and more than ``sample`` of those make this None)."""
+    query = (
+        select(_e.customer_id, _e.timestamp, _e.accepted_at)
+        .where(_e.deduction_id.is_(None))
+        .order_by(_e.timestamp)
+        .limit(sample)
+    )
+    rows = tx.execute(query).all()
+    live = live_customer_ids(tx, {row[0] for row in rows})
+    return next((PendingEvent(*row) for row in rows if row[0] in live), None)
 
 
 def count_events(tx: Tx, customer_id: str) -> tuple[int, int]:

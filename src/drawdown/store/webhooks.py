@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from drawdown.store.customers import customer_of
 from drawdown.store.records import (
@@ -123,6 +123,13 @@ def _due(now: datetime) -> Any:
 def has_due(tx: Tx, now: datetime) -> bool:
     """Whether any delivery is due (a read, so an idle poll never takes the write lock)."""
     return tx.execute(select(_d.event_id).where(_due(now)).limit(1)).first() is not None
+
+
+def outbox_backlog(tx: Tx) -> tuple[int, datetime | None]:
+    """(pending deliveries, when the oldest of them was created)."""
+    query = select(func.count(), func.min(_d.created_at)).where(_d.status == "pending")
+    count, oldest = tx.execute(query).one()
+    return int(count), oldest
 
 
 def claim_due(
@@ -252,6 +259,27 @@ def attempts_of(tx: Tx, event_ids: Sequence[str]) -> list[WebhookAttempt]:
         select(webhook_attempts)
         .where(_a.event_id.in_(list(event_ids)))
         .order_by(_a.attempted_at, _a.id)
+    )
+    fields = WebhookAttempt.__dataclass_fields__
+    return [WebhookAttempt(**{k: row[k] for k in fields}) for row in tx.execute(query).mappings()]
+
+
+def endpoint_pending(tx: Tx, endpoint_id: str) -> tuple[int, datetime | None]:
+    """(pending deliveries to the endpoint, when the next of them is due)."""
+    query = select(func.count(), func.min(_d.next_attempt_at)).where(
+        _d.status == "pending", _d.endpoint_id == endpoint_id
+    )
+    count, next_at = tx.execute(query).one()
+    return int(count), next_at
+
+
+def endpoint_attempts(tx: Tx, endpoint_id: str, limit: int) -> list[WebhookAttempt]:
+    """The endpoint's latest attempts, newest first."""
+    query = (
+        select(webhook_attempts)
+        .where(_a.endpoint_id == endpoint_id)
+        .order_by(_a.attempted_at.desc(), _a.id)
+        .limit(limit)
     )
     fields = WebhookAttempt.__dataclass_fields__
     return [WebhookAttempt(**{k: row[k] for k in fields}) for row in tx.execute(query).mappings()]

@@ -6,6 +6,7 @@ heads say an expiry is due, the expiries are written (one write job) before the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,13 @@ from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import iso_code
 from drawdown.services.errors import ResourceNotFound
 from drawdown.services.ledger.views import BlockView, EntryView
-from drawdown.services.write_path import CustomerRef, Work, customer_work, has_due_expiry
+from drawdown.services.write_path import (
+    CustomerRef,
+    CustomerTx,
+    Work,
+    customer_work,
+    has_due_expiry,
+)
 from drawdown.store import customers as customer_store
 from drawdown.store import invoices as invoice_store
 from drawdown.store import ledger as store
@@ -30,6 +37,7 @@ from drawdown.store.sqlfuncs import compare
 from drawdown.store.tx import Tx
 
 T = TypeVar("T")
+log = logging.getLogger("drawdown.expiry")
 
 
 def _customer_caught_up(tx: Tx, ref: CustomerRef, now: datetime) -> Customer | None:
@@ -199,13 +207,45 @@ def _block_view(tx: Tx, customer: Customer, block_id: str) -> BlockView:
 
 
 def sweep_expiries(ctx: ServiceContext, batch: int = 500) -> int:
-    """`drawdown expire`: materialize due expiries of every customer; returns customers swept."""
-    swept = 0
+    """`drawdown expire`: materialize due expiries of every customer; returns customers swept.
+
+    Logs how many expiries it wrote: at info when it wrote some, else at debug."""
+    swept = written = 0
     while True:
         with ctx.db.read() as tx:
             due = store.customers_with_due_expiries(tx, ctx.now(), batch)
         for customer_id in due:
-            catch_up(ctx, CustomerRef(id=customer_id))
+            written += _sweep(ctx, CustomerRef(id=customer_id))
             swept += 1
         if len(due) < batch:
-            return swept
+            break
+    level = logging.INFO if written else logging.DEBUG
+    log.log(level, "expiry sweep: wrote %d credit_block_expiry entries for %d customer(s)",
+            written, swept, extra={"expiries": written, "customers": swept})  # fmt: skip
+    return swept
+
+
+def _sweep(ctx: ServiceContext, ref: CustomerRef) -> int:
+    if ctx.db.on_loop_thread():
+        raise CatchUpNeeded(ref)
+    return customer_work(ref, _settle_counting).run(ctx)
+
+
+def _settle_counting(tx: CustomerTx) -> int:
+    written = expiries_caught_up(tx)
+    top_ups.settle(tx)
+    return written
+
+
+def expiries_caught_up(tx: CustomerTx) -> int:
+    """How many expiry entries the write path's catch-up wrote before this body ran (call it
+    first): the blocks of the ledgers it changed that are expired with credits removed by
+    their expiry. Only open blocks are loaded, and a block expiring with credits left is
+    open until that expiry takes them (then it is closed, R-EXPY), so each such block is
+    one entry this transaction wrote."""
+    return sum(
+        1
+        for currency in sorted(tx.changed)
+        for block in tx.state(currency).blocks.values()
+        if block.is_expired(tx.now) and block.expired > 0
+    )

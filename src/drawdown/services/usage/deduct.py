@@ -14,12 +14,17 @@ deducter (another process, the CLI) that waited for the lock finds the events ma
 entry records what it is for in its metadata (docs/decisions.md "Usage"): `usage_item_id`,
 `usage_events`, `usage_window_start` / `usage_window_end` (first and last event timestamp)
 and `usage_deduction_id` (the mark on the events).
+
+Each deduction is a debug line and an observer report (`usage_deducted`: the lag of each
+event from its acceptance to the draw, for the metrics); the background deducter warns when
+usage is still undeducted `DRAWDOWN_USAGE_LATE_WARNING_SECONDS` after it fell due.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,16 +47,19 @@ CUSTOMERS_PER_ROUND_MAX = 200
 ROUNDS_PER_RUN_MAX = 1000
 PENDING_EVENTS_SHOWN_MAX = 10_000
 STOP_WAIT_SECONDS = 2.0
+LATE_WARNING_INTERVAL_SECONDS = 60.0
 _ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
 class Deduction:
-    """What one customer's deduction drew: per (ledger, item), and how many events."""
+    """What one customer's deduction drew: per (ledger, item), and how many events; and for
+    each event, the seconds from its acceptance to this draw."""
 
     customer_id: str
     events: int
     drawn: dict[ChargeKey, Decimal]
+    lag_seconds: tuple[float, ...] = ()
 
 
 def cutoff(ctx: ServiceContext, now: datetime) -> datetime:
@@ -67,14 +75,16 @@ def deduct_customer(customer_id: str, before: datetime | None = None) -> Work[De
                                EVENTS_PER_DEDUCTION_MAX)  # fmt: skip
         if not due:
             return Deduction(tx.customer_id, 0, {})
-        charges = price_events(due, Catalogue(store.prices(tx.tx)))
+        events = [d.event for d in due]
+        charges = price_events(events, Catalogue(store.prices(tx.tx)))
         deduction_id = tx.ctx.new_id()
         drawn = _draw(tx, charges, deduction_id)
-        marked = store.mark_deducted(tx.tx, tx.customer_id, [e.idempotency_key for e in due],
+        marked = store.mark_deducted(tx.tx, tx.customer_id, [e.idempotency_key for e in events],
                                      deduction_id, tx.now)  # fmt: skip
         assert marked == len(due), "events are only deducted under the customer's lock"
         settle(tx)
-        return Deduction(tx.customer_id, len(due), drawn)
+        lags = tuple((tx.now - d.accepted_at).total_seconds() for d in due)
+        return Deduction(tx.customer_id, len(due), drawn, lags)
 
     return customer_work(CustomerRef(id=customer_id), body)
 
@@ -120,8 +130,26 @@ def deduct_due(ctx: ServiceContext, before: datetime | None = None) -> list[Dedu
         if not customers:
             break
         pending = [deduct_customer(c, limit).pending(ctx) for c in customers]
-        done.extend(p.wait() for p in pending)
+        for deduction in (p.wait() for p in pending):
+            _report(ctx, deduction)
+            done.append(deduction)
     return done
+
+
+def _report(ctx: ServiceContext, deduction: Deduction) -> None:
+    ctx.observer.emit("usage_deducted", lag_seconds=deduction.lag_seconds)
+    if deduction.events and log.isEnabledFor(logging.DEBUG):
+        drawn = (
+            ", ".join(
+                f"{amount} {key.currency} for {key.item_id}"
+                for key, amount in sorted(deduction.drawn.items())
+            )
+            or "nothing"
+        )
+        fields = {"customer_id": deduction.customer_id, "events": deduction.events}
+        log.debug("usage deducted: customer %s, %d event(s), drew %s, lag up to %.1fs",
+                  deduction.customer_id, deduction.events, drawn, max(deduction.lag_seconds),
+                  extra=fields)  # fmt: skip
 
 
 # --- pending usage (the console) -------------------------------------------------------------
@@ -158,6 +186,7 @@ class Deducter:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._next_late_warning = 0.0
         ctx.observer.subscribe("usage_accepted", self._accepted)
 
     def _accepted(self, count: int) -> None:
@@ -185,6 +214,38 @@ class Deducter:
                 deduct_due(self.ctx)
             except Exception:  # the database may be away for a moment: try again next poll
                 log.exception("usage deduction failed")
+            try:
+                self.warn_if_late()
+            except Exception:
+                log.exception("could not check for late usage")
+
+    def warn_if_late(self) -> bool:
+        """Warn (at most once a minute) when the oldest undeducted usage fell due more than
+        `DRAWDOWN_USAGE_LATE_WARNING_SECONDS` ago; returns whether it is late."""
+        ctx = self.ctx
+        with ctx.db.read() as tx:
+            oldest = store.oldest_pending(tx)
+        if oldest is None:
+            return False
+        # Due once it is past the grace period and accepted (with grace 0, any past time).
+        grace = timedelta(seconds=ctx.settings.usage_grace_seconds)
+        due_at = max(oldest.timestamp + grace, oldest.accepted_at)
+        overdue = (ctx.now() - due_at).total_seconds()
+        margin = ctx.settings.usage_late_warning_seconds
+        if overdue <= margin:
+            return False
+        if time.monotonic() >= self._next_late_warning:
+            self._next_late_warning = time.monotonic() + LATE_WARNING_INTERVAL_SECONDS
+            with ctx.db.read() as tx:
+                pending = store.pending_count(tx)
+            log.warning("usage is late: %d event(s) wait to be deducted; the oldest (customer "
+                        "%s, timestamp %s) fell due %.0fs ago, more than "
+                        "DRAWDOWN_USAGE_LATE_WARNING_SECONDS=%d (is a deduction failing?)",
+                        pending, oldest.customer_id,
+                        format_instant(oldest.timestamp, fractions=True), overdue, margin,
+                        extra={"pending": pending, "customer_id": oldest.customer_id,
+                               "overdue_seconds": round(overdue, 3)})  # fmt: skip
+        return True
 
 
 def drawn_total(deductions: Sequence[Deduction]) -> Decimal:

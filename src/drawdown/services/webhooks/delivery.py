@@ -9,6 +9,11 @@ another write job. A 2xx is delivered; anything else is retried after
 failed. A process that dies mid-send leaves a lease that runs out; the delivery is then
 sent again with the same `webhook-id`, which receivers dedupe on: an event is delivered at
 least once and never lost.
+
+Every failed attempt is a warning in the log (endpoint id and URL without credentials, the
+status or error, attempt n of max, the next retry) and a delivery given up is an error;
+each attempt is reported to the observer (`webhook_attempted`: outcome and seconds), which
+the metrics count (services/telemetry.py).
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from drawdown.ledger.dates import format_instant
 from drawdown.services import write_path
 from drawdown.services.context import ServiceContext
 from drawdown.services.webhooks import expiring, signing
+from drawdown.services.webhooks.redact import safe_url, scrub
 from drawdown.store import webhooks as store
 from drawdown.store.records import ClaimedDelivery, Customer, WebhookAttempt, WebhookEvent
 from drawdown.store.tx import Tx
@@ -47,6 +54,16 @@ class Response:
     error: str | None
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """Where an attempt left its delivery: delivered, pending (retried at `next_attempt_at`)
+    or failed (given up); `moved` is False when this process's lease had run out."""
+
+    status: str
+    next_attempt_at: datetime | None
+    moved: bool
+
+
 Send = Callable[[str, dict[str, str], bytes, float], Response]
 
 
@@ -60,7 +77,7 @@ def http_send(url: str, headers: dict[str, str], body: bytes, timeout: float) ->
     except urllib.error.HTTPError as exc:
         return Response(exc.code, f"HTTP {exc.code}")
     except (OSError, ValueError) as exc:  # refused, timed out, DNS, bad URL
-        return Response(None, f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH_MAX])
+        return Response(None, scrub(f"{type(exc).__name__}: {exc}", url)[:ERROR_LENGTH_MAX])
 
 
 def retry_delay(attempt: int, base_seconds: float) -> timedelta:
@@ -136,16 +153,18 @@ class Deliverer:
                                   claimed.body)  # fmt: skip
         reply = self.send(claimed.url, headers, claimed.body.encode(),
                           ctx.settings.webhook_timeout_seconds)  # fmt: skip
-        duration_ms = int((time.monotonic() - started) * 1000)
+        seconds = time.monotonic() - started
         ok = reply.status_code is not None and 200 <= reply.status_code < 300
+        error = None if ok else reply.error or f"HTTP {reply.status_code}"
         attempt = WebhookAttempt(claimed.customer_id, ctx.new_id(), claimed.event_id,
-                                 claimed.endpoint_id, at, reply.status_code,
-                                 None if ok else reply.error, duration_ms)  # fmt: skip
-        write_path.work(lambda tx, now: self._record(tx, now, claimed, attempt, ok)).run(ctx)
+                                 claimed.endpoint_id, at, reply.status_code, error,
+                                 int(seconds * 1000))  # fmt: skip
+        record = write_path.work(lambda tx, now: self._record(tx, now, claimed, attempt, ok))
+        report(ctx, claimed, attempt, record.run(ctx), seconds)
 
     def _record(
         self, tx: Tx, now: datetime, claimed: ClaimedDelivery, attempt: WebhookAttempt, ok: bool
-    ) -> bool:
+    ) -> Recorded:
         settings = self.ctx.settings
         number = claimed.attempts + 1
         if ok:
@@ -155,4 +174,46 @@ class Deliverer:
         else:
             status = "pending"
             next_at = now + retry_delay(number, settings.webhook_retry_base_seconds)
-        return store.record_attempt(tx, claimed, attempt, status=status, next_attempt_at=next_at)
+        moved = store.record_attempt(tx, claimed, attempt, status=status, next_attempt_at=next_at)
+        return Recorded(status, next_at, moved)
+
+
+# --- what an attempt tells the operator ------------------------------------------------------
+
+OUTCOMES = {"delivered": "delivered", "pending": "failed", "failed": "dead"}
+
+
+def report(
+    ctx: ServiceContext, claimed: ClaimedDelivery, attempt: WebhookAttempt, recorded: Recorded,
+    seconds: float,
+) -> None:  # fmt: skip
+    """Log the attempt (a failure as a warning, giving up as an error) and tell the metrics.
+    An attempt whose lease had run out moved nothing: it counts as delivered or failed."""
+    outcome = OUTCOMES[recorded.status]
+    if not recorded.moved:
+        outcome = "failed" if attempt.error else "delivered"
+    ctx.observer.emit("webhook_attempted", outcome=outcome, seconds=seconds)
+    number, most = claimed.attempts + 1, ctx.settings.webhook_attempts_max
+    fields = {"endpoint_id": claimed.endpoint_id, "url": safe_url(claimed.url),
+              "event_id": claimed.event_id, "status_code": attempt.status_code,
+              "error": attempt.error, "attempt": number, "attempts_max": most,
+              "outcome": outcome}  # fmt: skip
+    where = f"event {claimed.event_id} to endpoint {claimed.endpoint_id} ({fields['url']})"
+    if not recorded.moved:
+        log.warning("webhook attempt %d of %s: %s; its lease had run out, so the process "
+                    "that took the delivery over decides what follows",
+                    number, where, attempt.error or "delivered", extra=fields)  # fmt: skip
+    elif outcome == "delivered":
+        log.debug("webhook delivered: %s, attempt %d, %d ms", where, number,
+                  attempt.duration_ms, extra=fields)  # fmt: skip
+    elif outcome == "failed":
+        assert recorded.next_attempt_at is not None
+        retry = format_instant(recorded.next_attempt_at, fractions=False)
+        wait = (recorded.next_attempt_at - ctx.now()).total_seconds()
+        log.warning("webhook delivery failed: %s: %s; attempt %d of %d, next retry at %s "
+                    "(in %.0fs)", where, attempt.error, number, most, retry, wait,
+                    extra={**fields, "next_attempt_at": retry})  # fmt: skip
+    else:
+        log.error("webhook delivery given up: %s: %s; attempt %d of %d was the last "
+                  "(`drawdown webhooks replay %s` sends it again)", where, attempt.error,
+                  number, most, claimed.event_id, extra=fields)  # fmt: skip

@@ -1,4 +1,5 @@
-"""Webhook endpoints (add, list, remove), the outbox as the console shows it, and replay."""
+"""Webhook endpoints (add, list, remove), how each is doing, the outbox as the console shows
+it, and replay."""
 
 from __future__ import annotations
 
@@ -82,6 +83,39 @@ def refresh(ctx: ServiceContext) -> None:
     """Reload this process's endpoint list (other processes reload it every poll)."""
     with ctx.db.read() as tx:
         ctx.webhooks.replace(store.live_endpoints(tx))
+
+
+# --- how an endpoint is doing -----------------------------------------------------------------
+
+ATTEMPTS_LOOKED_AT_MAX = 1000  # the last error and delivery are looked for among these
+
+
+@dataclass(frozen=True)
+class EndpointHealth:
+    """What an operator asks of a failing endpoint: what waits, when it is tried next, when
+    it last took a delivery and what its last failure said."""
+
+    pending: int
+    next_attempt_at: datetime | None
+    last_delivered_at: datetime | None
+    last_failure: WebhookAttempt | None
+
+
+def succeeded(attempt: WebhookAttempt) -> bool:
+    return attempt.status_code is not None and 200 <= attempt.status_code < 300
+
+
+def failure_text(attempt: WebhookAttempt) -> str:
+    return attempt.error or f"HTTP {attempt.status_code}"
+
+
+def endpoint_health(ctx: ServiceContext, endpoint_id: str) -> EndpointHealth:
+    with ctx.db.read() as tx:
+        pending, next_at = store.endpoint_pending(tx, endpoint_id)
+        recent = store.endpoint_attempts(tx, endpoint_id, ATTEMPTS_LOOKED_AT_MAX)
+    delivered = next((a.attempted_at for a in recent if succeeded(a)), None)
+    failure = next((a for a in recent if not succeeded(a)), None)
+    return EndpointHealth(pending, next_at, delivered, failure)
 
 
 # --- the outbox, for the console and the CLI --------------------------------------------------

@@ -5,11 +5,14 @@ The delivery loop looks for candidates once a minute, only while some endpoint w
 event: ledgers whose next expiry falls within the window (an indexed column of the ledger
 head), then their open blocks (`ledger/balances.expiring_blocks`). A block is announced in
 the customer's write transaction together with its notice row, whose key makes the
-announcement happen once even when several processes look at the same time.
+announcement happen once even when several processes look at the same time. The write
+catches the customer up first, so a scan also writes the expiries that fell due meanwhile:
+it logs both counts, at info when either is not zero.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import timedelta
 
@@ -19,12 +22,14 @@ from drawdown.ledger.dates import format_instant
 from drawdown.ledger.model import Block
 from drawdown.services.billing import top_ups
 from drawdown.services.context import ServiceContext
+from drawdown.services.ledger.reads import expiries_caught_up
 from drawdown.services.webhooks import events
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work
 from drawdown.store import ledger as ledger_store
 from drawdown.store import webhooks as store
 
 CANDIDATES_MAX = 1000
+log = logging.getLogger("drawdown.expiry")
 
 
 def scan(ctx: ServiceContext) -> int:
@@ -40,17 +45,26 @@ def scan(ctx: ServiceContext) -> int:
             ids = [b.id for b in expiring_blocks(blocks, now, within)]
             if set(ids) - store.noticed(tx, customer_id, ids):
                 due[customer_id].append(currency)
-    announced = 0
+    announced = expired = 0
     for customer_id, currencies in sorted(due.items()):
-        announced += _announce_work(customer_id, currencies, within).run(ctx)
+        news, caught_up = _announce_work(customer_id, currencies, within).run(ctx)
+        announced, expired = announced + news, expired + caught_up
+    level = logging.INFO if announced or expired else logging.DEBUG
+    log.log(level, "expiring-credits scan: announced %d block(s) of %d customer(s), wrote %d "
+            "credit_block_expiry entries", announced, len(due), expired,
+            extra={"announced": announced, "customers": len(due), "expiries": expired})  # fmt: skip
     return announced
 
 
-def _announce_work(customer_id: str, currencies: list[str], within: timedelta) -> Work[int]:
+def _announce_work(
+    customer_id: str, currencies: list[str], within: timedelta
+) -> Work[tuple[int, int]]:
     return customer_work(CustomerRef(id=customer_id), lambda tx: _announce(tx, currencies, within))
 
 
-def _announce(tx: CustomerTx, currencies: list[str], within: timedelta) -> int:
+def _announce(tx: CustomerTx, currencies: list[str], within: timedelta) -> tuple[int, int]:
+    """(blocks announced, expiry entries the catch-up before this body wrote)."""
+    expired = expiries_caught_up(tx)
     announced = 0
     for currency in currencies:
         for block in expiring_blocks(tx.state(currency).blocks.values(), tx.now, within):
@@ -59,7 +73,7 @@ def _announce(tx: CustomerTx, currencies: list[str], within: timedelta) -> int:
                 events.emit(tx, events.EXPIRING, currency, _properties(block, within), event_id)
                 announced += 1
     top_ups.settle(tx)  # the catch-up before this body may have written expiries
-    return announced
+    return announced, expired
 
 
 def _properties(block: Block, within: timedelta) -> dict[str, object]:
