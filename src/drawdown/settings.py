@@ -7,6 +7,7 @@ and change it in one place (style rule 9: a limit on everything).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 
@@ -35,6 +36,25 @@ def _env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     if raw not in choices:
         raise SettingError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
     return raw
+
+
+# sqlite:///PATH (a driver may follow `sqlite+`); PATH relative unless it starts with "/".
+_SQLITE_URL = re.compile(r"(?P<scheme>sqlite(?:\+\w+)?:///)(?P<path>[^?]*)(?P<query>\?.*)?", re.S)
+
+
+def resolve_database_url(url: str, cwd: str | None = None) -> str:
+    """`url` with a relative SQLite path made absolute against `cwd` (default: the working
+    directory of the command), so `./drawdown.db` or `sqlite:///rel.db` is the file where
+    the command ran, whatever directory a worker, a script or a library changes to later.
+    Other URLs (PostgreSQL, in-memory SQLite, absolute paths) are returned unchanged."""
+    match = _SQLITE_URL.fullmatch(url)
+    if match is None:
+        return url
+    path = match["path"]
+    if not path or path == ":memory:" or path.startswith("/"):
+        return url
+    absolute = os.path.abspath(os.path.join(cwd or os.getcwd(), path))
+    return f"{match['scheme']}{absolute}{match['query'] or ''}"
 
 
 def _env_keys() -> tuple[str, ...]:
@@ -115,7 +135,9 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
-            database_url=os.environ.get("DRAWDOWN_DATABASE_URL", cls.database_url),
+            database_url=resolve_database_url(
+                os.environ.get("DRAWDOWN_DATABASE_URL") or cls.database_url
+            ),
             host=os.environ.get("DRAWDOWN_HOST", cls.host),
             port=_env_int("DRAWDOWN_PORT", cls.port),
             workers=_env_int("DRAWDOWN_WORKERS", cls.workers),

@@ -43,6 +43,9 @@ GLOBAL_TABLES = {
     "every deduction",
     "usage_metrics": "the price catalogue's billable metrics: small, global, copied into the "
     "price versions that count them",
+    "server_processes": "the serving processes of the database (`drawdown status`): one row"
+    " per process, renewed every few seconds by the process itself",
+    "command_runs": "the last run of an operator's command (`drawdown verify`): one row each",
     "counters": "SQLite's invoice-number counter (SQLite serializes writers anyway); on "
     "PostgreSQL invoice numbers come from the invoice_numbers sequence",
 }

@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import typer
 
-from drawdown.app import build_context
-from drawdown.services.errors import ServiceError
+from drawdown.cli.options import context
 from drawdown.services.webhooks import endpoints
 from drawdown.services.webhooks.events import EVENT_TYPES
-from drawdown.settings import Settings
 
 app = typer.Typer(help="Manage webhook endpoints and replay events.", no_args_is_help=True)
-
-
-def _fail(exc: ServiceError) -> typer.Exit:
-    typer.echo(f"{exc.field + ': ' if exc.field else ''}{exc.message}", err=True)
-    return typer.Exit(1)
 
 
 @app.command("add")
@@ -32,11 +25,7 @@ def add(
     ),
 ) -> None:
     """Register a webhook endpoint; a generated secret is printed alone on the last line."""
-    ctx = build_context(Settings.from_env())
-    try:
-        created = endpoints.add_endpoint(ctx, url, secret, event)
-    except ServiceError as exc:
-        raise _fail(exc) from None
+    created = endpoints.add_endpoint(context(), url, secret, event)
     kinds = ", ".join(created.endpoint.events or ("all events",))
     typer.echo(f"added endpoint {created.endpoint.id} → {created.endpoint.url} ({kinds})")
     if secret is None:
@@ -47,7 +36,7 @@ def add(
 @app.command("list")
 def list_endpoints() -> None:
     """List webhook endpoints (never their secrets) and their recent deliveries."""
-    ctx = build_context(Settings.from_env())
+    ctx = context()
     for endpoint in endpoints.list_endpoints(ctx):
         kinds = ", ".join(endpoint.events or ("all events",))
         typer.echo(f"{endpoint.id}  {endpoint.url}  ({kinds})  created "
@@ -59,10 +48,7 @@ def list_endpoints() -> None:
 @app.command("remove")
 def remove(endpoint_id: str) -> None:
     """Remove a webhook endpoint; its pending deliveries stop."""
-    try:
-        endpoints.remove_endpoint(build_context(Settings.from_env()), endpoint_id)
-    except ServiceError as exc:
-        raise _fail(exc) from None
+    endpoints.remove_endpoint(context(), endpoint_id)
     typer.echo(f"removed {endpoint_id}")
 
 
@@ -72,8 +58,5 @@ def replay(
     endpoint: str = typer.Option(None, help="Only to this endpoint (default: where it went)"),
 ) -> None:
     """Send an event again, with the same webhook-id (receivers dedupe on it)."""
-    try:
-        count = endpoints.replay(build_context(Settings.from_env()), event_id, endpoint)
-    except ServiceError as exc:
-        raise _fail(exc) from None
+    count = endpoints.replay(context(), event_id, endpoint)
     typer.echo(f"queued event {event_id} for {count} endpoint(s)")

@@ -667,3 +667,33 @@ customer_balance_transactions = Table(
     CheckConstraint("seq >= 1", name="seq_positive"),
     Index("ix_customer_balance_transactions_invoice", "customer_id", "invoice_id"),
 )
+
+# --- operations: who serves, what ran -------------------------------------------------------
+
+# Serving processes of this database, each registered by itself when it starts, renewed
+# every few seconds (`seen_at`) and removed when it stops cleanly; a row not renewed for a
+# while belongs to a process that died (`drawdown status` shows only the live ones).
+server_processes = Table(
+    "server_processes",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("hostname", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("url", String(255), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Index("ix_server_processes_seen", "seen_at"),
+)
+
+# The last run of an operator's command (`drawdown verify`), one row per command: when it
+# ran, whether it passed, and its one-line summary.
+command_runs = Table(
+    "command_runs",
+    metadata,
+    Column("command", String(32), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("summary", String(1000), nullable=False),
+)
