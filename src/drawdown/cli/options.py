@@ -121,7 +121,12 @@ def service_failure(exc: ServiceError | LedgerError) -> typer.Exit:
 
 
 def _refused(exc: ServiceError | LedgerError) -> str:
-    return f"{exc.field + ': ' if exc.field else ''}{exc.message}"
+    """`field: message`, the message lower-cased like ours when it starts with a word (the
+    API's "Could not find a resource …"), never an acronym."""
+    message = exc.message
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    return f"{exc.field + ': ' if exc.field else ''}{message}"
 
 
 def run(app: typer.Typer, args: Any = None) -> None:
@@ -149,7 +154,8 @@ def run(app: typer.Typer, args: Any = None) -> None:
 def _usage_error(exc: click_errors.UsageError) -> str:
     """Click's message, lower-cased like ours, and where the usage is explained."""
     message = exc.format_message().rstrip(".")
-    message = message[:1].lower() + message[1:]
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]
     path = exc.ctx.command_path if exc.ctx else "drawdown"
     return f"{message} (see {path} --help)"
 

@@ -62,8 +62,7 @@ def _document(s: service.Status) -> dict[str, Any]:
         "usage": {"pending": work.usage.waiting, "due": work.usage.due,
                   "oldest_timestamp": _at(work.usage.oldest_at)},
         "expiries": {"due_ledgers": work.expiries.due_ledgers,
-                     "oldest_due_at": _at(work.expiries.oldest_due_at),
-                     "next_at": _at(work.expiries.next_at)},
+                     "oldest_due_at": _at(work.expiries.oldest_due_at)},
         "last_verify": None if verify is None else {
             "started_at": _at(verify.started_at), "finished_at": _at(verify.finished_at),
             "ok": verify.ok, "summary": verify.summary,
@@ -128,12 +127,10 @@ def _usage(b: Backlog) -> str:
 
 
 def _expiries(e: Expiries) -> str:
-    upcoming = "none to come" if e.next_at is None else f"next at {_at(e.next_at)}"
     if not e.due_ledgers:
-        return f"none due; {upcoming}"
+        return "none due"
     return (f"{e.due_ledgers} ledger(s) with an expiry due and not yet written (oldest due "
-            f"{_at(e.oldest_due_at)}; reads, writes and `drawdown expire` write them); "
-            f"{upcoming}")  # fmt: skip
+            f"{_at(e.oldest_due_at)}); reads, writes and `drawdown expire` write them")  # fmt: skip
 
 
 def _verify(run: CommandRun | None) -> str:

@@ -306,9 +306,7 @@ class Backlog:
 
 @dataclass(frozen=True)
 class Expiries:
-    """Ledgers with an expiry due but not yet written, the oldest due instant, and the next
-    expiry still to come."""
+    """Ledgers with an expiry due but not yet written, and the oldest due instant."""
 
     due_ledgers: int
     oldest_due_at: datetime | None
-    next_at: datetime | None

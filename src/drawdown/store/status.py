@@ -100,18 +100,13 @@ def usage(tx: Tx, cutoff: datetime) -> Backlog:
 
 def expiries(tx: Tx, now: datetime) -> Expiries:
     """Due expiries of live customers' ledgers not written yet (they are written lazily,
-    R-TIME-1: by the customer's next read or write, or `drawdown expire`)."""
+    R-TIME-1: by the customer's next read or write, or `drawdown expire`), from the ledger
+    heads' indexed `next_expiry_at`."""
     h = ledgers.c
-    heads = (
-        select(h.next_expiry_at.label("at"))
+    query = (
+        select(func.count(), func.min(h.next_expiry_at))
         .join(customers, customers.c.id == h.customer_id)
-        .where(h.next_expiry_at.is_not(None), _live)
-        .subquery()
+        .where(h.next_expiry_at <= now, _live)
     )
-    query = select(
-        func.count().filter(heads.c.at <= now),
-        func.min(heads.c.at).filter(heads.c.at <= now),
-        func.min(heads.c.at).filter(heads.c.at > now),
-    )
-    due, oldest, upcoming = tx.execute(query).one()
-    return Expiries(int(due), oldest, upcoming)
+    due, oldest = tx.execute(query).one()
+    return Expiries(int(due), oldest)
