@@ -75,7 +75,7 @@ class Settings:
     port: int = 8000
     workers: int = 1
     default_timezone: str = "UTC"
-    # Keys given by the operator in the environment (spec §1.4), on top of the
+    # Keys given by the operator in the environment (docs/rules.md §1.4), on top of the
     # hashed keys created with `drawdown keys create` or the console.
     env_api_keys: tuple[str, ...] = field(default_factory=tuple)
     request_body_bytes_max: int = 1024 * 1024
@@ -127,7 +127,7 @@ class Settings:
     usage_deduction: str = "on"
     usage_deduct_poll_seconds: float = 1.0
     usage_events_per_request_max: int = 500
-    # Draft invoices: "never" (spec R-INV-4: a credit purchase's invoice is issued, or paid
+    # Draft invoices: "never" (R-INV-4: a credit purchase's invoice is issued, or paid
     # at creation) or "manual_issuance" (Orb's meaning of a customer's `auto_issuance:
     # false`: its purchase invoices start as drafts that `invoices.issue` issues).
     draft_invoices: str = "never"

@@ -286,7 +286,7 @@ idempotency_keys = Table(
     Column("scope", String(64), nullable=False),
     Column("key", String(255), nullable=False),
     Column("fingerprint", String(64), nullable=False),
-    # Written together with the request's own writes (spec §1.9 rule 1a). Only rows left by
+    # Written together with the request's own writes (docs/rules.md §1.9 rule 1a). Only rows left by
     # drawdown before 0.2, which claimed keys in a separate transaction, can be null.
     Column("status_code", Integer),
     Column("body", Text),
