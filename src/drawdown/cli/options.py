@@ -116,10 +116,6 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def service_failure(exc: ServiceError | LedgerError) -> typer.Exit:
-    return fail(_refused(exc))
-
-
 def _refused(exc: ServiceError | LedgerError) -> str:
     """`field: message`, the message lower-cased like ours when it starts with a word (the
     API's "Could not find a resource …"), never an acronym."""
@@ -132,10 +128,10 @@ def _refused(exc: ServiceError | LedgerError) -> str:
 def run(app: typer.Typer, args: Any = None) -> None:
     """Run the command line and exit with its status (0, or 1 after one `error:` line)."""
     try:
-        status = command(app).main(args=args, prog_name="drawdown", standalone_mode=False)
+        code = command(app).main(args=args, prog_name="drawdown", standalone_mode=False)
     except click_errors.NoArgsIsHelpError as exc:  # `drawdown keys`: what it offers
         typer.echo(exc.format_message())
-        status = 0
+        code = 0
     except click_errors.UsageError as exc:
         _exit_with(_usage_error(exc))
     except click_errors.ClickException as exc:
@@ -148,7 +144,7 @@ def run(app: typer.Typer, args: Any = None) -> None:
         _exit_with(f"{exc}; choose another port with --port or DRAWDOWN_PORT")
     except (ServiceError, LedgerError) as exc:  # a rule refused it, as the API would
         _exit_with(_refused(exc))
-    sys.exit(status if isinstance(status, int) else 0)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _usage_error(exc: click_errors.UsageError) -> str:
