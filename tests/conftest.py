@@ -70,7 +70,7 @@ class Server:
         return orb.Orb(api_key=self.api_key, base_url=self.base_url, **kwargs)
 
     def http(self) -> httpx.Client:
-        """A raw client; bodies are declared JSON, as the SDKs declare them (spec §1.2)."""
+        """A raw client; bodies are declared JSON, as the SDKs declare them (docs/rules.md §1.2)."""
         headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
         return httpx.Client(base_url=self.base_url, headers=headers)
 
@@ -168,7 +168,7 @@ def server(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[Se
 @pytest.fixture(scope="session", params=BACKENDS)
 def drafting_server(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[Server]:
     """A server that makes draft invoices for customers with `auto_issuance: false`
-    (`DRAWDOWN_DRAFT_INVOICES=manual_issuance`; by default, spec R-INV-4, it never does)."""
+    (`DRAWDOWN_DRAFT_INVOICES=manual_issuance`; by default, R-INV-4, it never does)."""
     env = {"DRAWDOWN_DRAFT_INVOICES": "manual_issuance"}
     srv = start_server(database_factory(request.param), env=env)
     yield srv

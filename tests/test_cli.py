@@ -10,11 +10,16 @@ import pytest
 from sqlalchemy import text
 
 from conftest import run_cli, start_server, stop_server
+from drawdown.store.migrate import head_revision
 
 
 def test_keys_create_list_revoke_and_migrate(database_factory) -> None:
     url = database_factory("sqlite")
-    assert run_cli(url, "migrate").strip() == "database is up to date"
+    applied = run_cli(url, "migrate").splitlines()
+    assert applied[0] == "applied 0001: initial schema", applied
+    assert applied[-1].startswith(f"database SQLite {url.removeprefix('sqlite:///')} is now at")
+    again = run_cli(url, "migrate").strip()
+    assert again.endswith(f"is up to date (revision {head_revision()}); nothing to apply"), again
     out = run_cli(url, "keys", "create", "--name", "ci").strip().splitlines()
     secret = out[-1]
     assert secret.startswith("dd_") and len(secret) > 40

@@ -52,10 +52,10 @@ def test_refusals_name_the_field(tmp_path: Path) -> None:
     run_cli(url, "items", "add", "chat", "--name", "Chat")
     error = _failing(url, "metrics", "add", "--item", "chat", "--name", "m", "--sql",
                      "SELECT AVG(x) FROM events WHERE event_name = 'chat'")  # fmt: skip
-    assert error.startswith("sql: expected COUNT(*) or SUM(<property>)")
+    assert error.startswith("error: sql: expected COUNT(*) or SUM(<property>)")
     assert _failing(url, "prices", "add", "--item", "chat", "--credits-per-unit", "1") == (
-        "give --event-name and --metric, or --billable-metric")  # fmt: skip
+        "error: give --event-name and --metric, or --billable-metric")  # fmt: skip
     error = _failing(url, "prices", "add", "--item", "chat", "--billable-metric", "nope",
                      "--credits-per-unit", "1")  # fmt: skip
-    assert "BillableMetric" in error and "nope" in error
+    assert error.startswith("error: ") and "BillableMetric" in error and "nope" in error
     assert run_cli(url, "prices", "list") == "" and run_cli(url, "metrics", "list") == ""

@@ -39,3 +39,87 @@ def test_readme_quick_start_is_the_ci_command() -> None:
     ci = (ROOT / ".ci/run").read_text()
     assert "./scripts/drawdown serve" in README and "./scripts/test" in README
     assert "\n./scripts/test" in ci
+
+
+# --- docs/rules.md: every rule cited is defined, nothing points outside the repository ------
+
+RULES = (ROOT / "docs/rules.md").read_text()
+SKIPPED_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".tools", ".mypy_cache",
+                ".ruff_cache", ".pytest_cache", ".hypothesis", "test-output"}  # fmt: skip
+TEXT_SUFFIXES = {".py", ".md", ".html", ".mjs", ".js", ".toml", ".yaml", ".yml", ".txt", ".lua",
+                 ".sh", ".cfg", ".ini", ".json", ".css", ""}  # fmt: skip
+# Where rules are cited: the code, the tests, the documents.
+CITING = ("src", "tests", "docs", "README.md", "SECURITY.md")
+
+
+def _files(*roots: str) -> list[Path]:
+    found = []
+    for name in roots:
+        top = ROOT / name
+        candidates = [top] if top.is_file() else top.rglob("*")
+        for path in candidates:
+            parts = set(path.relative_to(ROOT).parts)
+            if path.is_file() and not parts & SKIPPED_DIRS and path.suffix in TEXT_SUFFIXES:
+                found.append(path)
+    return found
+
+
+def _section(number: str) -> str:
+    """The text of one `§number` section of docs/rules.md, up to the next heading."""
+    match = re.search(rf"^#+ §{re.escape(number)} .*?(?=^#+ )", RULES, re.M | re.S)
+    assert match, f"docs/rules.md has no §{number}"
+    return match.group(0)
+
+
+DEFINED = {
+    "section": set(re.findall(r"^#+ §(\d+(?:\.\d+)*) ", RULES, re.M)),
+    "rule": set(re.findall(r"\*\*(R-[A-Z]+-\d+)\*\*", RULES)),
+    "endpoint": set(re.findall(r"^\| (E\d+) \|", RULES, re.M)),
+    "choice": set(re.findall(r"^\| (Q\d+) \|", RULES, re.M)),
+    "§1.9 rule": set(re.findall(r"\*\*Rule (\w+)\.\*\*", _section("1.9"))),
+}
+CITATIONS = {
+    "rule": re.compile(r"\bR-[A-Z]+-\d+"),
+    "section": re.compile(r"(?<!RFC \d{4} )§(\d+(?:\.\d+)*)"),  # not another document's §
+    "endpoint": re.compile(r"\b(E\d{1,2})\b"),
+    "choice": re.compile(r"\b(Q\d{1,2})\b"),
+    "§1.9 rule": re.compile(r"§1\.9 rules? (\w+)(?:[-–](\w+))?"),
+}
+
+
+def test_rules_md_defines_what_it_promises() -> None:
+    assert len(DEFINED["rule"]) > 120 and len(DEFINED["endpoint"]) == 29
+    assert {"1a", "1", "2", "3", "4"} <= DEFINED["§1.9 rule"]
+    for behaviour in ("Voiding an invoice ends its top-up",
+                      "An expiration change moves credits to a new block"):  # fmt: skip
+        assert behaviour in RULES, behaviour
+
+
+def test_every_rule_cited_is_defined_in_rules_md() -> None:
+    families = {rule.rsplit("-", 1)[0] for rule in DEFINED["rule"]}
+    undefined = []
+    for path in _files(*CITING):
+        text = path.read_text(errors="replace")
+        where = path.relative_to(ROOT)
+        for kind, pattern in CITATIONS.items():
+            for match in pattern.finditer(text):
+                cited = [g for g in match.groups() if g] or [match.group(0)]
+                undefined += [f"{where}: {kind} {c}" for c in cited if c not in DEFINED[kind]]
+        for family in re.findall(r"\b(R-[A-Z]+)-\*", text):
+            if family not in families:
+                undefined.append(f"{where}: rule family {family}-*")
+    assert not undefined, "cited but not defined in docs/rules.md:\n" + "\n".join(undefined)
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    outside = ("shared" + "/spec", "credits-api" + ".md", "../" + "shared",
+               "the credits API " + "specification")  # fmt: skip
+    # Those phrases named a document that is not shipped; docs/rules.md is the one.
+    unshipped = re.compile(r"\b[Tt]he spec\b|\bwire spec\b|\b[Ss]pec(?:'s)? (?:§|Q\d|R-|E\d)")
+    found = []
+    for path in _files(*CITING, "benchmarks", "scripts", ".ci", "Dockerfile", "compose.yaml",
+                       "pyproject.toml"):  # fmt: skip
+        text = path.read_text(errors="replace")
+        found += [f"{path.relative_to(ROOT)}: {n}" for n in outside if n in text]
+        found += [f"{path.relative_to(ROOT)}: {m.group(0)!r}" for m in unshipped.finditer(text)]
+    assert not found, "\n".join(found)

@@ -16,22 +16,26 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drawdown.api.app import ROUTE_TEMPLATES, create_api
 from drawdown.api.gate import answer_errors, header, send_error, send_json
 from drawdown.api.schemas.webhooks import event_body
-from drawdown.services import operations, telemetry
+from drawdown.services import operations, status, telemetry
 from drawdown.services.access import api_keys
 from drawdown.services.context import ServiceContext
+from drawdown.services.processes import Presence, base_url
 from drawdown.services.usage.deduct import Deducter
 from drawdown.services.webhooks.delivery import Deliverer
 from drawdown.settings import Settings
 from drawdown.store.database import Database
 from drawdown.store.engine import StoreConfig, UnsupportedDatabase
 from drawdown.store.errors import explain_open_failure
-from drawdown.store.migrate import SchemaTooNew
+from drawdown.store.migrate import Migration, SchemaTooNew
 from drawdown.web.app import create_console
 
 log = logging.getLogger("drawdown")
@@ -59,11 +63,8 @@ def build_context(settings: Settings, *, migrate: bool | None = None) -> Service
     """Open the database and build the service context. Pending migrations are applied when
     `migrate` is True, or when it is None and `DRAWDOWN_AUTO_MIGRATE` is on; otherwise they
     are a StartupError (migrate=False skips the check: tests and tools on purpose)."""
-    try:
-        db = Database(store_config(settings), on_batch=telemetry.batch_committed)
-    except UnsupportedDatabase as exc:
-        raise StartupError(f"{exc} (DRAWDOWN_DATABASE_URL or --database-url)") from exc
-    try:
+    db = _open(settings)
+    with _explained(db, settings):
         if migrate or (migrate is None and settings.auto_migrate == "on"):
             db.migrate()
         elif migrate is None and (pending := db.pending_migrations()):
@@ -71,6 +72,45 @@ def build_context(settings: Settings, *, migrate: bool | None = None) -> Service
                 f"the database needs migration(s) {', '.join(reversed(pending))}; run "
                 "`drawdown migrate` (or leave DRAWDOWN_AUTO_MIGRATE on to apply them on start)"
             )
+    ctx = ServiceContext(db=db, settings=settings)
+    telemetry.subscribe(ctx.observer)
+    return ctx
+
+
+@dataclass(frozen=True)
+class Migrated:
+    """What `migrate_database` did: the database (kind and location, never a password),
+    the migrations it applied (oldest first) and the revision the schema is now at."""
+
+    database: str
+    applied: list[Migration]
+    revision: str | None
+
+
+def migrate_database(settings: Settings) -> Migrated:
+    """Apply pending migrations (`drawdown migrate`) and say which."""
+    db = _open(settings)
+    try:
+        with _explained(db, settings):
+            applied = db.migrate()
+            return Migrated(f"{db.kind} {db.location}", applied, db.schema_revision())
+    finally:
+        db.close()
+
+
+def _open(settings: Settings) -> Database:
+    try:
+        return Database(store_config(settings), on_batch=telemetry.batch_committed)
+    except UnsupportedDatabase as exc:
+        raise StartupError(f"{exc} (DRAWDOWN_DATABASE_URL or --database-url)") from exc
+
+
+@contextmanager
+def _explained(db: Database, settings: Settings) -> Iterator[None]:
+    """Close `db` on any failure and say in one line what a person can fix: a schema from
+    a newer drawdown, a database that cannot be reached or opened (StartupError)."""
+    try:
+        yield
     except StartupError:
         db.close()
         raise
@@ -86,22 +126,25 @@ def build_context(settings: Settings, *, migrate: bool | None = None) -> Service
         if explained is None:
             raise
         raise StartupError(explained) from exc
-    ctx = ServiceContext(db=db, settings=settings)
-    telemetry.subscribe(ctx.observer)
-    return ctx
 
 
-# Webhook deliverers and usage deducters of the serving contexts of this process, by
-# context id.
+# Webhook deliverers, usage deducters and presences of the serving contexts of this
+# process, by context id.
 _deliverers: dict[int, Deliverer] = {}
 _deducters: dict[int, Deducter] = {}
+_presences: dict[int, Presence] = {}
 
 
 def start_serving(ctx: ServiceContext) -> None:
     """What a serving process runs beside requests: the API key cache's refresher and,
     unless `DRAWDOWN_WEBHOOK_DELIVERY=off`, the webhook deliverer, and unless
-    `DRAWDOWN_USAGE_DEDUCTION=off`, the usage deducter."""
+    `DRAWDOWN_USAGE_DEDUCTION=off`, the usage deducter; and its presence in the database,
+    which `drawdown status` lists (`services/processes.py`)."""
     api_keys.start_cache(ctx, refresh=True)
+    settings = ctx.settings
+    presence = Presence(ctx, base_url(settings.host, settings.port), status.version())
+    _presences[id(ctx)] = presence
+    presence.start()
     if ctx.settings.webhook_delivery == "on":
         deliverer = Deliverer(ctx, render=event_body)
         _deliverers[id(ctx)] = deliverer
@@ -120,6 +163,9 @@ def stop_serving(ctx: ServiceContext) -> None:
     deducter = _deducters.pop(id(ctx), None)
     if deducter is not None:
         deducter.stop()
+    presence = _presences.pop(id(ctx), None)
+    if presence is not None:
+        presence.stop()
     ctx.keys.stop()
     ctx.db.close()
 
@@ -299,4 +345,7 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-__all__ = ["Front", "StartupError", "build_context", "configure_logging", "create_app"]
+__all__ = [
+    "Front", "Migrated", "StartupError", "build_context", "configure_logging", "create_app",
+    "migrate_database",
+]  # fmt: skip

@@ -7,6 +7,7 @@ and change it in one place (style rule 9: a limit on everything).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 
@@ -37,6 +38,25 @@ def _env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     return raw
 
 
+# sqlite:///PATH (a driver may follow `sqlite+`); PATH relative unless it starts with "/".
+_SQLITE_URL = re.compile(r"(?P<scheme>sqlite(?:\+\w+)?:///)(?P<path>[^?]*)(?P<query>\?.*)?", re.S)
+
+
+def resolve_database_url(url: str, cwd: str | None = None) -> str:
+    """`url` with a relative SQLite path made absolute against `cwd` (default: the working
+    directory of the command), so `./drawdown.db` or `sqlite:///rel.db` is the file where
+    the command ran, whatever directory a worker, a script or a library changes to later.
+    Other URLs (PostgreSQL, in-memory SQLite, absolute paths) are returned unchanged."""
+    match = _SQLITE_URL.fullmatch(url)
+    if match is None:
+        return url
+    path = match["path"]
+    if not path or path == ":memory:" or path.startswith("/"):
+        return url
+    absolute = os.path.abspath(os.path.join(cwd or os.getcwd(), path))
+    return f"{match['scheme']}{absolute}{match['query'] or ''}"
+
+
 def _env_keys() -> tuple[str, ...]:
     raw = os.environ.get("DRAWDOWN_API_KEYS", "")
     return tuple(k.strip() for k in raw.split(",") if k.strip())
@@ -55,7 +75,7 @@ class Settings:
     port: int = 8000
     workers: int = 1
     default_timezone: str = "UTC"
-    # Keys given by the operator in the environment (spec §1.4), on top of the
+    # Keys given by the operator in the environment (docs/rules.md §1.4), on top of the
     # hashed keys created with `drawdown keys create` or the console.
     env_api_keys: tuple[str, ...] = field(default_factory=tuple)
     request_body_bytes_max: int = 1024 * 1024
@@ -110,7 +130,7 @@ class Settings:
     # Usage still undeducted this long after it became due (its timestamp plus the grace
     # period) is late: the deducter logs a warning, at most once a minute, until it is not.
     usage_late_warning_seconds: int = 300
-    # Draft invoices: "never" (spec R-INV-4: a credit purchase's invoice is issued, or paid
+    # Draft invoices: "never" (R-INV-4: a credit purchase's invoice is issued, or paid
     # at creation) or "manual_issuance" (Orb's meaning of a customer's `auto_issuance:
     # false`: its purchase invoices start as drafts that `invoices.issue` issues).
     draft_invoices: str = "never"
@@ -118,7 +138,9 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
-            database_url=os.environ.get("DRAWDOWN_DATABASE_URL", cls.database_url),
+            database_url=resolve_database_url(
+                os.environ.get("DRAWDOWN_DATABASE_URL") or cls.database_url
+            ),
             host=os.environ.get("DRAWDOWN_HOST", cls.host),
             port=_env_int("DRAWDOWN_PORT", cls.port),
             workers=_env_int("DRAWDOWN_WORKERS", cls.workers),

@@ -1,6 +1,6 @@
 """Black-box acceptance tests: customers (§2.1, §4.18) and the credit ledger (§2.2, §2.3, §3, §4).
 
-Every test checks one concrete statement of /work/shared/spec/credits-api.md against a
+Every test checks one concrete statement of docs/rules.md against a
 running drawdown server (both backends), over raw HTTP so exact wire values are visible.
 """
 

@@ -1,7 +1,7 @@
 """Black-box acceptance tests: purchases (invoices), top-ups and credit blocks.
 
-Written from /work/shared/spec/credits-api.md only (sections 1, 2.2, 2.4-2.6, 3.2,
-3.6, 3.7, 4.9/R-TIME-1, 4.13-4.15). Every test names the spec statement it checks.
+Written from the rules alone (docs/rules.md §1, §2.2, §2.4-2.6, §3.2, §3.6, §3.7,
+§4.9/R-TIME-1, §4.13-4.15). Every test names the rule it checks.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The wire conventions of spec §1 (transport, status codes, errors, data formats, metadata,
-null vs absent), checked through a live server with the SDK and raw HTTP.
+"""The wire conventions of docs/rules.md §1 (transport, status codes, errors, data formats,
+metadata, null vs absent), checked through a live server with the SDK and raw HTTP.
 
 Endpoint-specific parameters of §2 live in test_conventions_endpoints.py.
 """

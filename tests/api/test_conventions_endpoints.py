@@ -1,4 +1,4 @@
-"""Per-endpoint parameters, defaults and validation of spec §2 (E1–E28) that the rule tests
+"""Per-endpoint parameters, defaults and validation of docs/rules.md §2 (E1–E28) that the rule tests
 do not cover, plus the §3 shapes those endpoints return."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Unexpected failures answer Orb's generic 500 without internals (spec §1.8)."""
+"""Unexpected failures answer Orb's generic 500 without internals (docs/rules.md §1.8)."""
 
 from __future__ import annotations
 

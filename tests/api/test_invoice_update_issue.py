@@ -148,7 +148,7 @@ def test_drafts_are_opt_in_only(drafting_server: Server) -> None:
 
 def test_by_default_auto_issuance_false_still_issues(server: Server) -> None:
     """R-INV-4: without `DRAWDOWN_DRAFT_INVOICES=manual_issuance`, `auto_issuance` is only
-    stored and echoed (spec §2.1): the purchase invoice is issued, and E28 refuses it."""
+    stored and echoed (docs/rules.md §2.1): the purchase invoice is issued, and E28 refuses it."""
     strict = server.client(_strict_response_validation=True)
     c = customer(strict, currency="USD", auto_issuance=False)
     [invoice] = purchase(strict, c.id, 10, "1").created_invoices

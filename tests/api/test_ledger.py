@@ -17,7 +17,7 @@ def new_customer(client: orb.Orb, **kwargs) -> orb.types.Customer:
 
 
 def test_worked_example_decrement_spans_blocks_in_drawdown_order(client: orb.Orb) -> None:
-    """Spec §4.7 worked example (R-DED-2, R-DED-3, R-DED-4, R-DED-5)."""
+    """The worked example of docs/rules.md §4.7 (R-DED-2, R-DED-3, R-DED-4, R-DED-5)."""
     c = new_customer(client)
     ledger = client.customers.credits.ledger
     expiry = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()

@@ -1,5 +1,6 @@
-"""Spec rules on customers and metadata (R-CUS, R-META) plus the transport conventions of
-§1.7 pagination, §1.8 error shapes and §1.9 idempotency, checked through a live server."""
+"""Rules of docs/rules.md on customers and metadata (R-CUS, R-META) plus the transport
+conventions of §1.7 pagination, §1.8 error shapes and §1.9 idempotency, checked through a
+live server."""
 
 from __future__ import annotations
 

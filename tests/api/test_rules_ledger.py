@@ -1,5 +1,5 @@
-"""Spec §4 rules on ledgers and blocks, checked through the SDK: R-CUR, R-LIST, R-SEQ, R-BAL,
-R-TIME-1, R-PEND-4 and R-TZ-1 (one test per rule, named for it)."""
+"""docs/rules.md §4 on ledgers and blocks, checked through the SDK: R-CUR, R-LIST, R-SEQ,
+R-BAL, R-TIME-1, R-PEND-4 and R-TZ-1 (one test per rule, named for it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Every response parses under the SDK's strict validation (spec Q34): all keys, right types."""
+"""Every response parses under the SDK's strict validation (docs/rules.md Q34): all keys,
+right types."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Exact amounts (spec §1.6) and calendar rules R-TZ-1, R-TZ-2, R-TZ-4."""
+"""Exact amounts (docs/rules.md §1.6) and calendar rules R-TZ-1, R-TZ-2, R-TZ-4."""
 
 from __future__ import annotations
 

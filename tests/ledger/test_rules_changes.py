@@ -1,4 +1,4 @@
-"""Rules of spec §4.10-4.14 owned by the core: expiration change, void, amendment,
+"""Rules of docs/rules.md §4.10-4.14 owned by the core: expiration change, void, amendment,
 activation of paid blocks and replay after block deletion. Test names carry the rule id."""
 
 from __future__ import annotations

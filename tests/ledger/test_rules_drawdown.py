@@ -1,4 +1,4 @@
-"""Rules of spec §4.1-4.9 owned by the core: balances, sequences, pending, increments,
+"""Rules of docs/rules.md §4.1-4.9 owned by the core: balances, sequences, pending, increments,
 decrements, negative balances and expiry. Test names carry the rule id."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The bad-input suite (issue 11, findings 1, 5 and 7; spec §1.2 and §1.9 rule 1).
+"""The bad-input suite (issue 11, findings 1, 5 and 7; docs/rules.md §1.2 and §1.9 rule 1).
 
 Every case is sent as raw bytes over HTTP to a real server, on SQLite and on PostgreSQL,
 twice with one Idempotency-Key (as the SDKs retry). Each must be a 400 request-validation

@@ -46,8 +46,8 @@ REQUESTS = int(os.environ.get("DRAWDOWN_FUZZ_REQUESTS") or 10_000) if LONG else 
 
 # What "0 5xx, 0 schema violations" means. Not checked, on purpose: schemathesis's
 # positive/negative data acceptance (valid-looking requests are refused by business rules;
-# blank query parameters are dropped as the Node SDK's nulls, spec §1.7), and its 405 for
-# an undeclared method (drawdown answers Orb's 404 url-not-found, spec §1.8).
+# blank query parameters are dropped as the Node SDK's nulls, docs/rules.md §1.7), and its 405 for
+# an undeclared method (drawdown answers Orb's 404 url-not-found, docs/rules.md §1.8).
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

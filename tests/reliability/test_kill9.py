@@ -1,4 +1,4 @@
-"""kill -9 under write load (issue 11, finding 2; spec §1.9 rules 1a-3).
+"""kill -9 under write load (issue 11, finding 2; docs/rules.md §1.9 rules 1a-3).
 
 Writers send decrements with unique Idempotency-Keys while the server is SIGKILLed and
 restarted on the same database. Afterwards every key is retried with its request:

@@ -1,6 +1,6 @@
 """Differential test: the ledger core against a small independent reference model.
 
-The model below is written from the spec's rules alone (R-DED-1..4 drawdown order and
+The model below is written from the rules of docs/rules.md alone (R-DED-1..4 drawdown order and
 deficits, R-EXPY-1..3 expiry, R-VOID-1..3 voids, R-NEG-*), with integers for time and
 no code shared with `drawdown.ledger`. Random command sequences go to both; after every
 command the ledger balance, every block's balance and whether a void was refused must

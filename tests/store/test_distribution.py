@@ -45,6 +45,9 @@ GLOBAL_TABLES = {
     "price versions that count them",
     "usage_backfills": "backfills may span every customer (customer_id null); their events are "
     "rows of usage_events under each customer, changed by one job per customer",
+    "server_processes": "the serving processes of the database (`drawdown status`): one row"
+    " per process, renewed every few seconds by the process itself",
+    "command_runs": "the last run of an operator's command (`drawdown verify`): one row each",
     "counters": "SQLite's invoice-number counter (SQLite serializes writers anyway); on "
     "PostgreSQL invoice numbers come from the invoice_numbers sequence",
 }

@@ -31,7 +31,7 @@ def service_context(request: Request) -> ServiceContext:
 
 
 def body_of(request: Request) -> dict[str, Any]:
-    """The JSON object the gate parsed and checked (spec §1.2)."""
+    """The JSON object the gate parsed and checked (docs/rules.md §1.2)."""
     body: dict[str, Any] = request.scope["state"].get("json", {})
     return body
 
@@ -49,7 +49,7 @@ def validated(model: type[M], body: dict[str, Any]) -> M:
 
 
 def idempotency_of(request: Request) -> Idempotency | None:
-    """The POST's Idempotency-Key with its request fingerprint (spec §1.9)."""
+    """The POST's Idempotency-Key with its request fingerprint (docs/rules.md §1.9)."""
     state = request.scope["state"]
     key = state.get("idempotency_key")
     if key is None:

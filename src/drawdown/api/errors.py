@@ -1,4 +1,4 @@
-"""The one table from error to Orb's JSON error object and HTTP status (spec §1.8).
+"""The one table from error to Orb's JSON error object and HTTP status (docs/rules.md §1.8).
 
 Domain and service errors know nothing about HTTP; this module is the only place
 that decides their status code, `type` URI and title.
@@ -34,7 +34,7 @@ ERROR_TYPES: Mapping[str, tuple[int, str, str]] = {
     "conflict": (409, "409-resource-conflict", "Resource conflict"),
     "request_too_large": (413, "413-request-too-large", "Request too large"),
     # Not in Orb's catalogue (the SDK maps any 415 to its generic status error); the type
-    # follows the catalogue's pattern so the body keeps one shape (spec §1.2).
+    # follows the catalogue's pattern so the body keeps one shape (docs/rules.md §1.2).
     "unsupported_media_type": (415, "415-unsupported-media-type", "Unsupported media type"),
     "rate_limited": (429, "429-too-many-requests", "Too many requests"),
     "internal": (500, "500-internal-server-error", "Internal server error"),
@@ -106,7 +106,7 @@ def domain_error(error: Exception) -> tuple[int, dict[str, Any], dict[str, str]]
         body = error_body(kind, message, [{"field": field or "body", "message": message}])
     else:
         body = error_body(kind, message)
-    # A key reused with another request can never succeed on retry (spec §1.9 rule 4).
+    # A key reused with another request can never succeed on retry (docs/rules.md §1.9 rule 4).
     retryable = not isinstance(error, ServiceError) or error.retryable
     headers = {} if retryable else {"x-should-retry": "false"}
     return body["status"], body, headers

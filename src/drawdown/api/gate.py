@@ -1,11 +1,11 @@
 """What every /v1 request passes before routing: authentication, rate limit, clean input.
 
 Authentication runs before routing, so an unauthenticated request to an unknown path is a
-401, not a 404 (spec §1.4); it is a dictionary lookup (`services/access/key_cache.py`), no
+401, not a 404 (docs/rules.md §1.4); it is a dictionary lookup (`services/access/key_cache.py`), no
 database round trip. The body (already read and size-checked by the composition root's
-`BodyLimit`) is parsed and checked here once (`hygiene.py`, spec §1.2) and handed to the
+`BodyLimit`) is parsed and checked here once (`hygiene.py`, docs/rules.md §1.2) and handed to the
 routes in `scope["state"]`; path, query and Idempotency-Key are checked too. A request
-refused here never reaches a use case, so it stores nothing (spec §1.9 rule 1).
+refused here never reaches a use case, so it stores nothing (docs/rules.md §1.9 rule 1).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 async def answer_errors(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
     """Run `app`; any error it raises becomes its Orb error, an unexpected one a 500 that
-    leaks nothing (spec §1.8).
+    leaks nothing (docs/rules.md §1.8).
 
     Answered here rather than re-raised, so the server keeps the client's keep-alive
     connection (Starlette's own last-resort handler re-raises, and uvicorn then closes it).

@@ -1,4 +1,4 @@
-"""Text that can be stored (spec §1.2), checked at the edge before any state is read.
+"""Text that can be stored (docs/rules.md §1.2), checked at the edge before any state is read.
 
 Every string a request carries — body values and keys, path ids, query values, cursors,
 the Idempotency-Key — must be valid Unicode without lone surrogates and without U+0000;

@@ -1,6 +1,6 @@
 """JSON out with exact decimals (requests are parsed in `hygiene.py`).
 
-Responses write Decimals as plain JSON numbers without exponent (spec §1.6), which the
+Responses write Decimals as plain JSON numbers without exponent (docs/rules.md §1.6), which the
 standard library encoder cannot do. orjson can: a Decimal becomes a `Fragment`, text that
 is already JSON (its shortest exact plain form) and is written as is. orjson also encodes a
 100-entry ledger page about fifteen times faster than the standard library did with the

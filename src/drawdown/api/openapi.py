@@ -4,12 +4,12 @@ The API is served by Starlette's router, not FastAPI's, so nothing generates thi
 document: it is declared here. Request bodies come from the wire models the routes
 validate with (`api/schemas`, `services/entry_input.py`), so a field added there shows up
 here; response objects, which the routes build as plain JSON (`customer_json`, …), are
-described next to their spec section (§3). `OPERATIONS` is the table from route to
+described next to their section of docs/rules.md (§3). `OPERATIONS` is the table from route to
 document entry, one row per (method, path); `tests/api/test_openapi.py` checks it against
 the routes the app serves, so a new route fails CI until it has its row.
 
 Names follow Orb: paths are relative to the server `/v1` (as in Orb's own reference and
-spec §2), schemas carry the SDK's model names (`Customer`, `IncrementLedgerEntry`, …),
+docs/rules.md §2), schemas carry the SDK's model names (`Customer`, `IncrementLedgerEntry`, …),
 operations Orb's reference slugs, and `x-sdk-method` the `orb-billing` call.
 """
 
@@ -75,7 +75,7 @@ def nullable(schema: Schema) -> Schema:
 
 
 def obj(properties: Mapping[str, Schema], description: str | None = None) -> Schema:
-    """An object whose listed keys are all always present (spec: every key is emitted)."""
+    """An object whose listed keys are all always present (docs/rules.md §3)."""
     result: Schema = {"type": "object", "properties": dict(properties),
                       "required": list(properties)}  # fmt: skip
     if description:
@@ -104,7 +104,7 @@ METADATA: Schema = {"type": "object", "additionalProperties": STRING}
 ID: Schema = {"type": "string"}
 
 
-# --- response objects (spec §3) -------------------------------------------------------------
+# --- response objects (docs/rules.md §3) -------------------------------------------------
 
 
 def _response_schemas() -> dict[str, Schema]:
@@ -179,7 +179,7 @@ def _response_schemas() -> dict[str, Schema]:
             "hosted_invoice_url", "invoice_pdf", "issue_failed_at",
             "maximum", "maximum_amount", "minimum", "minimum_amount", "payment_failed_at",
             "payment_started_at", "scheduled_issue_at", "subscription", "sync_failed_at")},
-    }, "An invoice for a credit purchase (spec §3.7). `amount_due` is `total` less its "
+    }, "An invoice for a credit purchase (docs/rules.md §3.7). `amount_due` is `total` less its "
        "`adjustment` credit notes.")  # fmt: skip
     customer = obj({
         "id": ID, "external_customer_id": nullable(STRING), "name": STRING, "email": STRING,
@@ -199,7 +199,7 @@ def _response_schemas() -> dict[str, Schema]:
         "automatic_tax_enabled": BOOLEAN, "accounting_sync_configuration": NULL,
         "default_payment_method": NULL, "payment_configuration": NULL,
         "reporting_configuration": NULL,
-    }, "A customer (spec §3.1).")  # fmt: skip
+    }, "A customer (docs/rules.md §3.1).")  # fmt: skip
     block = obj({
         "id": ID, "balance": NUMBER, "maximum_initial_balance": nullable(NUMBER),
         "effective_date": nullable(INSTANT), "expiry_date": nullable(INSTANT),
@@ -207,7 +207,7 @@ def _response_schemas() -> dict[str, Schema]:
         "metadata": METADATA, "status": enum("active", "pending_payment"),
         "credit_block_source": enum("allocation", "top_up", "commitment", "manual"),
         "credit_allocation": NULL, "credit_commitment": NULL,
-    }, "A credit block (spec §3.2).")  # fmt: skip
+    }, "A credit block (docs/rules.md §3.2).")  # fmt: skip
     return {
         "Address": address,
         "CustomerTaxId": obj({"country": STRING, "type": STRING, "value": STRING}),
@@ -218,14 +218,15 @@ def _response_schemas() -> dict[str, Schema]:
         "AffectedBlock": obj({"id": ID, "expiry_date": nullable(INSTANT),
                               "per_unit_cost_basis": nullable(DECIMAL_STRING),
                               "filters": array(ref("CreditBlockFilter"))},
-                             "The block a ledger entry acts on, as it is now (spec §3.3)."),
+                             "The block a ledger entry acts on, as it is now "
+                             "(docs/rules.md §3.3)."),
         **entries,
         "LedgerEntry": {
             "oneOf": [ref(name) for name in ENTRY_SCHEMAS.values()],
             "discriminator": {"propertyName": "entry_type",
                               "mapping": {k: f"#/components/schemas/{v}"
                                           for k, v in ENTRY_SCHEMAS.items()}},
-            "description": "A ledger entry (spec §3.4), discriminated by `entry_type`.",
+            "description": "A ledger entry (docs/rules.md §3.4), discriminated by `entry_type`.",
         },
         "TopUp": obj({
             "id": ID, "currency": STRING, "amount": DECIMAL_STRING, "threshold": DECIMAL_STRING,
@@ -235,7 +236,7 @@ def _response_schemas() -> dict[str, Schema]:
                                      "require_successful_payment": nullable(BOOLEAN)}),
             "expires_after": nullable(INTEGER),
             "expires_after_unit": nullable(enum("day", "month")),
-        }, "An automatic top-up (spec §3.6)."),
+        }, "An automatic top-up (docs/rules.md §3.6)."),
         "Price": price,
         "InvoiceLineItem": line_item,
         "Invoice": invoice,
@@ -335,10 +336,10 @@ assert set(ENTRY_SCHEMAS) == set(ENTRY_TYPES)
 
 
 def _error_schema() -> Schema:
-    """Orb's error object (spec §1.8); `validation_errors` only on request-validation."""
+    """Orb's error object (docs/rules.md §1.8); `validation_errors` only on request-validation."""
     return {
         "type": "object",
-        "description": "An Orb error object (RFC 7807 as Orb uses it, spec §1.8).",
+        "description": "An Orb error object (RFC 7807 as Orb uses it, docs/rules.md §1.8).",
         "properties": {
             "type": enum(*sorted({TYPE_PREFIX + suffix for _, suffix, _ in ERROR_TYPES.values()})),
             "status": INTEGER,
@@ -407,7 +408,7 @@ def _request_schemas(settings: Settings) -> dict[str, Schema]:
         "oneOf": [ref(REQUEST_MODELS[m]) for m in (IncrementRequest, DecrementRequest,
                   ExpirationChangeRequest, VoidRequest, AmendmentRequest)],
         "discriminator": {"propertyName": "entry_type"},
-        "description": "One of five request shapes, selected by `entry_type` (spec §3.5). "
+        "description": "One of five request shapes, selected by `entry_type` (docs/rules.md §3.5). "
                        "Fields of another shape are refused (400).",
     }  # fmt: skip
     renamed["AddCreditLedgerEntryRequestParams"] = ledger_body
@@ -415,7 +416,7 @@ def _request_schemas(settings: Settings) -> dict[str, Schema]:
         "type": "object",
         "properties": {"metadata": nullable({"type": "object",
                                              "additionalProperties": nullable(STRING)})},
-        "description": "Only `metadata` can change (merge semantics, spec §1.6).",
+        "description": "Only `metadata` can change (merge semantics, docs/rules.md §1.6).",
     }  # fmt: skip
     renamed["IssueInvoiceRequestParams"] = {
         "type": "object", "properties": {"synchronous": BOOLEAN},
@@ -425,7 +426,7 @@ def _request_schemas(settings: Settings) -> dict[str, Schema]:
 
 
 def refinements(settings: Settings) -> dict[str, dict[str, Schema]]:
-    """The rules the services check beyond the models' types (spec §1.6, §2, §3.5), so the
+    """The rules the services check beyond the models' types (docs/rules.md §1.6, §2, §3.5), so the
     document states them and schema-driven clients and fuzzers send what can succeed."""
     fraction = FRACTION_DIGITS_MAX
     integer = INTEGER_DIGITS_MAX
@@ -659,7 +660,7 @@ EXTERNAL = "/customers/external_customer_id/{external_customer_id}"
 def twins(
     path: str, operation_id: str, sdk: str | None, summary: str, **kw: Any
 ) -> list[Operation]:
-    """The operation by customer id and its by-external-id twin (spec §2: same behaviour)."""
+    """The operation by customer id and its by-external-id twin (docs/rules.md §2: alike)."""
     method, _, rest = path.partition(" ")
     by_external_sdk = None if sdk is None else f"{sdk}_by_external_id"
     return [
@@ -960,7 +961,7 @@ def error_responses(settings: Settings) -> dict[str, Schema]:
         "BadRequest": response(
             "Request validation error (`validation_errors` names each field), or a broken "
             "business rule: constraint violation, duplicate resource creation, feature not "
-            "available (spec §1.8).",
+            "available (docs/rules.md §1.8).",
             {"request_validation": _error_example(
                 "validation", "One or more fields in the request body are invalid.", True),
              "constraint_violation": _error_example(
@@ -968,7 +969,7 @@ def error_responses(settings: Settings) -> dict[str, Schema]:
              "duplicate": _error_example(
                 "duplicate", "A customer with external_customer_id 'acme' already exists.")}),
         "Unauthorized": response(
-            "The API key is missing or not valid (checked before routing, spec §1.4).",
+            "The API key is missing or not valid (checked before routing, docs/rules.md §1.4).",
             {"authentication": _error_example(
                 "authentication",
                 "The API key in the Authorization header is missing or not valid.")}),
@@ -977,8 +978,8 @@ def error_responses(settings: Settings) -> dict[str, Schema]:
             {"resource_not_found": _error_example(
                 "not_found", "Could not find a resource of type Customer with identifier: x")}),
         "Conflict": response(
-            "Idempotency conflict (spec §1.9): the key's first request is still in progress, "
-            "or the key was used with another request (then `x-should-retry: false`).",
+            "Idempotency conflict (docs/rules.md §1.9): the key's first request is still in "
+            "progress, or the key was used with another request (then `x-should-retry: false`).",
             {"in_progress": _error_example(
                 "conflict", "A request with this Idempotency-Key is still in progress.")},
             {"x-should-retry": {"schema": enum("false"),
@@ -988,7 +989,7 @@ def error_responses(settings: Settings) -> dict[str, Schema]:
             {"too_large": _error_example(
                 "request_too_large", f"Request bodies are limited to {limit} bytes.")}),
         "UnsupportedMediaType": response(
-            "The body has a `Content-Encoding` other than `identity` (spec §1.2).",
+            "The body has a `Content-Encoding` other than `identity` (docs/rules.md §1.2).",
             {"encoded": _error_example(
                 "unsupported_media_type",
                 "Content-Encoding 'gzip' is not supported; send the body uncompressed "
@@ -1019,7 +1020,7 @@ def _operation(op: Operation, settings: Settings, groups: Mapping[str, list[Sche
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "description": "Makes a retry safe (spec §1.9): the first response is "
+                "description": "Makes a retry safe (docs/rules.md §1.9): the first response is "
                 "replayed, with `Idempotent-Replayed: true`.",
                 "schema": {
                     "type": "string",
@@ -1098,7 +1099,8 @@ def build_document(settings: Settings, operations: Iterable[Operation] = OPERATI
                 "`base_url=http://<host>/v1`. Amounts are exact decimals; every POST honours "
                 "`Idempotency-Key`; lists use cursor pagination. Errors are Orb's error "
                 "objects. Any request over the body limit is a 413, whatever the route. "
-                "The contract is the credits API specification in the repository's docs."
+                "Every rule it follows is written out in docs/rules.md in its repository, whose "
+                "numbers (§1.9, R-DED-2, …) these descriptions cite."
             ),
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },

@@ -1,4 +1,4 @@
-"""Cursor pagination (spec §1.7): limit checks, opaque keyset cursors, page envelopes.
+"""Cursor pagination (docs/rules.md §1.7): limit checks, opaque keyset cursors, page envelopes.
 
 A cursor is base64url JSON holding the list it belongs to, a digest of the
 filters it was issued under, and the sort key of the last item returned.

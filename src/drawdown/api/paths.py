@@ -1,4 +1,4 @@
-"""Path parameters that may hold any character, `/` included (spec §1.6: external ids).
+"""Path parameters that may hold any character, `/` included (docs/rules.md §1.6: external ids).
 
 The SDKs send `acme/42` as `acme%2F42`, but the server decodes `%2F` before routing, which
 would split the id into two segments and answer 404 url-not-found. So `ApiGate` routes on

@@ -50,7 +50,7 @@ def integer(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    # ASCII digits only (spec §1.2): int() would also take "٧", "７", "1_0" and " 5".
+    # ASCII digits only (docs/rules.md §1.2): int() would also take "٧", "７", "1_0" and " 5".
     if _INTEGER.fullmatch(raw) is None:
         raise invalid(name, "must be an integer")
     return int(raw)

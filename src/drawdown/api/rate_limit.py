@@ -1,4 +1,4 @@
-"""Optional per-API-key rate limiting (spec §1.8: 429 with Retry-After).
+"""Optional per-API-key rate limiting (docs/rules.md §1.8: 429 with Retry-After).
 
 A token bucket per key, per process: with N processes the effective limit is N times
 the setting. Off when `DRAWDOWN_RATE_LIMIT_PER_SECOND` is 0 (the default), because a

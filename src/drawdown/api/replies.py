@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 
 def error_reply(error: Exception) -> Reply | None:
-    """The Orb error a domain error maps to (spec §1.8), or None for anything else."""
+    """The Orb error a domain error maps to (docs/rules.md §1.8), or None for anything else."""
     mapped = domain_error(error)
     if mapped is None:
         return None

@@ -6,11 +6,9 @@ import json
 
 import typer
 
-from drawdown.app import build_context
-from drawdown.cli.options import fail, service_failure
+from drawdown.cli.options import context, fail
 from drawdown.services.access import admins
-from drawdown.services.errors import ResourceNotFound, ServiceError
-from drawdown.settings import Settings
+from drawdown.services.errors import ResourceNotFound
 
 app = typer.Typer(help="Manage console administrators.", no_args_is_help=True)
 
@@ -21,10 +19,7 @@ def create_user(
     password: str = typer.Option(None, help="Use this password instead of a generated one"),
 ) -> None:
     """Create a console administrator; a generated password is printed alone on the last line."""
-    try:
-        admin = admins.create_admin(build_context(Settings.from_env()), email, password)
-    except ServiceError as exc:
-        raise service_failure(exc) from None
+    admin = admins.create_admin(context(), email, password)
     _report(f"created administrator {admin.email}", admin.password, given=password is not None)
 
 
@@ -33,7 +28,7 @@ def list_users(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per administrator"),
 ) -> None:
     """List console administrators (never their password hashes)."""
-    for admin in admins.list_admins(build_context(Settings.from_env())):
+    for admin in admins.list_admins(context()):
         if as_json:
             typer.echo(json.dumps({"id": admin.id, "email": admin.email,
                                    "created_at": admin.created_at.isoformat()}))  # fmt: skip
@@ -49,11 +44,9 @@ def reset_password(
     """Set a new password and sign the administrator out everywhere; a generated password is
     printed alone on the last line."""
     try:
-        admin = admins.reset_password(build_context(Settings.from_env()), email, password)
+        admin = admins.reset_password(context(), email, password)
     except ResourceNotFound:
         raise fail(f"no administrator with email {email}") from None
-    except ServiceError as exc:
-        raise service_failure(exc) from None
     _report(f"reset the password of {admin.email}", admin.password, given=password is not None)
 
 
@@ -71,7 +64,7 @@ def _report(done: str, password: str, *, given: bool) -> None:
 def remove(email: str = typer.Argument(..., help="The administrator's email address")) -> None:
     """Remove an administrator; their sessions stop working."""
     try:
-        admins.remove_admin(build_context(Settings.from_env()), email)
+        admins.remove_admin(context(), email)
     except ResourceNotFound:
         raise fail(f"no administrator with email {email}") from None
     typer.echo(f"removed administrator {admins.normalize_email(email)}")

@@ -5,27 +5,26 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import os
 import sys
 
 import typer
 
-from drawdown.app import build_context
-from drawdown.cli.options import fail, service_failure
+from drawdown.cli.options import context, fail
 from drawdown.services import operations
-from drawdown.services.errors import ResourceNotFound, ServiceError
+from drawdown.services.errors import ResourceNotFound
 from drawdown.services.write_path import CustomerRef
-from drawdown.settings import Settings
 
 
-def backup(path: str = typer.Argument(..., help="The new file to write the copy to")) -> None:
+def backup(
+    path: str = typer.Argument(..., help="The new file to write the copy to (relative to here)"),
+) -> None:
     """Copy the SQLite database to PATH, consistently, while servers keep running.
 
     PostgreSQL: use pg_dump (the README's Backups section)."""
-    try:
-        size = operations.backup(build_context(Settings.from_env()), path)
-    except ServiceError as exc:
-        raise service_failure(exc) from None
-    typer.echo(f"backed up to {path} ({size} bytes)")
+    target = os.path.abspath(path)  # where the command ran, and said in full
+    size = operations.backup(context(), target)
+    typer.echo(f"backed up to {target} ({size} bytes)")
 
 
 def export(
@@ -40,7 +39,7 @@ def export(
         raise typer.BadParameter("must be csv or jsonl", param_hint="--format")
     if (customer is None) == (external_customer_id is None):
         raise typer.BadParameter("give --customer ID or --external-customer-id ID")
-    ctx = build_context(Settings.from_env())
+    ctx = context()
     ref = CustomerRef(id=customer, external_id=external_customer_id)
     rows = operations.export_entries(ctx, ref)
     try:

@@ -13,12 +13,13 @@ import os
 import typer
 
 from drawdown import serving
-from drawdown.app import build_context, configure_logging
-from drawdown.cli import admin, backup, options, report, usage, verify, webhooks
+from drawdown.app import configure_logging, migrate_database
+from drawdown.cli import admin, backup, options, report, status, usage, verify, webhooks
+from drawdown.cli.options import context, fail
 from drawdown.services.access import api_keys, idempotency
-from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ResourceNotFound
 from drawdown.services.ledger import reads
+from drawdown.services.processes import base_url
 from drawdown.settings import Settings
 
 app = typer.Typer(help="drawdown: a self-hostable prepaid-credits ledger.", no_args_is_help=True)
@@ -30,14 +31,11 @@ app.command("export")(backup.export)
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(report.app, name="report")
 app.command()(verify.verify)
+app.command("status")(status.status)
 app.add_typer(usage.items_app, name="items")
 app.add_typer(usage.metrics_app, name="metrics")
 app.add_typer(usage.prices_app, name="prices")
 app.add_typer(usage.usage_app, name="usage")
-
-
-def _context(settings: Settings | None = None) -> ServiceContext:
-    return build_context(settings or Settings.from_env())
 
 
 @app.command()
@@ -55,38 +53,53 @@ def serve(
     listen_host, listen_port = host, port
     serving.check_address(listen_host, listen_port)  # before anything says it started
     configure_logging(settings)
-    ctx = _context(settings)
+    ctx = context()
     if not settings.env_api_keys and not api_keys.has_active_key(ctx):
         key = api_keys.create_key(ctx, "default")
         typer.echo("No API key existed, so one was created. It is shown only this once:")
         typer.echo(f"  {key.secret}")
-        typer.echo(
-            f'Use it with: orb.Orb(api_key="{key.secret}", '
-            f'base_url="http://{listen_host}:{listen_port}/v1")'
-        )
-    processes = workers
-    kind = ctx.db.kind
+        api_url = base_url(listen_host, listen_port) + "/v1"
+        typer.echo(f'Use it with: orb.Orb(api_key="{key.secret}", base_url="{api_url}")')
+    banner = _banner(listen_host, listen_port, workers, f"{ctx.db.kind} {ctx.db.location}")
     ctx.db.close()
-    banner = (
-        f"drawdown listening on http://{listen_host}:{listen_port}/v1 ({kind}, "
-        f"{processes} process(es))"
-    )
-    # Worker processes build their own app and database from the environment.
-    os.environ["DRAWDOWN_DATABASE_URL"] = settings.database_url
-    serving.serve(listen_host, listen_port, processes, on_listening=lambda: typer.echo(banner))
+    # Worker processes build their own app and database from the environment (and say
+    # where they listen in `server_processes`).
+    os.environ.update(DRAWDOWN_DATABASE_URL=settings.database_url, DRAWDOWN_HOST=listen_host,
+                      DRAWDOWN_PORT=str(listen_port))  # fmt: skip
+    serving.serve(listen_host, listen_port, workers, on_listening=lambda: typer.echo(banner))
+
+
+def _banner(host: str, port: int, processes: int, database: str) -> str:
+    """What `serve` prints once it listens: where, on which database, and the URLs."""
+    base = base_url(host, port)
+    plural = "" if processes == 1 else "es"
+    return "\n".join((
+        f"drawdown listening on {base} ({processes} process{plural}), database {database}",
+        f"  API      {base}/v1",
+        f"  docs     {base}/v1/docs",
+        f"  console  {base}/console",
+        f"  metrics  {base}/metrics",
+    ))  # fmt: skip
 
 
 @app.command()
 def migrate() -> None:
     """Apply database migrations to the configured database."""
-    build_context(Settings.from_env(), migrate=True).db.close()
-    typer.echo("database is up to date")
+    done = migrate_database(Settings.from_env())
+    for migration in done.applied:
+        typer.echo(f"applied {migration.revision}: {migration.title}")
+    if done.applied:
+        typer.echo(f"database {done.database} is now at revision {done.revision} "
+                   f"({len(done.applied)} migration(s) applied)")  # fmt: skip
+    else:
+        typer.echo(f"database {done.database} is up to date (revision {done.revision}); "
+                   "nothing to apply")  # fmt: skip
 
 
 @keys_app.command("create")
 def keys_create(name: str = typer.Option(..., help="A label for the key")) -> None:
     """Create an API key; the secret is printed alone on the last line, once."""
-    key = api_keys.create_key(_context(), name)
+    key = api_keys.create_key(context(), name)
     typer.echo(f"created key {key.id} ({key.name}); store the secret now, it is not shown again:")
     typer.echo(key.secret)
 
@@ -96,7 +109,7 @@ def keys_list(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per key"),
 ) -> None:
     """List API keys (never their secrets)."""
-    for key in api_keys.list_keys(_context()):
+    for key in api_keys.list_keys(context()):
         state = "revoked" if key.revoked_at else "active"
         last_used = key.last_used_at.isoformat() if key.last_used_at else "never"
         if as_json:
@@ -117,17 +130,16 @@ def keys_list(
 def keys_revoke(key_id: str) -> None:
     """Revoke an API key; requests using it get 401 from now on."""
     try:
-        api_keys.revoke_key(_context(), key_id)
+        api_keys.revoke_key(context(), key_id)
     except ResourceNotFound:
-        typer.echo(f"no active key with id {key_id}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(f"no active key with id {key_id}") from None
     typer.echo(f"revoked {key_id}")
 
 
 @app.command()
 def expire() -> None:
     """Write due credit_block_expiry entries for every customer now (optional; reads do it too)."""
-    ctx = _context()
+    ctx = context()
     swept = reads.sweep_expiries(ctx)
     purged = idempotency.purge_expired(ctx)
     typer.echo(f"expired blocks of {swept} customer(s); purged {purged} old idempotency key(s)")

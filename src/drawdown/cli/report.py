@@ -8,11 +8,9 @@ from datetime import date, datetime
 
 import typer
 
-from drawdown.app import build_context
+from drawdown.cli.options import context
 from drawdown.ledger.amounts import format_decimal
-from drawdown.services.errors import ServiceError
 from drawdown.services.reports import liability_report
-from drawdown.settings import Settings
 
 app = typer.Typer(help="Reports for finance.", no_args_is_help=True)
 
@@ -40,12 +38,7 @@ def liability(
     """Granted, consumed, expired, voided and outstanding credits, and their cost-basis value."""
     if output not in ("table", "csv"):
         raise typer.BadParameter("must be table or csv", param_hint="--format")
-    ctx = build_context(Settings.from_env())
-    try:
-        report = liability_report(ctx, _date(start, "--from"), _date(end, "--to"))
-    except ServiceError as exc:
-        typer.echo(f"{exc.field}: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+    report = liability_report(context(), _date(start, "--from"), _date(end, "--to"))
     rows: list[list[str] | tuple[str, ...]] = [
         [line.currency] + [format_decimal(x) for c in COLUMNS
                            for x in (line.column(c).credits, line.column(c).value)]

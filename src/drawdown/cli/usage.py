@@ -8,13 +8,10 @@ from datetime import datetime
 
 import typer
 
-from drawdown.app import build_context
+from drawdown.cli.options import context, fail
 from drawdown.ledger.amounts import format_decimal
 from drawdown.ledger.dates import format_instant, resolve_instant
-from drawdown.ledger.errors import LedgerError
-from drawdown.services.errors import ServiceError
 from drawdown.services.usage import catalogue, deduct, items, metrics
-from drawdown.settings import Settings
 
 items_app = typer.Typer(help="Manage the items usage is priced for.", no_args_is_help=True)
 metrics_app = typer.Typer(help="Manage billable metrics (what prices count).",
@@ -23,29 +20,20 @@ prices_app = typer.Typer(help="Manage usage prices (credits per unit).", no_args
 usage_app = typer.Typer(help="Deduct priced usage.", no_args_is_help=True)
 
 
-def _fail(exc: ServiceError | LedgerError) -> typer.Exit:
-    typer.echo(f"{exc.field + ': ' if exc.field else ''}{exc.message}", err=True)
-    return typer.Exit(1)
-
-
 @items_app.command("add")
 def items_add(
     item_id: str = typer.Argument(..., help="The item's id (what block filters name)"),
     name: str = typer.Option(..., help="A readable name, shown on usage entries"),
 ) -> None:
     """Add an item."""
-    ctx = build_context(Settings.from_env())
-    try:
-        item = catalogue.add_item(item_id, name).run(ctx)
-    except (ServiceError, LedgerError) as exc:
-        raise _fail(exc) from None
+    item = catalogue.add_item(item_id, name).run(context())
     typer.echo(f"added item {item.id} ({item.name})")
 
 
 @items_app.command("list")
 def items_list() -> None:
     """List items."""
-    for item in catalogue.list_items(build_context(Settings.from_env())):
+    for item in catalogue.list_items(context()):
         created = format_instant(item.created_at, fractions=False)
         archived = item.archived_at
         shown = (
@@ -57,11 +45,7 @@ def items_list() -> None:
 @items_app.command("archive")
 def items_archive(item_id: str = typer.Argument(..., help="The item to archive")) -> None:
     """Archive an item: its prices stop pricing usage from now on."""
-    ctx = build_context(Settings.from_env())
-    try:
-        item = items.archive_item(item_id).run(ctx)
-    except (ServiceError, LedgerError) as exc:
-        raise _fail(exc) from None
+    item = items.archive_item(item_id).run(context())
     typer.echo(f"archived item {item.id} ({item.name}); its prices end now")
 
 
@@ -77,12 +61,9 @@ def metrics_add(
     description: str = typer.Option(None, help="What it counts"),
 ) -> None:
     """Add a billable metric (Orb's SQL, in the subset drawdown prices)."""
-    ctx = build_context(Settings.from_env())
+    ctx = context()
     fields = {"item_id": item, "name": name, "sql": sql, "description": description}
-    try:
-        made = metrics.create_metric(ctx, fields).run(ctx)
-    except (ServiceError, LedgerError) as exc:
-        raise _fail(exc) from None
+    made = metrics.create_metric(ctx, fields).run(ctx)
     typer.echo(f"added metric {made.id}: {made.event_name} {made.metric}{_where(made)} "
                f"for {made.item.id}")  # fmt: skip
 
@@ -95,7 +76,7 @@ def _where(record: metrics.MetricRecord) -> str:
 @metrics_app.command("list")
 def metrics_list() -> None:
     """List billable metrics, newest first."""
-    ctx = build_context(Settings.from_env())
+    ctx = context()
     for m in metrics.list_metrics(ctx, None, [], None, metrics.LIST_ALL_MAX):
         typer.echo(f"{m.id}  {m.status}  {m.item.id}  {m.name}  {m.sql}")
 
@@ -115,18 +96,13 @@ def prices_add(
     ),
 ) -> None:
     """Add a price, or a new version of the price of (item, event name, filters)."""
-    ctx = build_context(Settings.from_env())
     if (billable_metric is None) == (event_name is None or metric is None):
-        typer.echo("give --event-name and --metric, or --billable-metric", err=True)
-        raise typer.Exit(1)
-    try:
-        start = _instant(effective_from)
-        price = catalogue.add_price(ctx, item_id=item, event_name=event_name or "",
-                                    metric=metric or "", credits_per_unit=credits_per_unit,
-                                    currency=currency, effective_from=start,
-                                    billable_metric_id=billable_metric).run(ctx)  # fmt: skip
-    except (ServiceError, LedgerError) as exc:
-        raise _fail(exc) from None
+        raise fail("give --event-name and --metric, or --billable-metric")
+    ctx = context()
+    price = catalogue.add_price(ctx, item_id=item, event_name=event_name or "",
+                                metric=metric or "", credits_per_unit=credits_per_unit,
+                                currency=currency, effective_from=_instant(effective_from),
+                                billable_metric_id=billable_metric).run(ctx)  # fmt: skip
     typer.echo(f"added price {price.id}: {price.event_name} {price.metric} → "
                f"{format_decimal(price.credits_per_unit)} {price.currency}/unit for {price.item_id}"
                f" from {format_instant(price.effective_from, fractions=False)}")  # fmt: skip
@@ -139,7 +115,7 @@ def _instant(value: str | None) -> datetime | None:
 @prices_app.command("list")
 def prices_list() -> None:
     """List every price version, oldest first per (event name, item)."""
-    for p in catalogue.list_prices(build_context(Settings.from_env())):
+    for p in catalogue.list_prices(context()):
         until = p.effective_until
         ends = "" if until is None else f" until {format_instant(until, fractions=False)}"
         where = " AND ".join(f"{k} = {v!r}" for k, v in p.metric.filters)
@@ -152,7 +128,7 @@ def prices_list() -> None:
 @usage_app.command("deduct")
 def usage_deduct() -> None:
     """Deduct all usage that is due now (the server's deducter does this every second)."""
-    ctx = build_context(Settings.from_env())
+    ctx = context()
     done = deduct.deduct_due(ctx)
     events = sum(d.events for d in done)
     total = format_decimal(deduct.drawn_total(done))

@@ -11,9 +11,8 @@ import time
 
 import typer
 
-from drawdown.app import build_context
+from drawdown.cli.options import context
 from drawdown.services import verify as service
-from drawdown.settings import Settings
 
 PROGRESS_SECONDS = 2.0
 
@@ -23,7 +22,7 @@ def verify(
 ) -> None:
     """Recompute every ledger's hash chain, replay its commands and check cash balances;
     exit 1 on a mismatch."""
-    ctx = build_context(Settings.from_env())
+    ctx = context()
     started = last = time.monotonic()
 
     def progress(done: int, total: int) -> None:
@@ -33,10 +32,9 @@ def verify(
             print(f"verified {done}/{total} ledgers", file=sys.stderr, flush=True)
             last = now
 
-    try:
-        report = service.verify(ctx, customer, progress)
-    finally:
-        ctx.db.close()
+    started_at = ctx.now()
+    report = service.verify(ctx, customer, progress)
+    service.record(ctx, report, customer, started_at)
     seconds = time.monotonic() - started
     typer.echo(
         f"{report.ledgers} ledger(s), {report.entries} entries, {report.commands} commands "

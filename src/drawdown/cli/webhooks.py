@@ -7,21 +7,14 @@ from datetime import datetime
 
 import typer
 
-from drawdown.app import build_context
+from drawdown.cli.options import context
 from drawdown.ledger.dates import format_instant
-from drawdown.services.errors import ServiceError
 from drawdown.services.webhooks import endpoints
 from drawdown.services.webhooks.events import EVENT_TYPES
 from drawdown.services.webhooks.redact import safe_url
-from drawdown.settings import Settings
 from drawdown.store.records import WebhookAttempt, WebhookDelivery
 
 app = typer.Typer(help="Manage webhook endpoints and replay events.", no_args_is_help=True)
-
-
-def _fail(exc: ServiceError) -> typer.Exit:
-    typer.echo(f"{exc.field + ': ' if exc.field else ''}{exc.message}", err=True)
-    return typer.Exit(1)
 
 
 @app.command("add")
@@ -37,11 +30,7 @@ def add(
     ),
 ) -> None:
     """Register a webhook endpoint; a generated secret is printed alone on the last line."""
-    ctx = build_context(Settings.from_env())
-    try:
-        created = endpoints.add_endpoint(ctx, url, secret, event)
-    except ServiceError as exc:
-        raise _fail(exc) from None
+    created = endpoints.add_endpoint(context(), url, secret, event)
     kinds = ", ".join(created.endpoint.events or ("all events",))
     typer.echo(f"added endpoint {created.endpoint.id} → {created.endpoint.url} ({kinds})")
     if secret is None:
@@ -54,7 +43,7 @@ def list_endpoints() -> None:
     """List webhook endpoints (never their secrets, nor a URL's credentials or query values):
     what waits for each, its next attempt, last delivery and last error, and its recent
     deliveries."""
-    ctx = build_context(Settings.from_env())
+    ctx = context()
     most = ctx.settings.webhook_attempts_max
     for endpoint in endpoints.list_endpoints(ctx):
         kinds = ", ".join(endpoint.events or ("all events",))
@@ -98,10 +87,7 @@ def _instant(at: datetime) -> str:
 @app.command("remove")
 def remove(endpoint_id: str) -> None:
     """Remove a webhook endpoint; its pending deliveries stop."""
-    try:
-        endpoints.remove_endpoint(build_context(Settings.from_env()), endpoint_id)
-    except ServiceError as exc:
-        raise _fail(exc) from None
+    endpoints.remove_endpoint(context(), endpoint_id)
     typer.echo(f"removed {endpoint_id}")
 
 
@@ -111,8 +97,5 @@ def replay(
     endpoint: str = typer.Option(None, help="Only to this endpoint (default: where it went)"),
 ) -> None:
     """Send an event again, with the same webhook-id (receivers dedupe on it)."""
-    try:
-        count = endpoints.replay(build_context(Settings.from_env()), event_id, endpoint)
-    except ServiceError as exc:
-        raise _fail(exc) from None
+    count = endpoints.replay(context(), event_id, endpoint)
     typer.echo(f"queued event {event_id} for {count} endpoint(s)")

@@ -2,7 +2,7 @@
 
 Invariant: every amount that enters the core went through ``to_decimal`` (finite, below
 10^``INTEGER_DIGITS_MAX`` in magnitude, at most ``FRACTION_DIGITS_MAX`` fractional digits: a
-NUMERIC(30, 12), the range the API reference documents, spec §1.2), and all arithmetic runs
+NUMERIC(30, 12), the range the API reference documents, docs/rules.md §1.2), and all arithmetic runs
 in ``exact_arithmetic()``, which traps any rounding, so sums are exact.
 """
 

@@ -1,4 +1,4 @@
-"""Balances people can act on, and the balance-alert rules (pure).
+"""Balances people can act on (R-FIN-1), and the balance-alert rules (R-ALR-2; pure).
 
 ``summarize`` splits the ledger balance L (R-BAL-4) into what can be spent now, what is
 scheduled and what waits for a payment, so the three always add up to L exactly.

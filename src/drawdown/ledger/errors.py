@@ -30,11 +30,11 @@ class LedgerError(Exception):
 
 
 class InvalidAmount(LedgerError):
-    """A number field is not an exact decimal within the stored precision (spec §1.6)."""
+    """A number field is not an exact decimal within the stored precision (docs/rules.md §1.6)."""
 
 
 class InvalidDate(LedgerError):
-    """A date or datetime field is not one of the accepted forms (spec §1.6)."""
+    """A date or datetime field is not one of the accepted forms (docs/rules.md §1.6)."""
 
 
 class AmountNotPositive(LedgerError):

@@ -1,4 +1,4 @@
-"""The SQL subset drawdown prices: a billable metric's `sql`, and `evaluate`'s `filter`.
+"""The SQL subset drawdown prices (R-CAT-2): a billable metric's `sql`, `evaluate`'s `filter`.
 
 Orb defines a billable metric as SQL over the events table. drawdown prices one event name
 at a time with a linear metric, so it accepts exactly (keywords in any case, any spacing,

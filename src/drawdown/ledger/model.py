@@ -137,8 +137,8 @@ class Block:
         return self.is_effective(at) and not self.is_expired(at) and self.status == "active"
 
     def admits(self, item_id: str | None) -> bool:
-        """Usage of ``item_id`` may draw from this block; None (an API decrement) ignores
-        filters (R-DED-1), an item must pass every filter (they combine with AND)."""
+        """Usage of ``item_id`` may draw from this block (R-USE-5); None (an API decrement)
+        ignores filters (R-DED-1), an item must pass every filter (they combine with AND)."""
         return item_id is None or all(f.admits(item_id) for f in self.filters)
 
     def evolve(self, **changes: object) -> Block:

@@ -1,4 +1,5 @@
-"""Refunds: the credits a credit note takes back, and the blocks it takes them from.
+"""Refunds: the credits a credit note takes back, and the blocks it takes them from (R-CRN-2,
+R-CRN-3).
 
 A credit note refunds money on a credit purchase; the credits go back in proportion to the
 money: `quantity × credited ÷ total`, which is `credited ÷ per_unit_cost_basis` whenever the

@@ -1,4 +1,5 @@
-"""Pricing usage: events × the price catalogue → exact credits per (ledger, item).
+"""Pricing usage: events × the price catalogue → exact credits per (ledger, item) (R-USE-4,
+R-USE-6).
 
 Pure functions of their arguments (no clock, no I/O), so a deduction can be replayed and
 property-tested. Invariants:

@@ -1,5 +1,5 @@
 """Customers' balance alerts, Orb's alerts API: create, list, fetch, change thresholds,
-enable, disable, delete.
+enable, disable, delete (R-ALR-1..6 in docs/rules.md §6.1).
 
 An alert is one balance event (`credit_balance_depleted`, `_dropped` with thresholds,
 `_recovered`) for one ledger of one customer, at most one live alert of a type per ledger.

@@ -1,4 +1,4 @@
-"""Customer use cases: create, fetch, list, update, delete (spec §2.1, R-CUS-*)."""
+"""Customer use cases: create, fetch, list, update, delete (docs/rules.md §2.1, R-CUS-*)."""
 
 from __future__ import annotations
 
@@ -153,7 +153,7 @@ _PLAIN_UPDATES = (
 
 
 def update_customer(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[Customer]:
-    """Partial update: only keys present in `fields` change (spec E5/E6)."""
+    """Partial update: only keys present in `fields` change (E5/E6)."""
 
     def update(ctx: ServiceContext, tx: Tx, _now: datetime) -> Customer:
         customer = find_customer(tx, ref, lock=True)

@@ -106,7 +106,7 @@ ENTRY_REQUESTS: Mapping[str, type[_EntryRequest]] = {
 }
 
 # Fields that belong to some entry shape; sending one to a shape that lacks it is an error
-# (spec Q29), so that a misplaced `expiry_date` on a decrement does not silently vanish.
+# (docs/rules.md Q29), so that a misplaced `expiry_date` on a decrement does not silently vanish.
 SHAPE_FIELDS = frozenset(field for model in ENTRY_REQUESTS.values() for field in model.model_fields)
 # Per shape, the other shapes' fields (computed once: pydantic's `model_fields` is slow).
 _FOREIGN = {

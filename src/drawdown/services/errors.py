@@ -50,7 +50,7 @@ def validation_errors_of(exc: ValidationError) -> list[dict[str, str]]:
 
 
 def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
-    """Pydantic-style errors as spec-shaped {field, message} pairs (dotted field paths)."""
+    """Pydantic-style errors as {field, message} pairs (docs/rules.md §1.8; dotted paths)."""
     result = []
     for error in errors:
         loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]

@@ -1,4 +1,4 @@
-"""Opaque identifiers: 16 characters from [A-Za-z0-9], drawn from a CSPRNG (spec §1.6)."""
+"""Opaque identifiers: 16 characters from [A-Za-z0-9], drawn from a CSPRNG (docs/rules.md §1.6)."""
 
 from __future__ import annotations
 

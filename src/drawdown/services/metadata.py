@@ -1,4 +1,4 @@
-"""Metadata semantics shared by every resource (spec §1.6): merge, remove, clear, limits."""
+"""Metadata semantics of every resource (docs/rules.md §1.6): merge, remove, clear, limits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The prepaid-liability report (`drawdown report liability`, the console's dashboard).
+"""The prepaid-liability report (R-FIN-5: `drawdown report liability`, the console's page).
 
 Due expiries of every customer are written first (R-TIME-1), so credits that expired
 before the period's end are in `expired`, not still outstanding. The numbers come from

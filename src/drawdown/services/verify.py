@@ -13,6 +13,9 @@ For every ledger (customer, currency) it checks, in one read transaction per led
    hashes, and its final balance and blocks (balance, voided, expired, moved out, status,
    expiry) must equal the stored ones.
 
+`record` keeps the outcome as the last run of `drawdown verify` (`drawdown status` shows
+it).
+
 It also checks each customer's cash balance (the customer balance transactions): every
 transaction starts where the previous one ended (from 0), moves the balance by its amount in
 its direction, and the customer's cached balance is the newest one's ending balance.
@@ -31,11 +34,16 @@ from decimal import Decimal
 
 from drawdown.ledger import chain, replay
 from drawdown.ledger.model import Block, Entry
+from drawdown.services import write_path
 from drawdown.services.commands_codec import decode_command
 from drawdown.services.context import ServiceContext
 from drawdown.store import balance_transactions as cash_store
 from drawdown.store import ledger as store
+from drawdown.store import status as status_store
+from drawdown.store.records import CommandRun
 from drawdown.store.tx import Tx
+
+VERIFY_COMMAND = "verify"  # its row in command_runs
 
 # Block fields the replay must reproduce (metadata is live, E21, and not in the log).
 _BLOCK_FIELDS = (
@@ -85,6 +93,29 @@ def verify(
             progress(done, len(keys))
     _verify_cash_balances(ctx, customer_id, report)
     return report
+
+
+SUMMARY_LENGTH_MAX = 1000
+
+
+def record(
+    ctx: ServiceContext, report: Report, customer_id: str | None, started_at: datetime
+) -> CommandRun:
+    """Keep this run as the last `drawdown verify`: when, whether it passed, one line."""
+    scope = "every ledger" if customer_id is None else f"the ledgers of customer {customer_id}"
+    if report.clean:
+        outcome = (f"{report.ledgers} ledger(s), {report.entries} entries, {report.commands} "
+                   "commands: no mismatch")  # fmt: skip
+    else:
+        outcome = f"{len(report.mismatches)} mismatch(es), first: {report.mismatches[0]}"
+    summary = f"{scope}: {outcome}"[:SUMMARY_LENGTH_MAX]
+
+    def keep(tx: Tx, now: datetime) -> CommandRun:
+        run = CommandRun(VERIFY_COMMAND, started_at, now, report.clean, summary)
+        status_store.record_run(tx, run)
+        return run
+
+    return write_path.work(keep).run(ctx)
 
 
 CASH_BALANCE = "(cash balance)"  # the mismatch's "ledger": the customer's money, not credits

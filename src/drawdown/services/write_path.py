@@ -3,7 +3,7 @@
     idempotency lookup → lock the customer → catch up on time → the use case → render →
     store the response → (the committer) commit, fsync, answer
 
-all in one database transaction (spec §1.9 rule 1a): after a crash either the writes and
+all in one database transaction (docs/rules.md §1.9 rule 1a): after a crash either the writes and
 their stored response both exist or neither does, so a retry gets the original response
 or runs exactly once. The response is rendered before the commit, so no error can follow
 a committed write. Use cases give a body (what to do) and, for HTTP, a `Replier` (how the
@@ -271,7 +271,7 @@ class Idempotency:
 
 class KeyReusedWithDifferentRequest(ServiceError):
     kind = "conflict"
-    retryable = False  # spec §1.9 rule 4: the API sends `x-should-retry: false`
+    retryable = False  # docs/rules.md §1.9 rule 4: the API sends `x-should-retry: false`
 
     def __init__(self) -> None:
         super().__init__(

@@ -18,6 +18,7 @@ from drawdown.store import migrate
 from drawdown.store.committer import Job
 from drawdown.store.engine import (
     StoreConfig,
+    describe_url,
     held_read,
     loop_reader,
     make_committer,
@@ -45,6 +46,11 @@ class Database:
     @property
     def kind(self) -> str:
         return "SQLite" if self.dialect == "sqlite" else "PostgreSQL"
+
+    @property
+    def location(self) -> str:
+        """The SQLite file, or PostgreSQL's user@host:port/database (never a password)."""
+        return describe_url(self.config.database_url)
 
     @property
     def reads_on_loop(self) -> bool:
@@ -85,11 +91,16 @@ class Database:
     def submit(self, job: Job[T]) -> Future[T] | asyncio.Future[T]:
         return self.committer.submit(job)
 
-    def migrate(self) -> None:
-        migrate.upgrade(self.engine)
+    def migrate(self) -> list[migrate.Migration]:
+        """Apply pending migrations; those applied, oldest first."""
+        return migrate.upgrade(self.engine)
 
     def pending_migrations(self) -> list[str]:
         return migrate.pending(self.engine)
+
+    def schema_revision(self) -> str | None:
+        """The migration the database is at (None before the first one)."""
+        return migrate.current_revision(self.engine)
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

@@ -66,6 +66,24 @@ def check_url(url: str) -> str:
     return normalized
 
 
+def describe_url(url: str) -> str:
+    """Where a database URL points, for people: the SQLite file's path (`memory` for an
+    in-memory one), or PostgreSQL's `user@host:port/database`, never its password."""
+    parsed = make_url(check_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        return sqlite_file(url) or "memory"
+    user = f"{parsed.username}@" if parsed.username else ""
+    return f"{user}{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL (None for PostgreSQL or an in-memory database)."""
+    parsed = make_url(check_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
 def make_engine(config: StoreConfig) -> Engine:
     url = check_url(config.database_url)
     try:

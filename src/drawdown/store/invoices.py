@@ -1,6 +1,6 @@
 """SQL for invoices and invoice (and credit-note) numbers.
 
-Numbers are account-wide (spec §3.7): PostgreSQL draws them from a sequence, which no
+Numbers are account-wide (docs/rules.md §3.7): PostgreSQL draws them from a sequence, which no
 transaction waits on; SQLite, whose writers are serialized anyway, from a counter row.
 Every invoice read here comes complete: an invoice that credit notes credited (`credited`
 is not zero) gets its notes and their cash-balance transactions, read in one query each per

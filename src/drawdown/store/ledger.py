@@ -1,7 +1,7 @@
 """SQL for ledgers, credit blocks, ledger entries and the command log.
 
 Blocks and entries are stored as the ledger core produced them; entries are only ever
-inserted, except when a block deletion replays a ledger (spec §4.14), which replaces that
+inserted, except when a block deletion replays a ledger (docs/rules.md §4.14), which replaces that
 ledger's derived rows wholesale. The write path reads the ledger head and the blocks that
 are still open, never the entries: its cost does not grow with the ledger's history.
 Statements on the write and list paths are prepared (`store/prepared.py`).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -23,14 +24,23 @@ class SchemaTooNew(RuntimeError):
         self.revision = revision
 
 
+@dataclass(frozen=True)
+class Migration:
+    """One revision: its id and the first line of its description."""
+
+    revision: str
+    title: str
+
+
 def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision; a no-op when it is current."""
+def upgrade(engine: Engine) -> list[Migration]:
+    """Bring the schema to the newest revision; the revisions this applied, oldest first
+    (none when it was current, or another process applied them meanwhile)."""
     pending(engine)  # SchemaTooNew before Alembic's own, less clear, error
     config = alembic_config()
     with engine.connect() as conn:
@@ -47,6 +57,7 @@ def upgrade(engine: Engine) -> None:
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                     )
                 config.attributes["connection"] = conn
+                before = MigrationContext.configure(conn).get_current_revision()
                 command.upgrade(config, "head")
                 if sqlite:
                     problems = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
@@ -54,11 +65,32 @@ def upgrade(engine: Engine) -> None:
         finally:
             if sqlite:
                 conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+    return _between(before, head_revision())
 
 
 @functools.cache
 def _script() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    head = _script().get_current_head()
+    assert head is not None, "drawdown ships its migrations"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None: no drawdown schema yet)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _between(current: str | None, head: str) -> list[Migration]:
+    """The revisions after `current` up to `head`, oldest first."""
+    if current == head:
+        return []
+    revisions = _script().iterate_revisions(head, current)
+    return [Migration(r.revision, (r.doc or "").splitlines()[0]) for r in reversed(list(revisions))]
 
 
 def pending(engine: Engine) -> list[str]:

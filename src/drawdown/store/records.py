@@ -316,3 +316,44 @@ class Backfill:
 
     def accepts_events(self, now: datetime) -> bool:
         return self.status == "pending" and self.closed_at is None and now < self.close_time
+
+
+# --- operations (`drawdown status`) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServingProcess:
+    id: str
+    hostname: str
+    pid: int
+    url: str
+    version: str
+    started_at: datetime
+    seen_at: datetime
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    command: str
+    started_at: datetime
+    finished_at: datetime
+    ok: bool
+    summary: str
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Work waiting in one queue: how many, how many are due now, and the oldest instant
+    (what that instant is — a timestamp, a due time — the reader says)."""
+
+    waiting: int
+    due: int
+    oldest_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Expiries:
+    """Ledgers with an expiry due but not yet written, and the oldest due instant."""
+
+    due_ledgers: int
+    oldest_due_at: datetime | None

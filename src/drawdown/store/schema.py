@@ -286,7 +286,7 @@ idempotency_keys = Table(
     Column("scope", String(64), nullable=False),
     Column("key", String(255), nullable=False),
     Column("fingerprint", String(64), nullable=False),
-    # Written together with the request's own writes (spec §1.9 rule 1a). Only rows left by
+    # Written together with the request's own writes (docs/rules.md §1.9 rule 1a). Only rows left by
     # drawdown before 0.2, which claimed keys in a separate transaction, can be null.
     Column("status_code", Integer),
     Column("body", Text),
@@ -769,4 +769,34 @@ usage_backfills = Table(
     CheckConstraint("timeframe_start < timeframe_end", name="timeframe_ordered"),
     Index("ix_usage_backfills_created", "created_at", "id"),
     Index("ix_usage_backfills_status", "status", "close_time"),
+)
+
+# --- operations: who serves, what ran -------------------------------------------------------
+
+# Serving processes of this database, each registered by itself when it starts, renewed
+# every few seconds (`seen_at`) and removed when it stops cleanly; a row not renewed for a
+# while belongs to a process that died (`drawdown status` shows only the live ones).
+server_processes = Table(
+    "server_processes",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("hostname", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("url", String(255), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Index("ix_server_processes_seen", "seen_at"),
+)
+
+# The last run of an operator's command (`drawdown verify`), one row per command: when it
+# ran, whether it passed, and its one-line summary.
+command_runs = Table(
+    "command_runs",
+    metadata,
+    Column("command", String(32), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("summary", String(1000), nullable=False),
 )

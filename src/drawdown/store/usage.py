@@ -1,4 +1,4 @@
-"""SQL for usage: the price catalogue, accepted events and the deduction carry.
+"""SQL for usage: the price catalogue, accepted events and the deduction carry (R-USE-3).
 
 Events are inserted with `ON CONFLICT DO NOTHING` on (customer, idempotency key, origin) and
 on the one-live-row-per-key index, so a duplicate is ignored by the database even when two

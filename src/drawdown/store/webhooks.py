@@ -2,11 +2,12 @@
 per-ledger balance-alert state.
 
 Events and their deliveries are inserted in the transaction of the ledger change that
-caused them. A delivery process claims due deliveries by writing a lease (until, token);
-on PostgreSQL the claim skips rows another process has locked (`FOR UPDATE SKIP LOCKED`),
-on SQLite writers are serialized anyway. An attempt's result only moves a delivery whose
-lease token is still the claimer's, so a sender whose lease ran out cannot undo the work
-of the process that took over.
+caused them (R-WHK-1), and delivered at least once (R-WHK-2). A delivery process claims
+due deliveries by writing a lease (until, token); on PostgreSQL the claim skips rows
+another process has locked (`FOR UPDATE SKIP LOCKED`), on SQLite writers are serialized
+anyway. An attempt's result only moves a delivery whose lease token is still the
+claimer's, so a sender whose lease ran out cannot undo the work of the process that took
+over.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Closing and reverting run every customer's part first (each its own transaction, a no-op
 once done) and answer with the last step, which marks the backfill `reflected` /
-`reverted`; that step is the idempotent, stored reply of the POST (spec §1.9).
+`reverted`; that step is the idempotent, stored reply of the POST (§1.9 of docs/rules.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Customer endpoints E1–E7 (spec §2.1)."""
+"""Customer endpoints E1–E7 (docs/rules.md §2.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Invoice endpoints E24–E28 (spec §2.6) and `invoices.update`."""
+"""Invoice endpoints E24–E28 (docs/rules.md §2.6) and `invoices.update`."""
 
 from __future__ import annotations
 

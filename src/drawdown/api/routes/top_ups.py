@@ -1,4 +1,4 @@
-"""Top-up endpoints E14–E19 (spec §2.4)."""
+"""Top-up endpoints E14–E19 (docs/rules.md §2.4)."""
 
 from __future__ import annotations
 

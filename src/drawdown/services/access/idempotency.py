@@ -1,4 +1,4 @@
-"""Idempotency keys (spec §1.9): what identifies a request, and purging old records.
+"""Idempotency keys (docs/rules.md §1.9): what identifies a request, and purging old records.
 
 The records themselves are read and written inside each write's own transaction by the
 write path (`services/write_path.py`), so a stored response exists exactly when the

@@ -1,4 +1,5 @@
-"""The customer's cash balance (Orb's customer balance transactions): money, not credits.
+"""The customer's cash balance (Orb's customer balance transactions): money, not credits
+(R-CSH-1, R-CSH-2).
 
 The balance is an amount in the customer's currency that the customer is owed (positive) or
 owes (negative); it never touches a credit ledger. It has its own append-only ledger: every

@@ -1,4 +1,4 @@
-"""Credit notes on credit-purchase invoices (Orb `credit_notes.create|list|fetch`).
+"""Credit notes on credit-purchase invoices (Orb `credit_notes.create|list|fetch`; R-CRN-1..4).
 
 A credit note credits money on an invoice: on a `paid` invoice it is a `refund` (the money
 goes to the customer's cash balance, a `credit_note_applied` transaction, as in Orb), on an

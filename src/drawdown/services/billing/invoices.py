@@ -1,4 +1,4 @@
-"""Invoice use cases (§2.6): fetch, list, update, mark paid, void, issue.
+"""Invoice use cases (§2.6): fetch, list, update, mark paid, void, issue (drafts: R-DRF-1..3).
 
 State changes run in the invoice's customer's write transaction, because paying or voiding
 an invoice changes the block it bought (R-INV-5/6) and may fire a top-up (R-TOP-3).

@@ -1,5 +1,5 @@
 """Balances people can act on: the summary, point-in-time state, the dry-run decrement and
-the overdraft guard (issue 14; all drawdown extensions of Orb's API).
+the overdraft guard (R-FIN-1..4; issue 14; all drawdown extensions of Orb's API).
 
 * The summary splits each ledger's balance L into available / scheduled / awaiting payment
   (`ledger/balances.summarize`).

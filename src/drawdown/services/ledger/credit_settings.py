@@ -1,7 +1,8 @@
-"""A customer's credit settings (a drawdown extension): the overdraft policy, kept on the
-customer row, and the `customer.credit_balance_dropped` thresholds, which are a view of the
-customer's `credit_balance_dropped` alerts (`services/balance_alerts.py`): reading shows
-their thresholds, writing replaces them (creating, changing or deleting those alerts)."""
+"""A customer's credit settings (a drawdown extension): the overdraft policy (R-FIN-4),
+kept on the customer row, and the `customer.credit_balance_dropped` thresholds (R-ALR-6),
+which are a view of the customer's `credit_balance_dropped` alerts
+(`services/balance_alerts.py`): reading shows their thresholds, writing replaces them
+(creating, changing or deleting those alerts)."""
 
 from __future__ import annotations
 

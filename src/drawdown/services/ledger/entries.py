@@ -25,7 +25,7 @@ PLANNERS: Mapping[str, Callable[[CustomerTx, Mapping[str, Any]], Planned]] = {
 
 
 def create_entry(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[EntryView]:
-    """Write one ledger entry request; the result is the entry the spec says to return."""
+    """Write one ledger entry request; the result is the entry §2.3 says to return."""
 
     def create(tx: CustomerTx) -> EntryView:
         planned = PLANNERS[fields["entry_type"]](tx, fields)

@@ -1,4 +1,4 @@
-"""Turning a validated ledger-entry request into a ledger command (spec §3.5, R-CUR-*).
+"""Turning a validated ledger-entry request into a ledger command (docs/rules.md §3.5, R-CUR-*).
 
 This is where request values meet the customer: dates resolve in the customer's
 timezone, `currency` picks the ledger, and ids for new blocks are drawn.

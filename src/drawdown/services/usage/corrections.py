@@ -8,7 +8,7 @@ both with `ledger/usage.py` and moves each (ledger, item) by the difference only
 (`ledger/corrections.py`):
 
 * more usage → one further usage `Decrement(item_id=…)`, drawn like a deduction;
-* less usage → `Amendment` entries (spec §4.12: an amendment is the undo of a decrement)
+* less usage → `Amendment` entries (§4.12 of docs/rules.md: an amendment is the undo of a decrement)
   giving the credits back to the blocks usage drew them from, newest draw first; what
   cannot go back there (the block expired, was deleted, or has no room under its ceiling)
   is granted in a new block ("usage refund", never expiring, no cost basis);

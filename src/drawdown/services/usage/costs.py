@@ -1,5 +1,5 @@
-"""A customer's costs (Orb's `customers.costs.list`): what priced usage cost, per price and
-day, priced exactly as the deducter prices it (the version of each line in force at each
+"""A customer's costs (Orb's `customers.costs.list`, R-CAT-6): what priced usage cost, per
+price and day, priced exactly as the deducter prices it (the version of each line in force at each
 event's timestamp, `ledger/evaluation.Costs`).
 
 drawdown has no subscriptions and so no billing period (docs/decisions.md "Price

@@ -1,5 +1,6 @@
 """Evaluating prices (Orb's `prices.evaluate`, `evaluate_multiple`, `evaluate_preview_events`):
-what a price charges one customer's usage in a timeframe, with the deducter's own pricing.
+what a price charges one customer's usage in a timeframe, with the deducter's own pricing
+(R-CAT-5).
 
 A price applies to every event of the timeframe `[timeframe_start, timeframe_end)` that its
 metric counts, whatever the price's own effective window (Orb's meaning: what this price

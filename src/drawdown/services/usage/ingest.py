@@ -6,7 +6,7 @@ and resends the same batch; idempotency keys make the resend safe. Accepted even
 written as one write job per customer (a job touches one customer's rows, like every
 write), run together as one committer job: one transaction, one fsync, all or nothing.
 
-Rules (Orb's, with drawdown's choices in docs/decisions.md "Usage"):
+Rules (Orb's, with drawdown's choices: R-USE-1 and R-USE-2 in docs/rules.md §6.3):
 
 * exactly one of `customer_id` / `external_customer_id`, naming a live customer;
 * `timestamp` ISO 8601 (naive = UTC), at most 5 minutes ahead of now and, when the grace

@@ -1,4 +1,4 @@
-"""Items (Orb's `items.*`): what prices and metrics are for, and what block filters name.
+"""Items (Orb's `items.*`, R-CAT-3): what prices and metrics are for, what filters name.
 
 An item's id never changes and is never reused, so block filters that name it stay valid.
 Ids are drawdown's own (16 characters) for items made through the API, or chosen by the

@@ -1,4 +1,5 @@
-"""An Orb price request body (`prices.create`, an inline price to evaluate) as a `PriceSpec`.
+"""An Orb price request body (`prices.create`, an inline price to evaluate) as a `PriceSpec`
+(R-CAT-4).
 
 drawdown prices usage in a pricing unit (the ledger: `credits` or another custom unit),
 per unit of a billable metric: Orb's `unit` model with `billable_metric_id`. Every other

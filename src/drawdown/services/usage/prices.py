@@ -1,4 +1,4 @@
-"""Prices (Orb's `prices.*`): each price is one version of a price line.
+"""Prices (Orb's `prices.*`): each price is one version of a price line (R-CAT-1).
 
 **Versioning (docs/decisions.md "Price catalogue").** A line is (item, event name, property
 filters): the events a price counts, and the item it draws them for. A new price of a line

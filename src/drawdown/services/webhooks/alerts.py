@@ -1,4 +1,5 @@
-"""Balance alerts, evaluated at the end of every write that changed a ledger.
+"""Balance alerts, evaluated at the end of every write that changed a ledger (R-ALR-1,
+R-ALR-2, R-ALR-4).
 
 `billing/top_ups.settle` (the one settle point of every use case) calls `evaluate` after
 the top-ups it fired, so alerts see the final balances of the transaction. The rule is the

@@ -1,4 +1,4 @@
-"""Webhook events: their types, and writing one into the outbox inside a write.
+"""Webhook events: their types, and writing one into the outbox inside a write (R-WHK-1).
 
 An event is inserted in the transaction of the change that caused it, with one pending
 delivery per endpoint that wants its type, so it exists if and only if that change

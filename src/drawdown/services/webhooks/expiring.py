@@ -1,4 +1,4 @@
-"""`customer.credits_expiring` (a drawdown extension): sent once per block, N days
+"""`customer.credits_expiring` (R-WHK-4, a drawdown extension): sent once per block, N days
 (`DRAWDOWN_CREDITS_EXPIRING_DAYS`) before a block with credits left expires.
 
 The delivery loop looks for candidates once a minute, only while some endpoint wants the

@@ -1,4 +1,4 @@
-"""Webhook secrets and signatures.
+"""Webhook secrets and signatures (R-WHK-3).
 
 Signed the Standard Webhooks way: `webhook-id`, `webhook-timestamp` (Unix seconds) and
 `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`, the key being

@@ -99,7 +99,7 @@ def upgrade() -> None:
 
 
 def _new_id() -> str:
-    # 16 characters from [A-Za-z0-9] (spec §1.6); a byte modulo 62 is uniform enough here.
+    # 16 characters from [A-Za-z0-9] (docs/rules.md §1.6); a byte modulo 62 is uniform enough here.
     return "".join(_ALPHABET[b % len(_ALPHABET)] for b in os.urandom(16))
 
 
