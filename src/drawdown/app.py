@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import json
 import logging
+import os
 import re
 import secrets
 import time
@@ -266,6 +267,17 @@ def _request_id(scope: Scope) -> str:
 _CLIENT_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:/+=@-]{{1,{REQUEST_ID_LENGTH_MAX}}}")
 _REQUEST_ID_PREFIX = secrets.token_hex(4) + "-"
 _request_count = itertools.count(1)
+
+
+def _new_request_id_prefix() -> None:
+    global _REQUEST_ID_PREFIX, _request_count
+    _REQUEST_ID_PREFIX = secrets.token_hex(4) + "-"
+    _request_count = itertools.count(1)
+
+
+# Workers are forked from a fork server that imported this module (serving.py): each needs
+# its own prefix, or two workers would hand out the same request ids.
+os.register_at_fork(after_in_child=_new_request_id_prefix)
 
 
 def _route_label(scope: Scope, path: str) -> str:

@@ -132,16 +132,29 @@ def descendants(pid: int) -> list[int]:
 
 
 def workers_of(pid: int) -> list[int]:
-    """The serving worker processes of a `serve --workers N` parent (not its helpers)."""
+    """The serving worker processes of a `serve --workers N` parent: the children of its
+    fork server (serving.py), not the fork server or the resource tracker themselves."""
     result = []
-    for child in descendants(pid):
+    for child in children_of(pid):
         try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
-            result.append(child)
+        if b"forkserver" in cmdline:
+            result.extend(children_of(child))
     return sorted(result)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def verify_clean(database_url: str) -> verification.Report:
