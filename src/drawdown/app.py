@@ -21,6 +21,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drawdown.api.app import ROUTE_TEMPLATES, create_api
+from drawdown.api.forwarded import TrustedProxies
 from drawdown.api.gate import answer_errors, header, send_error, send_json
 from drawdown.api.schemas.webhooks import event_body
 from drawdown.services import operations, telemetry
@@ -138,7 +139,9 @@ def create_app(settings: Settings | None = None, ctx: ServiceContext | None = No
 
 
 class Front:
-    """Routes /v1 to the API and /console to the console, after what both share."""
+    """Routes /v1 to the API and /console to the console, after what both share: the
+    client address and scheme (believed from trusted proxies only, api/forwarded.py), the
+    body limit, the request id and the access log."""
 
     def __init__(self, ctx: ServiceContext, *, api: ASGIApp, console: ASGIApp) -> None:
         self.ctx = ctx
@@ -146,6 +149,8 @@ class Front:
         self.console = console
         self.body_limit = ctx.settings.request_body_bytes_max
         self.metrics = telemetry.RequestMetrics()
+        settings = ctx.settings
+        self.proxies = TrustedProxies(settings.trusted_proxies, settings.forwarded_header)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -154,6 +159,8 @@ class Front:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
+        if self.proxies:
+            self.proxies.resolve(scope)
         path: str = scope["path"]
         state = scope.setdefault("state", {})
         request_id = _request_id(scope)
@@ -176,9 +183,11 @@ class Front:
         finally:
             # The path as sent (still percent-encoded): a decoded one could break the line.
             raw = scope.get("raw_path")
+            client = scope.get("client")
             self.metrics.record(
                 scope["method"], _route_label(scope, path), raw.decode("latin-1") if raw else path,
                 status or 499, time.perf_counter() - started, request_id,
+                client[0] if client else "-",
             )  # fmt: skip
 
     async def _route(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:

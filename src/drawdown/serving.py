@@ -90,9 +90,11 @@ def bind(host: str, port: int, *, reuse_port: bool, listen: bool) -> socket.sock
 
 
 def _uvicorn_config(app: Any) -> uvicorn.Config:
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default
+    # FORWARDED_ALLOW_IPS); the app decides whom to believe (DRAWDOWN_TRUSTED_PROXIES).
     return uvicorn.Config(
         app, loop="uvloop", http="httptools", lifespan="on", log_level="warning",
-        access_log=False, timeout_keep_alive=30, log_config=None,
+        access_log=False, timeout_keep_alive=30, log_config=None, proxy_headers=False,
     )  # fmt: skip
 
 
