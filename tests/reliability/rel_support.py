@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ class Served:
     api_key: str = ""
     process: subprocess.Popen[bytes] | None = None
     log: Any = None
+    preexec: Callable[[], None] | None = None  # run in the server's process before it starts
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -62,6 +63,7 @@ class Served:
             [sys.executable, "-m", "drawdown.cli", "serve", "--port", str(self.port),
              "--workers", str(self.workers)],
             env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=self.preexec,
         )  # fmt: skip
         if wait:
             self.wait_until_up()

@@ -80,6 +80,13 @@ def insert_secret(tx: Tx, name: str, value: str) -> None:
     tx.insert_unless_duplicate(server_secrets.insert().values(name=name, value=value))
 
 
+def touch_secret(tx: Tx, name: str, value: str) -> None:
+    """Set a server value, inserting it the first time (readiness's probe write)."""
+    statement = update(server_secrets).where(server_secrets.c.name == name).values(value=value)
+    if int(tx.execute(statement).rowcount) == 0:
+        tx.insert_unless_duplicate(server_secrets.insert().values(name=name, value=value))
+
+
 def search_customers(tx: Tx, text: str, offset: int, limit: int) -> list[Customer]:
     """Live customers, newest first, whose name, email or external id contains `text`."""
     query = select(customers).where(customers.c.deleted_at.is_(None))
