@@ -102,11 +102,11 @@ def test_parallel_sign_ins_do_not_exhaust_memory(server: Server) -> None:
 
 
 def test_forged_forwarded_addresses_do_not_escape_the_throttle(server: Server) -> None:
-    """Issue 23: 60 wrong passwords from loopback, each claiming another X-Forwarded-For
-    (and Forwarded): nobody is a trusted proxy, so they are one client guessing at one
-    account, refused after five."""
+    """Issue 23: 60 wrong passwords from 127.0.0.1, each claiming another X-Forwarded-For
+    (and Forwarded): nobody is a trusted proxy, loopback included (uvicorn believed it by
+    default), so they are one client guessing at one account, refused after five."""
     [email] = new_admins(server)
-    browser = Browser(server)
+    browser = Browser(server, "127.0.0.1")
     try:
         statuses = [browser.sign_in(email, f"guess {i}", **forged(i)).status_code
                     for i in range(60)]  # fmt: skip

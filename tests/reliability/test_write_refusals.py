@@ -75,7 +75,8 @@ def check_refused_then_recovered(served: Served, customer: str, *, allow: Any, r
         assert body == {"status": "not ready", "database": "ok", "migrations": "current",
                         "writes": "refused"}  # fmt: skip
         allow()
-        assert wait_ready(served, 200)["writes"] == "ok"
+        assert wait_ready(served, 200) == {"status": "ready", "database": "ok",
+                                           "migrations": "current", "writes": "ok"}  # fmt: skip
         assert increment(http, customer) == 201
     log = served.output_text()
     assert log.count("writes refused:") == 1, log[-3000:]
@@ -85,8 +86,8 @@ def check_refused_then_recovered(served: Served, customer: str, *, allow: Any, r
 
 def started_with_a_customer(served: Served) -> str:
     served.start()
-    assert ready(served) == (200, {"status": "ready", "database": "ok", "migrations": "current",
-                                   "writes": "ok"})  # fmt: skip
+    status, body = ready(served)
+    assert (status, body["status"]) == (200, "ready"), body
     with served.client() as http:
         customer: str = http.post("/customers", json={"name": "R", "email": "r@example.com"}
                                   ).json()["id"]  # fmt: skip
