@@ -1,4 +1,5 @@
 """`./scripts/bench [--quick] [--postgres URL] [--only NAME ...] [--record]`
+`./scripts/bench --compare A B` (two recorded runs side by side; nothing is measured)
 
 Starts real `drawdown serve` processes on fresh, seeded databases, drives them with wrk,
 and prints one markdown table: every figure, its baseline from the same run, the ratio and
@@ -13,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from benchmarks import report, rows, servers, suite, wrk
+from benchmarks import compare, report, rows, servers, suite, wrk
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -57,6 +58,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="server process counts to run [1 2]",
     )
     add("--json", type=Path, metavar="PATH", help="also write the rows as JSON")
+    add(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="print two runs recorded in docs/benchmarks.md side by side (a part of the "
+        "heading, e.g. '2026-12-02 17:21', or a position: -1 the newest) and exit",
+    )
     return parser.parse_args(argv)
 
 
@@ -79,6 +87,9 @@ def options(args: argparse.Namespace) -> suite.Options:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
+    if args.compare:
+        print(compare.compare(report.DOC, *args.compare))
+        return 0
     if wrk.path() is None:
         print(wrk.INSTALL_HINT, file=sys.stderr)
         return 1

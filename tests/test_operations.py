@@ -119,13 +119,14 @@ def test_ready_says_migrations_pending(database_factory: Any, tmp_path: Path) ->
     srv = start_logged_server(url, tmp_path / "log")
     try:
         with srv.engine.begin() as conn:
+            head = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
             conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
         ready = httpx.get(root(srv) + "/ready")
         assert ready.status_code == 503
         assert ready.json() == {"status": "not ready", "database": "ok", "migrations": "pending",
                                 "writes": "ok"}  # fmt: skip
         with srv.engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
+            conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
         assert httpx.get(root(srv) + "/ready").status_code == 200
     finally:
         stop_server(srv)

@@ -68,6 +68,7 @@ def _env_networks(name: str) -> tuple[str, ...]:
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 FORWARDED_HEADERS = ("x-forwarded-for", "forwarded")
+DRAFT_INVOICES = ("never", "manual_issuance")
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,10 @@ class Settings:
     usage_deduction: str = "on"
     usage_deduct_poll_seconds: float = 1.0
     usage_events_per_request_max: int = 500
+    # Draft invoices: "never" (spec R-INV-4: a credit purchase's invoice is issued, or paid
+    # at creation) or "manual_issuance" (Orb's meaning of a customer's `auto_issuance:
+    # false`: its purchase invoices start as drafts that `invoices.issue` issues).
+    draft_invoices: str = "never"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -198,4 +203,6 @@ class Settings:
                                                  cls.usage_deduct_poll_seconds),
             usage_events_per_request_max=_env_int("DRAWDOWN_USAGE_EVENTS_PER_REQUEST_MAX",
                                                   cls.usage_events_per_request_max),
+            draft_invoices=_env_choice("DRAWDOWN_DRAFT_INVOICES", DRAFT_INVOICES,
+                                       cls.draft_invoices),
         )  # fmt: skip

@@ -1,8 +1,10 @@
 """Balance alerts as webhooks, end to end on SQLite and PostgreSQL: a real receiver on
 loopback verifies every signature (Standard Webhooks, and Orb's via the official SDK's
-`webhooks.unwrap`), events fire once per crossing, failed deliveries are retried with
-backoff and every attempt is kept, an event committed by a process that dies before
-delivering is delivered by the next one exactly once, and an admin can replay an event."""
+`webhooks.unwrap`), events fire once per crossing and only for a configured alert (which
+follows enable, disable and new thresholds from the next write), failed deliveries are
+retried with backoff and every attempt is kept, an event committed by a process that dies
+before delivering is delivered by the next one exactly once, and an admin can replay an
+event."""
 
 from __future__ import annotations
 
@@ -52,6 +54,15 @@ def settings(server: Server, customer_id: str, body: dict[str, Any]) -> None:
     assert response.status_code == 200, response.text
 
 
+def alerted(client: orb.Orb, *types: str) -> Any:
+    """A new customer with enabled alerts of these types on `credits` (default: depleted):
+    balance events fire only for a configured alert, as in Orb."""
+    c = customer(client)
+    for alert_type in types or ("credit_balance_depleted",):
+        client.alerts.create_for_customer(c.id, currency="credits", type=alert_type)
+    return c
+
+
 def rows(server: Server, sql: str, **params: Any) -> list[Any]:
     with server.engine.connect() as conn:
         return list(conn.execute(text(sql), params).all())
@@ -61,8 +72,9 @@ def test_balance_events_fire_once_per_crossing_signed_both_ways(
     hooked: Server, receiver: Receiver
 ) -> None:
     client = hooked.client()
-    c = customer(client)
+    c = alerted(client, "credit_balance_depleted", "credit_balance_recovered")
     settings(hooked, c.id, {"balance_alert_thresholds": [{"value": 50}, {"value": 20}]})
+    configured = {a.type: a.id for a in client.alerts.list(customer_id=c.id)}
     increment(client, c.id, 100)
     decrement(client, c.id, 60)  # 40: below 50
     decrement(client, c.id, 5)  # 35: nothing new
@@ -91,7 +103,9 @@ def test_balance_events_fire_once_per_crossing_signed_both_ways(
         event = sdk.webhooks.unwrap(r.body, r.headers, secret=SECRET)  # Orb's signature
         assert event.type == r.json["type"] and event.id == r.id
         assert event.customer.id == c.id
-        assert event.properties.alert_configuration.currency == "credits"
+        configuration = event.properties.alert_configuration
+        assert configuration.currency == "credits" and configuration.enabled
+        assert configuration.id == configured[event.type.removeprefix("customer.")]
     [depleted] = [r.json["properties"] for r in got
                   if r.json["type"] == "customer.credit_balance_depleted"]  # fmt: skip
     assert depleted["available_balance"] == "-10"
@@ -100,11 +114,65 @@ def test_balance_events_fire_once_per_crossing_signed_both_ways(
     ]
 
 
+def test_a_dropped_alert_fires_per_crossing_follows_enable_disable_and_new_thresholds(
+    hooked: Server, receiver: Receiver
+) -> None:
+    client = hooked.client(_strict_response_validation=True)
+    c = customer(client)
+    alert = client.alerts.create_for_customer(
+        c.id, currency="credits", type="credit_balance_dropped", thresholds=[{"value": 50}]
+    )
+    of_c = receiver.of_customer(c.id)
+
+    def settled(expected: list[str]) -> None:
+        """The customer's events so far are exactly these thresholds (in any order)."""
+        receiver.wait_for(len(expected), of_c)
+        time.sleep(0.6)  # several delivery polls: nothing more arrives
+        got = [r.json for r in receiver.received if of_c(r)]
+        assert sorted(e["properties"]["balance_threshold"] for e in got) == sorted(expected)
+        assert {e["type"] for e in got} <= {"customer.credit_balance_dropped"}
+
+    increment(client, c.id, 100)
+    decrement(client, c.id, 60)  # 40: at or below 50
+    decrement(client, c.id, 5)  # 35: still below, nothing new
+    settled(["50"])
+    increment(client, c.id, 30)  # 65: above again, re-armed silently
+    decrement(client, c.id, 20)  # 45: fires again after the recovery
+    settled(["50", "50"])
+    assert client.alerts.disable(alert.id).enabled is False
+    increment(client, c.id, 20)  # 65
+    decrement(client, c.id, 20)  # 45: crossed while disabled, nothing sent
+    settled(["50", "50"])
+    assert client.alerts.enable(alert.id).enabled is True
+    decrement(client, c.id, 1)  # 44: already below (followed while disabled)
+    increment(client, c.id, 20)  # 64
+    decrement(client, c.id, 20)  # 44: a crossing after enabling fires
+    settled(["50", "50", "50"])
+    client.alerts.update(alert.id, thresholds=[{"value": 80}, {"value": 50}])
+    decrement(client, c.id, 1)  # 43: the next write sees the new threshold 80
+    decrement(client, c.id, 50)  # -7: no depleted alert configured, no depleted event
+    settled(["50", "50", "50", "80"])
+    events = [r.json for r in receiver.received if of_c(r)]
+    assert {e["properties"]["alert_configuration"]["id"] for e in events} == {alert.id}
+    last = next(e for e in events if e["properties"]["balance_threshold"] == "80")
+    assert last["properties"]["alert_configuration"]["thresholds"] == [
+        {"value": "50"}, {"value": "80"}
+    ]  # fmt: skip
+    assert last["properties"]["alert_configuration"]["balance_alert_status"] == [
+        {"in_alert": True, "threshold_value": "50"},
+        {"in_alert": True, "threshold_value": "80"},
+    ]
+    fetched = client.alerts.retrieve(alert.id)
+    assert [(s.threshold_value, s.in_alert) for s in fetched.balance_alert_status or []] == [
+        (50, True), (80, True)
+    ]  # fmt: skip
+
+
 def test_failed_deliveries_are_retried_with_backoff_and_every_attempt_kept(
     hooked: Server, receiver: Receiver
 ) -> None:
     client = hooked.client()
-    c = customer(client)
+    c = alerted(client)
     receiver.answer = lambda r: 200 if _tries(receiver, r.id) >= 3 else 503
     try:
         decrement(client, c.id, 1)
@@ -134,7 +202,7 @@ def _tries(receiver: Receiver, event_id: str) -> int:
 
 def test_an_admin_replays_an_event_with_its_id(hooked: Server, receiver: Receiver) -> None:
     client = hooked.client()
-    c = customer(client)
+    c = alerted(client)
     decrement(client, c.id, 1)
     [first] = receiver.wait_for(1, receiver.of_customer(c.id))
     out = run_cli(hooked.database_url, "webhooks", "replay", first.id)
@@ -172,7 +240,7 @@ def test_an_event_committed_before_a_crash_is_delivered_later_exactly_once(
                 "customer.credit_balance_depleted")  # fmt: skip
         crashing = start_server(url, env={**FAST, "DRAWDOWN_WEBHOOK_DELIVERY": "off"})
         client = crashing.client()
-        c = customer(client)
+        c = alerted(client)
         decrement(client, c.id, 3)
         assert rows(crashing, "SELECT type FROM webhook_events WHERE customer_id = :c",
                     c=c.id) == [("customer.credit_balance_depleted",)]  # fmt: skip
@@ -197,12 +265,12 @@ def test_removed_endpoints_get_nothing_more(hooked: Server, receiver: Receiver) 
         endpoint_id = out.split()[2]
         time.sleep(PROPAGATION_SECONDS)
         client = hooked.client()
-        c = customer(client)
+        c = alerted(client)
         decrement(client, c.id, 1)
         other.wait_for(1, other.of_customer(c.id))
         run_cli(hooked.database_url, "webhooks", "remove", endpoint_id)
         time.sleep(PROPAGATION_SECONDS)
-        d = customer(client)
+        d = alerted(client)
         decrement(client, d.id, 1)
         receiver.wait_for(1, receiver.of_customer(d.id))
         time.sleep(0.5)

@@ -1,6 +1,7 @@
 """The finance rules of the core: the balance summary adds up to L, balance alerts fire
-once per crossing, expiring blocks, and the liability report reconciles exactly (and the
-command log replayed up to any instant gives the state captured at that instant)."""
+once per crossing and report their thresholds' status, expiring blocks, and the liability
+report reconciles exactly (and the command log replayed up to any instant gives the state
+captured at that instant)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drawdown.ledger import Decrement, Void, expire_due, replay
-from drawdown.ledger.balances import AlertStatus, balance_alerts, expiring_blocks, summarize
+from drawdown.ledger.balances import (
+    AlertStatus,
+    balance_alerts,
+    expiring_blocks,
+    summarize,
+    threshold_status,
+)
 from drawdown.ledger.liability import Movement, liability, outstanding_series
 
 from .support import T0, Book, Counter, at, increment
@@ -58,6 +65,16 @@ def test_alerts_fire_once_per_crossing() -> None:
 
 def test_a_first_grant_is_not_a_recovery() -> None:
     assert balance_alerts(AlertStatus(), D(100), []) == (AlertStatus(), ())
+
+
+def test_an_alerts_status_is_each_threshold_and_whether_the_ledger_is_at_or_below_it() -> None:
+    status, _ = balance_alerts(AlertStatus(), D(30), [D(50), D(20)])
+    assert threshold_status(status, "dropped", [D(20), D(50)]) == ((D(20), False), (D(50), True))
+    # Thresholds the status has not seen yet (just added) are not in alert until a write.
+    assert threshold_status(status, "dropped", [D(80)]) == ((D(80), False),)
+    assert threshold_status(status, "depleted", []) == ((D(0), False),)
+    depleted, _ = balance_alerts(status, D(0), [D(50), D(20)])
+    assert threshold_status(depleted, "recovered", []) == ((D(0), True),)
 
 
 def test_expiring_blocks_are_those_with_credits_left_in_the_window() -> None:

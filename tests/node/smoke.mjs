@@ -682,4 +682,79 @@ await check('events.ingest: a batch accepted, a duplicate ignored, an invalid ba
   });
 });
 
+// --- alerts (customer credit-balance alerts) ----------------------------------------------------
+
+let dropped;
+await check('alerts.createForCustomer / createForExternalCustomer', async () => {
+  dropped = await client.alerts.createForCustomer(cid, {
+    currency: 'credits',
+    type: 'credit_balance_dropped',
+    thresholds: [{ value: 25 }, { value: 10 }],
+  });
+  assert.match(dropped.id, /^[A-Za-z0-9]{16}$/);
+  assert.deepEqual(
+    pick(dropped, ['type', 'currency', 'enabled', 'thresholds', 'customer', 'plan', 'metric']),
+    {
+      type: 'credit_balance_dropped',
+      currency: 'credits',
+      enabled: true,
+      thresholds: [{ value: 10 }, { value: 25 }],
+      customer: { id: cid, external_customer_id: ext },
+      plan: null,
+      metric: null,
+    },
+  );
+  assert.equal(dropped.balance_alert_status.length, 2);
+  const depleted = await client.alerts.createForExternalCustomer(ext, {
+    currency: 'usd',
+    type: 'credit_balance_depleted',
+    thresholds: null,
+  });
+  assert.equal(depleted.currency, 'USD');
+  assert.equal(depleted.thresholds, null);
+  assert.deepEqual(depleted.balance_alert_status.map((s) => s.threshold_value), [0]);
+});
+
+await check('alerts.list by customer id and external id (null params sent as `key=`)', async () => {
+  const byId = await collect(client.alerts.list({ customer_id: cid, limit: 1 }));
+  assert.deepEqual(
+    byId.map((a) => a.type),
+    ['credit_balance_depleted', 'credit_balance_dropped'],
+  );
+  const byExternal = await client.alerts.list({ external_customer_id: ext, subscription_id: null });
+  assert.deepEqual(
+    byExternal.data.map((a) => a.id),
+    byId.map((a) => a.id),
+  );
+});
+
+await check('alerts.disable / enable / retrieve / update / delete', async () => {
+  assert.equal((await client.alerts.disable(dropped.id)).enabled, false);
+  assert.equal((await client.alerts.retrieve(dropped.id)).enabled, false);
+  assert.equal((await client.alerts.enable(dropped.id, { subscription_id: null })).enabled, true);
+  const updated = await client.alerts.update(dropped.id, { thresholds: [{ value: '7.5' }] });
+  assert.deepEqual(updated.thresholds, [{ value: 7.5 }]);
+  await client.alerts.delete(dropped.id);
+  await rejects(client.alerts.retrieve(dropped.id), Orb.NotFoundError);
+});
+
+await check('alerts refused: bad thresholds, a duplicate, a subscription alert', async () => {
+  const err = await rejects(
+    client.alerts.createForCustomer(cid, { currency: 'credits', type: 'credit_balance_dropped' }),
+    Orb.BadRequestError,
+  );
+  assert.ok(err instanceof Orb.RequestValidationError, err.constructor.name);
+  assert.deepEqual(err.error.validation_errors.map((e) => e.field), ['thresholds']);
+  const dup = await rejects(
+    client.alerts.createForExternalCustomer(ext, { currency: 'USD', type: 'credit_balance_depleted' }),
+    Orb.BadRequestError,
+  );
+  assert.ok(dup instanceof Orb.DuplicateResourceCreation, dup.constructor.name);
+  const sub = await rejects(
+    client.alerts.createForSubscription('sub', { type: 'cost_exceeded', thresholds: [{ value: 1 }] }),
+    Orb.BadRequestError,
+  );
+  assert.ok(sub instanceof Orb.FeatureNotAvailable, sub.constructor.name);
+});
+
 console.log(`all ${checks} checks passed`);

@@ -2,7 +2,7 @@
 
 Cases are drawn from every operation of `/v1/openapi.json` (as the server serves it), half
 from schema-valid data and half from schema-violating data; most path ids are replaced by
-ids of customers, blocks, top-ups and invoices seeded first, so requests reach the business
+ids of customers, blocks, top-ups, invoices and alerts seeded first, so requests reach the business
 rules instead of stopping at 404. Every response must be no 5xx, have a documented status,
 content type and headers, and match its documented schema.
 
@@ -109,13 +109,41 @@ def seed(server: Server) -> Seeded:
         ]
         invoices = getattr(bought, "created_invoices", None) or []
         seeded.ids["invoice_id"] += [invoice.id for invoice in invoices]
+        note = client.credit_notes.create(
+            line_items=[{"invoice_line_item_id": invoices[0].line_items[0].id, "amount": "1"}],
+            reason="duplicate",
+        )
+        seeded.ids["credit_note_id"].append(note.id)
+        client.customers.balance_transactions.create(customer.id, amount="5", type="increment")
         top_up = client.customers.credits.top_ups.create(
             customer.id, currency="credits", threshold="10", amount="100",
             per_unit_cost_basis="0.10",
             invoice_settings={"auto_collection": False, "net_terms": 0},
         )  # fmt: skip
         seeded.ids["top_up_id"].append(top_up.id)
+        alerts = [
+            client.alerts.create_for_customer(customer.id, currency="credits", type=kind)
+            for kind in ("credit_balance_depleted", "credit_balance_recovered")
+        ]
+        seeded.ids["alert_configuration_id"] += [alert.id for alert in alerts]
+    _seed_catalogue(client, seeded)
     return seeded
+
+
+def _seed_catalogue(client: orb.Orb, seeded: Seeded) -> None:
+    """An item, a billable metric and a price of it, so catalogue cases reach their rules."""
+    item = client.items.create(name="Fuzz item")
+    sql = "SELECT SUM(n) FROM events WHERE event_name = 'fuzz' AND region = 'eu'"
+    metric = client.metrics.create(name="Fuzz", sql=sql, item_id=item.id, description=None)
+    alias = unique("fuzz-price")
+    price = client.prices.create(
+        cadence="monthly", currency="credits", item_id=item.id, model_type="unit", name="Fuzz",
+        unit_config={"unit_amount": "0.5"}, billable_metric_id=metric.id, external_price_id=alias,
+    )  # fmt: skip
+    seeded.ids["item_id"].append(item.id)
+    seeded.ids["metric_id"].append(metric.id)
+    seeded.ids["price_id"].append(price.id)
+    seeded.ids["external_price_id"].append(alias)
 
 
 def _victim_customer(client: orb.Orb, _customer_id: str) -> str:
@@ -129,10 +157,19 @@ def _victim_block(client: orb.Orb, customer_id: str) -> str:
     return str(entry.credit_block.id)
 
 
+def _victim_alert(client: orb.Orb, customer_id: str) -> str:
+    alert = client.alerts.create_for_customer(
+        customer_id, currency=unique("unit"), type="credit_balance_dropped",
+        thresholds=[{"value": 5}],
+    )  # fmt: skip
+    return str(alert.id)
+
+
 # Deletions get a resource made for them, most of the time, so the seed stays.
 VICTIMS = {
     "DELETE /customers/{customer_id}": ("customer_id", _victim_customer),
     "DELETE /credit_blocks/{block_id}": ("block_id", _victim_block),
+    "DELETE /alerts/{alert_configuration_id}": ("alert_configuration_id", _victim_alert),
 }
 
 

@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orb
 from sqlalchemy import text
@@ -85,6 +86,72 @@ def test_verify_is_clean_then_names_an_altered_entry(server: Server, client: orb
            f"(seq {seq})" in caught.stderr  # fmt: skip
     others = verify(server, "--customer", "noSuchCustomer1")
     assert others.returncode == 0
+
+
+def test_verify_is_clean_after_credit_notes(server: Server, client: orb.Orb) -> None:
+    """Refunds and adjustments void credits through the command log, so replay agrees:
+    after partial refunds, refunds that follow moved credits, an adjustment on a gated
+    block, and a block deletion that drops a refund's voids."""
+    c = client.customers.create(name="Refunds", email="r@example.com", currency="USD")
+    ledger = client.customers.credits.ledger
+
+    def buy(amount: int, **settings: object) -> Any:
+        return ledger.create_entry(
+            c.id, entry_type="increment", amount=amount, per_unit_cost_basis="0.10",
+            invoice_settings={"auto_collection": False, "net_terms": 0, **settings},
+        )  # fmt: skip
+
+    def credit(bought: Any, amount: str) -> None:
+        item = bought.created_invoices[0].line_items[0].id
+        client.credit_notes.create(
+            line_items=[{"invoice_line_item_id": item, "amount": amount}], reason="duplicate"
+        )
+
+    paid = buy(100, mark_as_paid=True)
+    ledger.create_entry(c.id, entry_type="decrement", amount=30)
+    ledger.create_entry(c.id, entry_type="expiration_change", block_id=paid.credit_block.id,
+                        amount=20, target_expiry_date="2099-01-01")  # fmt: skip
+    credit(paid, "5.00")
+    credit(paid, "3.33")
+    gated = buy(40, require_successful_payment=True)
+    credit(gated, "1.00")
+    client.invoices.mark_paid(gated.created_invoices[0].id, payment_received_date="2030-01-01")
+    dropped = buy(10, mark_as_paid=True)
+    credit(dropped, "0.50")
+    client.credit_blocks.delete(dropped.credit_block.id)
+    ledger.create_entry(c.id, entry_type="decrement", amount=7)
+    result = verify(server, "--customer", c.id)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 mismatch(es)" in result.stdout
+    # 50 from the bought block, then only the 20 its child still holds (not 33.3), 10 from
+    # the gated block; the deleted block's refund is gone with it.
+    voids = ledger.list(c.id, entry_type="void")
+    assert [(e.amount, e.void_reason) for e in voids] == [(10, "refund"), (20, "refund"),
+                                                          (50, "refund")]  # fmt: skip
+
+
+def test_verify_checks_the_cash_balance_chain(server: Server, client: orb.Orb) -> None:
+    c = client.customers.create(name="Cash", email="cash@example.com", currency="USD")
+    moves = client.customers.balance_transactions
+    moves.create(c.id, amount="10", type="increment")
+    second = moves.create(c.id, amount="4", type="decrement")
+    assert verify(server, "--customer", c.id).returncode == 0
+    with server.engine.begin() as conn:
+        conn.execute(text("UPDATE customers SET cash_balance = 7 WHERE id = :c"), {"c": c.id})
+    caught = verify(server, "--customer", c.id)
+    assert caught.returncode == 1
+    assert "the customer's balance 7 is not its newest transaction's 6" in caught.stderr
+    with server.engine.begin() as conn:
+        conn.execute(text("UPDATE customers SET cash_balance = 6 WHERE id = :c"), {"c": c.id})
+        conn.execute(
+            text("UPDATE customer_balance_transactions SET amount = 5 "
+                 "WHERE customer_id = :c AND id = :m"),
+            {"c": c.id, "m": second.id},
+        )  # fmt: skip
+    caught = verify(server, "--customer", c.id)
+    assert caught.returncode == 1
+    assert f"transaction {second.id} (seq 2) ends at 6, its decrement of 5 ends at 5" \
+        in caught.stderr, caught.stderr  # fmt: skip
 
 
 def test_verify_catches_an_altered_block_and_a_rewritten_chain(

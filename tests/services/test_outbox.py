@@ -1,7 +1,7 @@
 """The outbox under concurrency and crashes, in-process on SQLite and PostgreSQL: two
 delivery processes never send one delivery twice; a sender that dies mid-send leaves a
 lease that runs out, after which the delivery is sent again with the same id; a write
-with no endpoint configured writes no event."""
+with no endpoint configured writes no event, nor one for a customer without alerts."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from drawdown.api.schemas.webhooks import event_body
-from drawdown.services import customers
+from drawdown.services import balance_alerts, customers
 from drawdown.services.context import ServiceContext
 from drawdown.services.entry_input import entry_fields
 from drawdown.services.ledger import entries
@@ -60,10 +60,15 @@ def contexts(url: str) -> Iterator[tuple[ServiceContext, ServiceContext, Clock]]
         ctx.db.close()
 
 
-def _deplete(ctx: ServiceContext, count: int) -> list[str]:
+def _deplete(ctx: ServiceContext, count: int, *, alert: bool = True) -> list[str]:
+    """`count` customers drawn below zero, each with a depleted alert unless `alert` is off
+    (balance events fire only for a configured alert, as in Orb)."""
     ids = []
     for n in range(count):
         c = customers.create_customer({"name": f"c{n}", "email": "c@x.test"}).run(ctx)
+        if alert:
+            balance_alerts.create_alert(CustomerRef(id=c.id), {
+                "currency": "credits", "type": "credit_balance_depleted"}).run(ctx)  # fmt: skip
         entries.create_entry(CustomerRef(id=c.id), entry_fields(
             {"entry_type": "decrement", "amount": Decimal(1)})).run(ctx)  # fmt: skip
         ids.append(c.id)
@@ -131,6 +136,15 @@ def _attempt(claimed: Any, now: datetime) -> WebhookAttempt:
 def test_without_endpoints_a_write_writes_no_event(contexts: Any) -> None:
     one, _two, _clock = contexts
     _deplete(one, 2)
+    assert _count(one, "webhook_events") == 0
+    # The alerts' state is still kept: the alerts API shows it (balance_alert_status).
+    assert _count(one, "balance_alert_status") == 2
+
+
+def test_without_alerts_a_write_evaluates_nothing(contexts: Any) -> None:
+    one, _two, _clock = contexts
+    endpoints.add_endpoint(one, "http://127.0.0.1:9/a", None, [])
+    _deplete(one, 2, alert=False)
     assert _count(one, "webhook_events") == 0
     assert _count(one, "balance_alert_status") == 0
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Table, UniqueConstraint, event
 
-from drawdown.services import customers
+from drawdown.services import balance_alerts, customers
 from drawdown.services.billing import invoices, top_ups
 from drawdown.services.ledger import blocks, entries
 from drawdown.services.write_path import CustomerRef
@@ -41,6 +41,8 @@ GLOBAL_TABLES = {
     "usage_items": "the price catalogue's items: small, global, read whole by every deduction",
     "usage_prices": "the price catalogue's versioned prices: small, global, read whole by "
     "every deduction",
+    "usage_metrics": "the price catalogue's billable metrics: small, global, copied into the "
+    "price versions that count them",
     "counters": "SQLite's invoice-number counter (SQLite serializes writers anyway); on "
     "PostgreSQL invoice numbers come from the invoice_numbers sequence",
 }
@@ -153,7 +155,11 @@ def _workload(ctx: Any, clock: list[datetime]) -> None:
         "currency": "credits", "amount": "20", "threshold": "10", "per_unit_cost_basis": "1",
         "invoice_settings": {"auto_collection": False, "net_terms": 0},
     }).run(ctx)  # fmt: skip
+    alert = balance_alerts.create_alert(ref, {"currency": "credits", "type":
+                                              "credit_balance_dropped", "thresholds": [Decimal(30)]}
+                                        ).run(ctx)  # fmt: skip
     entries.create_entry(ref, {"entry_type": "decrement", "amount": Decimal(140)}).run(ctx)
+    balance_alerts.set_enabled(ref, alert.alert.id, False).run(ctx)
     block = bought.block.id
     entries.create_entry(ref, {"entry_type": "void", "block_id": free.block.id,
                                "amount": Decimal(5)}).run(ctx)  # fmt: skip

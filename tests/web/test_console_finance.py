@@ -12,7 +12,7 @@ from pathlib import Path
 
 from console_helpers import console_app, csrf_token, sign_in
 
-from drawdown.services import customers
+from drawdown.services import balance_alerts, customers
 from drawdown.services.entry_input import entry_fields
 from drawdown.services.ledger import credit_settings, entries
 from drawdown.services.webhooks import endpoints
@@ -54,6 +54,61 @@ def test_customer_headline_settings_and_depleted_blocks(tmp_path: Path) -> None:
         assert credit_settings.get_settings(ctx, ref).thresholds == settings.thresholds
 
 
+def test_customer_alerts_are_shown_added_enabled_and_disabled(tmp_path: Path) -> None:
+    with console_app(tmp_path) as (client, ctx):
+        sign_in(client)
+        customer = customers.create_customer({"name": "Al", "email": "al@x.test"}).run(ctx)
+        ref = CustomerRef(id=customer.id)
+        path = f"/console/customers/{customer.id}"
+        assert "No alerts: no balance webhook is sent for this customer." in client.get(path).text
+        token = csrf_token(client, path)
+        added = client.post(path + "/alerts", data={
+            "csrf_token": token, "currency": "credits", "type": "credit_balance_dropped",
+            "thresholds": "50, 10",
+        })  # fmt: skip
+        assert added.status_code == 303
+        assert added.headers["location"] == path + "?currency=credits&alert=added"
+        _entry(ctx, ref, entry_type="increment", amount=Decimal(30))
+        _entry(ctx, ref, entry_type="decrement", amount=Decimal(1))  # 29: below 50 only
+        [view] = balance_alerts.list_alerts(ctx, ref, [], None, 10)
+        alert_id = view.alert.id
+        page = client.get(added.headers["location"]).text
+        assert "Alert added." in page
+        row = re.search(rf'<tr data-alert="{alert_id}" data-enabled="yes">(.*?)</tr>', page, re.S)
+        assert row is not None
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
+        assert cells[:3] == ["credit_balance_dropped", "credits", "10, 50"]
+        assert "at or below 50" in cells[3] and "enabled" in cells[4]
+        assert f"/alerts/{alert_id}/disable" in cells[5]
+        disabled = client.post(f"{path}/alerts/{alert_id}/disable",
+                               data={"csrf_token": token, "currency": "credits"})  # fmt: skip
+        assert disabled.status_code == 303
+        assert balance_alerts.get_alert(ctx, alert_id).alert.enabled is False
+        page = client.get(disabled.headers["location"]).text
+        assert "Alert disabled." in page and f'data-alert="{alert_id}" data-enabled="no"' in page
+        client.post(f"{path}/alerts/{alert_id}/enable", data={"csrf_token": token})
+        assert balance_alerts.get_alert(ctx, alert_id).alert.enabled is True
+        # Bad forms: the service's own errors, nothing written.
+        again = client.post(path + "/alerts", data={
+            "csrf_token": token, "currency": "credits", "type": "credit_balance_dropped",
+            "thresholds": "5"})  # fmt: skip
+        assert (
+            again.status_code == 400 and "already has a credit_balance_dropped alert" in again.text
+        )
+        bad = client.post(path + "/alerts", data={
+            "csrf_token": token, "currency": "credits", "type": "credit_balance_depleted",
+            "thresholds": "5"})  # fmt: skip
+        assert bad.status_code == 400 and "take no thresholds" in bad.text
+        other = customers.create_customer({"name": "O", "email": "o@x.test"}).run(ctx)
+        foreign = client.post(f"/console/customers/{other.id}/alerts/{alert_id}/disable",
+                              data={"csrf_token": token})  # fmt: skip
+        assert (
+            foreign.status_code == 400 and "Could not find a resource of type Alert" in foreign.text
+        )
+        assert len(balance_alerts.list_alerts(ctx, ref, [], None, 10)) == 1
+        assert balance_alerts.get_alert(ctx, alert_id).alert.enabled is True
+
+
 def test_dashboard_reconciles_and_lists_expiring_credits(tmp_path: Path) -> None:
     with console_app(tmp_path) as (client, ctx):
         sign_in(client)
@@ -88,6 +143,8 @@ def test_webhooks_page_adds_shows_replays_and_removes(tmp_path: Path) -> None:
         assert secret is not None and secret.group(1).startswith("whsec_")
         assert secret.group(1) not in client.get("/console/webhooks").text  # shown once
         customer = customers.create_customer({"name": "C", "email": "c@c.test"}).run(ctx)
+        balance_alerts.create_alert(CustomerRef(id=customer.id), {
+            "currency": "credits", "type": "credit_balance_depleted"}).run(ctx)  # fmt: skip
         _entry(ctx, CustomerRef(id=customer.id), entry_type="decrement", amount=Decimal(1))
         page = client.get("/console/webhooks").text
         assert "customer.credit_balance_depleted" in page and 'data-status="pending"' in page

@@ -72,6 +72,8 @@ def test_finance_pages(page: Any, root: str, console_server: Server, shot: Any) 
         assert receiver.url in page.locator("table").first.inner_text()
         page.wait_for_timeout(1500)  # the serving process reloads its endpoint list
         other = client.customers.create(name="Hopper", email="h@example.com")
+        client.alerts.create_for_customer(other.id, currency="credits",
+                                          type="credit_balance_depleted")  # fmt: skip
         ledger.create_entry(other.id, entry_type="decrement", amount=1)
         [got] = receiver.wait_for(1)
         assert got.verified and got.json["type"] == "customer.credit_balance_depleted"

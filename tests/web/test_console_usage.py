@@ -13,7 +13,7 @@ from console_helpers import console_app, csrf_token, sign_in
 from drawdown.services import customers
 from drawdown.services.entry_input import entry_fields
 from drawdown.services.ledger import entries
-from drawdown.services.usage import catalogue, ingest
+from drawdown.services.usage import catalogue, ingest, metrics
 from drawdown.services.write_path import CustomerRef
 
 
@@ -75,3 +75,29 @@ def test_customer_page_shows_filters_and_pending_usage(tmp_path: Path) -> None:
         page = client.get(path).text
         assert "only gpu" in page
         assert 'data-pending-item="gpu"' in page and "1.5" in page
+
+
+def test_usage_page_adds_metrics_prices_of_them_and_archives_items(tmp_path: Path) -> None:
+    with console_app(tmp_path) as (client, ctx):
+        sign_in(client)
+        token = csrf_token(client, "/console/usage")
+        client.post("/console/usage/items", data={"csrf_token": token, "item_id": "chat",
+                                                  "name": "Chat"})  # fmt: skip
+        sql = "SELECT SUM(tokens) FROM events WHERE event_name = 'chat' AND region = 'eu'"
+        metric = {"csrf_token": token, "item_id": "chat", "name": "EU tokens", "sql": sql}
+        assert client.post("/console/usage/metrics", data=metric).status_code == 303
+        bad = client.post("/console/usage/metrics", data={**metric, "sql": "SELECT 1"})
+        assert bad.status_code == 400 and "drawdown supports SELECT COUNT(*)" in bad.text
+        [made] = metrics.list_metrics(ctx, None, [], None, 10)
+        price = {"csrf_token": token, "item_id": "chat", "billable_metric_id": made.id,
+                 "credits_per_unit": "0.01"}  # fmt: skip
+        assert client.post("/console/usage/prices", data=price).status_code == 303
+        page = client.get("/console/usage").text
+        assert f'data-metric="{made.id}"' in page and "region = eu" in page
+        [version] = catalogue.list_prices(ctx)
+        assert version.metric.filters == (("region", "eu"),)
+        archive = {"csrf_token": token, "item_id": "chat"}
+        assert client.post("/console/usage/items/archive", data=archive).status_code == 303
+        again = client.post("/console/usage/items/archive", data=archive)
+        assert again.status_code == 400 and "archived already" in again.text
+        assert catalogue.list_prices(ctx)[0].effective_until is not None

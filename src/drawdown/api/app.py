@@ -24,12 +24,17 @@ from starlette.types import ASGIApp
 
 from drawdown.api.gate import ApiGate
 from drawdown.api.routes import (
+    alerts,
     balances,
+    cash_balance,
+    catalogue,
+    credit_notes,
     customers,
     events,
     invoices,
     ledger,
     ping,
+    prices,
     reference,
     top_ups,
 )
@@ -37,7 +42,8 @@ from drawdown.services.context import ServiceContext
 
 API_ROUTERS = (
     ping.router, customers.router, balances.router, ledger.router, top_ups.router,
-    invoices.router, events.router, reference.router,
+    invoices.router, events.router, reference.router, credit_notes.router,
+    cash_balance.router, alerts.router, catalogue.router, prices.router,
 )  # fmt: skip
 
 

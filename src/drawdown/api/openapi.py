@@ -27,11 +27,23 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from drawdown.api import openapi_catalogue
 from drawdown.api.errors import ERROR_TYPES, TYPE_PREFIX
+from drawdown.api.schemas.alerts import AlertCreate, AlertUpdate
 from drawdown.api.schemas.balances import CreditSettingsUpdate
+from drawdown.api.schemas.credit_notes import (
+    BalanceTransactionCreateRequest,
+    CreditNoteCreateRequest,
+)
 from drawdown.api.schemas.customers import CustomerCreate, CustomerUpdate
-from drawdown.api.schemas.invoices import MarkPaidRequest, TopUpRequest
+from drawdown.api.schemas.invoices import (
+    REASON_TEXT,
+    InvoiceUpdateRequest,
+    MarkPaidRequest,
+    TopUpRequest,
+)
 from drawdown.ledger.amounts import FRACTION_DIGITS_MAX, INTEGER_DIGITS_MAX
+from drawdown.services.balance_alerts import THRESHOLDS_MAX, TYPES
 from drawdown.services.currencies import CUSTOM_UNIT_LENGTH_MAX, MINOR_UNITS
 from drawdown.services.customers import EMAILS_MAX, EXTERNAL_ID_LENGTH_MAX, NAME_LENGTH_MAX
 from drawdown.services.emails import EMAIL_LENGTH_MAX
@@ -154,21 +166,26 @@ def _response_schemas() -> dict[str, Schema]:
         "auto_collection": obj({"enabled": BOOLEAN, "next_attempt_at": NULL,
                                 "num_attempts": NULL, "previously_attempted_at": NULL}),
         "line_items": array(ref("InvoiceLineItem")),
-        "credit_notes": EMPTY_LIST, "customer_balance_transactions": EMPTY_LIST,
+        "credit_notes": array(ref("InvoiceCreditNote")),
+        "customer_balance_transactions": array(ref("CustomerBalanceTransaction")),
         "discounts": EMPTY_LIST, "payment_attempts": EMPTY_LIST, "discount": NULL,
         "hidden_line_item_count": INTEGER, "will_auto_issue": BOOLEAN,
         "billing_address": nullable(ref("Address")), "shipping_address": nullable(ref("Address")),
         "customer_tax_id": nullable(ref("CustomerTaxId")),
+        "eligible_to_issue_at": {**nullable(INSTANT),
+                                 "description": "A draft's creation time; null otherwise."},
         **{key: NULL for key in (
-            "eligible_to_issue_at", "hosted_invoice_url", "invoice_pdf", "issue_failed_at",
+            "hosted_invoice_url", "invoice_pdf", "issue_failed_at",
             "maximum", "maximum_amount", "minimum", "minimum_amount", "payment_failed_at",
             "payment_started_at", "scheduled_issue_at", "subscription", "sync_failed_at")},
-    }, "An invoice for a credit purchase (spec §3.7).")  # fmt: skip
+    }, "An invoice for a credit purchase (spec §3.7). `amount_due` is `total` less its "
+       "`adjustment` credit notes.")  # fmt: skip
     customer = obj({
         "id": ID, "external_customer_id": nullable(STRING), "name": STRING, "email": STRING,
         "additional_emails": array(STRING), "currency": nullable(STRING), "timezone": STRING,
         "metadata": METADATA, "created_at": INSTANT,
-        "balance": {"type": "string", "description": 'Cash balance: always "0.00".'},
+        "balance": {"type": "string", "description": "The cash balance (money, not credits), "
+                    "moved by balance transactions; `\"0.00\"` until one does."},
         "auto_collection": BOOLEAN, "auto_issuance": nullable(BOOLEAN),
         "email_delivery": BOOLEAN,
         "payment_provider": nullable(enum("quickbooks", "bill.com", "stripe_charge",
@@ -221,6 +238,7 @@ def _response_schemas() -> dict[str, Schema]:
         "Price": price,
         "InvoiceLineItem": line_item,
         "Invoice": invoice,
+        **_credit_note_schemas(),
         "CreditBlockInvoice": obj({"id": ID, "invoice_number": STRING,
                                    "status": enum("draft", "issued", "paid", "synced", "void"),
                                    "customer": ref("CustomerMinified"), "subscription": NULL}),
@@ -238,7 +256,72 @@ def _response_schemas() -> dict[str, Schema]:
             "balance_alert_thresholds": array(obj({"currency": STRING, "value": NUMBER})),
         }, "drawdown extension: a customer's overdraft policy and balance-alert thresholds."),
         "Error": _error_schema(),
+        "Alert": _alert_schema(),
     }  # fmt: skip
+
+
+def _credit_note_schemas() -> dict[str, Schema]:
+    """Credit notes (Orb's `CreditNote`) and cash-balance transactions."""
+    reason = enum(*REASON_TEXT.values())
+    note_type = enum("refund", "adjustment")
+    line = obj({
+        "id": ID, "amount": MONEY, "item_id": STRING, "name": STRING,
+        "quantity": {**NUMBER, "description": "Credits the credit note took back (voided)."},
+        "subtotal": MONEY, "tax_amounts": EMPTY_LIST, "discounts": EMPTY_LIST,
+        "start_time_inclusive": INSTANT, "end_time_exclusive": INSTANT,
+    })  # fmt: skip
+    tiny = obj({"id": ID})
+    return {
+        "CreditNoteLineItem": line,
+        "CreditNote": obj({
+            "id": ID, "created_at": INSTANT, "credit_note_number": STRING,
+            "credit_note_pdf": NULL, "customer": ref("CustomerMinified"), "invoice_id": ID,
+            "line_items": array(ref("CreditNoteLineItem")), "maximum_amount_adjustment": NULL,
+            "memo": nullable(STRING), "minimum_amount_refunded": NULL, "reason": reason,
+            "subtotal": MONEY, "total": MONEY, "type": note_type, "voided_at": NULL,
+            "discounts": EMPTY_LIST,
+        }, "A credit note: `refund` on a paid invoice (credits the cash balance), "
+           "`adjustment` on an issued one (lowers its amount due); either way the credits "
+           "it bought are voided (`void_reason: refund`)."),
+        "InvoiceCreditNote": obj({
+            "id": ID, "credit_note_number": STRING, "memo": nullable(STRING),
+            "reason": reason, "total": MONEY, "type": note_type, "voided_at": NULL,
+        }, "A credit note as its invoice lists it."),
+        "CustomerBalanceTransaction": obj({
+            "id": ID, "action": enum("manual_adjustment", "credit_note_applied"),
+            "amount": MONEY, "created_at": INSTANT, "credit_note": nullable(tiny),
+            "description": nullable(STRING), "ending_balance": MONEY,
+            "invoice": nullable(tiny), "starting_balance": MONEY,
+            "type": enum("increment", "decrement"),
+        }, "A move of the customer's cash balance (money, not credits)."),
+    }  # fmt: skip
+
+
+def _alert_schema() -> Schema:
+    """Orb's `Alert` as drawdown sends it: a customer's credit-balance alert."""
+    threshold = obj({"value": NUMBER})
+    return obj(
+        {
+            "id": ID,
+            "created_at": INSTANT,
+            "currency": STRING,
+            "customer": ref("CustomerMinified"),
+            "enabled": BOOLEAN,
+            "metric": NULL,
+            "plan": NULL,
+            "subscription": NULL,
+            "thresholds": nullable(array(threshold)),
+            "type": enum(*TYPES),
+            "balance_alert_status": array(obj({"in_alert": BOOLEAN, "threshold_value": NUMBER})),
+            "grouping_keys": NULL,
+            "license_type": NULL,
+            "price_filters": NULL,
+            "threshold_overrides": NULL,
+        },
+        "A customer's credit-balance alert. `thresholds` only on `credit_balance_dropped` "
+        "(null otherwise); `balance_alert_status` is each threshold (0 for depleted and "
+        "recovered alerts) and whether the ledger was at or below it at its last write.",
+    )
 
 
 ENTRY_SCHEMAS = {
@@ -280,6 +363,11 @@ REQUEST_MODELS: Mapping[type[BaseModel], str] = {
     TopUpRequest: "AddCreditTopUpRequestParams",
     MarkPaidRequest: "MarkInvoiceAsPaidRequestParams",
     CreditSettingsUpdate: "UpdateCreditSettingsRequestParams",
+    InvoiceUpdateRequest: "EditInvoiceRequestParams",
+    CreditNoteCreateRequest: "NewCreditNoteRequestParams",
+    BalanceTransactionCreateRequest: "NewCustomerBalanceTransactionRequestParams",
+    AlertCreate: "CreateCustomerAlertRequestParams",
+    AlertUpdate: "UpdateAlertRequestParams",
 }
 # nested models' class names -> component names
 NESTED_NAMES = {
@@ -289,6 +377,8 @@ NESTED_NAMES = {
     "IncrementInvoiceSettings": "CreditLedgerInvoiceSettingsRequestParams",
     "TopUpInvoiceSettings": "TopUpInvoiceSettingsRequestParams",
     "ThresholdIn": "BalanceAlertThresholdRequestParams",
+    "CreditNoteLineItemRequest": "NewCreditNoteLineItemRequestParams",
+    "ThresholdParam": "ThresholdRequestParams",
 }
 
 
@@ -353,6 +443,10 @@ def refinements(settings: Settings) -> dict[str, dict[str, Schema]]:
     decimal = {"type": "string",
                "pattern": f"^0*[0-9]{{1,{integer}}}(\\.[0-9]{{1,{fraction}}}0*)?$",
                "description": f"A decimal string, ≥ 0 and < 10^{integer}."}  # fmt: skip
+    below_one = "0\\.([1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9])"
+    money = {"type": "string", "pattern": f"^([1-9][0-9]{{0,17}}(\\.[0-9]{{1,4}})?|{below_one})$",
+             "description": "Money, > 0: a decimal string with at most the currency's minor "
+                            "unit of decimals (2 for USD)."}  # fmt: skip
     day_or_instant = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}],
                       "description": "A date (midnight in the customer's timezone) or an "
                                      "ISO 8601 date-time (no offset: UTC)."}  # fmt: skip
@@ -417,6 +511,38 @@ def refinements(settings: Settings) -> dict[str, dict[str, Schema]]:
                                          "items": ref("BalanceAlertThresholdRequestParams")}},
         "BalanceAlertThresholdRequestParams": {
             "currency": unit, "value": {"anyOf": [{"type": "number"}, {"type": "string"}]}},
+        "EditInvoiceRequestParams": {
+            "metadata": metadata, "net_terms": {"type": "integer", "minimum": 0},
+            "due_date": day_or_instant, "invoice_date": day_or_instant},
+        "NewCreditNoteRequestParams": {
+            "memo": {"type": "string", "maxLength": settings.description_length_max},
+            "start_date": day, "end_date": day},
+        "NewCreditNoteLineItemRequestParams": {
+            "amount": money, "start_date": day, "end_date": day},
+        "NewCustomerBalanceTransactionRequestParams": {
+            "amount": money,
+            "description": {"type": "string", "maxLength": settings.description_length_max}},
+        "CreateCustomerAlertRequestParams": {
+            "currency": {**unit, "description": "The ledger: an ISO 4217 code (the customer's "
+                         "currency) or a custom pricing unit."},
+            "type": {**enum(*TYPES), "description": "One alert of each type per ledger."},
+            "thresholds": {"type": "array", "maxItems": THRESHOLDS_MAX,
+                           "items": ref("ThresholdRequestParams"),
+                           "description": "Required (≥ 1) for credit_balance_dropped; none "
+                                          "for the other types."}},
+        "UpdateAlertRequestParams": {
+            "thresholds": {"type": "array", "maxItems": THRESHOLDS_MAX,
+                           "items": ref("ThresholdRequestParams"),
+                           "description": "The new thresholds (≥ 1 on a dropped alert, none "
+                                          "on the others)."},
+            "price_filters": {"type": "array", "maxItems": 0,
+                              "description": "Cost alerts only: must be null or empty."},
+            "threshold_overrides": {"type": "array", "maxItems": 0,
+                                    "description": "Cost alerts only: must be null or empty."}},
+        "ThresholdRequestParams": {"value": {
+            "anyOf": [{"type": "number", "minimum": 0}, decimal],
+            "description": "The dropped alert fires when the available balance is at or "
+                           "below it; ≥ 0."}},
     }  # fmt: skip
 
 
@@ -478,6 +604,11 @@ PATH_DESCRIPTIONS = {
     "external_customer_id": "The caller's alias for the customer; any text, `/` included "
                             "(percent-encoded).",
     "block_id": "A credit block id.", "top_up_id": "A top-up id.", "invoice_id": "An invoice id.",
+    "credit_note_id": "A credit note id.",
+    "alert_configuration_id": "An alert id (Orb's `alert_id`).",
+    "plan_id": "A plan id (drawdown has no plans).",
+    "subscription_id": "A subscription id (drawdown has no subscriptions).",
+    **openapi_catalogue.PATH_DESCRIPTIONS,
 }  # fmt: skip
 
 
@@ -533,6 +664,43 @@ def twins(
                   f"{summary} (by external customer id)", sdk=by_external_sdk, **kw),
     ]  # fmt: skip
 
+
+ALERT = "/alerts/{alert_configuration_id}"
+NOT_AVAILABLE = ("Not available: drawdown has no plans or subscriptions, so this always "
+                 "answers 400 feature-not-available and writes nothing.")  # fmt: skip
+ALERT_OPERATIONS = (
+    Operation("post", "/alerts/customer_id/{customer_id}", "create-customer-alert",
+              "Create a credit-balance alert for a customer", "Alert", success=201,
+              response=ref("Alert"), body="CreateCustomerAlertRequestParams",
+              sdk="alerts.create_for_customer"),
+    Operation("post", "/alerts/external_customer_id/{external_customer_id}",
+              "create-customer-alert-external-id",
+              "Create a credit-balance alert for a customer by external customer id", "Alert",
+              success=201, response=ref("Alert"), body="CreateCustomerAlertRequestParams",
+              sdk="alerts.create_for_external_customer"),
+    Operation("post", "/alerts/plan_id/{plan_id}", "create-plan-alert",
+              "Create a plan alert (not available)", "Alert", success=201,
+              response=ref("Alert"), sdk="alerts.create_for_plan", not_found=False,
+              extra={"description": NOT_AVAILABLE}),
+    Operation("post", "/alerts/subscription_id/{subscription_id}", "create-subscription-alert",
+              "Create a subscription alert (not available)", "Alert", success=201,
+              response=ref("Alert"), sdk="alerts.create_for_subscription", not_found=False,
+              extra={"description": NOT_AVAILABLE}),
+    Operation("get", "/alerts", "list-alerts", "List a customer's alerts, newest first", "Alert",
+              response=_page("Alert"), params=("pagination", "alerts"), sdk="alerts.list"),
+    Operation("get", ALERT, "fetch-alert", "Fetch an alert", "Alert", response=ref("Alert"),
+              sdk="alerts.retrieve"),
+    Operation("put", ALERT, "update-alert", "Replace an alert's thresholds", "Alert",
+              response=ref("Alert"), body="UpdateAlertRequestParams", sdk="alerts.update"),
+    Operation("delete", ALERT, "delete-alert", "Delete an alert", "Alert", success=204,
+              sdk="alerts.delete"),
+    Operation("post", ALERT + "/enable", "enable-alert",
+              "Enable an alert (from the customer's next write)", "Alert",
+              response=ref("Alert"), params=("alert_subscription",), sdk="alerts.enable"),
+    Operation("post", ALERT + "/disable", "disable-alert",
+              "Disable an alert (from the customer's next write)", "Alert",
+              response=ref("Alert"), params=("alert_subscription",), sdk="alerts.disable"),
+)  # fmt: skip
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/ping", "ping", "Check the API key", "Availability",
@@ -603,6 +771,10 @@ OPERATIONS: tuple[Operation, ...] = (
               sdk="invoices.list"),
     Operation("get", "/invoices/{invoice_id}", "fetch-invoice", "Fetch an invoice", "Invoice",
               response=ref("Invoice"), params=("fetch_invoice",), sdk="invoices.fetch"),
+    Operation("put", "/invoices/{invoice_id}", "update-invoice",
+              "Update an invoice: metadata; dates, terms and auto-collection of drafts",
+              "Invoice", response=ref("Invoice"), body="EditInvoiceRequestParams",
+              sdk="invoices.update"),
     Operation("post", "/invoices/{invoice_id}/mark_paid", "mark-invoice-as-paid",
               "Mark an invoice as paid", "Invoice", response=ref("Invoice"),
               body="MarkInvoiceAsPaidRequestParams", sdk="invoices.mark_paid"),
@@ -611,6 +783,26 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/invoices/{invoice_id}/issue", "issue-invoice", "Issue a draft invoice",
               "Invoice", response=ref("Invoice"), body="IssueInvoiceRequestParams",
               body_required=False, sdk="invoices.issue"),
+    Operation("post", "/credit_notes", "create-credit-note",
+              "Create a credit note: credit money on an invoice, void the credits it bought",
+              "Credit note", success=201, response=ref("CreditNote"),
+              body="NewCreditNoteRequestParams", sdk="credit_notes.create"),
+    Operation("get", "/credit_notes", "list-credit-notes", "List credit notes", "Credit note",
+              response=_page("CreditNote"), params=("pagination", "created_at", "credit_notes"),
+              sdk="credit_notes.list", not_found=False),
+    Operation("get", "/credit_notes/{credit_note_id}", "fetch-credit-note",
+              "Fetch a credit note", "Credit note", response=ref("CreditNote"),
+              sdk="credit_notes.fetch"),
+    Operation("post", CUSTOMER + "/balance_transactions", "create-customer-balance-transaction",
+              "Create a customer balance transaction (cash, not credits)", "Customer",
+              success=201, response=ref("CustomerBalanceTransaction"),
+              body="NewCustomerBalanceTransactionRequestParams",
+              sdk="customers.balance_transactions.create"),
+    Operation("get", CUSTOMER + "/balance_transactions", "list-balance-transactions",
+              "List a customer's balance transactions", "Customer",
+              response=_page("CustomerBalanceTransaction"),
+              params=("pagination", "operation_time"),
+              sdk="customers.balance_transactions.list"),
     Operation("get", OPENAPI_PATH, "fetch-openapi-document", "This OpenAPI document",
               "Reference", response={"type": "object"}, public=True, not_found=False),
     Operation("get", DOCS_PATH, "fetch-api-docs", "Browsable API reference (HTML)",
@@ -619,6 +811,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/ingest", "ingest", "Ingest events", "Event",
               response=ref("EventIngestResponse"), body="EventIngestRequest",
               sdk="events.ingest", not_found=False),
+    *ALERT_OPERATIONS,
+    *(Operation(**spec) for spec in openapi_catalogue.OPERATIONS),
 )  # fmt: skip
 
 
@@ -659,6 +853,18 @@ def query_groups(settings: Settings) -> dict[str, list[Schema]]:
         ],
         "fetch_invoice": [query("include_zero_quantity_line_items", BOOLEAN,
                                 "Accepted and ignored.")],
+        "credit_notes": [query("customer_id", STRING), query("external_customer_id", STRING)],
+        "operation_time": ranges("operation_time", INSTANT),
+        "alerts": [
+            query("customer_id", STRING), query("external_customer_id", STRING),
+            query("subscription_id", STRING, "drawdown has no subscriptions: matches nothing."),
+            *ranges("created_at", INSTANT),
+        ],
+        "alert_subscription": [query("subscription_id", STRING,
+                                     "Selects a plan alert's copy for one subscription: "
+                                     "drawdown has none, so giving it is a 400 "
+                                     "feature-not-available.")],
+        **openapi_catalogue.query_groups(),
     }  # fmt: skip
 
 
@@ -800,6 +1006,8 @@ def _operation(op: Operation, settings: Settings, groups: Mapping[str, list[Sche
         result["x-sdk-method"] = op.sdk
     else:
         result["description"] = "A drawdown extension (not in Orb's API)."
+    if "description" in op.extra:
+        result["description"] = op.extra["description"]
     return result
 
 
@@ -840,7 +1048,8 @@ def build_document(settings: Settings, operations: Iterable[Operation] = OPERATI
                                                "description": "An API key from "
                                                               "`drawdown keys create`."}},
             "schemas": {**_response_schemas(), **_request_schemas(settings),
-                        **_ingest_schemas(settings)},
+                        **_ingest_schemas(settings), **openapi_catalogue.response_schemas(),
+                        **openapi_catalogue.request_schemas()},
             "responses": error_responses(settings),
         },
     }  # fmt: skip

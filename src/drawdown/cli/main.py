@@ -1,5 +1,5 @@
 """The `drawdown` command line: serve, migrate, keys, admin, expire, backup, export, items,
-prices, usage, ….
+metrics, prices, usage, ….
 
 Every command opens the database through the composition root (`drawdown/app.py`) and goes
 through the same service functions as the HTTP API.
@@ -31,6 +31,7 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(report.app, name="report")
 app.command()(verify.verify)
 app.add_typer(usage.items_app, name="items")
+app.add_typer(usage.metrics_app, name="metrics")
 app.add_typer(usage.prices_app, name="prices")
 app.add_typer(usage.usage_app, name="usage")
 

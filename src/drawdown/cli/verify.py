@@ -37,7 +37,8 @@ def verify(
         True, "--record/--no-record", help="With --anchor: rewrite FILE when all is clean"
     ),
 ) -> None:  # fmt: skip
-    """Recompute every ledger's hash chain and replay its commands; exit 1 on a mismatch."""
+    """Recompute every ledger's hash chain, replay its commands and check cash balances;
+    exit 1 on a mismatch."""
     try:
         earlier = anchors.read(anchor) if anchor and Path(anchor).exists() else None
     except ServiceError as exc:

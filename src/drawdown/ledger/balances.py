@@ -95,6 +95,20 @@ def balance_alerts(
     return AlertStatus(depleted, below), tuple(alerts)
 
 
+def threshold_status(
+    status: AlertStatus, kind: AlertKind, thresholds: Sequence[Decimal]
+) -> tuple[tuple[Decimal, bool], ...]:
+    """Orb's `balance_alert_status` of one alert: (threshold, in alert) pairs.
+
+    A dropped alert lists each of its thresholds, in alert while the ledger is below it;
+    depleted and recovered alerts have the one threshold 0, in alert while the ledger is
+    depleted. Both read "the balance is at or below the value" as of the last evaluation.
+    """
+    if kind == "dropped":
+        return tuple((t, t in status.below) for t in thresholds)
+    return ((_ZERO, status.depleted),)
+
+
 def expiring_blocks(blocks: Iterable[Block], now: datetime, within: timedelta) -> list[Block]:
     """Blocks with credits left that expire after ``now`` and at most ``within`` later."""
     horizon = now + within

@@ -1,7 +1,7 @@
 """Read use cases of the admin console: customer search, the customer page, the session key.
 
 The customer page is one use case: everything it shows (balances, blocks, a ledger page,
-the chart's history, invoices, top-ups, chain heads) comes from one snapshot, after at
+the chart's history, invoices, top-ups, alerts, chain heads) comes from one snapshot, after at
 most one expiry catch-up.
 """
 
@@ -16,7 +16,8 @@ from decimal import Decimal
 from drawdown.ledger.balances import Summary, summarize
 from drawdown.ledger.errors import LedgerError
 from drawdown.ledger.model import Block, LedgerState
-from drawdown.services import write_path
+from drawdown.services import balance_alerts, write_path
+from drawdown.services.balance_alerts import AlertView
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ServiceError
 from drawdown.services.ledger import credit_settings, reads
@@ -65,6 +66,7 @@ class CustomerPage:
     now: datetime
     summaries: list[Summary]  # per ledger: available, scheduled, awaiting payment, total
     settings: CreditSettings
+    alerts: list[AlertView]  # every live balance alert, oldest first
 
 
 def customer_page(
@@ -98,7 +100,8 @@ def customer_page(
                 summarize(LedgerState(c, ledger_store.open_blocks(tx, customer.id, c)), now)
                 for c, _ in heads
             ],
-            settings=credit_settings.settings_of(ctx, customer),
+            settings=credit_settings.settings_of(ctx, tx, customer),
+            alerts=balance_alerts.alerts_of(tx, customer),
         )
 
     return reads.read_caught_up(ctx, CustomerRef(id=customer_id), read)

@@ -13,10 +13,6 @@ For every ledger (customer, currency) it checks, in one read transaction per led
    hashes, and its final balance and blocks (balance, voided, expired, moved out, status,
    expiry) must equal the stored ones.
 
-A change made behind drawdown's back — an UPDATE of an amount, a deleted or reordered
-entry, an altered block balance — fails at least one of these. The result lists every
-mismatch found; the first one is what the command names when it exits non-zero.
-
 4. **The anchor**, when given one (`Head`s recorded by an earlier verify and kept off the
    machine, services/anchors.py): the entry at each anchored sequence number must still
    have the anchored hash. The checks above cannot see a rollback made consistently (the
@@ -25,6 +21,14 @@ mismatch found; the first one is what the command names when it exits non-zero.
    than the anchored one, or whose entry at the anchored seq differs. Deleting a credit
    block rewrites a ledger legitimately (R-DEL-1); a ledger that has more deleted blocks
    than when it was anchored is reported as rewritten, not as a mismatch.
+
+It also checks each customer's cash balance (the customer balance transactions): every
+transaction starts where the previous one ended (from 0), moves the balance by its amount in
+its direction, and the customer's cached balance is the newest one's ending balance.
+
+A change made behind drawdown's back — an UPDATE of an amount, a deleted or reordered
+entry, an altered block balance — fails at least one of these. The result lists every
+mismatch found; the first one is what the command names when it exits non-zero.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from drawdown.ledger.model import Block, Entry
 from drawdown.services.commands_codec import decode_command
 from drawdown.services.context import ServiceContext
 from drawdown.store import anchors as anchor_store
+from drawdown.store import balance_transactions as cash_store
 from drawdown.store import ledger as store
 from drawdown.store.tx import Tx
 
@@ -124,7 +129,42 @@ def verify(
     for key, anchored in sorted((anchor or {}).items()):
         if key not in present and customer_id in (None, key[0]):
             report.mismatches.append(Mismatch(*key, f"the ledger is gone; {_at(anchored)}"))
+    _verify_cash_balances(ctx, customer_id, report)
     return report
+
+
+CASH_BALANCE = "(cash balance)"  # the mismatch's "ledger": the customer's money, not credits
+
+
+def _verify_cash_balances(ctx: ServiceContext, customer_id: str | None, report: Report) -> None:
+    with ctx.db.read() as tx:
+        owners = cash_store.owners(tx, customer_id)
+    for owner in owners:
+        with ctx.db.read() as tx:
+            found = cash_balance_problems(tx, owner)
+        report.mismatches.extend(Mismatch(owner, CASH_BALANCE, what) for what in found)
+
+
+def cash_balance_problems(tx: Tx, customer_id: str) -> list[str]:
+    """What is wrong with one customer's cash-balance chain (the first problem), or nothing."""
+    balance = Decimal(0)
+    for expected_seq, move in enumerate(cash_store.in_order(tx, customer_id), start=1):
+        sign = 1 if move.type == "increment" else -1
+        if move.seq != expected_seq:
+            return [f"transaction numbers jump from {expected_seq - 1} to {move.seq}"]
+        if move.starting_balance != balance:
+            return [f"transaction {move.id} (seq {move.seq}) starts at "
+                    f"{move.starting_balance}, the previous one ended at {balance}"]  # fmt: skip
+        if move.amount <= 0:
+            return [f"transaction {move.id} (seq {move.seq}) moves {move.amount}"]
+        balance += sign * move.amount
+        if move.ending_balance != balance:
+            return [f"transaction {move.id} (seq {move.seq}) ends at {move.ending_balance}, "
+                    f"its {move.type} of {move.amount} ends at {balance}"]  # fmt: skip
+    cached = cash_store.cached_balance(tx, customer_id)
+    if cached != balance:
+        return [f"the customer's balance {cached} is not its newest transaction's {balance}"]
+    return []
 
 
 def verify_ledger(

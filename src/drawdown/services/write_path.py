@@ -212,7 +212,10 @@ def _persist(
     open_now = {b.id for b in outcome.state.blocks.values() if not store.is_closed(b, now)}
     ctx_tx.loaded[currency] = _Loaded(outcome.state, open_now)
     if outcome.entries:
-        ctx_tx.ctx.observer.emit("entries_written", entries=outcome.entries)
+        # Counted once the batch commits: a rolled-back job (or a batch run again job by
+        # job) wrote nothing.
+        entries, observer = outcome.entries, ctx_tx.ctx.observer
+        tx.on_commit(lambda: observer.emit("entries_written", entries=entries))
 
 
 def next_expiry(state: LedgerState, now: datetime) -> datetime | None:
@@ -393,6 +396,13 @@ class _Job(Generic[T]):
         self.ctx, self.work, self.lock = ctx, work, work.lock
         self.replier, self.idempotency = replier, idempotency
         self.now = ctx.now()
+
+    @property
+    def idempotency_key(self) -> tuple[str, str] | None:
+        """What the batch loads for this job's replay check (`store/prefetch.py`)."""
+        if self.replier is None or self.idempotency is None:
+            return None
+        return (self.idempotency.scope, self.idempotency.key)
 
     def run(self, tx: Tx) -> Any:
         if self.replier is not None and self.idempotency is not None:

@@ -11,7 +11,7 @@ text, on PostgreSQL NUMERIC and timestamptz.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -78,6 +78,14 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def _sqlite_texts(values: Sequence[str]) -> str:
+    return json.dumps(list(values))
+
+
+def _pg_texts(values: Sequence[str]) -> list[str]:
+    return list(values)
+
+
 @dataclass(frozen=True)
 class Codec:
     """Encoders (Python → driver) and decoders (driver → Python) for one dialect."""
@@ -90,6 +98,7 @@ class Codec:
     json: Callable[[Any], Any]
     read_json: Callable[[Any], Any]
     boolean: Callable[[bool], Any]
+    texts: Callable[[Sequence[str]], Any]  # a list as one parameter (`sqlfuncs.in_list`)
 
 
 SQLITE = Codec(
@@ -101,6 +110,7 @@ SQLITE = Codec(
     json=_sqlite_json,
     read_json=_sqlite_read_json,
     boolean=int,
+    texts=_sqlite_texts,
 )
 
 POSTGRES = Codec(
@@ -112,6 +122,7 @@ POSTGRES = Codec(
     json=Jsonb,
     read_json=_identity,
     boolean=bool,
+    texts=_pg_texts,
 )
 
 

@@ -1,20 +1,29 @@
-"""Group commit: one writer thread per process applies queued write jobs in batches.
+"""Group commit: one writer per process applies queued write jobs in batches.
 
 Every write of the process goes through `Committer.submit`. The writer takes the first
-waiting job and everything queued behind it (up to `batch_max`), opens one transaction
-(`BEGIN IMMEDIATE` on SQLite), runs each job in its own savepoint, commits once and only
-then answers each job. So a batch costs one fsync (SQLite `synchronous=FULL`) or one WAL
-flush (PostgreSQL `synchronous_commit=on`), a refused job never undoes its neighbours, and
-an answer is never sent for a write that is not durable.
+waiting job and everything queued behind it (up to `batch_max`) and runs them as one
+batch in one transaction (`BEGIN IMMEDIATE` on SQLite), commits once and only then answers
+each job. So a batch costs one fsync (SQLite `synchronous=FULL`) or one WAL flush
+(PostgreSQL `synchronous_commit=on`), and an answer is never sent for a write that is not
+durable.
+
+A batch is decided in memory and written in bulk (issue 20): `prefetch` first loads what
+all its jobs need, one query per table (customers and heads, locked in id order on
+PostgreSQL; their open blocks; the batch's idempotency records); the jobs then run one
+after another against that state, each seeing what the previous ones did, and their rows
+wait in the transaction's buffer (`store/tx.py`) until they are written together, one
+multi-row statement per table. A job that fails drops only its own rows, so a refused job
+never undoes its neighbours. If the database refuses the bulk write itself, the batch is
+rolled back and run again job by job, each job in its own savepoint (the fallback), so
+one bad job still fails alone.
 
 Under light load a batch is one job and nothing waits; under load, jobs queue while the
 previous batch commits, so batches grow exactly when they pay (TigerBeetle's batching).
 
-Concurrency: inside one process there is one writer, so no thread ever waits in SQLite's
-busy handler. Several processes on one SQLite file take a file lock (`flock`) around each
-batch, which wakes the next writer as soon as the lock is free. On PostgreSQL each batch
-first locks the customers its jobs name, in id order, in one statement: batches of
-different processes then never deadlock on customer rows.
+Concurrency: SQLite batches run on the event loop's thread (loop mode, `attach_loop`);
+PostgreSQL batches run on writer threads ("lanes"), a customer's jobs always on the same
+one. Several processes on one SQLite file take a file lock (`flock`) around each batch,
+which wakes the next writer as soon as the lock is free.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from drawdown.store.tx import Tx
+from drawdown.store.tx import BulkWriteRefused, Tx
 
 log = logging.getLogger("drawdown.committer")
 
@@ -44,10 +53,14 @@ T_co = TypeVar("T_co", covariant=True)
 
 
 class Job(Protocol[T_co]):
-    """One unit of work; `lock` names the customer it writes (id), if any."""
+    """One unit of work; `lock` names the customer it writes (id), if any, and
+    `idempotency_key` the (scope, key) whose stored response it looks up, if any."""
 
     @property
     def lock(self) -> LockKey | None: ...
+
+    @property
+    def idempotency_key(self) -> tuple[str, str] | None: ...
 
     def run(self, tx: Tx) -> T_co:
         """Do the work; raising rolls back everything this job wrote."""
@@ -66,7 +79,8 @@ class LockKey:
     external_id: str | None = None
 
 
-Prelock = Callable[[Tx, Sequence[LockKey]], None]
+# Loads (bulk `Tx`) or only locks (job by job) what a batch's jobs name: `store/prefetch.py`.
+Prefetch = Callable[[Tx, Sequence[LockKey], Sequence[tuple[str, str]]], None]
 
 
 @dataclass
@@ -86,14 +100,14 @@ class Committer:
         engine: Engine,
         *,
         batch_max: int = 64,
-        prelock: Prelock | None = None,
+        prefetch: Prefetch | None = None,
         lock_path: str | None = None,
         on_batch: Callable[[int], None] | None = None,
         lanes: int = 1,
     ) -> None:
         self._engine = engine
         self._batch_max = max(1, batch_max)
-        self._prelock = prelock
+        self._prefetch = prefetch
         self._lock_path = lock_path
         self._on_batch = on_batch
         # Thread mode runs `lanes` writers, each with its own connection and transaction; a
@@ -169,8 +183,9 @@ class Committer:
                 try:
                     if self._lock_path is not None:
                         await loop.run_in_executor(self._io, self._lock_file)
-                    transaction, outcomes = self._open_and_run(self._lanes[0], batch)
+                    transaction, tx, outcomes = self._open_and_run(self._lanes[0], batch)
                     await loop.run_in_executor(self._io, transaction.commit)
+                    tx.committed()
                 except Exception as error:
                     self._failed(self._lanes[0], batch, error)
                     outcomes = None
@@ -204,8 +219,9 @@ class Committer:
         """Thread mode: lock, run, commit and answer one batch."""
         try:
             self._lock_file()
-            transaction, outcomes = self._open_and_run(lane, batch)
+            transaction, tx, outcomes = self._open_and_run(lane, batch)
             transaction.commit()
+            tx.committed()
         except Exception as error:  # BEGIN, the prelock or COMMIT failed: nothing is durable
             self._failed(lane, batch, error)
             return
@@ -219,17 +235,37 @@ class Committer:
 
     def _open_and_run(
         self, lane: _Lane, batch: list[_Queued[Any]]
-    ) -> tuple[Any, list[tuple[bool, Any]]]:
+    ) -> tuple[Any, Tx, list[tuple[bool, Any]]]:
+        """Run the batch in bulk; if the database refuses its bulk write, roll it back and
+        run it again job by job (each job in its own savepoint)."""
         conn = lane.connection(self._engine)
         transaction = conn.begin()
-        tx = Tx(conn)
-        if self._prelock is not None and tx.postgres:
-            keys = [q.job.lock for q in batch if q.job.lock is not None]
-            if keys:
-                self._prelock(tx, keys)
-        outcomes = [_run_job(tx, queued.job) for queued in batch]
+        bulk = Tx(conn, bulk=True)
+        try:
+            tx, outcomes = self._run_batch_in(bulk, batch)
+            if tx.poisoned is None:
+                return transaction, tx, outcomes
+            log.info("bulk write refused (%s); running the batch job by job", tx.poisoned)
+        except BulkWriteRefused as refused:
+            log.info("bulk write refused (%s); running the batch job by job", refused)
+        bulk.abort_pipeline()
+        transaction.rollback()
+        transaction = conn.begin()
+        tx, outcomes = self._run_batch_in(Tx(conn), batch)
+        return transaction, tx, outcomes
+
+    def _run_batch_in(self, tx: Tx, batch: list[_Queued[Any]]) -> tuple[Tx, list[tuple[bool, Any]]]:
+        if self._prefetch is not None:
+            locks = [q.job.lock for q in batch if q.job.lock is not None]
+            keys = [k for q in batch if (k := getattr(q.job, "idempotency_key", None))]
+            self._prefetch(tx, locks, keys)
+        outcomes = []
+        for queued in batch:
+            outcomes.append(_run_job(tx, queued.job))
+            if tx.poisoned is not None:
+                return tx, outcomes
         tx.flush()
-        return transaction, outcomes
+        return tx, outcomes
 
     def _failed(self, lane: _Lane, batch: list[_Queued[Any]], error: Exception) -> None:
         log.warning("write batch of %d failed: %s", len(batch), error)
@@ -321,23 +357,27 @@ class _Lane:
 
 
 def run_nested(tx: Tx, job: Job[Any]) -> tuple[bool, Any]:
-    """Run a job inside another job's transaction, in a savepoint of its own, exactly as the
-    writer runs a queued job (for work that must commit together: `write_path.together`)."""
+    """Run a job inside another job's transaction, undoable alone, exactly as the writer
+    runs a queued job (for work that must commit together: `write_path.together`)."""
     return _run_job(tx, job)
 
 
 def _run_job(tx: Tx, job: Job[Any]) -> tuple[bool, Any]:
-    """Run one job in its own savepoint: (True, result) or (False, exception)."""
-    tx.savepoint("dd_job")
+    """Run one job so that it can be undone alone: (True, result) or (False, exception).
+
+    A job that raised is undone, then asked to `recover` (which may write an answer, e.g.
+    the error stored for its idempotency key), itself undone if it raises too.
+    """
+    tx.begin_job()
     try:
         result = job.run(tx)
     except Exception as error:
-        tx.rollback_to("dd_job")
+        tx.abandon_job()
+        tx.begin_job()
         try:
             result = job.recover(tx, error)
         except Exception as final:
-            tx.rollback_to("dd_job")
-            tx.release("dd_job")
+            tx.abandon_job()
             return False, final
-    tx.release("dd_job")
+    tx.end_job()
     return True, result

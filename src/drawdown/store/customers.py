@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, delete, exists, or_, select, update
 from drawdown.store.prepared import Prepared
 from drawdown.store.records import Customer, LedgerHead
 from drawdown.store.schema import customer_external_ids, customers, ledgers
-from drawdown.store.sqlfuncs import before, compare
+from drawdown.store.sqlfuncs import before, compare, in_list
 from drawdown.store.tx import Tx
 
 _live = customers.c.deleted_at.is_(None)
@@ -33,7 +33,7 @@ def customer_of(row: Mapping[str, Any]) -> Customer:
     values = {name: row[name] for name in _CUSTOMER_FIELDS}
     values["additional_emails"] = tuple(values["additional_emails"] or ())
     values["metadata"] = dict(values["metadata"] or {})
-    values["balance_alert_thresholds"] = tuple(values["balance_alert_thresholds"] or ())
+    values["balance_alerts"] = bool(values["balance_alerts"])
     return Customer(**values)
 
 
@@ -72,7 +72,15 @@ _WITH_HEADS_BY_EXTERNAL_ID_READ = Prepared(lambda: _with_heads(_by_external_id(b
 def with_heads(
     tx: Tx, *, customer_id: str | None, external_id: str | None, lock: bool
 ) -> tuple[Customer, dict[str, LedgerHead]] | None:
-    """The live customer (row-locked on PostgreSQL when `lock`) and its ledger heads."""
+    """The live customer (row-locked on PostgreSQL when `lock`) and its ledger heads.
+
+    In a committer batch, from the batch's cache when it has them (the batch locked every
+    customer its jobs name when it loaded them, `store/prefetch.py`)."""
+    cache = tx.batch
+    if cache is not None:
+        cached = cache.customer(customer_id, external_id)
+        if cached is not None:
+            return cached
     if customer_id is not None:
         statement = _WITH_HEADS_BY_ID if lock else _WITH_HEADS_BY_ID_READ
         rows = tx.rows(statement, {"ref": customer_id})
@@ -87,7 +95,59 @@ def with_heads(
         head = _head_from_tuple(tx, row[len(_CUSTOMER_FIELDS) :])
         if head is not None:
             heads[head.currency] = head
+    if cache is not None and lock:
+        cache.put_customer(customer, heads)
     return customer, heads
+
+
+def _batch_with_heads(dialect: str) -> Any:
+    by_alias = select(_aliases.customer_id).where(
+        in_list(_aliases.external_customer_id, "external_ids", dialect)
+    )
+    where = or_(in_list(customers.c.id, "ids", dialect), customers.c.id.in_(by_alias))
+    return _with_heads(where).order_by(None).order_by(customers.c.id, ledgers.c.currency)
+
+
+def _batch_lock(dialect: str) -> Any:
+    by_alias = select(_aliases.customer_id).where(
+        in_list(_aliases.external_customer_id, "external_ids", dialect)
+    )
+    where = or_(in_list(customers.c.id, "ids", dialect), customers.c.id.in_(by_alias))
+    return select(customers.c.id).where(where).order_by(customers.c.id)
+
+
+_BATCH_WITH_HEADS = Prepared(_batch_with_heads, per_dialect=True)
+_BATCH_LOCK = Prepared(_batch_lock, per_dialect=True, postgres_suffix=" FOR UPDATE")
+
+
+def lock_batch(tx: Tx, customer_ids: Sequence[str], external_ids: Sequence[str]) -> dict[str, Any]:
+    """Lock the customers a batch names in id order, in one statement (PostgreSQL; SQLite's
+    writer holds the database lock anyway); returns the statement's parameters."""
+    params = {"ids": tx.codec.texts(sorted(set(customer_ids))),
+              "external_ids": tx.codec.texts(sorted(set(external_ids)))}  # fmt: skip
+    if tx.postgres:
+        tx.rows(_BATCH_LOCK, params)
+    return params
+
+
+def lock_with_heads(
+    tx: Tx, customer_ids: Sequence[str], external_ids: Sequence[str]
+) -> list[tuple[Customer, dict[str, LedgerHead]]]:
+    """The live customers a batch names (by id or external id) with their heads.
+
+    On PostgreSQL their rows are locked first, in id order, in one statement (batches of
+    different processes then never deadlock on customer rows), and read by a second one:
+    a statement that waited for a lock sees the rows it joins as they were when it began,
+    so heads read with the lock could miss a ledger another batch just created."""
+    params = lock_batch(tx, customer_ids, external_ids)
+    found: list[tuple[Customer, dict[str, LedgerHead]]] = []
+    for row in tx.rows(_BATCH_WITH_HEADS, params):
+        if not found or found[-1][0].id != row[0]:
+            found.append((_customer_from_tuple(tx, row), {}))
+        head = _head_from_tuple(tx, row[len(_CUSTOMER_FIELDS) :])
+        if head is not None:
+            found[-1][1][head.currency] = head
+    return found
 
 
 def _customer_from_tuple(tx: Tx, row: Sequence[Any]) -> Customer:
@@ -95,7 +155,8 @@ def _customer_from_tuple(tx: Tx, row: Sequence[Any]) -> Customer:
     c = tx.codec
     (customer_id, external_id, name, email, additional, currency, timezone, metadata,
      auto_collection, auto_issuance, email_delivery, provider, provider_id, billing, shipping,
-     tax_id, created_at, overdraft, thresholds) = row[: len(_CUSTOMER_FIELDS)]  # fmt: skip
+     tax_id, created_at, overdraft, has_alerts,
+     cash_balance) = row[: len(_CUSTOMER_FIELDS)]  # fmt: skip
     return Customer(
         id=customer_id,
         external_customer_id=external_id,
@@ -115,7 +176,8 @@ def _customer_from_tuple(tx: Tx, row: Sequence[Any]) -> Customer:
         tax_id=c.read_json(tax_id),
         created_at=c.read_instant(created_at),  # type: ignore[arg-type]
         overdraft=overdraft,
-        balance_alert_thresholds=tuple(c.read_json(thresholds) or ()),
+        balance_alerts=bool(has_alerts),
+        cash_balance=c.read_decimal(cash_balance),  # type: ignore[arg-type]
     )
 
 
@@ -133,28 +195,6 @@ def _head_from_tuple(tx: Tx, row: Sequence[Any]) -> LedgerHead | None:
         next_expiry_at=codec.read_instant(next_expiry),
         top_up_id=top_up,
         chain_head=chain,
-    )
-
-
-# --- group-commit prelock -----------------------------------------------------------------
-
-
-def lock_batch(tx: Tx, keys: Sequence[Any]) -> None:
-    """Lock every customer a batch names, in id order, in one statement (no deadlocks)."""
-    ids = sorted({k.customer_id for k in keys if k.customer_id is not None})
-    external = sorted({k.external_id for k in keys if k.external_id is not None})
-    query = (
-        select(customers.c.id)
-        .where(or_(customers.c.id.in_(ids), _by_external_id_in(external)))
-        .order_by(customers.c.id)
-        .with_for_update(of=customers)
-    )
-    tx.execute(query).all()
-
-
-def _by_external_id_in(external_ids: Sequence[str]) -> Any:
-    return customers.c.id.in_(
-        select(_aliases.customer_id).where(_aliases.external_customer_id.in_(list(external_ids)))
     )
 
 

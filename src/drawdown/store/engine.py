@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from drawdown.store.committer import Committer
-from drawdown.store.customers import lock_batch
+from drawdown.store.prefetch import prefetch
 from drawdown.store.sqlfuncs import register_sqlite_functions
 from drawdown.store.tx import Tx
 
@@ -156,7 +156,7 @@ def make_committer(engine: Engine, config: StoreConfig, on_batch: Any = None) ->
     return Committer(
         engine,
         batch_max=config.commit_batch_max,
-        prelock=lock_batch,
+        prefetch=prefetch,
         lock_path=sqlite_lock_path(engine),
         on_batch=on_batch,
         lanes=config.postgres_write_lanes if engine.dialect.name == "postgresql" else 1,

@@ -28,10 +28,12 @@ from sqlalchemy import (
 
 from drawdown.ledger.amounts import format_decimal
 from drawdown.ledger.model import Block, Entry, Filter, LedgerState
+from drawdown.store import ranks
+from drawdown.store.cache import BatchCache
 from drawdown.store.prepared import Prepared
 from drawdown.store.records import LedgerHead
 from drawdown.store.schema import credit_blocks, customers, ledger_commands, ledger_entries, ledgers
-from drawdown.store.sqlfuncs import before, compare
+from drawdown.store.sqlfuncs import before, compare, in_list
 from drawdown.store.tx import Tx
 
 _cb, _le, _lg = credit_blocks.c, ledger_entries.c, ledgers.c
@@ -220,7 +222,7 @@ _ANY_BLOCK_BY_ID = Prepared(
         _cb.customer_id == bindparam("customer_id"), _cb.id == bindparam("id")
     )
 )
-_INSERT_HEAD = Prepared(lambda: insert(ledgers))
+_INSERT_HEAD = Prepared(lambda: insert(ledgers), bulk_rank=ranks.LEDGER_INSERT)
 _UPDATE_HEAD = Prepared(
     lambda: (
         update(ledgers)
@@ -235,9 +237,10 @@ _UPDATE_HEAD = Prepared(
             next_expiry_at=bindparam("next_expiry_at"),
             chain_head=bindparam("chain_head"),
         )
-    )
+    ),
+    bulk_rank=ranks.LEDGER_UPDATE,
 )
-_INSERT_BLOCK = Prepared(lambda: insert(credit_blocks))
+_INSERT_BLOCK = Prepared(lambda: insert(credit_blocks), bulk_rank=ranks.BLOCK_INSERT)
 _UPDATE_BLOCK = Prepared(
     lambda: (
         update(credit_blocks)
@@ -250,10 +253,11 @@ _UPDATE_BLOCK = Prepared(
             status=bindparam("status"),
             closed=bindparam("closed"),
         )
-    )
+    ),
+    bulk_rank=ranks.BLOCK_UPDATE,
 )
-_INSERT_ENTRY = Prepared(lambda: insert(ledger_entries))
-_INSERT_COMMAND = Prepared(lambda: insert(ledger_commands))
+_INSERT_ENTRY = Prepared(lambda: insert(ledger_entries), bulk_rank=ranks.ENTRY_INSERT)
+_INSERT_COMMAND = Prepared(lambda: insert(ledger_commands), bulk_rank=ranks.COMMAND_INSERT)
 
 
 def create_head(tx: Tx, customer_id: str, currency: str, chain_head: str) -> LedgerHead:
@@ -262,14 +266,48 @@ def create_head(tx: Tx, customer_id: str, currency: str, chain_head: str) -> Led
               "balance": tx.codec.decimal(Decimal(0)), "last_entry_at": None, "last_position": 0,
               "next_expiry_at": None, "top_up_id": None, "chain_head": chain_head}  # fmt: skip
     tx.write(_INSERT_HEAD, params)
-    return LedgerHead(currency, 0, Decimal(0), None, 0, None, None, chain_head)
+    head = LedgerHead(currency, 0, Decimal(0), None, 0, None, None, chain_head)
+    if tx.batch is not None:
+        tx.batch.put_head(customer_id, head)
+        tx.batch.blocks[(customer_id, currency)] = {}
+    return head
 
 
 def open_blocks(tx: Tx, customer_id: str, currency: str) -> dict[str, Block]:
     """Every block of the ledger that is not closed: all a command can touch unless it
-    names a closed block by id (see `block_by_id`)."""
+    names a closed block by id (see `block_by_id`). In a batch, from its cache."""
+    cached = tx.batch.blocks.get((customer_id, currency)) if tx.batch is not None else None
+    if cached is not None:
+        return dict(cached)
     rows = tx.rows(_OPEN_BLOCKS, {"customer_id": customer_id, "currency": currency})
-    return {row[0]: block_of(tx, row) for row in rows}
+    blocks = {row[0]: block_of(tx, row) for row in rows}
+    if tx.batch is not None:
+        tx.batch.blocks[(customer_id, currency)] = dict(blocks)
+    return blocks
+
+
+_BATCH_OPEN_BLOCKS = Prepared(
+    lambda dialect: select(_cb.customer_id, *_BLOCK_SELECT).where(
+        in_list(_cb.customer_id, "customer_ids", dialect), _cb.closed.is_(False), _live_block
+    ),
+    per_dialect=True,
+)
+
+
+def load_open_blocks(tx: Tx, heads: Mapping[str, Iterable[str]]) -> None:
+    """Load the open blocks of every ledger named (customer id -> currencies) into the
+    batch's cache, in one query."""
+    assert tx.batch is not None
+    if not heads:
+        return
+    loaded = tx.batch.blocks
+    for customer_id, currencies in heads.items():
+        for currency in currencies:
+            loaded[(customer_id, currency)] = {}
+    rows = tx.rows(_BATCH_OPEN_BLOCKS, {"customer_ids": tx.codec.texts(sorted(heads))})
+    for row in rows:
+        block = block_of(tx, row[1:])
+        loaded.setdefault((row[0], block.currency), {})[block.id] = block
 
 
 def block_by_id(
@@ -292,6 +330,12 @@ def persist(
     now: datetime,
 ) -> None:
     """Write what the core decided: new blocks, changed blocks, new entries, the head."""
+    if tx.batch is not None:
+        written = LedgerHead(
+            state.currency, state.last_seq, state.balance, state.last_entry_at,
+            head.last_position, head.next_expiry_at, head.top_up_id, state.chain_head,
+        )  # fmt: skip
+        _remember(tx.batch, customer_id, [*new_blocks, *changed_blocks], written, now)
     tx.write_many(_INSERT_BLOCK, [_block_values(tx, customer_id, b, now) for b in new_blocks])
     tx.write_many(_UPDATE_BLOCK, [_block_changes(tx, customer_id, b, now) for b in changed_blocks])
     tx.write_many(_INSERT_ENTRY, [_entry_values(tx, customer_id, e) for e in entries])
@@ -309,6 +353,22 @@ def persist(
             "chain_head": state.chain_head,
         },
     )
+
+
+def _remember(
+    cache: BatchCache, customer_id: str, blocks: Sequence[Block], head: LedgerHead,
+    now: datetime,
+) -> None:  # fmt: skip
+    """Keep the batch's cache equal to what `persist` writes: open blocks and the head."""
+    cache.put_head(customer_id, head)
+    open_blocks = cache.blocks.get((customer_id, head.currency))
+    if open_blocks is None:
+        return
+    for block in blocks:
+        if is_closed(block, now):
+            open_blocks.pop(block.id, None)
+        else:
+            open_blocks[block.id] = block
 
 
 def append_command(

@@ -25,6 +25,10 @@ class Prepared:
     `build` takes no argument, or (with `per_dialect=True`) the dialect name, for the few
     statements whose shape differs between SQLite and PostgreSQL. `sqlite_rewrite` edits
     the SQLite text (for `INDEXED BY`, which SQLAlchemy does not render).
+
+    A write with a `bulk_rank` may wait in a bulk `Tx`'s buffer and be sent with the rest of
+    its batch (`store/tx.py`); buffered writes go out in rank order, so a rank must come
+    after the ranks of every table its rows refer to (`store/ranks.py` lists them).
     """
 
     def __init__(
@@ -34,8 +38,10 @@ class Prepared:
         postgres_suffix: str = "",
         per_dialect: bool = False,
         sqlite_rewrite: Callable[[str], str] | None = None,
+        bulk_rank: int | None = None,
     ) -> None:
         self._build = build
+        self.bulk_rank = bulk_rank
         self._postgres_suffix = postgres_suffix
         self._sqlite_rewrite = sqlite_rewrite
         self._per_dialect = per_dialect

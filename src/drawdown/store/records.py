@@ -34,8 +34,23 @@ class Customer:
     tax_id: Mapping[str, Any] | None
     created_at: datetime
     overdraft: str | None = None
-    # `customer.credit_balance_dropped` thresholds: ({"currency", "value"}, ...).
-    balance_alert_thresholds: tuple[Mapping[str, str], ...] = ()
+    # Whether any balance alert is configured (then writes read the customer's alerts).
+    balance_alerts: bool = False
+    # The cash balance (Orb's customer balance), in the customer's currency; not credits.
+    cash_balance: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class BalanceAlert:
+    """One of Orb's customer alerts: a balance event of `type` for the `currency` ledger."""
+
+    customer_id: str
+    id: str
+    type: str  # credit_balance_depleted | credit_balance_dropped | credit_balance_recovered
+    currency: str
+    enabled: bool
+    thresholds: tuple[Decimal, ...]  # ascending; only credit_balance_dropped has any
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,65 @@ class Invoice:
     price_id: str
     payment_external_id: str | None
     payment_notes: str | None
+    metadata: Mapping[str, str]
+    issued_at: datetime | None
+    net_terms: int | None
+    credited: Decimal  # the sum of its credit notes' totals
+    # Read with the invoice when `credited` is not zero (the store attaches them).
+    credit_notes: tuple[CreditNote, ...] = ()
+    balance_transactions: tuple[BalanceTransaction, ...] = ()
+
+    @property
+    def adjusted(self) -> Decimal:
+        """What `adjustment` credit notes took off the amount due (refunds take nothing)."""
+        return sum((n.total for n in self.credit_notes if n.type == "adjustment"), Decimal(0))
+
+
+@dataclass(frozen=True)
+class CreditNoteLine:
+    id: str
+    invoice_line_item_id: str
+    item_id: str
+    name: str
+    amount: Decimal
+    quantity: Decimal  # credits the credit note's voids took back for this line
+    start_at: datetime
+    end_at: datetime
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    customer_id: str
+    id: str
+    credit_note_number: str
+    invoice_id: str
+    type: str  # refund (a paid invoice) or adjustment (an issued one)
+    reason: str
+    memo: str | None
+    currency: str
+    total: Decimal
+    created_at: datetime
+    voided_at: datetime | None
+    line_items: tuple[CreditNoteLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class BalanceTransaction:
+    """One move of a customer's cash balance (Orb's customer balance transaction)."""
+
+    customer_id: str
+    id: str
+    seq: int
+    action: str
+    type: str  # increment or decrement
+    currency: str
+    amount: Decimal
+    starting_balance: Decimal
+    ending_balance: Decimal
+    description: str | None
+    invoice_id: str | None
+    credit_note_id: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)

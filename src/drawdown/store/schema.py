@@ -76,9 +76,13 @@ customers = Table(
     Column("deleted_at", UTCDateTime),
     # Per-customer overdraft policy ("allow" / "refuse"); null follows the server setting.
     Column("overdraft", String(16)),
-    # Per-customer `customer.credit_balance_dropped` thresholds: [{"currency", "value"}].
-    # Read with the customer on every write, so a write without thresholds reads nothing more.
-    Column("balance_alert_thresholds", JSONDocument),
+    # Whether the customer has any balance alert (a live row of `alerts`). Read with the
+    # customer on every write, so a write for a customer without alerts reads nothing more.
+    Column("balance_alerts", Boolean, nullable=False, server_default=text("false")),
+    # The cash balance (Orb's customer balance, not credits): the ending balance of the
+    # customer's newest `customer_balance_transactions` row, kept here so every rendering
+    # of a customer has it without reading the transactions.
+    Column("cash_balance", ExactDecimal, nullable=False, server_default=text("'0'")),
     Index("ix_customers_created", "created_at", "id"),
 )
 
@@ -235,6 +239,12 @@ invoices = Table(
     Column("payment_external_id", String(255)),
     Column("payment_notes", Text),
     Column("deleted_at", UTCDateTime),
+    Column("metadata", JSONDocument, nullable=False, server_default=text("'{}'")),
+    # When it became `issued` (null while a draft); the terms its due date follows (null:
+    # a custom due date); the sum of its credit notes' totals (non-zero: notes to read).
+    Column("issued_at", UTCDateTime),
+    Column("net_terms", Integer),
+    Column("credited", ExactDecimal, nullable=False, server_default=text("'0'")),
     PrimaryKeyConstraint("customer_id", "id"),
     # Numbers come from one sequence (PostgreSQL) or counter (SQLite), so they are unique
     # account-wide; the constraint is per customer so a sharded table can keep it.
@@ -244,6 +254,8 @@ invoices = Table(
     Index("ix_invoices_listing", "invoice_date", "created_at"),
     Index("ix_invoices_id", "id"),
     Index("ix_invoices_block", "customer_id", "block_id"),
+    # Credit notes name the invoice by its line item (ids are random, unique without it).
+    Index("ix_invoices_line_item", "line_item_id"),
 )
 
 top_ups = Table(
@@ -403,8 +415,9 @@ webhook_attempts = Table(
     Index("ix_webhook_attempts_endpoint", "endpoint_id", "attempted_at"),
 )
 
-# The alert state of each ledger (Orb's `balance_alert_status`): whether it is depleted and
-# which dropped thresholds it is below, so each event fires once per crossing.
+# The alert state of each ledger (Orb's `balance_alert_status`), shared by the ledger's
+# alerts: whether it is depleted and which dropped thresholds it is below, so each event
+# fires once per crossing. Kept while the ledger has alerts, enabled or not.
 balance_alert_status = Table(
     "balance_alert_status",
     metadata,
@@ -414,6 +427,41 @@ balance_alert_status = Table(
     Column("below", JSONDocument, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("customer_id", "currency"),
+)
+
+# Orb's customer alerts: one live configuration per (customer, type, ledger). Its events
+# fire only while it is enabled; `thresholds` (decimal strings, ascending) only for
+# `credit_balance_dropped`. Deleting one sets `deleted_at` (kept for the record, as Orb does).
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("currency", String(64), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("thresholds", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+    PrimaryKeyConstraint("customer_id", "id"),
+    ForeignKeyConstraint(["customer_id"], ["customers.id"]),
+    CheckConstraint(
+        "type IN ('credit_balance_depleted', 'credit_balance_dropped', 'credit_balance_recovered')",
+        name="type_known",
+    ),
+    # At most one live alert of a type per ledger (Orb's rule), checked in Python too.
+    Index(
+        "ix_alerts_live_kind",
+        "customer_id",
+        "type",
+        "currency",
+        unique=True,
+        sqlite_where=text("deleted_at IS NULL"),
+        postgresql_where=text("deleted_at IS NULL"),
+    ),
+    # A customer's alerts newest first (list), and lookups by alert id alone.
+    Index("ix_alerts_listing", "customer_id", "created_at", "id"),
+    Index("ix_alerts_id", "id"),
 )
 
 # Blocks already announced by `customer.credits_expiring` (one event per block).
@@ -429,14 +477,43 @@ expiry_notices = Table(
 
 # --- usage: the price catalogue and accepted events ----------------------------------------
 
-# The price catalogue: items (what block filters name) and versioned prices. Global, small,
-# read whole by every deduction; a price version is never changed, only superseded.
+# The price catalogue: items (what block filters name), billable metrics and versioned
+# prices (Orb's resources). Global, small, read whole by every deduction; a price version's
+# pricing is never changed, only superseded (its `effective_until` set) or ended by its
+# item's archiving.
 usage_items = Table(
     "usage_items",
     metadata,
     Column("id", String(255), primary_key=True),
     Column("name", String(255), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("metadata", JSONDocument, nullable=False),
+    Column("external_connections", JSONDocument, nullable=False),
+    Column("archived_at", UTCDateTime),
+    Index("ix_usage_items_created", "created_at", "id"),
+)
+
+# Orb's billable metrics in the SQL subset drawdown prices (ledger/metric_sql.py): `sql` as
+# given, and what it means (event name, `count`/`sum:PROPERTY`, property filters as
+# canonical JSON text). A metric's definition never changes; name, description and
+# metadata may.
+usage_metrics = Table(
+    "usage_metrics",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("item_id", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("sql", Text, nullable=False),
+    Column("event_name", String(255), nullable=False),
+    Column("metric", String(300), nullable=False),
+    Column("filters", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("metadata", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(["item_id"], ["usage_items.id"]),
+    CheckConstraint("status IN ('active', 'archived')", name="status"),
+    Index("ix_usage_metrics_created", "created_at", "id"),
 )
 
 usage_prices = Table(
@@ -446,13 +523,27 @@ usage_prices = Table(
     Column("item_id", String(255), nullable=False),
     Column("event_name", String(255), nullable=False),
     Column("currency", String(64), nullable=False),
-    # `count` or `sum:PROPERTY` (ledger/usage.py parses it).
+    # `count` or `sum:PROPERTY` (ledger/usage.py parses it), and the metric's property
+    # filters as canonical JSON text (ledger/usage.filters_text): copied from the billable
+    # metric, which never changes, so a version prices from its own row.
     Column("metric", String(300), nullable=False),
     Column("credits_per_unit", ExactDecimal, nullable=False),
     Column("effective_from", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("filters", Text, nullable=False),
+    Column("effective_until", UTCDateTime),
+    Column("billable_metric_id", String(ID)),
+    Column("replaces_price_id", String(ID)),
+    Column("name", String(255), nullable=False),
+    Column("cadence", String(16), nullable=False),
+    Column("cycle_duration", Integer, nullable=False),
+    Column("cycle_unit", String(8), nullable=False),
+    Column("external_price_id", String(255), unique=True),
+    Column("metadata", JSONDocument, nullable=False),
     ForeignKeyConstraint(["item_id"], ["usage_items.id"]),
+    ForeignKeyConstraint(["billable_metric_id"], ["usage_metrics.id"]),
     Index("ix_usage_prices_event", "event_name", "item_id", "effective_from"),
+    Index("ix_usage_prices_created", "created_at", "id"),
 )
 
 # Accepted usage events, kept (and deduplicated by idempotency key) for good. An event is
@@ -476,6 +567,8 @@ usage_events = Table(
     Index("ix_usage_events_due", "deduction_id", "timestamp", "customer_id"),
     # One customer's due events (a deduction) and undeducted ones (the console).
     Index("ix_usage_events_customer", "customer_id", "deduction_id", "timestamp"),
+    # One customer's events of a timeframe, deducted or not (costs, price evaluation).
+    Index("ix_usage_events_time", "customer_id", "timestamp", "idempotency_key"),
 )
 
 # What deductions of a (customer, ledger, item) could not yet take: the exact priced total
@@ -489,4 +582,88 @@ usage_carry = Table(
     Column("carried", ExactDecimal, nullable=False),  # up to 24 fraction digits, exact
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("customer_id", "currency", "item_id"),
+)
+
+# --- credit notes and the customer's cash balance --------------------------------------------
+
+# A credit note credits money on an issued or paid invoice (an `adjustment` or a `refund`);
+# the credits it takes back are `void` entries of the purchase's blocks. Never changed after
+# it is written (drawdown has no way to void a credit note), so `voided_at` stays null.
+credit_notes = Table(
+    "credit_notes",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("credit_note_number", String(32), nullable=False),
+    Column("invoice_id", String(ID), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("memo", Text),
+    Column("currency", String(8), nullable=False),
+    Column("total", ExactDecimal, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("voided_at", UTCDateTime),
+    PrimaryKeyConstraint("customer_id", "id"),
+    UniqueConstraint("customer_id", "credit_note_number"),
+    ForeignKeyConstraint(["customer_id", "invoice_id"], ["invoices.customer_id", "invoices.id"]),
+    CheckConstraint("type IN ('refund', 'adjustment')", name="type_known"),
+    CheckConstraint(
+        "reason IN ('duplicate', 'fraudulent', 'order_change', 'product_unsatisfactory')",
+        name="reason_known",
+    ),
+    Index("ix_credit_notes_listing", "created_at", "id"),
+    Index("ix_credit_notes_id", "id"),
+    Index("ix_credit_notes_invoice", "customer_id", "invoice_id"),
+)
+
+# One row per invoice line item a credit note credits: the money and the credits it took
+# back (`quantity`, what the voids removed), and the service period it covers.
+credit_note_line_items = Table(
+    "credit_note_line_items",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("credit_note_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("invoice_line_item_id", String(ID), nullable=False),
+    Column("item_id", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("quantity", ExactDecimal, nullable=False),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("customer_id", "id"),
+    UniqueConstraint("customer_id", "credit_note_id", "position"),
+    ForeignKeyConstraint(
+        ["customer_id", "credit_note_id"], ["credit_notes.customer_id", "credit_notes.id"]
+    ),
+)
+
+credit_note_numbers = Sequence("credit_note_numbers", metadata=metadata)
+
+# The cash balance's own append-only ledger (Orb's customer balance transactions): each row
+# moves the balance by `amount` and records where it started and ended, so consecutive rows
+# chain (`starting_balance` = the previous row's `ending_balance`, from 0).
+customer_balance_transactions = Table(
+    "customer_balance_transactions",
+    metadata,
+    Column("customer_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("starting_balance", ExactDecimal, nullable=False),
+    Column("ending_balance", ExactDecimal, nullable=False),
+    Column("description", Text),
+    Column("invoice_id", String(ID)),
+    Column("credit_note_id", String(ID)),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("customer_id", "id"),
+    UniqueConstraint("customer_id", "seq"),
+    ForeignKeyConstraint(["customer_id"], ["customers.id"]),
+    CheckConstraint("type IN ('increment', 'decrement')", name="type_known"),
+    CheckConstraint("seq >= 1", name="seq_positive"),
+    Index("ix_customer_balance_transactions_invoice", "customer_id", "invoice_id"),
 )

@@ -1,4 +1,4 @@
-"""Exact decimal comparison in SQL on both databases.
+"""Exact decimal comparison in SQL on both databases, and lists as one parameter.
 
 PostgreSQL compares NUMERIC natively. SQLite stores amounts as text, so comparisons
 go through a small Python function registered on each connection (`dd_dec_cmp`).
@@ -11,7 +11,18 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Integer, and_, bindparam, func, or_, tuple_
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.engine import Dialect
 
 from drawdown.store.types import ExactDecimal
@@ -90,3 +101,15 @@ def nonnegative_at_least(column: Any, bound: Any, dialect: Dialect | str) -> Col
     column_digits, bound_digits = _integer_digits(column), _integer_digits(bound)
     wider = column_digits > bound_digits
     return or_(wider, and_(column_digits == bound_digits, column >= bound))
+
+
+def in_list(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
+    """`column IN <the strings of parameter name>`, with the whole list as one parameter, so
+    one prepared statement serves a batch of any size: an array on PostgreSQL, a JSON
+    array on SQLite (`Codec.texts` encodes it)."""
+    if dialect == "postgresql":
+        result: ColumnElement[bool] = column == func.any(bindparam(name))
+        return result
+    values: Any = select(literal_column("value")).select_from(func.json_each(bindparam(name)))
+    within: ColumnElement[bool] = column.in_(values.scalar_subquery())
+    return within

@@ -4,34 +4,59 @@ It offers two ways to run SQL inside the same database transaction: Core stateme
 (`execute`, most queries) and prepared statements on the raw driver cursor (`rows`,
 `write`, `write_many`: the hot write and list paths, see `store/prepared.py`).
 
-On PostgreSQL, prepared writes and savepoints are *pipelined* (psycopg's pipeline mode):
-they are sent without waiting for their answers, which arrive together with the next read,
-or when a job's savepoint is released. A decrement then costs four round trips instead of
-twelve. An error in a pipelined write surfaces at that next read or release, still inside
-the job that caused it, so the job's savepoint rolls it back as before. Core statements
-(which may look at row counts) always run outside a pipeline.
+A committer batch runs in a *bulk* `Tx` (issue 20: decide in memory, write in bulk). Its
+prepared writes that have a `bulk_rank` are not sent when a job makes them: they wait in a
+buffer, and the whole batch's rows go out together, one `executemany` per statement, in
+rank order (the order of the tables' foreign keys), before the batch commits or before
+anything reads the database. A job therefore costs no statement of its own unless it
+reads something the batch did not load (`store/cache.py`). A job that is rolled back drops
+the rows it buffered; if its rows already reached the database (it read after writing), it
+took a savepoint first, lazily, just before they were sent, and rolls back to it. If the
+database refuses a bulk write, the `Tx` is *poisoned*: the committer rolls the batch back
+and runs it again job by job, each in its own savepoint (`bulk=False`, as before).
+
+On PostgreSQL, writes and savepoints are *pipelined* (psycopg's pipeline mode): they are
+sent without waiting for their answers, which arrive together with the next read or at
+`flush`. Core statements (which may look at row counts) always run outside a pipeline.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Connection, Executable
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
+from drawdown.store.cache import BatchCache
 from drawdown.store.codec import Codec, codec_for
 from drawdown.store.prepared import Prepared
 
 Params = Mapping[str, Any]
 
 
+class BulkWriteRefused(Exception):
+    """The database refused a buffered write: the batch must run again, job by job."""
+
+
+@dataclass
+class _Frame:
+    """A job running in this transaction (jobs nest: `write_path.together`)."""
+
+    name: str
+    mark: int  # buffered writes before this index are not the job's
+    on_commit_mark: int
+    savepoint: bool = False  # taken (lazily in bulk mode) and not yet released
+
+
 class Tx:
     """An open database transaction (a read snapshot or a write), on one connection."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, bulk: bool = False) -> None:
         self.conn = conn
         self.dialect: str = conn.dialect.name
         self.postgres = self.dialect == "postgresql"
@@ -41,12 +66,26 @@ class Tx:
         self._driver = driver
         self._cursor: Any = None
         self._pipeline: Any = None  # psycopg's pipeline context while writes are in flight
+        # Bulk mode: ranked writes wait here, and the batch's reads come from `batch`.
+        self.batch: BatchCache | None = BatchCache() if bulk else None
+        self._buffer: list[tuple[Prepared, Params]] = []
+        self._frames: list[_Frame] = []
+        self._on_commit: list[Callable[[], None]] = []
+        self.poisoned: BaseException | None = None
+
+    @property
+    def bulk(self) -> bool:
+        return self.batch is not None
+
+    # --- reads and unbuffered statements ----------------------------------------------------
 
     def execute(
         self, statement: Executable, params: Params | Sequence[Params] | None = None
     ) -> Any:
         """Run a Core statement (returns SQLAlchemy's result; use `.mappings()` etc.)."""
         self.flush()
+        if self.batch is not None and not getattr(statement, "is_select", False):
+            self.batch.clear()  # a write the cache cannot follow
         result: CursorResult[Any] = self.conn.execute(statement, params)
         return result
 
@@ -57,6 +96,8 @@ class Tx:
         savepoint keeps the surrounding transaction usable afterwards.
         """
         self.flush()
+        if self.batch is not None:
+            self.batch.clear()
         try:
             with self.conn.begin_nested():
                 self.conn.execute(statement)
@@ -67,6 +108,8 @@ class Tx:
     def execute_text(self, sql: str) -> list[tuple[Any, ...]]:
         """Run literal SQL without parameters (health checks, maintenance)."""
         self.flush()
+        if self.batch is not None:
+            self.batch.clear()
         return list(self.conn.exec_driver_sql(sql).all())
 
     def _raw(self) -> Any:
@@ -81,11 +124,13 @@ class Tx:
         )
 
     def rows(self, statement: Prepared, params: Params) -> list[tuple[Any, ...]]:
+        self._send_buffer()
         cursor = self._raw()
         self._run(cursor, statement, params)
         return list(cursor.fetchall())
 
     def one(self, statement: Prepared, params: Params) -> tuple[Any, ...] | None:
+        self._send_buffer()
         cursor = self._raw()
         self._run(cursor, statement, params)
         row: tuple[Any, ...] | None = cursor.fetchone()
@@ -101,32 +146,131 @@ class Tx:
         while batch := cursor.fetchmany(size):
             yield list(batch)
 
+    # --- writes --------------------------------------------------------------------------------
+
     def write(self, statement: Prepared, params: Params) -> None:
-        """A prepared write whose answer is not needed (pipelined on PostgreSQL)."""
+        """A prepared write whose answer is not needed: buffered in bulk mode when the
+        statement has a `bulk_rank`, else sent now (pipelined on PostgreSQL)."""
+        if self.batch is not None and statement.bulk_rank is not None:
+            self._buffer.append((statement, params))
+            return
+        self._send_buffer()
         self._pipelined()
         self._run(self._raw(), statement, params)
 
     def write_many(self, statement: Prepared, params: Sequence[Params]) -> None:
-        if params:
-            self._pipelined()
-            self._raw().executemany(statement.sql(self.dialect), params)
-
-    def savepoint(self, name: str) -> None:
+        if not params:
+            return
+        if self.batch is not None and statement.bulk_rank is not None:
+            self._buffer.extend((statement, p) for p in params)
+            return
+        self._send_buffer()
         self._pipelined()
-        self._raw().execute(f"SAVEPOINT {name}")
+        self._raw().executemany(statement.sql(self.dialect), params)
 
-    def release(self, name: str) -> None:
-        """Release a savepoint; every pipelined write before it has then been answered."""
-        self._raw().execute(f"RELEASE SAVEPOINT {name}")
-        self.flush()
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this transaction has committed (never if the job that
+        registered it is rolled back, nor if the batch runs again job by job)."""
+        self._on_commit.append(callback)
 
-    def rollback_to(self, name: str) -> None:
-        with contextlib.suppress(Exception):  # the failure being rolled back, raised once
-            self.flush()
-        self._raw().execute(f"ROLLBACK TO SAVEPOINT {name}")
+    def committed(self) -> None:
+        callbacks, self._on_commit = self._on_commit, []
+        for callback in callbacks:
+            callback()
+
+    # --- jobs ----------------------------------------------------------------------------------
+
+    def begin_job(self) -> None:
+        """A job starts: what it writes from now on can be undone alone (`abandon_job`)."""
+        frame = _Frame(f"dd_job_{len(self._frames)}", len(self._buffer), len(self._on_commit))
+        self._frames.append(frame)
+        if self.batch is None:
+            self._savepoint(frame)  # job by job: every job in its own savepoint, as before
+
+    def end_job(self) -> None:
+        frame = self._frames.pop()
+        if frame.savepoint:
+            self._raw().execute(f"RELEASE SAVEPOINT {frame.name}")
+            if self.batch is None:
+                self.flush()  # a pipelined error surfaces inside the job that caused it
+
+    def abandon_job(self) -> None:
+        """Undo everything the current job wrote (and forget what the batch cache knew)."""
+        frame = self._frames.pop()
+        del self._on_commit[frame.on_commit_mark :]
+        if self.batch is not None:
+            self.batch.clear()
+        if self.poisoned is not None:
+            return  # the batch runs again job by job: nothing here is kept anyway
+        del self._buffer[frame.mark :]
+        if frame.savepoint:
+            with contextlib.suppress(Exception):  # the failure being rolled back, raised once
+                self._flush_pipeline()
+            self._raw().execute(f"ROLLBACK TO SAVEPOINT {frame.name}")
+            self._raw().execute(f"RELEASE SAVEPOINT {frame.name}")
+
+    def _savepoint(self, frame: _Frame) -> None:
+        self._pipelined()
+        self._raw().execute(f"SAVEPOINT {frame.name}")
+        frame.savepoint = True
+
+    # --- sending the buffer ----------------------------------------------------------------
 
     def flush(self) -> None:
-        """Wait for every pipelined statement's answer; raises the first one that failed."""
+        """Send every buffered write and wait for every pipelined statement's answer;
+        raises the first one that failed."""
+        self._send_buffer()
+        self._flush_pipeline()
+
+    def _send_buffer(self) -> None:
+        """Send the buffered writes, grouped by statement in rank order. Every running job
+        that has rows among them takes its savepoint first, so it can still be undone."""
+        if not self._buffer:
+            return
+        if self.poisoned is not None:
+            raise BulkWriteRefused("an earlier bulk write of this batch was refused")
+        buffer, self._buffer = self._buffer, []
+        try:
+            start = 0
+            for frame in self._frames:
+                if not frame.savepoint and frame.mark < len(buffer):
+                    self._send_grouped(buffer[start : frame.mark])
+                    start = max(start, frame.mark)
+                    self._savepoint(frame)
+            self._send_grouped(buffer[start:])
+            for frame in self._frames:
+                frame.mark = 0
+            if self.postgres:
+                self._flush_pipeline()  # a refusal must surface here, not in the next read
+        except Exception as error:
+            self.poisoned = error
+            self.abort_pipeline()
+            raise BulkWriteRefused(str(error)) from error
+
+    def _send_grouped(self, writes: Sequence[tuple[Prepared, Params]]) -> None:
+        """One `executemany` per statement, in rank order; a statement's rows keep their
+        order (the last update of a row wins, as it did when it was made)."""
+        if not writes:
+            return
+        ordered = sorted(writes, key=lambda write: write[0].bulk_rank or 0)  # stable
+        self._pipelined()
+        cursor = self._raw()
+        for statement, group in groupby(ordered, key=lambda write: write[0]):
+            rows = [params for _, params in group]
+            constants = statement.constants(self.dialect)
+            if constants:
+                rows = [{**constants, **params} for params in rows]
+            cursor.executemany(statement.sql(self.dialect), rows)
+
+    def abort_pipeline(self) -> None:
+        """Leave pipeline mode whatever state it is in, so the transaction can be rolled
+        back (an aborted pipeline refuses everything until it is left)."""
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            with contextlib.suppress(Exception):
+                pipeline.__exit__(None, None, None)
+
+    def _flush_pipeline(self) -> None:
         pipeline, self._pipeline = self._pipeline, None
         if pipeline is not None:
             pipeline.__exit__(None, None, None)

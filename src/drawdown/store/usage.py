@@ -16,9 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
 
-from drawdown.ledger.usage import PriceVersion, UsageEvent, parse_metric
+from drawdown.ledger.usage import PriceVersion, UsageEvent, filters_text
+from drawdown.store import ranks
+from drawdown.store.catalogue import version_of
 from drawdown.store.prepared import Prepared
 from drawdown.store.schema import (
     customer_external_ids,
@@ -46,10 +48,11 @@ class Item:
 
 
 def insert_item(tx: Tx, item: Item) -> bool:
-    """False when an item with this id exists already."""
-    return tx.insert_unless_duplicate(
-        insert(usage_items).values(id=item.id, name=item.name, created_at=item.created_at)
-    )
+    """False when an item with this id exists already (no metadata, no connections)."""
+    return tx.insert_unless_duplicate(insert(usage_items).values(
+        id=item.id, name=item.name, created_at=item.created_at, metadata={},
+        external_connections=[],
+    ))  # fmt: skip
 
 
 def items(tx: Tx) -> list[Item]:
@@ -63,26 +66,25 @@ def item(tx: Tx, item_id: str) -> Item | None:
 
 
 def insert_price(tx: Tx, price: PriceVersion, now: datetime) -> None:
+    """A bare version row (Orb's fields defaulted, no metric, no line bookkeeping): the
+    catalogue's use cases write prices with `store/catalogue.insert_price` instead."""
     tx.execute(insert(usage_prices).values(
         id=price.id, item_id=price.item_id, event_name=price.event_name, currency=price.currency,
-        metric=str(price.metric), credits_per_unit=price.credits_per_unit,
-        effective_from=price.effective_from, created_at=now,
+        metric=str(price.metric), filters=filters_text(price.metric.filters),
+        credits_per_unit=price.credits_per_unit, effective_from=price.effective_from,
+        effective_until=price.effective_until, created_at=now, name=price.event_name,
+        cadence="monthly", cycle_duration=1, cycle_unit="month", metadata={},
     ))  # fmt: skip
 
 
 def prices(tx: Tx) -> list[PriceVersion]:
     """Every price version, by event name, item and effective_from (the whole catalogue)."""
     rows = tx.execute(
-        select(_p.id, _p.item_id, _p.event_name, _p.currency, _p.metric, _p.credits_per_unit,
-               _p.effective_from).order_by(_p.event_name, _p.item_id, _p.effective_from, _p.id)
+        select(_p.id, _p.item_id, _p.event_name, _p.currency, _p.metric, _p.filters,
+               _p.credits_per_unit, _p.effective_from, _p.effective_until)
+        .order_by(_p.event_name, _p.item_id, _p.effective_from, _p.id)
     ).all()  # fmt: skip
-    return [_price(row) for row in rows]
-
-
-def _price(r: Any) -> PriceVersion:
-    metric = parse_metric(r.metric)
-    return PriceVersion(r.id, r.item_id, r.event_name, r.currency, metric, r.credits_per_unit,
-                        r.effective_from)  # fmt: skip
+    return [version_of(row) for row in rows]
 
 
 # --- who an event is for -------------------------------------------------------------------
@@ -158,6 +160,7 @@ _INSERT_EVENT = Prepared(
     lambda: insert(usage_events).values({name: bindparam(name) for name in EVENT_COLUMNS}),
     postgres_suffix=" ON CONFLICT DO NOTHING",
     sqlite_rewrite=lambda sql: sql + " ON CONFLICT DO NOTHING",
+    bulk_rank=ranks.USAGE_EVENT_INSERT,
 )
 
 
@@ -211,6 +214,29 @@ def pending_events(tx: Tx, customer_id: str, limit: int) -> list[UsageEvent]:
         .order_by(_e.timestamp, _e.idempotency_key)
         .limit(limit)
     )
+    return [_event(row) for row in tx.execute(query)]
+
+
+def events_between(
+    tx: Tx,
+    customer_id: str,
+    start: datetime,
+    end: datetime,
+    after: tuple[datetime, str] | None,
+    limit: int,
+    event_names: Sequence[str] | None = None,
+) -> list[UsageEvent]:
+    """A customer's events timestamped in ``[start, end)``, deducted or not, oldest first
+    (only those named in ``event_names`` when given); ``after`` is the (timestamp,
+    idempotency key) of the previous batch's last event."""
+    query = select(*_EVENT_FIELDS).where(
+        _e.customer_id == customer_id, _e.timestamp >= start, _e.timestamp < end
+    )
+    if event_names is not None:
+        query = query.where(_e.event_name.in_(sorted(set(event_names))))
+    if after is not None:
+        query = query.where(tuple_(_e.timestamp, _e.idempotency_key) > tuple_(*after))
+    query = query.order_by(_e.timestamp, _e.idempotency_key).limit(limit)
     return [_event(row) for row in tx.execute(query)]
 
 

@@ -276,6 +276,12 @@ def alert_status(tx: Tx, customer_id: str, currency: str) -> tuple[bool, list[De
     return None if row is None else (bool(row[0]), [Decimal(v) for v in row[1]])
 
 
+def alert_statuses(tx: Tx, customer_id: str) -> dict[str, tuple[bool, list[Decimal]]]:
+    """The alert state of every ledger of the customer that has one, by currency."""
+    query = select(_s.currency, _s.depleted, _s.below).where(_s.customer_id == customer_id)
+    return {row[0]: (bool(row[1]), [Decimal(v) for v in row[2]]) for row in tx.execute(query)}
+
+
 def save_alert_status(
     tx: Tx, customer_id: str, currency: str, depleted: bool, below: Iterable[Decimal],
     now: datetime,

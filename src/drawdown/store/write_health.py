@@ -161,6 +161,10 @@ class Watched(Generic[T]):
         self._on_refused = on_refused
         self.lock: LockKey | None = job.lock
 
+    @property
+    def idempotency_key(self) -> tuple[str, str] | None:
+        return self._job.idempotency_key
+
     def run(self, tx: Tx) -> T:
         return self._job.run(tx)
 
@@ -175,6 +179,7 @@ class Probe:
     """The smallest real write: one row of `server_secrets`, rewritten."""
 
     lock: LockKey | None = None
+    idempotency_key: tuple[str, str] | None = None
 
     def run(self, tx: Tx) -> None:
         touch_secret(tx, PROBE_NAME, datetime.now(UTC).isoformat())

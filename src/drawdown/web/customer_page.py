@@ -87,6 +87,7 @@ def load(ctx: ServiceContext, customer_id: str, params: Mapping[str, str]) -> di
         "now": page.now,
         "summaries": page.summaries,
         "settings": page.settings,
+        "alerts": page.alerts,
         "pending_usage": pending_usage(ctx, customer_id),
         **views,
     }

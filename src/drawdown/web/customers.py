@@ -1,4 +1,5 @@
-"""Customer pages: the searchable list, one customer's ledgers, and the entry forms."""
+"""Customer pages: the searchable list, one customer's ledgers, the entry forms, the credit
+settings and the balance alerts (add, enable, disable)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ router = APIRouter()
 CUSTOMERS_PAGE_SIZE = 50
 SEARCH_LENGTH_MAX = 200
 PAGE_DIGITS_MAX = 6  # a million pages of 50 is more customers than a console lists
+ALERT_NOTICES = {
+    "added": "Alert added.",
+    "enabled": "Alert enabled.",
+    "disabled": "Alert disabled.",
+}
 
 
 async def home(request: Request) -> Response:
@@ -100,12 +106,63 @@ async def save_settings(
                                   settings_error=error)  # fmt: skip
 
 
+@router.post("/customers/{customer_id}/alerts")
+async def add_alert(
+    request: Request, customer_id: str, form: FormData = Depends(checked_form)
+) -> Response:
+    """Add a balance alert to the ledger in view."""
+    currency = str(form.get("currency", ""))
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    error = await run_in_threadpool(
+        forms.add_alert, context_of(request), customer_id, currency, values
+    )
+    return await _after_alert(request, customer_id, currency, error, "added")
+
+
+@router.post("/customers/{customer_id}/alerts/{alert_id}/enable")
+async def enable_alert(
+    request: Request, customer_id: str, alert_id: str, form: FormData = Depends(checked_form)
+) -> Response:
+    """Enable one of the customer's alerts."""
+    return await _toggle_alert(request, customer_id, alert_id, form, True)
+
+
+@router.post("/customers/{customer_id}/alerts/{alert_id}/disable")
+async def disable_alert(
+    request: Request, customer_id: str, alert_id: str, form: FormData = Depends(checked_form)
+) -> Response:
+    """Disable one of the customer's alerts."""
+    return await _toggle_alert(request, customer_id, alert_id, form, False)
+
+
+async def _toggle_alert(
+    request: Request, customer_id: str, alert_id: str, form: FormData, enabled: bool
+) -> Response:
+    error = await run_in_threadpool(
+        forms.toggle_alert, context_of(request), customer_id, alert_id, enabled
+    )
+    currency = str(form.get("currency", ""))
+    return await _after_alert(request, customer_id, currency, error,
+                              "enabled" if enabled else "disabled")  # fmt: skip
+
+
+async def _after_alert(
+    request: Request, customer_id: str, currency: str, error: str | None, done: str
+) -> Response:
+    if error is None:
+        return redirect(request, f"/console/customers/{customer_id}?"
+                        + query({"currency": currency, "alert": done}))  # fmt: skip
+    return await _render_customer(request, customer_id, None, {"currency": currency},
+                                  alert_error=error)  # fmt: skip
+
+
 async def _render_customer(
     request: Request,
     customer_id: str,
     failed: forms.Submission | None = None,
     overrides: dict[str, str] | None = None,
     settings_error: str | None = None,
+    alert_error: str | None = None,
 ) -> Response:
     params = {**request.query_params, **(overrides or {})}
     try:
@@ -119,12 +176,16 @@ async def _render_customer(
         "failed": failed,
         "done": request.query_params.get("done") == "1",
         "params": {
-            k: v for k, v in params.items() if k not in ("after", "done", "saved", "preview")
+            k: v
+            for k, v in params.items()
+            if k not in ("after", "done", "saved", "preview", "alert")
         },
         "entry_types": ENTRY_TYPES,
         "settings_error": settings_error,
         "settings_saved": request.query_params.get("saved") == "1",
+        "alert_error": alert_error,
+        "alert_done": ALERT_NOTICES.get(request.query_params.get("alert", "")),
         **data,
     }
-    status = 400 if failed or settings_error else 200
+    status = 400 if failed or settings_error or alert_error else 200
     return render(request, "customer.html", context, status)

@@ -1,4 +1,5 @@
-"""The console's ledger-entry forms: what each shows, and how a post becomes an API request.
+"""The console's forms: ledger entries (what each shows, and how a post becomes an API
+request), the credit settings and the balance alerts.
 
 A form post is turned into the same dict the JSON API receives and validated by the API's
 own `entry_fields`, then written by the same `services.ledger.entries.create_entry`; so a form can
@@ -13,6 +14,7 @@ from typing import Any
 
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.errors import LedgerError
+from drawdown.services import balance_alerts
 from drawdown.services.context import ServiceContext
 from drawdown.services.entry_input import entry_fields
 from drawdown.services.errors import InvalidRequest, ServiceError
@@ -141,4 +143,28 @@ def save_settings(
         credit_settings.update_settings(ref, fields).run(ctx)
     except (LedgerError, ServiceError) as exc:
         return f"{exc.field}: {exc.message}" if exc.field else exc.message
+    return None
+
+
+def add_alert(
+    ctx: ServiceContext, customer_id: str, currency: str, values: Mapping[str, str]
+) -> str | None:
+    """The add-alert form: a balance alert of the chosen type for the ledger in view
+    (thresholds comma-separated, dropped alerts only). None, or the error shown."""
+    try:
+        given = [v.strip() for v in values.get("thresholds", "").split(",") if v.strip()]
+        fields = {"currency": currency or "credits", "type": values.get("type"),
+                  "thresholds": [to_decimal(v, field="thresholds") for v in given]}  # fmt: skip
+        balance_alerts.create_alert(CustomerRef(id=customer_id), fields).run(ctx)
+    except (LedgerError, ServiceError) as exc:
+        return f"{exc.field}: {exc.message}" if exc.field else exc.message
+    return None
+
+
+def toggle_alert(ctx: ServiceContext, customer_id: str, alert_id: str, enabled: bool) -> str | None:
+    """Enable or disable one of the customer's alerts (the API's own use case)."""
+    try:
+        balance_alerts.set_enabled(CustomerRef(id=customer_id), alert_id, enabled).run(ctx)
+    except ServiceError as exc:
+        return exc.message
     return None

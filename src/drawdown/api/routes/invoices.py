@@ -1,4 +1,4 @@
-"""Invoice endpoints E24–E28 (spec §2.6)."""
+"""Invoice endpoints E24–E28 (spec §2.6) and `invoices.update`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.queries import range_filters
 from drawdown.api.replies import JsonReplier
-from drawdown.api.schemas.invoices import MarkPaidRequest, invoice_json
+from drawdown.api.schemas.invoices import InvoiceUpdateRequest, MarkPaidRequest, invoice_json
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant
 from drawdown.services.billing import invoices as service
@@ -84,6 +84,17 @@ async def fetch_invoice(request: Request, invoice_id: str) -> Response:
     """Fetch an invoice."""
     view = await read(request, service.get_invoice, invoice_id)
     return ExactJSONResponse(invoice_json(view.invoice, view.customer))
+
+
+@router.put("/v1/invoices/{invoice_id}")
+async def update_invoice(request: Request, invoice_id: str) -> Response:
+    """Update an invoice (metadata; dates, terms and auto-collection of drafts)."""
+    body = validated(InvoiceUpdateRequest, body_of(request))
+    fields = body.model_dump(include=body.model_fields_set)
+    if fields.get("due_date") is not None and fields.get("net_terms") is not None:
+        raise invalid("due_date", "cannot be set together with net_terms")
+    owner = await _owner(request, invoice_id)
+    return await respond(request, service.update_invoice(owner, invoice_id, fields), INVOICE)
 
 
 @router.post("/v1/invoices/{invoice_id}/mark_paid")

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from drawdown.api.schemas.alerts import ThresholdValue
 from drawdown.ledger.balances import Summary
-from drawdown.services.entry_input import Amount, DecrementRequest
+from drawdown.services.entry_input import DecrementRequest
 from drawdown.services.ledger.credit_settings import CreditSettings
 
 
@@ -20,7 +21,7 @@ class ThresholdIn(_Strict):
     """A `customer.credit_balance_dropped` threshold: fires when available ≤ value."""
 
     currency: str | None = None  # default: the `credits` ledger
-    value: Amount
+    value: ThresholdValue
 
 
 class CreditSettingsUpdate(_Strict):

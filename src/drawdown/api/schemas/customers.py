@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from drawdown.api.schemas.money import money_text
 from drawdown.ledger.dates import format_instant
 from drawdown.store.records import Customer
 
@@ -77,7 +78,8 @@ def customer_json(customer: Customer) -> dict[str, Any]:
         "timezone": customer.timezone,
         "metadata": dict(customer.metadata),
         "created_at": format_instant(customer.created_at, fractions=True),
-        "balance": "0.00",
+        # The cash balance (money, never credits); "0.00" until a transaction moves it.
+        "balance": money_text(customer.cash_balance, customer.currency or ""),
         "auto_collection": customer.auto_collection,
         "auto_issuance": customer.auto_issuance,
         "email_delivery": customer.email_delivery,

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from drawdown.api.schemas.customers import address_json, customer_minified
-from drawdown.ledger.amounts import round_money
+from drawdown.api.schemas.money import money_text
 from drawdown.ledger.dates import format_instant
-from drawdown.services.currencies import minor_units
-from drawdown.store.records import Customer, Invoice, TopUp
+from drawdown.store.records import BalanceTransaction, CreditNote, Customer, Invoice, TopUp
 
-MONEY = Decimal("0.01")
+# Orb writes a credit note's reason for people ("Order change"); requests use the enum.
+REASON_TEXT = {
+    "duplicate": "Duplicate", "fraudulent": "Fraudulent", "order_change": "Order change",
+    "product_unsatisfactory": "Product unsatisfactory",
+}  # fmt: skip
 
 
 class _Strict(BaseModel):
@@ -24,6 +26,14 @@ class MarkPaidRequest(_Strict):
     payment_received_date: str
     external_id: str | None = None
     notes: str | None = None
+
+
+class InvoiceUpdateRequest(_Strict):
+    metadata: dict[str, str | None] | None = None
+    due_date: str | None = None
+    invoice_date: str | None = None
+    net_terms: int | None = None
+    auto_collection: bool | None = None
 
 
 class TopUpInvoiceSettings(_Strict):
@@ -44,11 +54,7 @@ class TopUpRequest(_Strict):
     expires_after_unit: Literal["day", "month"] | None = None
 
 
-def _money(value: Decimal, currency: str) -> str:
-    """Rounded to the currency's minor unit (R-INV-1), written with at least 2 decimals
-    (§1.6): "15.00" in USD, "2.00" in JPY, "1.235" in KWD."""
-    digits = minor_units(currency)
-    return str(round_money(round_money(value, digits), max(2, digits)))
+_money = money_text
 
 
 def _day(value: Any) -> str | None:
@@ -61,24 +67,31 @@ def _at(value: Any) -> str | None:
 
 def invoice_json(row: Invoice, customer: Customer) -> dict[str, Any]:
     total = _money(row.total, row.currency)
+    draft = row.status == "draft"
     return {
         "id": row.id, "invoice_number": row.invoice_number, "invoice_source": "one_off",
         "status": row.status, "currency": row.currency,
         "customer": customer_minified(customer),
         "created_at": _at(row.created_at), "invoice_date": _day(row.invoice_date),
-        "due_date": _day(row.due_date), "issued_at": _at(row.created_at),
+        "due_date": _day(row.due_date), "issued_at": _at(row.issued_at),
         "paid_at": _at(row.paid_at), "payment_received_at": _at(row.payment_received_at),
         "voided_at": _at(row.voided_at),
-        "subtotal": total, "total": total, "amount_due": total, "memo": row.memo,
-        "metadata": {},
+        "subtotal": total, "total": total,
+        "amount_due": _money(row.total - row.adjusted, row.currency), "memo": row.memo,
+        "metadata": dict(row.metadata),
         "auto_collection": {
             "enabled": row.auto_collection, "next_attempt_at": None,
             "num_attempts": None, "previously_attempted_at": None,
         },
         "line_items": [_line_item(row, total)],
-        "credit_notes": [], "customer_balance_transactions": [], "discounts": [],
-        "payment_attempts": [], "discount": None, "hidden_line_item_count": 0,
+        "credit_notes": [credit_note_summary_json(note) for note in row.credit_notes],
+        "customer_balance_transactions": [
+            balance_transaction_json(move) for move in row.balance_transactions
+        ],
+        "discounts": [], "payment_attempts": [], "discount": None, "hidden_line_item_count": 0,
         "will_auto_issue": False,
+        # A draft may be issued at once (E28): it waits for nothing but the call.
+        "eligible_to_issue_at": _at(row.created_at) if draft else None,
         "billing_address": address_json(customer.billing_address),
         "shipping_address": address_json(customer.shipping_address),
         "customer_tax_id": customer.tax_id,
@@ -87,7 +100,6 @@ def invoice_json(row: Invoice, customer: Customer) -> dict[str, Any]:
 
 
 _NULL_INVOICE_FIELDS = (
-    "eligible_to_issue_at",
     "hosted_invoice_url",
     "invoice_pdf",
     "issue_failed_at",
@@ -148,6 +160,29 @@ _NULL_PRICE_FIELDS = (
     "dimensional_price_configuration",
     "license_type",
 )
+
+
+def credit_note_summary_json(note: CreditNote) -> dict[str, Any]:
+    """A credit note as an invoice lists it (`Invoice.credit_notes`)."""
+    return {
+        "id": note.id, "credit_note_number": note.credit_note_number, "memo": note.memo,
+        "reason": REASON_TEXT[note.reason], "total": _money(note.total, note.currency),
+        "type": note.type, "voided_at": _at(note.voided_at),
+    }  # fmt: skip
+
+
+def balance_transaction_json(move: BalanceTransaction) -> dict[str, Any]:
+    """A cash-balance transaction (`customers.balance_transactions`, `Invoice.…`)."""
+    money = move.currency
+    return {
+        "id": move.id, "action": move.action, "amount": _money(move.amount, money),
+        "created_at": _at(move.created_at),
+        "credit_note": None if move.credit_note_id is None else {"id": move.credit_note_id},
+        "description": move.description,
+        "ending_balance": _money(move.ending_balance, money),
+        "invoice": None if move.invoice_id is None else {"id": move.invoice_id},
+        "starting_balance": _money(move.starting_balance, money), "type": move.type,
+    }  # fmt: skip
 
 
 def invoice_summary_json(row: Invoice, customer: Customer) -> dict[str, Any]:

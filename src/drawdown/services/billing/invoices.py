@@ -1,4 +1,4 @@
-"""Invoice use cases (§2.6): fetch, list, mark paid, void, issue.
+"""Invoice use cases (§2.6): fetch, list, update, mark paid, void, issue.
 
 State changes run in the invoice's customer's write transaction, because paying or voiding
 an invoice changes the block it bought (R-INV-5/6) and may fire a top-up (R-TOP-3).
@@ -14,6 +14,7 @@ from typing import Any
 
 from drawdown.ledger import commands
 from drawdown.ledger.dates import resolve_bounds, resolve_instant
+from drawdown.services import metadata as meta
 from drawdown.services.billing import invoicing, top_ups
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
@@ -182,8 +183,41 @@ def void_invoice(owner: CustomerRef, invoice_id: str) -> Work[InvoiceView]:
     return customer_work(owner, void)
 
 
+# Orb: these change only while the invoice is a draft; metadata changes in any state.
+DRAFT_FIELDS = ("invoice_date", "due_date", "net_terms", "auto_collection")
+
+
+def update_invoice(
+    owner: CustomerRef, invoice_id: str, fields: Mapping[str, Any]
+) -> Work[InvoiceView]:
+    """`invoices.update`: metadata (merged, §1.6) on any invoice; dates, terms and
+    auto-collection on drafts only. Fields sent as null are not changes (§1.6)."""
+
+    def update(tx: CustomerTx) -> InvoiceView:
+        invoice = invoicing.locked_invoice(tx, invoice_id)
+        values: dict[str, Any] = {}
+        if "metadata" in fields:
+            settings = tx.ctx.settings
+            values["metadata"] = meta.updated(invoice.metadata, fields["metadata"], settings)
+        changes = {k: fields[k] for k in DRAFT_FIELDS if fields.get(k) is not None}
+        if changes and invoice.status != "draft":
+            field = next(iter(changes))
+            raise ConstraintViolation(
+                field, f"{field} can only be changed on a draft invoice (this one is "
+                f"{invoice.status})."
+            )  # fmt: skip
+        values.update(invoicing.draft_changes(tx, invoice, changes) if changes else {})
+        if values:
+            store.update_fields(tx.tx, tx.customer_id, invoice_id, values)
+        top_ups.settle(tx)  # the catch-up before this body may have written expiries
+        return _view(tx, invoice_id)
+
+    return customer_work(owner, update)
+
+
 def issue(owner: CustomerRef, invoice_id: str) -> Work[InvoiceView]:
-    """E28: drawdown never creates drafts, so issuing is always a constraint violation."""
+    """E28: draft → issued. Drafts arise only with `DRAWDOWN_DRAFT_INVOICES=manual_issuance`,
+    for customers with `auto_issuance: false` (`invoicing.manual_issuance`)."""
 
     def issue_draft(tx: CustomerTx) -> InvoiceView:
         invoice = invoicing.locked_invoice(tx, invoice_id)
@@ -191,7 +225,9 @@ def issue(owner: CustomerRef, invoice_id: str) -> Work[InvoiceView]:
             raise ConstraintViolation(
                 None, f"An invoice in status {invoice.status} cannot be issued."
             )
-        store.update_fields(tx.tx, tx.customer_id, invoice_id, {"status": "issued"})
+        store.update_fields(
+            tx.tx, tx.customer_id, invoice_id, {"status": "issued", "issued_at": tx.now}
+        )
         top_ups.settle(tx)  # the catch-up before this body may have written expiries
         return _view(tx, invoice_id)
 

@@ -41,6 +41,17 @@ class InvoiceTerms:
     item_id: str | None
     mark_as_paid: bool
     require_successful_payment: bool
+    net_terms: int | None = None  # None: a custom due date
+    # False: an invoice that is not paid at creation starts as a draft (only with
+    # `DRAWDOWN_DRAFT_INVOICES=manual_issuance`, for a customer with `auto_issuance: false`,
+    # Orb's "invoices require manual approval"; by default R-INV-4 issues it).
+    auto_issue: bool = True
+
+
+def manual_issuance(tx: CustomerTx) -> bool:
+    """Whether this customer's purchase invoices start as drafts (opt-in, see above)."""
+    drafting = tx.ctx.settings.draft_invoices == "manual_issuance"
+    return drafting and tx.customer.auto_issuance is False
 
 
 def total_for(customer: Customer, quantity: Decimal, unit_amount: Decimal) -> Decimal:
@@ -87,6 +98,8 @@ def terms_from_settings(
         item_id=settings.get("item_id"),
         mark_as_paid=bool(settings.get("mark_as_paid")),
         require_successful_payment=bool(settings.get("require_successful_payment")),
+        net_terms=net_terms,
+        auto_issue=not manual_issuance(tx),
     )
 
 
@@ -118,14 +131,16 @@ def check_net_terms(net_terms: int, field: str) -> None:
 
 
 def status_for(customer: Customer, terms: InvoiceTerms) -> tuple[str, BlockStatus]:
-    """R-INV-4: (invoice status, block status), first matching row wins."""
+    """R-INV-4: (invoice status, block status), first matching row wins; an invoice that
+    is not paid at creation is a draft instead of issued when it may not auto-issue."""
     if terms.mark_as_paid:
         return "paid", "active"
     if total_for(customer, terms.quantity, terms.unit_amount) == 0:
         return "paid", "active"
+    unpaid = "issued" if terms.auto_issue else "draft"
     if terms.require_successful_payment:
-        return "issued", "pending_payment"
-    return "issued", "active"
+        return unpaid, "pending_payment"
+    return unpaid, "active"
 
 
 def create_invoice(
@@ -153,6 +168,8 @@ def create_invoice(
         "auto_collection": terms.auto_collection,
         "item_id": terms.item_id or DEFAULT_ITEM_ID, "item_name": DEFAULT_ITEM_NAME,
         "line_item_id": tx.ctx.new_id(), "price_id": tx.ctx.new_id(),
+        "metadata": {}, "issued_at": None if status == "draft" else tx.now,
+        "net_terms": terms.net_terms,
     })  # fmt: skip
 
 
@@ -185,3 +202,36 @@ def void_invoice_in(tx: CustomerTx, invoice: Invoice) -> None:
     if block.balance > 0:
         command = commands.Void(block_id=block_id, amount=block.balance)
         run_command(tx, invoice.ledger_currency, command, block_ids=[block_id])
+
+
+def draft_changes(tx: CustomerTx, invoice: Invoice, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns a draft's `invoice_date`, `due_date`, `net_terms` and `auto_collection`
+    change (Orb: only drafts), its due date kept consistent: net terms count from the
+    (new) invoice date, a custom due date may not precede it."""
+    tz = tx.customer.timezone
+    values: dict[str, Any] = {}
+    if "auto_collection" in fields:
+        values["auto_collection"] = fields["auto_collection"]
+    invoice_date = invoice.invoice_date
+    if "invoice_date" in fields:
+        invoice_date = resolve_instant(fields["invoice_date"], tz, field="invoice_date")
+        values["invoice_date"] = invoice_date
+    due: datetime | None = invoice.due_date
+    if "due_date" in fields:
+        due = resolve_instant(fields["due_date"], tz, field="due_date")
+        values.update(due_date=due, net_terms=None)
+    elif (net_terms := fields.get("net_terms", invoice.net_terms)) is not None:
+        check_net_terms(net_terms, "net_terms")
+        due = _plus_days(invoice_date, net_terms, tz)
+        values.update(due_date=due, net_terms=net_terms)
+    if due is not None and due < invoice_date:
+        field = "due_date" if "due_date" in fields else "invoice_date"
+        raise InvalidField(field, "the due date must not be before the invoice date")
+    return values
+
+
+def _plus_days(instant: datetime, days: int, tz: str) -> datetime:
+    try:
+        return add_days_local(instant, days, tz)
+    except OverflowError as exc:  # a far invoice_date plus the terms passes year 9999
+        raise InvalidField("net_terms", "puts the due date out of range") from exc

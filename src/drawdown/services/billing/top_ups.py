@@ -203,6 +203,7 @@ def _fire(tx: CustomerTx, top_up: TopUp, rule: rules.TopUpRule) -> None:
         item_id=None,
         mark_as_paid=False,
         require_successful_payment=rule.require_successful_payment,
+        net_terms=top_up.net_terms,
     )
     _, block_status = invoicing.status_for(tx.customer, terms)
     block_id, invoice_id = tx.ctx.new_id(), tx.ctx.new_id()

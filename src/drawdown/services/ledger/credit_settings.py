@@ -1,22 +1,23 @@
-"""A customer's credit settings (a drawdown extension): the overdraft policy and the
-`customer.credit_balance_dropped` thresholds, both kept on the customer row, which every
-write reads anyway, so they cost a write nothing to consult."""
+"""A customer's credit settings (a drawdown extension): the overdraft policy, kept on the
+customer row, and the `customer.credit_balance_dropped` thresholds, which are a view of the
+customer's `credit_balance_dropped` alerts (`services/balance_alerts.py`): reading shows
+their thresholds, writing replaces them (creating, changing or deleting those alerts)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from drawdown.ledger.amounts import format_decimal
+from drawdown.services import balance_alerts
+from drawdown.services.billing import top_ups
 from drawdown.services.context import ServiceContext
 from drawdown.services.customers import OVERDRAFT_POLICIES
 from drawdown.services.errors import InvalidField
 from drawdown.services.ledger.balances import overdraft_policy
 from drawdown.services.ledger.planning import ledger_currency
-from drawdown.services.write_path import CustomerRef, Work, find_customer
+from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, find_customer
 from drawdown.store import customers as store
 from drawdown.store.records import Customer
 from drawdown.store.tx import Tx
@@ -29,54 +30,58 @@ class CreditSettings:
     customer: Customer
     overdraft: str | None  # the customer's own policy; None follows the server's
     effective_overdraft: str
-    thresholds: tuple[tuple[str, Decimal], ...]  # (currency, value), sorted
+    # (currency, value) of every live dropped alert, enabled or not, sorted
+    thresholds: tuple[tuple[str, Decimal], ...]
 
 
-def settings_of(ctx: ServiceContext, customer: Customer) -> CreditSettings:
-    thresholds = sorted((t["currency"], Decimal(t["value"]))
-                        for t in customer.balance_alert_thresholds)  # fmt: skip
+def settings_of(ctx: ServiceContext, tx: Tx, customer: Customer) -> CreditSettings:
+    thresholds = sorted((alert.currency, value)
+                        for alert in balance_alerts.dropped_alerts(tx, customer)
+                        for value in alert.thresholds)  # fmt: skip
     return CreditSettings(customer, customer.overdraft, overdraft_policy(ctx, customer),
                           tuple(thresholds))  # fmt: skip
 
 
 def get_settings(ctx: ServiceContext, ref: CustomerRef) -> CreditSettings:
     with ctx.db.read() as tx:
-        return settings_of(ctx, find_customer(tx, ref))
+        return settings_of(ctx, tx, find_customer(tx, ref))
 
 
 def update_settings(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[CreditSettings]:
     """Change the fields sent: `overdraft` ("allow", "refuse", or null for the server's
-    default) and `balance_alert_thresholds` ([{currency, value}], null or [] for none)."""
+    default) and `balance_alert_thresholds` ([{currency, value}], null or [] for none): the
+    dropped alerts become exactly these (a ledger left out loses its dropped alert; the
+    others keep their id and enabled flag)."""
     policy = fields.get("overdraft")
     if policy is not None and policy not in OVERDRAFT_POLICIES:
         raise InvalidField("overdraft", f"must be one of {', '.join(OVERDRAFT_POLICIES)}")
 
-    def update(ctx: ServiceContext, tx: Tx, _now: datetime) -> CreditSettings:
-        customer = find_customer(tx, ref, lock=True)
-        changes: dict[str, Any] = {}
+    def update(tx: CustomerTx) -> CreditSettings:
         if "overdraft" in fields:
-            changes["overdraft"] = policy
+            store.update_fields(tx.tx, tx.customer_id, {"overdraft": policy})
         if "balance_alert_thresholds" in fields:
-            changes["balance_alert_thresholds"] = _thresholds(
-                customer, fields["balance_alert_thresholds"] or []
-            )
-        store.update_fields(tx, customer.id, changes)
-        updated = store.get(tx, customer.id)
+            wanted = _thresholds(tx.customer, fields["balance_alert_thresholds"] or [])
+            balance_alerts.set_dropped(tx, wanted)
+        top_ups.settle(tx)  # the catch-up before this body may have written expiries
+        updated = store.get(tx.tx, tx.customer_id)
         assert updated is not None
-        return settings_of(ctx, updated)
+        return settings_of(tx.ctx, tx.tx, updated)
 
-    return Work(update, lock=ref.lock_key())
+    return customer_work(ref, update)
 
 
-def _thresholds(customer: Customer, given: list[Mapping[str, Any]]) -> list[dict[str, str]] | None:
+def _thresholds(
+    customer: Customer, given: list[Mapping[str, Any]]
+) -> dict[str, tuple[Decimal, ...]]:
+    """The thresholds sent, by ledger (distinct, ascending)."""
     if len(given) > THRESHOLDS_MAX:
         raise InvalidField("balance_alert_thresholds", f"at most {THRESHOLDS_MAX} thresholds")
-    seen: set[tuple[str, Decimal]] = set()
+    by_ledger: dict[str, set[Decimal]] = {}
     for index, item in enumerate(given):
         field = f"balance_alert_thresholds.{index}"
         currency = ledger_currency(customer, item.get("currency"), f"{field}.currency")
         value: Decimal = item["value"]
         if value < 0:
             raise InvalidField(f"{field}.value", "must be greater than or equal to 0")
-        seen.add((currency, value))
-    return [{"currency": c, "value": format_decimal(v)} for c, v in sorted(seen)] or None
+        by_ledger.setdefault(currency, set()).add(value)
+    return {currency: tuple(sorted(values)) for currency, values in by_ledger.items()}

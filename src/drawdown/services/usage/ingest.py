@@ -240,6 +240,11 @@ def _timestamp(
     return at
 
 
+def check_properties(value: Any, errors: list[str]) -> dict[str, Any]:
+    """The rules for an event's properties, for events that are not ingested (previews)."""
+    return _properties(value, errors)
+
+
 def _properties(value: Any, errors: list[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
         errors.append("properties must be an object")

@@ -3,8 +3,14 @@
 `billing/top_ups.settle` (the one settle point of every use case) calls `evaluate` after
 the top-ups it fired, so alerts see the final balances of the transaction. The rule is the
 core's (`ledger/balances.balance_alerts`); the alert state per ledger is stored, so each
-event is sent once per crossing. With no endpoint wanting a balance event this reads
-nothing: the endpoint list is in memory (`cache.py`), thresholds come with the customer.
+event is sent once per crossing.
+
+What fires is what the customer's alerts say (`services/balance_alerts.py`, Orb's model):
+an event is sent only for an enabled alert of its type and ledger, read in this write's
+transaction, so enabling, disabling or changing thresholds takes effect on the next write.
+The ledger's state follows the balance whenever the ledger has an alert, enabled or not, so
+a re-enabled alert reports only crossings that happen after it. A write for a customer
+without alerts reads nothing: the customer row it already holds says so (`balance_alerts`).
 """
 
 from __future__ import annotations
@@ -12,64 +18,58 @@ from __future__ import annotations
 from decimal import Decimal
 
 from drawdown.ledger.amounts import format_decimal
-from drawdown.ledger.balances import Alert, AlertStatus, balance_alerts, summarize
+from drawdown.ledger.balances import (
+    Alert,
+    AlertStatus,
+    balance_alerts,
+    summarize,
+    threshold_status,
+)
 from drawdown.services.webhooks import events
 from drawdown.services.write_path import CustomerTx
+from drawdown.store import alerts as alert_store
 from drawdown.store import webhooks as store
-from drawdown.store.records import Customer
+from drawdown.store.records import BalanceAlert
+
+DROPPED = "credit_balance_dropped"
 
 
 def evaluate(tx: CustomerTx) -> None:
     changed = sorted(tx.changed)
     tx.changed.clear()
-    if not changed:
+    if not changed or not tx.customer.balance_alerts:
         return
-    wanted = tx.ctx.webhooks.types(tx.tx)
-    if wanted is not None and not wanted & events.BALANCE_EVENTS:
-        return
-    for currency in changed:
-        _evaluate_ledger(tx, currency)
+    by_ledger: dict[str, list[BalanceAlert]] = {}
+    for alert in alert_store.of_customer(tx.tx, tx.customer_id, changed):
+        by_ledger.setdefault(alert.currency, []).append(alert)
+    for currency in sorted(by_ledger):
+        _evaluate_ledger(tx, currency, by_ledger[currency])
 
 
-def thresholds_of(customer: Customer, currency: str) -> list[Decimal]:
-    return sorted(
-        {Decimal(t["value"]) for t in customer.balance_alert_thresholds
-         if t["currency"] == currency}
-    )  # fmt: skip
-
-
-def _evaluate_ledger(tx: CustomerTx, currency: str) -> None:
+def _evaluate_ledger(tx: CustomerTx, currency: str, configured: list[BalanceAlert]) -> None:
     available = summarize(tx.state(currency), tx.now).available
     stored = store.alert_status(tx.tx, tx.customer_id, currency)
     status = AlertStatus() if stored is None else AlertStatus(stored[0], frozenset(stored[1]))
-    thresholds = thresholds_of(tx.customer, currency)
-    new, alerts = balance_alerts(status, available, thresholds)
-    for alert in alerts:
+    dropped = next((a.thresholds for a in configured if a.type == DROPPED), ())
+    new, fired = balance_alerts(status, available, dropped)
+    enabled = {a.type: a for a in configured if a.enabled}
+    for alert in fired:
+        config = enabled.get(f"credit_balance_{alert.kind}")
         event_type = f"customer.credit_balance_{alert.kind}"
-        if tx.ctx.webhooks.wants(tx.tx, event_type):
-            events.emit(tx, event_type, currency, _properties(tx, alert, currency, available,
-                                                              thresholds, new))  # fmt: skip
+        if config is not None and tx.ctx.webhooks.wants(tx.tx, event_type):
+            events.emit(tx, event_type, currency, _properties(tx, config, alert, available, new))
     if new != status:
         store.save_alert_status(tx.tx, tx.customer_id, currency, new.depleted, new.below,
                                 tx.now)  # fmt: skip
 
 
 def _properties(
-    tx: CustomerTx, alert: Alert, currency: str, available: Decimal, thresholds: list[Decimal],
-    status: AlertStatus,
-) -> dict[str, object]:  # fmt: skip
-    if alert.kind == "dropped":
-        values = [format_decimal(t) for t in thresholds]
-        in_alert = [{"in_alert": t in status.below, "threshold_value": format_decimal(t)}
-                    for t in thresholds]  # fmt: skip
-    else:
-        values = ["0"]
-        in_alert = [{"in_alert": status.depleted, "threshold_value": "0"}]
+    tx: CustomerTx, config: BalanceAlert, alert: Alert, available: Decimal, status: AlertStatus
+) -> dict[str, object]:
+    in_alert = threshold_status(status, alert.kind, config.thresholds)
     properties: dict[str, object] = {
-        "alert_configuration": events.alert_configuration(
-            tx, f"credit_balance_{alert.kind}", currency, values, in_alert
-        ),
-        "pricing_unit": events.pricing_unit(currency),
+        "alert_configuration": events.alert_configuration(tx.customer, config, in_alert),
+        "pricing_unit": events.pricing_unit(config.currency),
         # drawdown extension: the available balance that triggered the event.
         "available_balance": format_decimal(available),
     }

@@ -7,20 +7,20 @@ committed. The body (with the customer object) is rendered once, when first deli
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
+from drawdown.ledger.amounts import format_decimal
 from drawdown.ledger.dates import format_instant
 from drawdown.services.write_path import CustomerTx
 from drawdown.store import webhooks as store
-from drawdown.store.records import WebhookEvent
+from drawdown.store.records import BalanceAlert, Customer, WebhookEvent
 
 DEPLETED = "customer.credit_balance_depleted"
 DROPPED = "customer.credit_balance_dropped"
 RECOVERED = "customer.credit_balance_recovered"
 EXPIRING = "customer.credits_expiring"  # a drawdown extension
-BALANCE_EVENTS = frozenset({DEPLETED, DROPPED, RECOVERED})
 EVENT_TYPES = (DEPLETED, DROPPED, RECOVERED, EXPIRING)
 
 
@@ -40,22 +40,28 @@ def pricing_unit(currency: str) -> dict[str, Any]:
 
 
 def alert_configuration(
-    tx: CustomerTx, kind: str, currency: str, thresholds: list[str], in_alert: list[dict[str, Any]]
+    customer: Customer, alert: BalanceAlert, status: Sequence[tuple[Decimal, bool]]
 ) -> dict[str, Any]:
-    """Orb's alert object. drawdown's alerts are implicit (one per customer, currency and
-    kind), so the id is derived from those and `created_at` is the customer's."""
-    digest = hashlib.sha256(f"{tx.customer_id}:{currency}:{kind}".encode()).hexdigest()
-    customer = tx.customer
+    """Orb's alert object as webhook payloads carry it: the alert that fired, with the
+    ledger's state after this write (threshold values are strings here, numbers in the API)."""
+    thresholds = [{"value": format_decimal(t)} for t in alert.thresholds]
     return {
-        "id": "alert_" + digest[:16],
-        "created_at": format_instant(customer.created_at, fractions=False),
-        "currency": currency,
+        "id": alert.id,
+        "created_at": format_instant(alert.created_at, fractions=False),
+        "currency": alert.currency,
         "customer": {"id": customer.id, "external_customer_id": customer.external_customer_id},
-        "enabled": True,
+        "enabled": alert.enabled,
         "metric": None,
         "plan": None,
         "subscription": None,
-        "thresholds": [{"value": t} for t in thresholds] or None,
-        "type": kind,
-        "balance_alert_status": in_alert,
+        "thresholds": thresholds or None,
+        "type": alert.type,
+        "balance_alert_status": [
+            {"in_alert": in_alert, "threshold_value": format_decimal(value)}
+            for value, in_alert in status
+        ],
+        "grouping_keys": None,
+        "license_type": None,
+        "price_filters": None,
+        "threshold_overrides": None,
     }

@@ -1,0 +1,55 @@
+"""`BatchCache`: the rows one committer batch has read or written, kept as records.
+
+A batch decides its jobs in memory: what the whole batch needs is loaded once, in one query
+per table (`store/prefetch.py`), and every job reads it from here; the store's hot-path
+writes (heads, blocks, idempotency records) keep it current as they buffer their rows. So
+it always equals what the database will hold once the batch's buffered writes run.
+
+It is a *cache*, never the truth: anything it does not know is read from the database,
+and it is emptied whenever a write it cannot follow runs (any Core statement, a job rolled
+back), after which the batch simply reads again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from drawdown.ledger.model import Block
+from drawdown.store.records import Customer, LedgerHead, StoredResponse
+
+CustomerWithHeads = tuple[Customer, dict[str, LedgerHead]]
+
+
+@dataclass
+class BatchCache:
+    customers: dict[str, CustomerWithHeads] = field(default_factory=dict)
+    external_ids: dict[str, str] = field(default_factory=dict)  # external id -> customer id
+    # Open (not closed, not deleted) blocks of each ledger read, by (customer, currency).
+    blocks: dict[tuple[str, str], dict[str, Block]] = field(default_factory=dict)
+    # Idempotency records by (scope, key); None: known not to exist.
+    responses: dict[tuple[str, str], StoredResponse | None] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.customers.clear()
+        self.external_ids.clear()
+        self.blocks.clear()
+        self.responses.clear()
+
+    def customer(
+        self, customer_id: str | None, external_id: str | None
+    ) -> CustomerWithHeads | None:
+        """The customer and a copy of its heads (the write path changes its own copy)."""
+        if customer_id is None and external_id is not None:
+            customer_id = self.external_ids.get(external_id)
+        found = self.customers.get(customer_id) if customer_id is not None else None
+        return None if found is None else (found[0], dict(found[1]))
+
+    def put_customer(self, customer: Customer, heads: dict[str, LedgerHead]) -> None:
+        self.customers[customer.id] = (customer, dict(heads))
+        if customer.external_customer_id is not None:
+            self.external_ids[customer.external_customer_id] = customer.id
+
+    def put_head(self, customer_id: str, head: LedgerHead) -> None:
+        found = self.customers.get(customer_id)
+        if found is not None:
+            found[1][head.currency] = head
