@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -29,10 +27,9 @@ from drawdown.store.engine import (
     read_transaction,
 )
 from drawdown.store.tx import Tx
-from drawdown.store.write_health import PROBE_SECONDS_MAX, Probe, Watched, WriteHealth, refusal
+from drawdown.store.write_health import PROBE_SECONDS_MAX, Probe, Watched, WriteHealth
 
 T = TypeVar("T")
-REOPEN_SECONDS_MIN = 1.0
 
 
 class Database:
@@ -41,12 +38,10 @@ class Database:
         self.engine = make_engine(config)
         self.committer = make_committer(self.engine, config, on_batch)
         self.writes = WriteHealth(probe=self._probe_write)
+        self.writes.attach(self.engine)
         # SQLite reads on the event loop run one at a time on one held connection.
         self._loop_reader: Any = None
         self._loop_reading = False
-        self._reader_loop: asyncio.AbstractEventLoop | None = None
-        self._reopened_at = 0.0
-        self._reopening = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -73,7 +68,6 @@ class Database:
             return
         if self._loop_reader is None:
             self._loop_reader = loop_reader(self.engine)
-            self._reader_loop = asyncio.get_running_loop()
         self._loop_reading = True
         try:
             with held_read(self._loop_reader) as tx:
@@ -94,7 +88,7 @@ class Database:
                 reader.close()
 
     def submit(self, job: Job[T]) -> Future[T] | asyncio.Future[T]:
-        future = self.committer.submit(Watched(job, on_refused=self._reopen))
+        future = self.committer.submit(Watched(job, on_refused=self.writes.record_refusal))
         future.add_done_callback(self.writes.observe)
         return future
 
@@ -107,12 +101,7 @@ class Database:
         """One probe write, waited for; raises what refused it (TimeoutError if slow)."""
         future = self.submit(Probe())
         assert isinstance(future, Future), "probe writes from a thread, not the event loop"
-        try:
-            future.result(timeout=PROBE_SECONDS_MAX)
-        except Exception as error:
-            if refusal(error) is not None:  # refused by BEGIN or COMMIT: no job saw it
-                self._reopen()
-            raise
+        future.result(timeout=PROBE_SECONDS_MAX)
 
     def migrate(self) -> None:
         migrate.upgrade(self.engine)
@@ -139,21 +128,6 @@ class Database:
                 target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
             finally:
                 target.close()
-
-    def _reopen(self) -> None:
-        """After a refused write: close every idle connection (the pool's, the event loop's
-        reader), at most once per `REOPEN_SECONDS_MIN`. SQLite opens a file it cannot write
-        read-only, and every later connection of the process shares that file while one of
-        them is open; a PostgreSQL session keeps the read-only default it began with."""
-        with self._reopening:
-            if time.monotonic() - self._reopened_at < REOPEN_SECONDS_MIN:
-                return
-            self._reopened_at = time.monotonic()
-        self.engine.dispose()  # idle pooled connections now; checked-out ones when returned
-        loop = self._reader_loop
-        if loop is not None and self._loop_reader is not None:
-            # On its own thread, between two reads (a read never spans a loop turn).
-            loop.call_soon_threadsafe(self._drop_loop_reader)
 
     def close(self) -> None:
         self._drop_loop_reader()

@@ -71,7 +71,7 @@ def make_engine(config: StoreConfig) -> Engine:
     try:
         if url.startswith("sqlite"):
             return _sqlite_engine(url, config)
-        engine = create_engine(
+        return create_engine(
             url,
             pool_size=READ_POOL_SIZE // 4,
             max_overflow=READ_POOL_SIZE,
@@ -80,8 +80,6 @@ def make_engine(config: StoreConfig) -> Engine:
             # Instants come back in UTC; the codecs rely on it.
             connect_args={"options": "-c timezone=UTC"},
         )
-        event.listen(engine, "begin", _replace_refused)
-        return engine
     except NoSuchModuleError as exc:
         raise UnsupportedDatabase(f"no driver for {url!r}") from exc
 
@@ -99,7 +97,6 @@ def _sqlite_engine(url: str, config: StoreConfig) -> Engine:
     )
     synchronous = config.sqlite_synchronous
     busy_timeout = int(config.sqlite_busy_timeout_ms)
-    event.listen(engine, "begin", _replace_refused)  # before BEGIN IMMEDIATE below
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -125,21 +122,6 @@ def _sqlite_engine(url: str, config: StoreConfig) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
-
-
-# `Connection.info` flag of a connection on which the database refused a write.
-REFUSED = "drawdown_refused"
-
-
-def _replace_refused(conn: Connection) -> None:
-    """A connection on which the database refused a write (store/write_health.py) is
-    replaced as its next transaction begins: one opened while writes were refused can go on
-    refusing after the database recovers (a PostgreSQL session keeps the read-only default
-    it began with; SQLite opens a file it cannot write read-only). SQLAlchemy opens the new
-    one as this transaction begins; the committer keeps its connection across batches, so
-    nothing else would."""
-    if conn.info.get(REFUSED):
-        conn.invalidate()
 
 
 def sqlite_lock_path(engine: Engine) -> str | None:
