@@ -8,8 +8,9 @@ dies is restarted; if workers keep dying right after they start, the parent give
 exits non-zero, so a supervisor (systemd, Docker) sees the failure.
 
 Workers are forked from a fork server that imported drawdown once (`WORKER_PRELOAD`): a
-fresh interpreter spends seconds importing the web stack on a busy machine (3-13 s with
-every worker dead, issue 23), a fork of the fork server serves in a fraction of a second.
+fresh interpreter spends seconds importing the web stack on a busy machine (13 s before
+the port answered again with every worker dead, issue 23); a fork of the fork server
+serves again in 0.3 s.
 The fork server is a fresh interpreter started after `PROMETHEUS_MULTIPROC_DIR` is set, so
 its imports pick the multiprocess metrics (the parent imported them before that).
 
