@@ -8,6 +8,7 @@ import pytest
 
 from drawdown.api.forwarded import TrustedProxies
 from drawdown.serving import _uvicorn_config
+from drawdown.settings import SettingError, Settings
 
 
 def resolved(proxies: TrustedProxies, peer: str, **headers: str) -> tuple[str, str]:
@@ -65,3 +66,13 @@ def test_only_the_header_the_proxy_writes_is_read() -> None:
     assert resolved(rfc, "127.0.0.1", **headers) == ("2001:db8::5", "https")
     chain = "for=198.51.100.1, for=203.0.113.7;proto=https, for=127.0.0.1"
     assert resolved(rfc, "127.0.0.1", Forwarded=chain) == ("203.0.113.7", "https")
+
+
+def test_a_trusted_proxy_setting_that_is_not_an_address_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DRAWDOWN_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal")
+    with pytest.raises(SettingError, match=r"DRAWDOWN_TRUSTED_PROXIES .* 'proxy\.internal'"):
+        Settings.from_env()
+    monkeypatch.setenv("DRAWDOWN_TRUSTED_PROXIES", " 10.1.2.3 ,2001:db8::/32,")
+    assert Settings.from_env().trusted_proxies == ("10.1.2.3/32", "2001:db8::/32")
