@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import json
 import logging
+import os
 import re
 import secrets
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drawdown.api.app import ROUTE_TEMPLATES, create_api
+from drawdown.api.forwarded import TrustedProxies
 from drawdown.api.gate import answer_errors, header, send_error, send_json
 from drawdown.api.schemas.webhooks import event_body
 from drawdown.services import operations, status, telemetry
@@ -183,7 +185,9 @@ def create_app(settings: Settings | None = None, ctx: ServiceContext | None = No
 
 
 class Front:
-    """Routes /v1 to the API and /console to the console, after what both share."""
+    """Routes /v1 to the API and /console to the console, after what both share: the
+    client address and scheme (believed from trusted proxies only, api/forwarded.py), the
+    body limit, the request id and the access log."""
 
     def __init__(self, ctx: ServiceContext, *, api: ASGIApp, console: ASGIApp) -> None:
         self.ctx = ctx
@@ -192,6 +196,8 @@ class Front:
         self.body_limit = ctx.settings.request_body_bytes_max
         self.metrics = telemetry.RequestMetrics()
         self.backlog = telemetry.BacklogGauges(ctx)
+        settings = ctx.settings
+        self.proxies = TrustedProxies(settings.trusted_proxies, settings.forwarded_header)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -200,6 +206,8 @@ class Front:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
+        if self.proxies:
+            self.proxies.resolve(scope)
         path: str = scope["path"]
         state = scope.setdefault("state", {})
         request_id = _request_id(scope)
@@ -222,9 +230,11 @@ class Front:
         finally:
             # The path as sent (still percent-encoded): a decoded one could break the line.
             raw = scope.get("raw_path")
+            client = scope.get("client")
             self.metrics.record(
                 scope["method"], _route_label(scope, path), raw.decode("latin-1") if raw else path,
                 status or 499, time.perf_counter() - started, request_id,
+                client[0] if client else "-",
             )  # fmt: skip
 
     async def _route(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
@@ -313,6 +323,17 @@ def _request_id(scope: Scope) -> str:
 _CLIENT_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:/+=@-]{{1,{REQUEST_ID_LENGTH_MAX}}}")
 _REQUEST_ID_PREFIX = secrets.token_hex(4) + "-"
 _request_count = itertools.count(1)
+
+
+def _new_request_id_prefix() -> None:
+    global _REQUEST_ID_PREFIX, _request_count
+    _REQUEST_ID_PREFIX = secrets.token_hex(4) + "-"
+    _request_count = itertools.count(1)
+
+
+# Workers are forked from a fork server that imported this module (serving.py): each needs
+# its own prefix, or two workers would hand out the same request ids.
+os.register_at_fork(after_in_child=_new_request_id_prefix)
 
 
 def _route_label(scope: Scope, path: str) -> str:

@@ -7,6 +7,20 @@ life, which keeps the port reserved while it replaces a worker that died. A work
 dies is restarted; if workers keep dying right after they start, the parent gives up and
 exits non-zero, so a supervisor (systemd, Docker) sees the failure.
 
+Workers are forked from a fork server that imported drawdown once (`WORKER_PRELOAD`): a
+fresh interpreter spends seconds importing the web stack on a busy machine (13 s before
+the port answered again with every worker dead, issue 23); a fork of the fork server
+serves again in 0.3 s.
+The fork server is a fresh interpreter started after `PROMETHEUS_MULTIPROC_DIR` is set, so
+its imports pick the multiprocess metrics (the parent imported them before that).
+
+Workers die with the parent. A worker's parent is the fork server, not the supervisor, so
+`PR_SET_PDEATHSIG` would watch the wrong process; instead each worker watches a pipe whose
+write end only the supervisor holds (`multiprocessing.parent_process().sentinel`). When
+the supervisor dies, even by SIGKILL, the kernel closes it and the worker stops at once:
+SIGTERM to itself (stop accepting, finish what is in flight), SIGKILL if that takes more
+than `ORPHAN_GRACE_SECONDS`. The fork server exits when its last worker does.
+
 Sockets are created with an explicit IPPROTO_TCP: asyncio only turns on TCP_NODELAY for
 sockets whose protocol says TCP, and without it every response waits out Nagle's algorithm
 against the client's delayed ACK (~40 ms). This is also why drawdown does not use
@@ -24,10 +38,11 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import wait
-from multiprocessing.context import SpawnProcess
+from multiprocessing.context import ForkServerProcess
 from types import FrameType
 from typing import Any
 
@@ -41,6 +56,13 @@ WORKER_START_SECONDS_MAX = 60
 QUICK_DEATH_SECONDS = 10
 QUICK_DEATHS_MAX = 5
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# How long an orphaned worker may take to finish its requests before it kills itself.
+ORPHAN_GRACE_SECONDS = 5.0
+# What the fork server imports once, so that a worker starts without importing anything.
+WORKER_PRELOAD = (
+    "drawdown.app", "drawdown.serving", "drawdown.store.migrate", "uvloop", "httptools",
+    "uvicorn.loops.uvloop", "uvicorn.protocols.http.httptools_impl", "uvicorn.lifespan.on",
+)  # fmt: skip
 
 
 class PortUnavailable(OSError):
@@ -69,9 +91,11 @@ def bind(host: str, port: int, *, reuse_port: bool, listen: bool) -> socket.sock
 
 
 def _uvicorn_config(app: Any) -> uvicorn.Config:
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default
+    # FORWARDED_ALLOW_IPS); the app decides whom to believe (DRAWDOWN_TRUSTED_PROXIES).
     return uvicorn.Config(
         app, loop="uvloop", http="httptools", lifespan="on", log_level="warning",
-        access_log=False, timeout_keep_alive=30, log_config=None,
+        access_log=False, timeout_keep_alive=30, log_config=None, proxy_headers=False,
     )  # fmt: skip
 
 
@@ -103,6 +127,7 @@ def _announce_when_started(server: uvicorn.Server, on_listening: Callable[[], No
 
 def serve_worker(host: str, port: int, ready: Any) -> None:
     """One worker process: build the app from the environment and serve the shared port."""
+    _stop_when_orphaned()
     sock = bind(host, port, reuse_port=True, listen=True)
     from drawdown.app import StartupError, configure_logging, create_app
 
@@ -119,17 +144,33 @@ def serve_worker(host: str, port: int, ready: Any) -> None:
         sys.exit(1)
 
 
+def _stop_when_orphaned() -> None:
+    """Stop this worker as soon as the supervisor is gone (see the module docstring)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        wait([sentinel])  # readable at EOF: the supervisor's end is closed, it is gone
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(ORPHAN_GRACE_SECONDS)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="drawdown-orphan-watch", daemon=True).start()
+
+
 class Supervisor:
     """Keeps `processes` workers running; replaces the dead, gives up on a crash loop."""
 
     def __init__(self, host: str, port: int, processes: int) -> None:
         self.host, self.port, self.processes = host, port, processes
-        self.context = multiprocessing.get_context("spawn")
+        self.context = multiprocessing.get_context("forkserver")
         # (process, start instant, its ready event): the parent must hold the event for the
         # worker's whole life. Dropped, it is garbage-collected and its semaphore unlinked
         # before a spawned child has unpickled it, and the child dies with FileNotFoundError
         # (seen: one killed worker's replacements all died, so the whole server gave up).
-        self.workers: list[tuple[SpawnProcess, float, Any]] = []
+        self.workers: list[tuple[ForkServerProcess, float, Any]] = []
         self.stopping = False
         self.quick_deaths = 0
 
@@ -142,6 +183,7 @@ class Supervisor:
         if not os.environ.get(METRICS_DIR_ENV):
             metrics_dir = tempfile.mkdtemp(prefix="drawdown-metrics-")
             os.environ[METRICS_DIR_ENV] = metrics_dir
+        self.context.set_forkserver_preload(list(WORKER_PRELOAD))
         try:
             readies = [self._start() for _ in range(self.processes)]
             if not self._all_started(readies):
@@ -184,12 +226,10 @@ class Supervisor:
                 self.workers.remove(worker)
                 self._replace(process, started)
 
-    def _replace(self, process: SpawnProcess, started: float) -> None:
+    def _replace(self, process: ForkServerProcess, started: float) -> None:
         lived = time.monotonic() - started
         log.warning("worker %s exited with %s after %.1f s; starting another",
                     process.pid, process.exitcode, lived)  # fmt: skip
-        print(f"drawdown: worker {process.pid} exited ({process.exitcode}); replacing it",
-              file=sys.stderr, flush=True)  # fmt: skip
         self.quick_deaths = self.quick_deaths + 1 if lived < QUICK_DEATH_SECONDS else 0
         if self.quick_deaths >= QUICK_DEATHS_MAX:
             self._terminate_all()

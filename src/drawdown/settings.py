@@ -6,6 +6,7 @@ and change it in one place (style rule 9: a limit on everything).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -29,6 +30,13 @@ def _env_float(name: str, default: float) -> float:
         return float(raw) if raw else default
     except ValueError:
         raise SettingError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _env_positive(name: str, default: float) -> float:
+    value = _env_float(name, default)
+    if not value > 0:
+        raise SettingError(f"{name} must be above 0, not {value}")
+    return value
 
 
 def _env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
@@ -62,7 +70,24 @@ def _env_keys() -> tuple[str, ...]:
     return tuple(k.strip() for k in raw.split(",") if k.strip())
 
 
+def _env_networks(name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or CIDR networks, each checked, in canonical form."""
+    raw = os.environ.get(name, "")
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise SettingError(
+                f"{name} must list IP addresses or networks (10.0.0.0/8), not {item!r}"
+            ) from None
+    return tuple(networks)
+
+
 LOG_LEVELS = ("debug", "info", "warning", "error")
+FORWARDED_HEADERS = ("x-forwarded-for", "forwarded")
 DRAFT_INVOICES = ("never", "manual_issuance")
 
 
@@ -96,6 +121,16 @@ class Settings:
     # 1 turns group commit off (each write commits alone).
     commit_batch_max: int = 64
     console_secret: str | None = None
+    # Whether the console is served over HTTPS (a TLS proxy in front): its cookies are then
+    # always `Secure`, even when the proxy is not trusted to say so (`on`/`off`).
+    console_https: str = "off"
+    # Console sign-in: password checks (argon2id, 64 MiB each) per second and process, the
+    # global bound on what sign-ins can cost; an attempt waits for its turn up to 10 s.
+    signin_checks_per_second: float = 10.0
+    # Peers whose forwarded headers are believed (IP addresses or CIDR networks, none by
+    # default), and which header their proxy writes: X-Forwarded-For or RFC 7239 Forwarded.
+    trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
+    forwarded_header: str = "x-forwarded-for"
     # Requests per second per API key and process; 0 turns rate limiting off.
     rate_limit_per_second: float = 0
     rate_limit_burst: int = 50
@@ -160,6 +195,12 @@ class Settings:
                 "DRAWDOWN_BLOCKS_PER_LEDGER_MAX", cls.blocks_per_ledger_max
             ),
             console_secret=os.environ.get("DRAWDOWN_CONSOLE_SECRET") or None,
+            console_https=_env_choice("DRAWDOWN_CONSOLE_HTTPS", ("on", "off"), cls.console_https),
+            signin_checks_per_second=_env_positive("DRAWDOWN_SIGNIN_CHECKS_PER_SECOND",
+                                                   cls.signin_checks_per_second),
+            trusted_proxies=_env_networks("DRAWDOWN_TRUSTED_PROXIES"),
+            forwarded_header=_env_choice("DRAWDOWN_FORWARDED_HEADER", FORWARDED_HEADERS,
+                                         cls.forwarded_header),
             rate_limit_per_second=_env_float("DRAWDOWN_RATE_LIMIT_PER_SECOND", 0),
             rate_limit_burst=_env_int("DRAWDOWN_RATE_LIMIT_BURST", cls.rate_limit_burst),
             overdraft=_env_choice("DRAWDOWN_OVERDRAFT", ("allow", "refuse"), cls.overdraft),

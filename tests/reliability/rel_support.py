@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ class Served:
     api_key: str = ""
     process: subprocess.Popen[bytes] | None = None
     log: Any = None
+    preexec: Callable[[], None] | None = None  # run in the server's process before it starts
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -62,6 +63,7 @@ class Served:
             [sys.executable, "-m", "drawdown.cli", "serve", "--port", str(self.port),
              "--workers", str(self.workers)],
             env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=self.preexec,
         )  # fmt: skip
         if wait:
             self.wait_until_up()
@@ -132,16 +134,29 @@ def descendants(pid: int) -> list[int]:
 
 
 def workers_of(pid: int) -> list[int]:
-    """The serving worker processes of a `serve --workers N` parent (not its helpers)."""
+    """The serving worker processes of a `serve --workers N` parent: the children of its
+    fork server (serving.py), not the fork server or the resource tracker themselves."""
     result = []
-    for child in descendants(pid):
+    for child in children_of(pid):
         try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
-            result.append(child)
+        if b"forkserver" in cmdline:
+            result.extend(children_of(child))
     return sorted(result)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def verify_clean(database_url: str) -> verification.Report:

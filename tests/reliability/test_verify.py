@@ -1,21 +1,27 @@
 """`drawdown verify`: clean on a ledger that saw every kind of write, and it catches a row
-altered behind drawdown's back (an UPDATE by SQL), on SQLite and PostgreSQL."""
+altered behind drawdown's back (an UPDATE by SQL), on SQLite and PostgreSQL; with an anchor,
+also a rollback made consistently (issue 23)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import orb
 from sqlalchemy import text
-from typer.testing import CliRunner
 
 from conftest import REPO, Server
 from drawdown.cli.main import app
+from drawdown.cli.options import run
 from drawdown.ledger import chain
 from drawdown.services import verify as service
 from drawdown.store import ledger as store
@@ -30,11 +36,20 @@ class Result:
 
 
 def verify(server: Server, *args: str) -> Result:
-    """The command in this process (a fresh interpreter costs seconds on a busy machine)."""
-    result = CliRunner().invoke(
-        app, ["verify", *args], env={"DRAWDOWN_DATABASE_URL": server.database_url}
-    )
-    return Result(result.exit_code, result.stdout, result.stderr)
+    """The command in this process, through `options.run` as `drawdown` runs it (one
+    `error:` line for a refusal); a fresh interpreter costs seconds on a busy machine."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with (
+        mock.patch.dict(os.environ, {"DRAWDOWN_DATABASE_URL": server.database_url}),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        try:
+            run(app, ["verify", *args])
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    return Result(code, out.getvalue(), err.getvalue())
 
 
 def busy_customer(client: orb.Orb) -> str:
@@ -224,3 +239,103 @@ def test_the_command_runs_as_a_program(server: Server, client: orb.Orb) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 ledger(s)" in result.stdout and "0 mismatch(es)" in result.stdout
     assert "verified 2/2 ledgers" in result.stderr
+
+
+def test_an_anchor_catches_a_consistent_rollback(
+    server: Server, client: orb.Orb, tmp_path: Path
+) -> None:
+    """Issue 23: the newest entry removed with its command, block and head, all consistent:
+    the chains and replays still verify, but not against an anchor taken before."""
+    c = client.customers.create(name="Anchored", email="anchored@example.com")
+    ledger = client.customers.credits.ledger
+    ledger.create_entry(c.id, entry_type="increment", amount=100)
+    ledger.create_entry(c.id, entry_type="decrement", amount=30)
+    newest = ledger.create_entry(c.id, entry_type="increment", amount=50)
+    anchor = str(tmp_path / "anchor.jsonl")
+    recorded = verify(server, "--customer", c.id, "--anchor", anchor)
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    assert f"anchor: 1 ledger head(s) recorded in {anchor}" in recorded.stdout
+    kept = Path(anchor).read_text()
+    assert json.loads(kept.splitlines()[1]) == {
+        "customer_id": c.id, "currency": "credits", "seq": 3, "hash": newest_hash(server, c.id),
+        "deleted_blocks": 0,
+    }  # fmt: skip
+    again = verify(server, "--customer", c.id, "--anchor", anchor)
+    assert again.returncode == 0, again.stdout + again.stderr  # untouched: still clean
+    assert "anchor: 1 anchored ledger head(s) checked" in again.stdout
+    kept = Path(anchor).read_text()  # recorded anew
+
+    roll_back_newest(server, c.id, newest.credit_block.id)
+    assert verify(server, "--customer", c.id).returncode == 0  # invisible without the anchor
+    caught = verify(server, "--customer", c.id, "--anchor", anchor)
+    assert caught.returncode == 1, caught.stdout
+    assert (f"first mismatch: customer {c.id} ledger credits: rolled back to before the "
+            "anchor: the newest entry is seq 2; the anchor has seq 3") in caught.stderr  # fmt: skip
+    assert Path(anchor).read_text() == kept  # the evidence is not overwritten
+    # Writing on after the rollback reaches seq 3 again, with another history.
+    other = ledger.create_entry(c.id, entry_type="increment", amount=50)
+    caught = verify(server, "--customer", c.id, "--anchor", anchor)
+    assert caught.returncode == 1
+    assert f"differs from the anchor: entry {other.id} has hash " in caught.stderr
+
+
+def test_a_block_deletion_after_the_anchor_is_a_rewrite_not_a_mismatch(
+    server: Server, client: orb.Orb, tmp_path: Path
+) -> None:
+    """Deleting a credit block re-derives the ledger (R-DEL-1): verify names the rewrite,
+    exits 0 and records the new heads."""
+    c = client.customers.create(name="Anchored", email="anchored@example.com")
+    ledger = client.customers.credits.ledger
+    first = ledger.create_entry(c.id, entry_type="increment", amount=100)
+    ledger.create_entry(c.id, entry_type="increment", amount=50)
+    ledger.create_entry(c.id, entry_type="decrement", amount=120)
+    anchor = str(tmp_path / "anchor.jsonl")
+    assert verify(server, "--customer", c.id, "--anchor", anchor).returncode == 0
+    client.credit_blocks.delete(first.credit_block.id)
+    checked = verify(server, "--customer", c.id, "--anchor", anchor)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert (
+        f"rewritten since the anchor by credit block deletions: customer {c.id}" in checked.stdout
+    )
+    assert '"deleted_blocks": 1' in Path(anchor).read_text()
+    assert verify(server, "--customer", c.id, "--anchor", anchor).returncode == 0
+
+
+def test_a_damaged_anchor_is_refused_before_anything_is_verified(
+    server: Server, tmp_path: Path
+) -> None:
+    anchor = tmp_path / "anchor.jsonl"
+    anchor.write_text('{"drawdown_anchor": 1, "recorded_at": "x", "ledgers": 2}\n'
+                      '{"customer_id": "c", "currency": "credits", "seq": 1}\n')  # fmt: skip
+    refused = verify(server, "--anchor", str(anchor))
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == f"error: anchor: {anchor} line 2 is not a ledger head"
+
+
+def newest_hash(server: Server, customer_id: str) -> str:
+    with server.engine.connect() as conn:
+        return str(conn.execute(text("SELECT chain_head FROM ledgers WHERE customer_id = :c"),
+                                {"c": customer_id}).scalar_one())  # fmt: skip
+
+
+def roll_back_newest(server: Server, customer_id: str, block_id: str) -> None:
+    """Remove the newest entry (an increment) as a careful forger would: its command, the
+    block it made, and the head, which now names the entry before it."""
+    where = "customer_id = :c AND currency = 'credits'"
+    with server.engine.begin() as conn:
+        seq = conn.execute(text(f"SELECT max(seq) FROM ledger_entries WHERE {where}"),
+                           {"c": customer_id}).scalar_one()  # fmt: skip
+        previous = conn.execute(text(f"SELECT seq, ending_balance, hash, created_at FROM "
+                                     f"ledger_entries WHERE {where} AND seq = :s"),
+                                {"c": customer_id, "s": seq - 1}).one()  # fmt: skip
+        conn.execute(text(f"DELETE FROM ledger_entries WHERE {where} AND seq = :s"),
+                     {"c": customer_id, "s": seq})  # fmt: skip
+        conn.execute(text(f"DELETE FROM ledger_commands WHERE {where} AND position = "
+                          f"(SELECT max(position) FROM ledger_commands WHERE {where})"),
+                     {"c": customer_id})  # fmt: skip
+        conn.execute(text("DELETE FROM credit_blocks WHERE customer_id = :c AND id = :b"),
+                     {"c": customer_id, "b": block_id})  # fmt: skip
+        conn.execute(text(f"UPDATE ledgers SET last_seq = :s, balance = :b, chain_head = :h, "
+                          f"last_entry_at = :t, last_position = last_position - 1 WHERE {where}"),
+                     {"c": customer_id, "s": previous.seq, "b": previous.ending_balance,
+                      "h": previous.hash, "t": previous.created_at})  # fmt: skip

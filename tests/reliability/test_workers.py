@@ -1,7 +1,9 @@
 """`serve --workers N` (issue 11, finding 6) and 64 writers over 2 processes.
 
-* A worker killed with SIGKILL is replaced and the port keeps answering; a server whose
-  workers keep dying right after they start exits non-zero, so a supervisor notices.
+* A worker killed with SIGKILL is replaced and the port keeps answering; every worker
+  killed at once is serving again within a second (issue 23); a SIGKILLed parent takes its
+  workers down, so a new server can start on the port; a server whose workers keep dying
+  right after they start exits non-zero, so a supervisor notices.
 * 64 concurrent writers over 2 worker processes, decrements spread over customers and on
   one hot customer: 0 lost, 0 duplicated, 0 5xx, dense sequence numbers, verify clean.
   CI: 640 decrements per database. `DRAWDOWN_LONG=1`: 5,000 spread + 5,000 hot.
@@ -16,12 +18,14 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
 from conftest import BACKENDS
+from drawdown.serving import check_address
 from reliability.rel_support import Served, dense, scale, verify_clean, workers_of
 
 
@@ -34,9 +38,12 @@ def wait_for(condition: object, seconds: float = 60) -> None:
     raise AssertionError("timed out")
 
 
-def test_a_dead_worker_is_replaced_and_a_crash_loop_exits_non_zero(
+def test_workers_are_replaced_at_once_and_die_with_their_parent(
     database_factory: object,
 ) -> None:
+    """Issue 23: a dead worker is replaced (one log line) and every worker killed at once is
+    serving again within a second; `kill -9` of the parent takes the workers down, so a new
+    server starts on the port; a crash loop exits non-zero."""
     served = Served(database_factory("sqlite"), workers=2)  # type: ignore[operator]
     served.start()
     assert served.process is not None
@@ -46,16 +53,72 @@ def test_a_dead_worker_is_replaced_and_a_crash_loop_exits_non_zero(
         # (a worker killed before that is a failed start, and the parent exits).
         wait_for(lambda: "listening on" in served.output_text())
         wait_for(lambda: len(workers_of(parent)) == 2)
-        first, second = workers_of(parent)
+        first = workers_of(parent)[0]
         os.kill(first, signal.SIGKILL)
         wait_for(lambda: len(workers_of(parent)) == 2 and first not in workers_of(parent))
-        replacement = next(p for p in workers_of(parent) if p != second)
-        served.wait_until_up()
         with served.client() as http:
             for _ in range(20):  # every connection is served, by either worker
                 assert http.get("/ping").status_code == 200
-        assert served.process.poll() is None
-        # Now every worker dies as soon as it appears: the parent must give up, non-zero.
+        said = [line for line in served.output_text().splitlines() if str(first) in line]
+        assert len(said) == 1 and "drawdown.serving" in said[0], said  # one line per event
+
+        seconds = serving_again_after(served, workers_of(parent))
+        print(f"\nworkers: every worker SIGKILLed, serving again after {seconds:.2f} s")
+        assert seconds < 3, seconds
+
+        orphans = workers_of(parent)
+        os.kill(parent, signal.SIGKILL)
+        served.process.wait(timeout=10)
+        seconds = port_free_after(served.port, orphans)
+        print(f"workers: parent SIGKILLed, workers gone and the port free after {seconds:.2f} s")
+        assert seconds < 2, seconds
+    finally:
+        served.stop()
+    crash_loop_exits_non_zero(Served(served.database_url, workers=2, port=served.port,
+                                     api_key=served.api_key))  # fmt: skip
+
+
+def serving_again_after(served: Served, workers: list[int]) -> float:
+    """SIGKILL every worker at once; seconds until the port answers again."""
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    started = time.monotonic()
+    while time.monotonic() - started < 30:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(served.base_url.removesuffix("/v1") + "/health", timeout=5).is_success:
+                return time.monotonic() - started
+        time.sleep(0.01)
+    raise AssertionError("the workers were not replaced")
+
+
+def port_free_after(port: int, workers: list[int]) -> float:
+    """Seconds until no worker lives and a new server could listen on the port."""
+    started = time.monotonic()
+    while time.monotonic() - started < 30:
+        if not any(alive(pid) for pid in workers):
+            with contextlib.suppress(OSError):
+                check_address("127.0.0.1", port)
+                return time.monotonic() - started
+        time.sleep(0.01)
+    raise AssertionError(f"orphaned workers still serve: {[p for p in workers if alive(p)]}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def crash_loop_exits_non_zero(served: Served) -> None:
+    """A new server starts on the port; when every worker dies as soon as it appears, the
+    parent gives up with a non-zero status."""
+    served.start()
+    assert served.process is not None
+    parent = served.process.pid
+    try:
+        wait_for(lambda: "listening on" in served.output_text())
         deadline = time.monotonic() + 120
         while served.process.poll() is None and time.monotonic() < deadline:
             for pid in workers_of(parent):
@@ -65,7 +128,6 @@ def test_a_dead_worker_is_replaced_and_a_crash_loop_exits_non_zero(
         assert served.process.poll() is not None, "the parent kept going"
         assert served.process.returncode != 0
         assert "keep exiting" in served.output_text()
-        assert replacement
     finally:
         served.stop()
 

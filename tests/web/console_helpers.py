@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from drawdown.app import create_app
 from drawdown.services.access import admins
@@ -25,11 +26,17 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @contextmanager
 def console_app(
-    tmp_path: Path, base_url: str = "http://testserver"
+    tmp_path: Path,
+    base_url: str = "http://testserver",
+    peer: tuple[str, int] = ("testclient", 50000),
+    **settings: Any,
 ) -> Iterator[tuple[TestClient, ServiceContext]]:
-    ctx = make_context(f"sqlite:///{tmp_path / 'console.db'}")
+    """The app on a fresh database with one admin; `peer` is the connection's address and
+    `settings` override the defaults."""
+    ctx = make_context(f"sqlite:///{tmp_path / 'console.db'}", **settings)
     admins.create_admin(ctx, ADMIN_EMAIL, ADMIN_PASSWORD)
-    client = TestClient(create_app(ctx.settings, ctx), base_url=base_url, follow_redirects=False)
+    app = create_app(ctx.settings, ctx)
+    client = TestClient(app, base_url=base_url, follow_redirects=False, client=peer)
     with client:  # runs the app's lifespan, which closes the database at the end
         yield client, ctx
 

@@ -20,9 +20,10 @@ from fastapi.routing import APIRoute
 from itsdangerous import URLSafeTimedSerializer
 
 from drawdown.services.access import api_keys
+from drawdown.store import console as console_store
 from drawdown.web import login
 from drawdown.web.app import PREFIX, PROTECTED_ROUTERS
-from drawdown.web.session import COOKIE_NAME
+from drawdown.web.session import COOKIE_NAME, FLASH_COOKIE_NAME
 
 
 def protected_routes() -> list[tuple[str, str]]:
@@ -144,6 +145,48 @@ def test_session_cookie_is_secure_over_https(tmp_path: Path) -> None:
         cookie = _sign_in_response(client).headers["set-cookie"]
         assert "Secure" in cookie
         assert client.get("/console/keys").status_code == 200
+
+
+def test_cookies_are_secure_when_the_operator_says_the_console_is_https(tmp_path: Path) -> None:
+    """Behind a TLS proxy that is not trusted to say so, `DRAWDOWN_CONSOLE_HTTPS=on`."""
+    with console_app(tmp_path, console_https="on") as (client, _):
+        assert "Secure" in client.get("/console/login").headers["set-cookie"]
+    (tmp_path / "https").mkdir()
+    with console_app(tmp_path / "https", base_url="https://testserver") as (client, _):
+        cookies = _sign_in_response(client).headers.get_list("set-cookie")
+        assert len(cookies) == 2  # the session and the device token
+        assert all("Secure" in cookie for cookie in cookies)
+
+
+@pytest.mark.parametrize(("peer", "secure"), [("10.1.2.3", True), ("192.0.2.1", False)])
+def test_only_a_trusted_proxy_can_say_the_request_came_over_https(
+    tmp_path: Path, peer: str, secure: bool
+) -> None:
+    with console_app(tmp_path, peer=(peer, 4000), trusted_proxies=("10.0.0.0/8",)) as pair:
+        client, _ = pair
+        response = client.get("/console/login", headers={"X-Forwarded-Proto": "https"})
+        assert ("Secure" in response.headers["set-cookie"]) is secure
+
+
+def test_a_new_keys_secret_never_travels_in_a_cookie(app_and_ctx) -> None:
+    """Issue 23: the secret waits on the server, masked, and is shown once; the cookie holds
+    only where it waits and the pad that unmasks it."""
+    client, ctx = app_and_ctx
+    sign_in(client)
+    token = csrf_token(client, "/console/keys")
+    created = client.post("/console/keys", data={"csrf_token": token, "name": "shown once"})
+    flash = created.cookies[FLASH_COOKIE_NAME]
+    page = client.get("/console/keys")
+    secret = re.search(r'id="new-secret"[^>]*value="([^"]+)"', page.text).group(1)
+    assert secret.startswith("dd_")
+    cookies = created.headers.get_list("set-cookie") + page.headers.get_list("set-cookie")
+    assert cookies and not any(secret in cookie or "dd_" in cookie for cookie in cookies)
+    _, payload = URLSafeTimedSerializer("any key").loads_unsafe(flash)
+    assert set(payload) == {"r", "p"} and secret not in str(payload)
+    with ctx.db.read() as tx:  # shown: the server forgot it
+        assert console_store.secrets_named(tx, api_keys.REVEAL_PREFIX) == []
+    client.cookies.set(FLASH_COOKIE_NAME, flash, path="/console/keys")  # the cookie replayed
+    assert "new-secret" not in client.get("/console/keys").text
 
 
 def _sign_in_response(client: TestClient):

@@ -35,19 +35,22 @@ EXPORT_COLUMNS = (
 class Readiness:
     database: str  # "ok" or "unreachable"
     migrations: str  # "current", "pending" or "unknown"
+    writes: str = "unknown"  # "ok", "refused" (disk full, read-only...) or "unknown"
 
     @property
     def ok(self) -> bool:
-        return self.database == "ok" and self.migrations == "current"
+        return self.database == "ok" and self.migrations == "current" and self.writes == "ok"
 
     def body(self) -> dict[str, str]:
         return {"status": "ready" if self.ok else "not ready", "database": self.database,
-                "migrations": self.migrations}  # fmt: skip
+                "migrations": self.migrations, "writes": self.writes}  # fmt: skip
 
 
 def readiness(ctx: ServiceContext) -> Readiness:
-    """Whether this process can serve: the database answers and its schema is current.
-    The reason for a failure goes to the log, not to the (unauthenticated) answer."""
+    """Whether this process can serve: the database answers, its schema is current, and it
+    takes writes (store/write_health.py: the latest writes, or a probe write). Blocking:
+    call it from a thread. The reason for a failure goes to the log (the store logs when
+    writes start and stop being refused), not to the unauthenticated answer."""
     try:
         ctx.db.ping()
     except Exception as exc:
@@ -58,7 +61,8 @@ def readiness(ctx: ServiceContext) -> Readiness:
     except Exception as exc:
         log.warning("readiness: cannot read the schema revision: %s", _one_line(exc))
         return Readiness("ok", "unknown")
-    return Readiness("ok", "pending" if pending else "current")
+    migrations = "pending" if pending else "current"
+    return Readiness("ok", migrations, "refused" if ctx.db.write_refusal() else "ok")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -4,8 +4,8 @@ Requests are the hot path (issue 10), so what runs per request is small: a histo
 counter child looked up in a dict (`prometheus-client`'s `.labels()` takes a lock and
 builds a tuple), and the access log line only when the `drawdown.access` logger is enabled
 for INFO, decided once at start (`DRAWDOWN_LOG_LEVEL=warning` turns it off), written by
-`FastAccessLog` rather than through `logging`. The line never holds the API key, a query
-string or a body.
+`FastAccessLog` rather than through `logging`. The line holds the client address as
+`Front` resolved it (api/forwarded.py), never the API key, a query string or a body.
 
 Several server processes (`serve --workers N`): the supervisor sets
 `PROMETHEUS_MULTIPROC_DIR` for its workers before they start, so each records into shared
@@ -125,8 +125,9 @@ class RequestMetrics:
         self.fast_log = _fast_access_log if self.access_log else None
 
     def record(
-        self, method: str, route: str, path: str, status: int, seconds: float, request_id: str
-    ) -> None:
+        self, method: str, route: str, path: str, status: int, seconds: float, request_id: str,
+        client: str = "-",
+    ) -> None:  # fmt: skip
         key = (method, route)
         latency = self._latency.get(key)
         if latency is None:
@@ -140,12 +141,14 @@ class RequestMetrics:
         if not self.access_log:
             return
         if self.fast_log is not None:
-            self.fast_log.write(method, path, status, seconds, request_id)
+            self.fast_log.write(method, path, status, seconds, request_id, client)
             return
         access_log.info(
-            "%s %s %d %.1fms request_id=%s", method, path, status, seconds * 1000, request_id,
+            "%s %s %d %.1fms request_id=%s client=%s", method, path, status, seconds * 1000,
+            request_id, client,
             extra={"method": method, "path": path, "status": status,
-                   "duration_ms": round(seconds * 1000, 3), "request_id": request_id},
+                   "duration_ms": round(seconds * 1000, 3), "request_id": request_id,
+                   "client": client},
         )  # fmt: skip
 
 
@@ -166,7 +169,9 @@ class FastAccessLog:
         self._second = -1
         self._stamp = ""
 
-    def write(self, method: str, path: str, status: int, seconds: float, request_id: str) -> None:
+    def write(
+        self, method: str, path: str, status: int, seconds: float, request_id: str, client: str
+    ) -> None:
         now = time.time()
         second = int(now)
         if second != self._second:
@@ -177,13 +182,14 @@ class FastAccessLog:
         if self.json_lines:
             line = orjson.dumps({
                 "time": stamp, "level": "info", "logger": "drawdown.access",
-                "message": f"{method} {path} {status} {ms:.1f}ms request_id={request_id}",
+                "message": f"{method} {path} {status} {ms:.1f}ms request_id={request_id} "
+                           f"client={client}",
                 "method": method, "path": path, "status": status,
-                "duration_ms": round(ms, 3), "request_id": request_id,
+                "duration_ms": round(ms, 3), "request_id": request_id, "client": client,
             }).decode() + "\n"  # fmt: skip
         else:
             line = (f"{stamp} INFO drawdown.access {method} {path} {status} {ms:.1f}ms "
-                    f"request_id={request_id}\n")  # fmt: skip
+                    f"request_id={request_id} client={client}\n")  # fmt: skip
         self.pending.append(line)
         if len(self.pending) == 1:
             try:

@@ -13,6 +13,15 @@ For every ledger (customer, currency) it checks, in one read transaction per led
    hashes, and its final balance and blocks (balance, voided, expired, moved out, status,
    expiry) must equal the stored ones.
 
+4. **The anchor**, when given one (`Head`s recorded by an earlier verify and kept off the
+   machine, services/anchors.py): the entry at each anchored sequence number must still
+   have the anchored hash. The checks above cannot see a rollback made consistently (the
+   newest entry, its command, the head and the block rewritten together): what is left is
+   a valid, shorter history. Against an anchor it is a ledger whose newest entry is older
+   than the anchored one, or whose entry at the anchored seq differs. Deleting a credit
+   block rewrites a ledger legitimately (R-DEL-1); a ledger that has more deleted blocks
+   than when it was anchored is reported as rewritten, not as a mismatch.
+
 `record` keeps the outcome as the last run of `drawdown verify` (`drawdown status` shows
 it).
 
@@ -27,7 +36,7 @@ mismatch found; the first one is what the command names when it exits non-zero.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -37,6 +46,7 @@ from drawdown.ledger.model import Block, Entry
 from drawdown.services import write_path
 from drawdown.services.commands_codec import decode_command
 from drawdown.services.context import ServiceContext
+from drawdown.store import anchors as anchor_store
 from drawdown.store import balance_transactions as cash_store
 from drawdown.store import ledger as store
 from drawdown.store import status as status_store
@@ -62,12 +72,34 @@ class Mismatch:
         return f"customer {self.customer_id} ledger {self.currency}: {self.what}"
 
 
+@dataclass(frozen=True)
+class Head:
+    """A ledger's newest entry as verified (what an anchor records), and how many of its
+    blocks were deleted by then."""
+
+    customer_id: str
+    currency: str
+    seq: int
+    hash: str
+    deleted_blocks: int = 0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.customer_id, self.currency
+
+
+Anchor = Mapping[tuple[str, str], Head]
+
+
 @dataclass
 class Report:
     ledgers: int = 0
     entries: int = 0
     commands: int = 0
     mismatches: list[Mismatch] = field(default_factory=list)
+    heads: list[Head] = field(default_factory=list)
+    # Ledgers rewritten since the anchor by block deletions: legitimate, but worth a look.
+    rewritten: list[Mismatch] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -78,19 +110,33 @@ Progress = Callable[[int, int], None]
 
 
 def verify(
-    ctx: ServiceContext, customer_id: str | None = None, progress: Progress | None = None
+    ctx: ServiceContext,
+    customer_id: str | None = None,
+    progress: Progress | None = None,
+    anchor: Anchor | None = None,
 ) -> Report:
-    """Check every ledger (or one customer's); `progress(done, total)` after each ledger."""
+    """Check every ledger (or one customer's), against `anchor` if given; `progress(done,
+    total)` after each ledger. The report's heads are what a new anchor records."""
     with ctx.db.read() as tx:
         keys = store.ledger_keys(tx, customer_id)
+        deleted = anchor_store.deleted_block_counts(tx, customer_id)
     report = Report()
-    for done, (owner, currency) in enumerate(keys, start=1):
+    for done, key in enumerate(keys, start=1):
         with ctx.db.read() as tx:
-            found = verify_ledger(ctx, tx, owner, currency, report)
-        report.mismatches.extend(Mismatch(owner, currency, what) for what in found)
+            entries = list(store.ledger_entries_in_order(tx, *key))
+            found = verify_ledger(ctx, tx, *key, entries, report)
+        report.mismatches.extend(Mismatch(*key, what) for what in found)
+        if entries:
+            report.heads.append(Head(*key, entries[-1].seq, entries[-1].hash, deleted.get(key, 0)))
+        if anchor is not None and key in anchor:
+            _check_anchored(report, anchor[key], entries, deleted.get(key, 0))
         report.ledgers += 1
         if progress is not None:
             progress(done, len(keys))
+    present = set(keys)
+    for key, anchored in sorted((anchor or {}).items()):
+        if key not in present and customer_id in (None, key[0]):
+            report.mismatches.append(Mismatch(*key, f"the ledger is gone; {_at(anchored)}"))
     _verify_cash_balances(ctx, customer_id, report)
     return report
 
@@ -153,15 +199,37 @@ def cash_balance_problems(tx: Tx, customer_id: str) -> list[str]:
 
 
 def verify_ledger(
-    ctx: ServiceContext, tx: Tx, customer_id: str, currency: str, report: Report
-) -> list[str]:
+    ctx: ServiceContext, tx: Tx, customer_id: str, currency: str, entries: list[Entry],
+    report: Report,
+) -> list[str]:  # fmt: skip
     """What is wrong with one ledger (the first problems of each check), or nothing."""
-    entries = list(store.ledger_entries_in_order(tx, customer_id, currency))
     report.entries += len(entries)
     problems = _chain_problems(customer_id, currency, entries)
     problems += _head_problems(tx, customer_id, currency, entries)
     problems += _replay_problems(ctx, tx, customer_id, currency, entries, report)
     return problems
+
+
+def _check_anchored(report: Report, anchored: Head, entries: list[Entry], deleted: int) -> None:
+    """The ledger must still hold the anchored entry (the chain check proves what precedes
+    it), unless block deletions since the anchor rewrote it."""
+    entry = next((e for e in entries if e.seq == anchored.seq), None)
+    if entry is not None and entry.hash == anchored.hash:
+        return
+    if entry is None:
+        newest = entries[-1].seq if entries else 0
+        what = f"rolled back to before the anchor: the newest entry is seq {newest}; "
+    else:
+        what = f"differs from the anchor: entry {entry.id} has hash {entry.hash}; "
+    finding = Mismatch(anchored.customer_id, anchored.currency, what + _at(anchored))
+    if deleted > anchored.deleted_blocks:
+        report.rewritten.append(finding)
+    else:
+        report.mismatches.append(finding)
+
+
+def _at(anchored: Head) -> str:
+    return f"the anchor has seq {anchored.seq} (hash {anchored.hash})"
 
 
 def _chain_problems(customer_id: str, currency: str, entries: list[Entry]) -> list[str]:

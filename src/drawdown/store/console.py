@@ -1,6 +1,7 @@
 """SQL for the console: admin accounts, server secrets, customer search, cached balances.
 
-Only reads and the two console-owned tables (`admin_users`, `server_secrets`) live here;
+Only reads and the console-owned tables (`admin_users`, `server_secrets`, `signin_failures`)
+live here;
 ledger balances come from `store/ledger.balances`;
 every ledger write goes through the services' write path, like the API's.
 """
@@ -79,6 +80,13 @@ def insert_secret(tx: Tx, name: str, value: str) -> None:
     tx.insert_unless_duplicate(server_secrets.insert().values(name=name, value=value))
 
 
+def touch_secret(tx: Tx, name: str, value: str) -> None:
+    """Set a server value, inserting it the first time (readiness's probe write)."""
+    statement = update(server_secrets).where(server_secrets.c.name == name).values(value=value)
+    if int(tx.execute(statement).rowcount) == 0:
+        tx.insert_unless_duplicate(server_secrets.insert().values(name=name, value=value))
+
+
 def search_customers(tx: Tx, text: str, offset: int, limit: int) -> list[Customer]:
     """Live customers, newest first, whose name, email or external id contains `text`."""
     query = select(customers).where(customers.c.deleted_at.is_(None))
@@ -105,20 +113,45 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def recent_failures(tx: Tx, key: str, since: datetime) -> int:
-    query = (
-        select(func.count())
-        .select_from(signin_failures)
-        .where(signin_failures.c.key == key, signin_failures.c.failed_at > since)
+def recent_failures(tx: Tx, key: str, since: datetime) -> tuple[int, datetime | None]:
+    """How many failures `key` had after `since`, and when the latest was."""
+    query = select(func.count(), func.max(signin_failures.c.failed_at)).where(
+        signin_failures.c.key == key, signin_failures.c.failed_at > since
     )
-    return int(tx.execute(query).scalar_one())
+    count, latest = tx.execute(query).one()
+    return int(count), latest
 
 
 def record_failure(tx: Tx, failure_id: str, key: str, now: datetime, since: datetime) -> None:
-    """Add a failure and prune: everyone's expired rows, and this key's beyond what counts."""
+    """Add a failure and prune everyone's expired rows."""
     tx.execute(signin_failures.insert().values(id=failure_id, key=key, failed_at=now))
     tx.execute(signin_failures.delete().where(signin_failures.c.failed_at <= since))
 
 
+def delete_failure(tx: Tx, failure_id: str) -> None:
+    tx.execute(signin_failures.delete().where(signin_failures.c.id == failure_id))
+
+
 def forget_failures(tx: Tx, key: str) -> None:
     tx.execute(signin_failures.delete().where(signin_failures.c.key == key))
+
+
+def take_secret(tx: Tx, name: str) -> str | None:
+    """A one-time value: read and deleted in the same transaction (None if already taken)."""
+    value = secret(tx, name)
+    if value is not None:
+        tx.execute(server_secrets.delete().where(server_secrets.c.name == name))
+    return value
+
+
+def secrets_named(tx: Tx, prefix: str) -> list[tuple[str, str]]:
+    """(name, value) of every server secret whose name starts with `prefix`."""
+    query = select(server_secrets.c.name, server_secrets.c.value).where(
+        server_secrets.c.name.startswith(prefix, autoescape=True)
+    )
+    return [(str(name), str(value)) for name, value in tx.execute(query)]
+
+
+def delete_secrets(tx: Tx, names: list[str]) -> None:
+    if names:
+        tx.execute(server_secrets.delete().where(server_secrets.c.name.in_(names)))

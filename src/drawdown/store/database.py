@@ -1,7 +1,9 @@
 """`Database`: the store as the rest of drawdown sees it — reads, writes, and closing.
 
 Reads run in snapshot transactions on pooled connections; writes are jobs for the
-process's committer (group commit). Built once per process by the composition root.
+process's committer (group commit), and each write's outcome tells `writes`
+(store/write_health.py) whether the database still takes them. Built once per process by
+the composition root.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from drawdown.store.engine import (
     read_transaction,
 )
 from drawdown.store.tx import Tx
+from drawdown.store.write_health import PROBE_SECONDS_MAX, Probe, Watched, WriteHealth
 
 T = TypeVar("T")
 
@@ -35,6 +38,8 @@ class Database:
         self.config = config
         self.engine = make_engine(config)
         self.committer = make_committer(self.engine, config, on_batch)
+        self.writes = WriteHealth(probe=self._probe_write)
+        self.writes.attach(self.engine)
         # SQLite reads on the event loop run one at a time on one held connection.
         self._loop_reader: Any = None
         self._loop_reading = False
@@ -89,7 +94,20 @@ class Database:
                 reader.close()
 
     def submit(self, job: Job[T]) -> Future[T] | asyncio.Future[T]:
-        return self.committer.submit(job)
+        future = self.committer.submit(Watched(job, on_refused=self.writes.record_refusal))
+        future.add_done_callback(self.writes.observe)
+        return future
+
+    def write_refusal(self) -> str | None:
+        """None while the database takes writes, else why not (one line; may probe). Call it
+        from a thread, never the event loop: a probe waits for the committer."""
+        return self.writes.refused()
+
+    def _probe_write(self) -> None:
+        """One probe write, waited for; raises what refused it (TimeoutError if slow)."""
+        future = self.submit(Probe())
+        assert isinstance(future, Future), "probe writes from a thread, not the event loop"
+        future.result(timeout=PROBE_SECONDS_MAX)
 
     def migrate(self) -> list[migrate.Migration]:
         """Apply pending migrations; those applied, oldest first."""

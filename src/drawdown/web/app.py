@@ -36,7 +36,7 @@ def create_console(ctx: ServiceContext) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
     app.state.ctx = ctx
     app.state.console_sessions = SessionCodec(ctx)
-    app.state.console_throttle = SignInThrottle(ctx)
+    app.state.console_throttle = SignInThrottle(ctx, app.state.console_sessions)
     protected = APIRouter(prefix=PREFIX, dependencies=[Depends(require_admin)])
     # "/console" itself: a path-less route cannot come through include_router.
     protected.add_api_route("", customers.home, methods=["GET"])

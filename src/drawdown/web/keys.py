@@ -21,9 +21,17 @@ KEYS_PATH = "/console/keys"
 @router.get("/keys")
 async def keys_page(request: Request, revoked: str | None = None) -> Response:
     """API keys."""
-    created = codec_of(request).read_flash(request)
+    flash = codec_of(request).read_flash(request)
+    created = None
+    if (
+        isinstance(flash, dict)
+        and isinstance(flash.get("r"), str)
+        and isinstance(flash.get("p"), str)
+    ):
+        held = api_keys.Reveal(record_id=flash["r"], pad=flash["p"])
+        created = await run_in_threadpool(api_keys.reveal, context_of(request), held)
     response = await _render_keys(request, {"revoked": revoked, "created": created})
-    if created is not None:
+    if flash is not None:
         codec_of(request).clear_flash(request, response, KEYS_PATH)
     return response
 
@@ -32,15 +40,17 @@ async def keys_page(request: Request, revoked: str | None = None) -> Response:
 async def create_key(request: Request, form: FormData = Depends(checked_form)) -> Response:
     """Create an API key and show its secret once."""
     name = str(form.get("name", ""))
+    ctx = context_of(request)
     try:
-        created = await run_in_threadpool(api_keys.create_key, context_of(request), name)
+        held = await run_in_threadpool(api_keys.create_key_to_reveal, ctx, name)
     except ServiceError as exc:
         return await _render_keys(request, {"name": name, "errors": {"name": exc.message}}, 400)
-    # Redirect, so that reloading the page cannot create a second key; the secret travels
-    # once, in a short-lived signed cookie, never in a URL.
+    # Redirect, so that reloading the page cannot create a second key. The secret waits on
+    # the server for the next page (services/access/api_keys.py); the short-lived cookie
+    # holds only where it waits and the pad that unmasks it, never the secret or a URL.
     response = redirect(request, KEYS_PATH)
-    flash = {"name": created.name, "secret": created.secret}
-    codec_of(request).set_flash(request, response, KEYS_PATH, flash)
+    codec_of(request).set_flash(request, response, KEYS_PATH, {"r": held.record_id,
+                                                              "p": held.pad})  # fmt: skip
     return response
 
 

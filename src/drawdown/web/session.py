@@ -1,8 +1,13 @@
-"""The console session: a signed cookie holding the admin id and the CSRF token.
+"""The console's cookies: the session, the device token, the one-time flash.
 
-The cookie is signed, not encrypted: it carries nothing secret, only which admin signed in
-and the token every form must echo back. It expires `SESSION_AGE_SECONDS_MAX` after sign-in
-and is scoped to `/console`, so it is never sent to (nor accepted by) the API under `/v1`.
+Cookies are signed, not encrypted, so none carries a secret: the session holds which admin
+signed in and the token every form must echo back; the device token
+(services/access/signin.py) marks a browser that signed in to an account before; the flash
+hands a value to the next page (for a new API key: where its secret waits on the server,
+never the secret itself, web/keys.py). The session expires `SESSION_AGE_SECONDS_MAX` after
+sign-in. All are scoped to `/console`, so they are never sent to (nor accepted by) the API
+under `/v1`, HttpOnly, SameSite=Strict, and `Secure` when the request came over HTTPS (as
+the connection or a trusted proxy says, api/forwarded.py) or `DRAWDOWN_CONSOLE_HTTPS=on`.
 The signing key is `DRAWDOWN_CONSOLE_SECRET` or, failing that, a random key generated once
 and kept in `server_secrets`, so sessions survive restarts and work across processes.
 """
@@ -18,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from drawdown.services import console
+from drawdown.services.access.signin import Device
 from drawdown.services.context import ServiceContext
 
 COOKIE_NAME = "drawdown_console"
@@ -25,8 +31,11 @@ COOKIE_PATH = "/console"
 SESSION_AGE_SECONDS_MAX = 12 * 60 * 60
 FLASH_COOKIE_NAME = "drawdown_console_flash"
 FLASH_AGE_SECONDS_MAX = 300
+DEVICE_COOKIE_NAME = "drawdown_console_device"
+DEVICE_AGE_SECONDS_MAX = 365 * 24 * 60 * 60
 _SALT = "drawdown.console.session"
 _FLASH_SALT = "drawdown.console.flash"
+_DEVICE_SALT = "drawdown.console.device"
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,11 @@ class SessionCodec:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._serializer = URLSafeTimedSerializer(console.session_secret(ctx), salt=_SALT)
+        self._always_secure = ctx.settings.console_https == "on"
+
+    def secure(self, request: Request) -> bool:
+        """Whether cookies get `Secure`: over HTTPS, or when the operator says it is."""
+        return self._always_secure or request.url.scheme == "https"
 
     def read(self, request: Request) -> Session:
         """The browser's session, or a fresh anonymous one if the cookie is absent or bad."""
@@ -74,7 +88,7 @@ class SessionCodec:
             path=COOKIE_PATH,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=self.secure(request),
         )
 
     def clear(self, request: Request, response: Response) -> None:
@@ -83,7 +97,7 @@ class SessionCodec:
             path=COOKIE_PATH,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=self.secure(request),
         )
 
     def set_flash(self, request: Request, response: Response, path: str, data: Any) -> None:
@@ -91,7 +105,7 @@ class SessionCodec:
         signed = self._signer().dumps(data, salt=_FLASH_SALT)
         response.set_cookie(FLASH_COOKIE_NAME, signed, max_age=FLASH_AGE_SECONDS_MAX,
                             path=path, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https")  # fmt: skip
+                            secure=self.secure(request))  # fmt: skip
 
     def read_flash(self, request: Request) -> Any:
         raw = request.cookies.get(FLASH_COOKIE_NAME)
@@ -105,7 +119,24 @@ class SessionCodec:
     def clear_flash(self, request: Request, response: Response, path: str) -> None:
         """Shown once: a reload must not show it again."""
         response.delete_cookie(FLASH_COOKIE_NAME, path=path, httponly=True, samesite="strict",
-                               secure=request.url.scheme == "https")  # fmt: skip
+                               secure=self.secure(request))  # fmt: skip
+
+    def read_device(self, request: Request) -> Device | None:
+        """The browser's device token, if it carries a valid one."""
+        raw = request.cookies.get(DEVICE_COOKIE_NAME)
+        if raw is None:
+            return None
+        try:
+            data = self._signer().loads(raw, salt=_DEVICE_SALT, max_age=DEVICE_AGE_SECONDS_MAX)
+            return Device(account=str(data["a"]), token=str(data["t"]))
+        except (BadSignature, KeyError, TypeError):
+            return None
+
+    def write_device(self, request: Request, response: Response, device: Device) -> None:
+        signed = self._signer().dumps({"a": device.account, "t": device.token}, salt=_DEVICE_SALT)
+        response.set_cookie(DEVICE_COOKIE_NAME, signed, max_age=DEVICE_AGE_SECONDS_MAX,
+                            path=COOKIE_PATH, httponly=True, samesite="strict",
+                            secure=self.secure(request))  # fmt: skip
 
     def _signer(self) -> URLSafeTimedSerializer:
         return self._serializer

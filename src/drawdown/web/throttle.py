@@ -1,7 +1,7 @@
-"""The console's view of sign-in throttling (the rule itself: services/access/signin.py).
+"""The console's view of sign-in throttling (the rules themselves: services/access/signin.py).
 
-The client address is the connection's peer: behind a reverse proxy every browser shares
-the proxy's address, so put the throttle's numbers in proportion (docs/operations).
+The throttle never looks at the client address: attempts count per account, and per
+(account, device) for a browser carrying a device token for that account.
 """
 
 from __future__ import annotations
@@ -11,21 +11,21 @@ from starlette.requests import Request
 
 from drawdown.services.access import signin
 from drawdown.services.context import ServiceContext
+from drawdown.web.session import SessionCodec
 
 
 class SignInThrottle:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, codec: SessionCodec) -> None:
         self._ctx = ctx
+        self._codec = codec
 
-    @staticmethod
-    def client(request: Request) -> str:
-        return request.client.host if request.client is not None else "unknown"
+    async def begin(self, request: Request, email: str) -> signin.Attempt | int:
+        """The attempt, counted until it succeeds; or how many seconds to wait."""
+        device = self._codec.read_device(request)
+        return await run_in_threadpool(signin.begin, self._ctx, email, device)
 
-    async def blocked(self, request: Request, email: str) -> bool:
-        return await run_in_threadpool(signin.blocked, self._ctx, email, self.client(request))
+    async def succeeded(self, attempt: signin.Attempt) -> None:
+        await run_in_threadpool(signin.succeeded, self._ctx, attempt)
 
-    async def failed(self, request: Request, email: str) -> None:
-        await run_in_threadpool(signin.failed, self._ctx, email, self.client(request))
-
-    async def succeeded(self, request: Request, email: str) -> None:
-        await run_in_threadpool(signin.succeeded, self._ctx, email, self.client(request))
+    async def withdrawn(self, attempt: signin.Attempt) -> None:
+        await run_in_threadpool(signin.withdrawn, self._ctx, attempt)

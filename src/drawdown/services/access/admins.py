@@ -2,13 +2,17 @@
 
 Passwords are hashed with argon2id (they are guessable, unlike API keys, so the hash must
 be slow and memory-hard: 64 MiB per check). So that the public sign-in form cannot be used
-to exhaust the server, checks run at most `PASSWORD_CHECKS_CONCURRENT_MAX` at a time, and
-a sign-in for an unknown email runs no check at all: it waits as long as a real check takes
-(measured once), so the response time still does not reveal which accounts exist.
+to exhaust the server, checks run at most `PASSWORD_CHECKS_CONCURRENT_MAX` at a time and at
+most `DRAWDOWN_SIGNIN_CHECKS_PER_SECOND` per second and process, in order of arrival (an
+attempt whose turn is more than `CHECK_WAIT_SECONDS_MAX` away is refused: the server is
+busy). A sign-in for an unknown email runs no check at all: it takes its turn like any other
+and waits as long as a real check takes (measured once), so neither the response time nor
+a busy answer reveals which accounts exist.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
@@ -29,11 +33,57 @@ from drawdown.store.tx import Tx
 PASSWORD_LENGTH_MIN = 12
 PASSWORD_LENGTH_MAX = 256  # argon2 hashes anything, but a bound keeps sign-in cheap to serve
 PASSWORD_CHECKS_CONCURRENT_MAX = 2  # x 64 MiB: the most memory sign-ins can take at once
+CHECK_WAIT_SECONDS_MAX = 10.0
 
 _hasher = PasswordHasher()
 _checks = threading.BoundedSemaphore(PASSWORD_CHECKS_CONCURRENT_MAX)
 _check_seconds: list[float] = []  # how long one real check took, measured at first use
 _measuring = threading.Lock()
+
+
+class PasswordChecksBusy(Exception):
+    """This process checks passwords as fast as it may; the attempt was not checked."""
+
+
+class Pace:
+    """At most `rate` turns a second on average, in bursts of up to `burst`, handed out in
+    order of arrival; a turn more than `wait_max` seconds away is refused (None).
+
+    The generic cell rate algorithm: `_due` is when the next turn is due at the steady rate,
+    and a turn may come `burst - 1` intervals early."""
+
+    def __init__(self, rate: float, burst: int, wait_max: float) -> None:
+        assert rate > 0 and burst >= 1
+        self._interval = 1 / rate
+        self._early = (burst - 1) * self._interval
+        self._wait_max = wait_max
+        self._due = 0.0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float | None:
+        """Seconds to wait for this turn, or None if it is too far away."""
+        with self._lock:
+            now = time.monotonic()
+            due = max(self._due, now)
+            wait = due - self._early - now
+            if wait > self._wait_max:
+                return None
+            self._due = due + self._interval
+            return max(0.0, wait)
+
+
+_paces: dict[float, Pace] = {}  # by rate: one per process and setting
+
+
+def _take_turn(ctx: ServiceContext) -> None:
+    rate = ctx.settings.signin_checks_per_second
+    pace = _paces.get(rate)
+    if pace is None:
+        pace = _paces.setdefault(rate, Pace(rate, math.ceil(rate), CHECK_WAIT_SECONDS_MAX))
+    wait = pace.reserve()
+    if wait is None:
+        raise PasswordChecksBusy
+    time.sleep(wait)
 
 
 @dataclass(frozen=True)
@@ -108,9 +158,11 @@ def _check_password(password: str) -> None:
 
 
 def authenticate(ctx: ServiceContext, email: str, password: str) -> Admin | None:
-    """The admin if the credentials match, else None (blocking: run it in a thread)."""
+    """The admin if the credentials match, else None (blocking: run it in a thread);
+    PasswordChecksBusy when this process may not check another password for a while."""
     if len(password) > PASSWORD_LENGTH_MAX or len(email) > EMAIL_LENGTH_MAX:
         return None
+    _take_turn(ctx)
     with ctx.db.read() as tx:
         admin = store.admin_by_email(tx, normalize_email(email))
     if admin is None:
