@@ -298,8 +298,7 @@ class Front:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 # The loop first: background writers (webhooks) must find the committer set.
-                if self.ctx.db.dialect == "sqlite":
-                    self.ctx.db.committer.attach_loop(asyncio.get_running_loop())
+                self.ctx.db.attach_loop(asyncio.get_running_loop())
                 start_serving(self.ctx)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

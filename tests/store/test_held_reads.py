@@ -1,6 +1,8 @@
-"""SQLite reads on the event loop run on one held connection (`store/engine.held_read`):
-each is still a snapshot, Core statements inside still work, a refused read leaves the
-connection usable, and a read nested in another falls back to a pooled connection."""
+"""Reads on the event loop run on one held connection (`store/engine.held_read`), on both
+databases: Core statements inside still work, a refused read leaves the connection usable
+(no transaction left open), and a read nested in another falls back to a pooled connection.
+On SQLite each is a snapshot; on PostgreSQL the connection is in autocommit mode (no
+BEGIN, no COMMIT: each statement its own snapshot, as in READ COMMITTED)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import text
 
 from support.contexts import make_context
@@ -16,11 +19,11 @@ from support.contexts import make_context
 COUNT = text("SELECT count(*) FROM server_secrets")
 
 
-@pytest.fixture
-def loop_db(database_factory: Any) -> Iterator[Any]:
-    ctx = make_context(database_factory("sqlite"))
+@pytest.fixture(params=["sqlite", "postgres"])
+def loop_db(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[Any]:
+    ctx = make_context(database_factory(request.param))
     loop = asyncio.new_event_loop()
-    ctx.db.committer.attach_loop(loop)  # this thread is now "the loop" for the database
+    ctx.db.attach_loop(loop)  # this thread is now "the loop" for the database
     try:
         yield ctx.db
     finally:
@@ -30,7 +33,11 @@ def loop_db(database_factory: Any) -> Iterator[Any]:
 
 
 def _idle(conn: Any) -> bool:
-    return not conn.in_transaction() and not conn.connection.driver_connection.in_transaction
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        idle = driver.info.transaction_status == TransactionStatus.IDLE
+        return not conn.in_transaction() and idle and driver.autocommit
+    return not conn.in_transaction() and not driver.in_transaction
 
 
 def test_loop_reads_share_one_connection_and_end_their_transaction(loop_db: Any) -> None:
@@ -44,13 +51,17 @@ def test_loop_reads_share_one_connection_and_end_their_transaction(loop_db: Any)
     assert _idle(held)
 
 
-def test_a_held_read_is_a_snapshot(loop_db: Any) -> None:
+def test_a_held_read_is_a_snapshot_on_sqlite_and_read_committed_on_postgres(
+    loop_db: Any,
+) -> None:
     engine = loop_db.raw_engine()
     with loop_db.read() as tx:
         before = tx.execute(COUNT).scalar_one()
         with engine.begin() as other:  # another connection commits meanwhile
             other.execute(text("INSERT INTO server_secrets (name, value) VALUES ('t', 'v')"))
-        assert tx.execute(COUNT).scalar_one() == before
+        # PostgreSQL's autocommit statements each see what is committed when they run.
+        seen = before if loop_db.dialect == "sqlite" else before + 1
+        assert tx.execute(COUNT).scalar_one() == seen
     with loop_db.read() as tx:
         assert tx.execute(COUNT).scalar_one() == before + 1
 

@@ -150,6 +150,30 @@ def lock_with_heads(
     return found
 
 
+WITH_HEADS_COLUMNS = _WITH_HEADS_COLUMNS
+
+
+def with_heads_of_rows(
+    tx: Tx, rows: Sequence[Sequence[Any]]
+) -> tuple[Customer, dict[str, LedgerHead]] | None:
+    """A customer and its heads from rows of `WITH_HEADS_COLUMNS` (raw driver values)."""
+    if not rows:
+        return None
+    heads = {}
+    for row in rows:
+        head = _head_from_tuple(tx, row[len(_CUSTOMER_FIELDS) :])
+        if head is not None:
+            heads[head.currency] = head
+    return _customer_from_tuple(tx, rows[0]), heads
+
+
+def by_ref(customer_id: Any, external_id: Any) -> Any:
+    """The customer's id by drawdown id or by live external id (a SQL condition on ids)."""
+    return (
+        customers.c.id == customer_id if customer_id is not None else _by_external_id(external_id)
+    )
+
+
 def _customer_from_tuple(tx: Tx, row: Sequence[Any]) -> Customer:
     """A Customer from a row of _CUSTOMER_FIELDS (raw driver values), in field order."""
     c = tx.codec

@@ -28,6 +28,7 @@ from drawdown.services.write_path import (
     customer_work,
     has_due_expiry,
 )
+from drawdown.store import credits as credits_store
 from drawdown.store import customers as customer_store
 from drawdown.store import invoices as invoice_store
 from drawdown.store import ledger as store
@@ -151,16 +152,37 @@ class BlockQuery:
 
 
 def list_blocks(ctx: ServiceContext, ref: CustomerRef, query: BlockQuery) -> list[Block]:
-    """The ledger's blocks in drawdown order (Q15), filtered per R-LIST-1 and effective_date."""
-    return read_caught_up(ctx, ref, lambda tx, customer, now: blocks_in(tx, customer, query, now))
+    """The ledger's blocks in drawdown order (Q15), filtered per R-LIST-1 and effective_date:
+    one statement (`store/credits.py`), read again after writing any due expiry."""
+    for _ in range(2):
+        now = ctx.now()
+        with ctx.db.read() as tx:
+            found = credits_store.customer_and_blocks(
+                tx, customer_id=ref.id, external_id=ref.external_id,
+                currency=listing_currency(query.currency) or "credits",
+                # Closed blocks (expired, nothing left) are never listed by default.
+                open_only=not query.include_all_blocks,
+            )  # fmt: skip
+        if found is None:
+            raise ResourceNotFound("Customer", ref.describe())
+        customer, heads, blocks = found
+        if not has_due_expiry(heads, now):
+            return shown_blocks(customer, blocks, query, now)
+        catch_up(ctx, ref)
+    raise AssertionError("expiries were just written")
 
 
 def blocks_in(tx: Tx, customer: Customer, query: BlockQuery, now: datetime) -> list[Block]:
-    bounds = resolve_bounds(query.effective_date, customer.timezone, field="effective_date")
     currency = listing_currency(query.currency) or "credits"
-    # Closed blocks (expired, nothing left) are never listed by default: not read then.
     blocks = store.ledger_blocks(tx, customer.id, currency,
                                  open_only=not query.include_all_blocks)  # fmt: skip
+    return shown_blocks(customer, blocks, query, now)
+
+
+def shown_blocks(
+    customer: Customer, blocks: list[Block], query: BlockQuery, now: datetime
+) -> list[Block]:
+    bounds = resolve_bounds(query.effective_date, customer.timezone, field="effective_date")
     shown = [b for b in blocks if query.include_all_blocks or listed_by_default(b, now)]
     shown = [b for b in shown if all(compare(b.effective_date, op, v) for op, v in bounds)]
     return drawdown_order(shown)
