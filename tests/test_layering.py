@@ -136,3 +136,30 @@ def test_no_import_circle_in_src() -> None:
         if node not in state:
             visit(node)
     assert circles == []
+
+
+def _services_folder(module: str) -> str | None:
+    """The folder of `services/` a module lives in (`billing` for services.billing.top_ups),
+    or None for a module directly in `services/`."""
+    parts = module.split(".")
+    if len(parts) < 4 or parts[:2] != ["drawdown", "services"]:
+        return None
+    return parts[2]
+
+
+def test_no_import_circle_between_the_folders_of_services() -> None:
+    """Folders of services/ import each other one way only (issue 22: billing and webhooks,
+    ledger and billing imported each other): the end of a write is the write path's, so no
+    use case folder needs to reach back into another for it."""
+    edges: dict[str, set[str]] = {}
+    for name, targets in _graph().items():
+        source = _services_folder(name)
+        if source is not None:
+            for target in targets:
+                folder = _services_folder(target)
+                if folder is not None and folder != source:
+                    edges.setdefault(source, set()).add(folder)
+    both_ways = sorted(
+        f"{a} <-> {b}" for a in edges for b in edges[a] if a < b and a in edges.get(b, ())
+    )
+    assert both_ways == []

@@ -29,9 +29,11 @@ from drawdown.api.gate import answer_errors, header, send_error, send_json
 from drawdown.api.schemas.webhooks import event_body
 from drawdown.services import operations, status, telemetry
 from drawdown.services.access import api_keys
+from drawdown.services.billing import top_ups
 from drawdown.services.context import ServiceContext
 from drawdown.services.processes import Presence, base_url
 from drawdown.services.usage.deduct import Deducter
+from drawdown.services.webhooks import alerts
 from drawdown.services.webhooks.delivery import Deliverer
 from drawdown.settings import Settings
 from drawdown.store.database import Database
@@ -74,7 +76,10 @@ def build_context(settings: Settings, *, migrate: bool | None = None) -> Service
                 f"the database needs migration(s) {', '.join(reversed(pending))}; run "
                 "`drawdown migrate` (or leave DRAWDOWN_AUTO_MIGRATE on to apply them on start)"
             )
-    ctx = ServiceContext(db=db, settings=settings)
+    # The end of every customer write: top-ups fire (R-TOP-3), then balance alerts evaluate
+    # the final balances (R-ALR); the write path runs them, no use case calls them.
+    endings = (top_ups.fire_due, alerts.evaluate)
+    ctx = ServiceContext(db=db, settings=settings, write_endings=endings)
     telemetry.subscribe(ctx.observer)
     return ctx
 

@@ -19,10 +19,9 @@ from decimal import Decimal
 from typing import Any
 
 from drawdown.ledger.balances import AlertKind, AlertStatus, threshold_status
-from drawdown.services.billing import top_ups
 from drawdown.services.context import ServiceContext
+from drawdown.services.currencies import ledger_currency
 from drawdown.services.errors import InvalidField, ResourceNotFound, ServiceError
-from drawdown.services.ledger.planning import ledger_currency
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, find_customer
 from drawdown.store import alerts as store
 from drawdown.store import customers as customer_store
@@ -182,7 +181,6 @@ def create_alert(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[AlertView]
         alert = BalanceAlert(tx.customer_id, tx.ctx.new_id(), chosen, ledger, True, values,
                              tx.now)  # fmt: skip
         add(tx, alert)
-        top_ups.settle(tx)  # the catch-up before this body may have written expiries
         return _locked_view(tx, alert)
 
     return customer_work(ref, create)
@@ -212,7 +210,6 @@ def update_thresholds(
         alert = locked_alert(tx, alert_id)
         values = checked_thresholds(alert.type, given)
         changed = change(tx, alert, thresholds=values)
-        top_ups.settle(tx)
         return _locked_view(tx, changed)
 
     return customer_work(owner, update)
@@ -223,7 +220,6 @@ def set_enabled(owner: CustomerRef, alert_id: str, enabled: bool) -> Work[AlertV
 
     def toggle(tx: CustomerTx) -> AlertView:
         changed = change(tx, locked_alert(tx, alert_id), enabled=enabled)
-        top_ups.settle(tx)
         return _locked_view(tx, changed)
 
     return customer_work(owner, toggle)
@@ -234,7 +230,6 @@ def delete_alert(owner: CustomerRef, alert_id: str) -> Work[None]:
 
     def delete(tx: CustomerTx) -> None:
         remove(tx, locked_alert(tx, alert_id))
-        top_ups.settle(tx)
 
     return customer_work(owner, delete)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from drawdown.services.access.key_cache import KeyCache
 from drawdown.services.ids import new_id
@@ -21,6 +22,11 @@ from drawdown.store.database import Database
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# One step of the end of every customer write, given the write path's `CustomerTx` (typed
+# loosely here: the write path imports this module).
+WriteEnding = Callable[[Any], None]
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,10 @@ class ServiceContext:
     observer: Observer = field(default_factory=Observer)
     # Live webhook endpoints as an in-process list (services/webhooks/cache.py).
     webhooks: EndpointCache = field(default_factory=EndpointCache)
+    # The end of every customer write, in order, run by the write path itself after the use
+    # case (`write_path.customer_work`): top-ups fire, then balance alerts see the final
+    # balances. Registered once by the composition root.
+    write_endings: tuple[WriteEnding, ...] = ()
 
     def now(self) -> datetime:
         return self.clock()

@@ -1,6 +1,10 @@
-"""ISO 4217 currencies and their minor units; anything else is a custom pricing unit (R-CUR-*)."""
+"""ISO 4217 currencies and their minor units; anything else is a custom pricing unit (R-CUR-*);
+which ledger a request names."""
 
 from __future__ import annotations
+
+from drawdown.services.errors import ConstraintViolation, InvalidField
+from drawdown.store.records import Customer
 
 # Active ISO 4217 codes with a minor unit other than 2.
 _MINOR_UNITS_NOT_TWO = {
@@ -33,3 +37,21 @@ def iso_code(value: str) -> str | None:
 
 def minor_units(code: str) -> int:
     return MINOR_UNITS.get(code, 2)
+
+
+def ledger_currency(customer: Customer, value: str | None, field: str = "currency") -> str:
+    """The ledger a request names: `credits` by default, a matching ISO code, or a custom unit."""
+    if value is None:
+        return DEFAULT_PRICING_UNIT
+    code = iso_code(value)
+    if code is None:
+        if not 1 <= len(value) <= CUSTOM_UNIT_LENGTH_MAX:
+            raise InvalidField(field, f"must be 1-{CUSTOM_UNIT_LENGTH_MAX} characters")
+        return value
+    if customer.currency != code:
+        raise ConstraintViolation(
+            field,
+            f"{code} is not this customer's currency ({customer.currency or 'none set'}); "
+            "set the customer's currency first or use a custom pricing unit",
+        )
+    return code

@@ -93,9 +93,9 @@ class CustomerTx:
     heads: dict[str, LedgerHead]
     now: datetime
     # Ledgers whose drawable balance may have dropped: top-ups are evaluated for them
-    # (R-TOP-3) by the use case, which empties the set (`settled`).
+    # (R-TOP-3) at the end of the write (`ServiceContext.write_endings`), which empties it.
     lowered: set[str] = field(default_factory=set)
-    # Ledgers written in either direction: balance alerts are evaluated for them (settle).
+    # Ledgers written in either direction: balance alerts are evaluated for them, likewise.
     changed: set[str] = field(default_factory=set)
     loaded: dict[str, _Loaded] = field(default_factory=dict)
 
@@ -120,9 +120,6 @@ class CustomerTx:
                     blocks[block.id] = block
             loaded.state = _with_blocks(loaded.state, blocks)
         return loaded.state
-
-    def settled(self) -> None:
-        self.lowered.clear()
 
 
 def _state_of(
@@ -350,14 +347,19 @@ def work(body: Callable[[Tx, datetime], T]) -> Work[T]:
 
 
 def customer_work(ref: CustomerRef, body: Callable[[CustomerTx], T]) -> Work[T]:
-    """Work on one customer's data: locked, caught up on due expiries first (R-TIME-1)."""
+    """Work on one customer's data: locked, caught up on due expiries first (R-TIME-1), and
+    ended by the write path itself: the context's `write_endings` (top-ups, then balance
+    alerts) run after the use case, on every ledger it lowered or changed, in the same
+    transaction. No use case calls them, so none can forget them."""
 
     def run(ctx: ServiceContext, tx: Tx, now: datetime) -> T:
         customer, heads = _customer_with_heads(tx, ref, lock=True)
         ctx_tx = CustomerTx(ctx=ctx, tx=tx, customer=customer, heads=heads, now=now)
         catch_up(ctx_tx)
         result = body(ctx_tx)
-        assert not ctx_tx.lowered, "a use case that lowers balances must evaluate top-ups"
+        for ending in ctx.write_endings:
+            ending(ctx_tx)
+        assert not ctx_tx.lowered and not ctx_tx.changed, "every ending consumed its ledgers"
         return result
 
     return Work(run, lock=ref.lock_key())

@@ -22,7 +22,7 @@ from drawdown.ledger.amounts import round_money
 from drawdown.ledger.dates import add_days_local, resolve_bounds, resolve_instant
 from drawdown.ledger.model import Block
 from drawdown.ledger.refunds import refund_voids, refunded_credits
-from drawdown.services.billing import cash_balance, top_ups
+from drawdown.services.billing import cash_balance
 from drawdown.services.billing.money import in_minor_units
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import minor_units
@@ -100,7 +100,6 @@ def create_credit_note(owner: CustomerRef, request: CreditNoteRequest) -> Work[C
                 "increment", amount, cash_balance.CREDIT_NOTE_APPLIED,
                 invoice_id=invoice.id, credit_note_id=note.id,
             ))  # fmt: skip
-        top_ups.settle(tx)  # the refund lowered the drawable balance (R-TOP-3)
         found = store.get(tx.tx, note.id)
         assert found is not None
         return CreditNoteView(found, tx.customer)

@@ -163,7 +163,6 @@ def mark_paid(owner: CustomerRef, invoice_id: str, fields: Mapping[str, Any]) ->
         if block_id is not None:
             activate = commands.Activate(block_id=block_id)
             run_command(tx, invoice.ledger_currency, activate, block_ids=[block_id])
-        top_ups.settle(tx)
         return _view(tx, invoice_id)
 
     return customer_work(owner, pay)
@@ -177,7 +176,6 @@ def void_invoice(owner: CustomerRef, invoice_id: str) -> Work[InvoiceView]:
         invoicing.void_invoice_in(tx, invoice)
         if invoice.top_up_id is not None:
             top_ups.deactivate_by_id(tx, invoice.top_up_id)
-        top_ups.settle(tx)
         return _view(tx, invoice_id)
 
     return customer_work(owner, void)
@@ -209,7 +207,6 @@ def update_invoice(
         values.update(invoicing.draft_changes(tx, invoice, changes) if changes else {})
         if values:
             store.update_fields(tx.tx, tx.customer_id, invoice_id, values)
-        top_ups.settle(tx)  # the catch-up before this body may have written expiries
         return _view(tx, invoice_id)
 
     return customer_work(owner, update)
@@ -228,7 +225,6 @@ def issue(owner: CustomerRef, invoice_id: str) -> Work[InvoiceView]:
         store.update_fields(
             tx.tx, tx.customer_id, invoice_id, {"status": "issued", "issued_at": tx.now}
         )
-        top_ups.settle(tx)  # the catch-up before this body may have written expiries
         return _view(tx, invoice_id)
 
     return customer_work(owner, issue_draft)

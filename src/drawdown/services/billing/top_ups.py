@@ -1,8 +1,9 @@
 """Top-ups (auto-recharge): create, list, delete, and firing (§2.4, R-TOP-*).
 
-Whether a top-up fires is the core's rule (`ledger/top_ups.py`); `settle` asks it, inside
-the customer's write transaction, for every ledger the request may have lowered, after
-the triggering operation. Concurrent decrements can therefore never fire a top-up twice:
+Whether a top-up fires is the core's rule (`ledger/top_ups.py`); `fire_due` asks it, at the
+end of the customer's write transaction (the write path runs it: it is one of the context's
+`write_endings`), for every ledger the request may have lowered, after the triggering
+operation. Concurrent decrements can therefore never fire a top-up twice:
 they are serialized by the customer lock and each sees the previous one's top-up. A
 ledger's head names its active top-up, so a write to a ledger without one reads nothing
 more.
@@ -20,9 +21,8 @@ from drawdown.ledger.amounts import decimal_string
 from drawdown.ledger.dates import add_days_local, resolve_instant
 from drawdown.services.billing import invoicing
 from drawdown.services.context import ServiceContext
+from drawdown.services.currencies import ledger_currency
 from drawdown.services.errors import InvalidField, ResourceNotFound
-from drawdown.services.ledger.planning import ledger_currency
-from drawdown.services.webhooks import alerts
 from drawdown.services.write_path import (
     CustomerRef,
     CustomerTx,
@@ -52,7 +52,6 @@ def create_top_up(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[TopUp]:
         store.insert(tx.tx, values)
         set_top_up(tx, currency, values["id"])
         tx.lowered.add(currency)  # R-TOP-3: evaluate right after creation
-        settle(tx)
         created = store.get(tx.tx, tx.customer_id, values["id"])
         assert created is not None
         return created
@@ -133,7 +132,6 @@ def delete_top_up(ref: CustomerRef, top_up_id: str) -> Work[None]:
         for invoice in invoice_store.issued_for_top_up(tx.tx, tx.customer_id, top_up_id):
             if invoicing.pending_block_id(tx, invoice) is not None:
                 invoicing.void_invoice_in(tx, invoice)
-        settle(tx)
 
     return customer_work(ref, delete)
 
@@ -155,17 +153,16 @@ def deactivate_by_id(tx: CustomerTx, top_up_id: str) -> None:
 # --- firing -----------------------------------------------------------------------------
 
 
-def settle(tx: CustomerTx) -> None:
-    """The end of every write: top-ups (R-TOP-3, once per ledger whose drawable balance may
-    have dropped), then balance alerts on the final balances (`webhooks/alerts.py`)."""
+def fire_due(tx: CustomerTx) -> None:
+    """A step of the end of every write (registered on the context, run by the write path):
+    top-ups, once per ledger whose drawable balance may have dropped (R-TOP-3)."""
     for currency in sorted(tx.lowered):
         head = tx.heads.get(currency)
         if head is not None and head.top_up_id is not None:
             top_up = store.get(tx.tx, tx.customer_id, head.top_up_id)
             if top_up is not None and top_up.deactivated_at is None:
                 _evaluate(tx, top_up)
-    tx.settled()
-    alerts.evaluate(tx)
+    tx.lowered.clear()
 
 
 def _evaluate(tx: CustomerTx, top_up: TopUp) -> None:

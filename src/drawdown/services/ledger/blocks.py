@@ -12,7 +12,7 @@ from typing import Any
 
 from drawdown.ledger import chain, commands, replay
 from drawdown.services import metadata as meta
-from drawdown.services.billing import invoices, top_ups
+from drawdown.services.billing import invoices
 from drawdown.services.commands_codec import decode_command
 from drawdown.services.errors import ResourceNotFound
 from drawdown.services.ledger.reads import owner_of_block
@@ -42,7 +42,6 @@ def update_metadata(
             store.update_block_metadata(tx.tx, tx.customer_id, block_id, merged)
             tx.loaded.pop(block.currency, None)  # the cached block has the old metadata
         block = _locked_block(tx, block_id)
-        top_ups.settle(tx)  # the catch-up before this body may have written expiries
         return BlockView(block, tx.customer, tuple(invoice_store.for_blocks(
             tx.tx, tx.customer_id, [block_id])))  # fmt: skip
 
@@ -77,7 +76,6 @@ def delete_block(owner: CustomerRef, block_id: str) -> Work[None]:
         tx.loaded.pop(currency, None)
         invoices.on_blocks_deleted(tx, sorted(removed))
         tx.changed.add(currency)  # the replay bypasses run_command: alerts still see it
-        top_ups.settle(tx)
 
     return customer_work(owner, delete)
 

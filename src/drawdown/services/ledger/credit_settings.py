@@ -12,12 +12,11 @@ from decimal import Decimal
 from typing import Any
 
 from drawdown.services import balance_alerts
-from drawdown.services.billing import top_ups
 from drawdown.services.context import ServiceContext
+from drawdown.services.currencies import ledger_currency
 from drawdown.services.customers import OVERDRAFT_POLICIES
 from drawdown.services.errors import InvalidField
 from drawdown.services.ledger.balances import overdraft_policy
-from drawdown.services.ledger.planning import ledger_currency
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, find_customer
 from drawdown.store import customers as store
 from drawdown.store.records import Customer
@@ -63,7 +62,6 @@ def update_settings(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[CreditS
         if "balance_alert_thresholds" in fields:
             wanted = _thresholds(tx.customer, fields["balance_alert_thresholds"] or [])
             balance_alerts.set_dropped(tx, wanted)
-        top_ups.settle(tx)  # the catch-up before this body may have written expiries
         updated = store.get(tx.tx, tx.customer_id)
         assert updated is not None
         return settings_of(tx.ctx, tx.tx, updated)

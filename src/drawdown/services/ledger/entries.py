@@ -1,4 +1,5 @@
-"""Creating ledger entries (E12/E13): plan the command, apply it, settle top-ups (§2.3).
+"""Creating ledger entries (E12/E13): plan the command and apply it (§2.3); the write path
+then fires top-ups and evaluates alerts.
 
 A newcomer follows a decrement from `api/routes/ledger.py` to here, then to
 `services/write_path.py` (lock, load, apply, persist) and `store/committer.py` (commit).
@@ -10,8 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from drawdown.ledger import entry_status
-from drawdown.services.billing import purchases, top_ups
-from drawdown.services.ledger import balances, planning
+from drawdown.services.ledger import balances, planning, purchases
 from drawdown.services.ledger.planning import Planned
 from drawdown.services.ledger.views import EntryView
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, run_command
@@ -31,7 +31,6 @@ def create_entry(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[EntryView]
         planned = PLANNERS[fields["entry_type"]](tx, fields)
         balances.refuse_overdraft(tx, planned)
         outcome = run_command(tx, planned.currency, planned.command, block_ids=planned.block_ids)
-        top_ups.settle(tx)
         entry = outcome.response
         assert entry is not None
         block = tx.state(planned.currency).blocks.get(entry.block_id) or _block(tx, entry.block_id)

@@ -17,11 +17,10 @@ from drawdown.ledger.dates import resolve_instant
 from drawdown.ledger.errors import BlockInOtherLedger
 from drawdown.ledger.model import Filter
 from drawdown.services import metadata as meta
-from drawdown.services.currencies import CUSTOM_UNIT_LENGTH_MAX, DEFAULT_PRICING_UNIT, iso_code
+from drawdown.services.currencies import ledger_currency
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
 from drawdown.services.write_path import CustomerTx
 from drawdown.store import ledger as store
-from drawdown.store.records import Customer
 
 
 @dataclass(frozen=True)
@@ -29,24 +28,6 @@ class Planned:
     currency: str
     command: commands.Command
     block_ids: tuple[str, ...] = ()
-
-
-def ledger_currency(customer: Customer, value: str | None, field: str = "currency") -> str:
-    """The ledger a request names: `credits` by default, a matching ISO code, or a custom unit."""
-    if value is None:
-        return DEFAULT_PRICING_UNIT
-    code = iso_code(value)
-    if code is None:
-        if not 1 <= len(value) <= CUSTOM_UNIT_LENGTH_MAX:
-            raise InvalidField(field, f"must be 1-{CUSTOM_UNIT_LENGTH_MAX} characters")
-        return value
-    if customer.currency != code:
-        raise ConstraintViolation(
-            field,
-            f"{code} is not this customer's currency ({customer.currency or 'none set'}); "
-            "set the customer's currency first or use a custom pricing unit",
-        )
-    return code
 
 
 def instant(tx: CustomerTx, value: str | None, field: str) -> datetime | None:

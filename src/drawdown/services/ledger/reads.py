@@ -16,7 +16,6 @@ from typing import TypeVar
 from drawdown.ledger import drawdown_order, entry_status
 from drawdown.ledger.dates import resolve_bounds
 from drawdown.ledger.model import Block
-from drawdown.services.billing import top_ups
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import iso_code
 from drawdown.services.errors import ResourceNotFound
@@ -63,8 +62,13 @@ class CatchUpNeeded(Exception):
 
 
 def catch_up_work(ref: CustomerRef) -> Work[None]:
-    """The customer's due expiries and the top-ups they trigger, as one write (R-TIME-1)."""
-    return customer_work(ref, top_ups.settle)
+    """The customer's due expiries and the top-ups they trigger, as one write (R-TIME-1):
+    the write path catches up and ends every customer write; the body adds nothing."""
+    return customer_work(ref, _nothing)
+
+
+def _nothing(_tx: CustomerTx) -> None:
+    return None
 
 
 def catch_up(ctx: ServiceContext, ref: CustomerRef) -> None:
@@ -250,13 +254,7 @@ def sweep_expiries(ctx: ServiceContext, batch: int = 500) -> int:
 def _sweep(ctx: ServiceContext, ref: CustomerRef) -> int:
     if ctx.db.on_loop_thread():
         raise CatchUpNeeded(ref)
-    return customer_work(ref, _settle_counting).run(ctx)
-
-
-def _settle_counting(tx: CustomerTx) -> int:
-    written = expiries_caught_up(tx)
-    top_ups.settle(tx)
-    return written
+    return customer_work(ref, expiries_caught_up).run(ctx)
 
 
 def expiries_caught_up(tx: CustomerTx) -> int:

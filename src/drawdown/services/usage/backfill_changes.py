@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from drawdown.services.billing.top_ups import settle
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ConstraintViolation, ResourceNotFound
 from drawdown.services.usage.corrections import Correction, correct, due_cutoff
@@ -111,7 +110,6 @@ def close_customer(backfill: Backfill, customer_id: str) -> Work[Correction]:
             events.replace_window(tx.tx, tx.customer_id, start, end, bid, tx.now)
         events.skip(tx.tx, tx.customer_id, bid, sorted(kept), tx.now)
         events.enter(tx.tx, tx.customer_id, bid, start, end, cutoff, correction_id, tx.now)
-        settle(tx)
         return done
 
     return customer_work(CustomerRef(id=customer_id), body)
@@ -205,7 +203,6 @@ def revert_customer(backfill: Backfill, customer_id: str) -> Work[Correction]:
         )
         events.withdraw(tx.tx, tx.customer_id, bid, start, end, tx.now)
         events.restore(tx.tx, tx.customer_id, bid, start, end, cutoff, correction_id, tx.now)
-        settle(tx)
         return done
 
     return customer_work(CustomerRef(id=customer_id), body)

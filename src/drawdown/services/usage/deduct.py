@@ -33,7 +33,6 @@ from decimal import Decimal
 from drawdown.ledger.commands import Decrement
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.usage import Catalogue, Charge, ChargeKey, price_events, split_deduction
-from drawdown.services.billing.top_ups import settle
 from drawdown.services.context import ServiceContext
 from drawdown.services.usage import backfill_changes
 from drawdown.services.usage.corrections import due_cutoff, record_draws
@@ -82,7 +81,6 @@ def deduct_customer(customer_id: str, before: datetime | None = None) -> Work[De
         marked = store.mark_deducted(tx.tx, tx.customer_id, [e.idempotency_key for e in events],
                                      deduction_id, tx.now)  # fmt: skip
         assert marked == len(due), "events are only deducted under the customer's lock"
-        settle(tx)
         lags = tuple((tx.now - d.accepted_at).total_seconds() for d in due)
         return Deduction(tx.customer_id, len(due), drawn, lags)
 

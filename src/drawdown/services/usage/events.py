@@ -22,7 +22,6 @@ from typing import Any
 
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.usage import UsageEvent
-from drawdown.services.billing.top_ups import settle
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import (
     ConstraintViolation,
@@ -137,7 +136,6 @@ def amend(event_id: str, amended: Amended) -> Work[str]:
             correct(tx, [new], [event.usage], "amend", deduction_id)
         fields = {"event_name": amended.event_name, "properties": amended.properties_text}
         store.amend(tx.tx, event, fields, deduction_id, tx.ctx.new_id(), tx.now)
-        settle(tx)
         return event_id
 
     return customer_work(amended.customer, body)
@@ -196,7 +194,6 @@ def deprecate(customer_id: str, event_id: str) -> Work[str]:
         if event.deduction_id is not None:
             correct(tx, [], [event.usage], "deprecate", tx.ctx.new_id())
         store.set_status(tx.tx, event, "deprecated", tx.now)
-        settle(tx)
         return event_id
 
     return customer_work(CustomerRef(id=customer_id), body)

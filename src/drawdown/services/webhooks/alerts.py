@@ -1,8 +1,9 @@
 """Balance alerts, evaluated at the end of every write that changed a ledger (R-ALR-1,
 R-ALR-2, R-ALR-4).
 
-`billing/top_ups.settle` (the one settle point of every use case) calls `evaluate` after
-the top-ups it fired, so alerts see the final balances of the transaction. The rule is the
+The write path runs `evaluate` at the end of every customer write (it is the last of the
+context's `write_endings`, after the top-ups fired), so alerts see the final balances of
+the transaction. The rule is the
 core's (`ledger/balances.balance_alerts`); the alert state per ledger is stored, so each
 event is sent once per crossing.
 

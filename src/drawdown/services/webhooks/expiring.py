@@ -20,7 +20,6 @@ from drawdown.ledger.amounts import format_decimal
 from drawdown.ledger.balances import expiring_blocks
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.model import Block
-from drawdown.services.billing import top_ups
 from drawdown.services.context import ServiceContext
 from drawdown.services.ledger.reads import expiries_caught_up
 from drawdown.services.webhooks import events
@@ -72,7 +71,6 @@ def _announce(tx: CustomerTx, currencies: list[str], within: timedelta) -> tuple
             if store.add_notice(tx.tx, tx.customer_id, block.id, event_id, tx.now):
                 events.emit(tx, events.EXPIRING, currency, _properties(block, within), event_id)
                 announced += 1
-    top_ups.settle(tx)  # the catch-up before this body may have written expiries
     return announced, expired
 
 
