@@ -62,7 +62,7 @@ def test_health_and_ready_need_no_key(server: Server) -> None:
     ready = httpx.get(root(server) + "/ready")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "database": "ok", "migrations": "current",
-                            "writes": "ok"}  # fmt: skip
+                            "writes": "ok", "clock": "ok"}  # fmt: skip
 
 
 def test_request_ids(server: Server) -> None:
@@ -124,7 +124,7 @@ def test_ready_says_migrations_pending(database_factory: Any, tmp_path: Path) ->
         ready = httpx.get(root(srv) + "/ready")
         assert ready.status_code == 503
         assert ready.json() == {"status": "not ready", "database": "ok", "migrations": "pending",
-                                "writes": "ok"}  # fmt: skip
+                                "writes": "ok", "clock": "ok"}  # fmt: skip
         with srv.engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
         assert httpx.get(root(srv) + "/ready").status_code == 200

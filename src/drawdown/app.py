@@ -56,6 +56,7 @@ def store_config(settings: Settings) -> StoreConfig:
         sqlite_synchronous=settings.sqlite_synchronous,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         commit_batch_max=settings.commit_batch_max,
+        clock_skew_max_seconds=settings.clock_skew_max_seconds,
     )
 
 

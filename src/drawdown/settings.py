@@ -169,6 +169,9 @@ class Settings:
     # at creation) or "manual_issuance" (Orb's meaning of a customer's `auto_issuance:
     # false`: its purchase invoices start as drafts that `invoices.issue` issues).
     draft_invoices: str = "never"
+    # One clock: a process refuses to write (and /ready fails) while its clock and the
+    # database's differ by more than this (store/clock.py).
+    clock_skew_max_seconds: float = 2.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -232,4 +235,6 @@ class Settings:
                                                 cls.usage_late_warning_seconds),
             draft_invoices=_env_choice("DRAWDOWN_DRAFT_INVOICES", DRAFT_INVOICES,
                                        cls.draft_invoices),
+            clock_skew_max_seconds=_env_float("DRAWDOWN_CLOCK_SKEW_MAX_SECONDS",
+                                              cls.clock_skew_max_seconds),
         )  # fmt: skip

@@ -44,6 +44,7 @@ class Served:
     process: subprocess.Popen[bytes] | None = None
     log: Any = None
     preexec: Callable[[], None] | None = None  # run in the server's process before it starts
+    wrapper: Sequence[str] = ()  # a command the server runs under, e.g. ("faketime", "-f", "+2d")
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -60,8 +61,8 @@ class Served:
         self.close_log()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - read by `output_text`
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "drawdown.cli", "serve", "--port", str(self.port),
-             "--workers", str(self.workers)],
+            [*self.wrapper, sys.executable, "-m", "drawdown.cli", "serve", "--port",
+             str(self.port), "--workers", str(self.workers)],
             env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
             preexec_fn=self.preexec,
         )  # fmt: skip

@@ -78,7 +78,7 @@ def check_refused_then_recovered(
         assert first_failed_write(http, customer) == 500
         body = wait_ready(served, 503)
         assert body == {"status": "not ready", "database": "ok", "migrations": "current",
-                        "writes": "refused"}  # fmt: skip
+                        "writes": "refused", "clock": "ok"}  # fmt: skip
         log = served.output_text()
         assert log.count("writes refused:") == 1, log[-3000:]
         assert f"writes refused: {reason}" in log
@@ -87,7 +87,8 @@ def check_refused_then_recovered(
             served.stop()
             served.start()
         assert wait_ready(served, 200) == {"status": "ready", "database": "ok",
-                                           "migrations": "current", "writes": "ok"}  # fmt: skip
+                                           "migrations": "current", "writes": "ok",
+                                           "clock": "ok"}  # fmt: skip
         assert increment(http, customer) == 201
     if not restart:
         log = served.output_text()

@@ -38,6 +38,9 @@ ERROR_TYPES: Mapping[str, tuple[int, str, str]] = {
     "unsupported_media_type": (415, "415-unsupported-media-type", "Unsupported media type"),
     "rate_limited": (429, "429-too-many-requests", "Too many requests"),
     "internal": (500, "500-internal-server-error", "Internal server error"),
+    # This server refuses to write (its clock strays from the database's, store/clock.py):
+    # a 5xx the SDKs retry, which another server behind the same address may answer.
+    "unavailable": (503, "500-internal-server-error", "Service unavailable"),
 }
 
 
@@ -109,6 +112,8 @@ def domain_error(error: Exception) -> tuple[int, dict[str, Any], dict[str, str]]
     # A key reused with another request can never succeed on retry (docs/rules.md §1.9 rule 4).
     retryable = not isinstance(error, ServiceError) or error.retryable
     headers = {} if retryable else {"x-should-retry": "false"}
+    if kind == "unavailable":
+        headers["Retry-After"] = "1"
     return body["status"], body, headers
 
 

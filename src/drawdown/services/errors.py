@@ -12,7 +12,13 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 ErrorKind = Literal[
-    "validation", "constraint", "duplicate", "not_found", "conflict", "feature_not_available"
+    "validation",
+    "constraint",
+    "duplicate",
+    "not_found",
+    "conflict",
+    "feature_not_available",
+    "unavailable",
 ]
 
 
@@ -28,6 +34,16 @@ class ServiceError(Exception):
 
 class InvalidField(ServiceError):
     kind = "validation"
+
+
+class WritesUnavailable(ServiceError):
+    """This process refuses to write for now (its clock strays from the database's): a 503
+    the SDKs retry, which another server may answer."""
+
+    kind = "unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, message)
 
 
 class InvalidRequest(ServiceError):

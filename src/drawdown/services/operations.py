@@ -36,14 +36,17 @@ class Readiness:
     database: str  # "ok" or "unreachable"
     migrations: str  # "current", "pending" or "unknown"
     writes: str = "unknown"  # "ok", "refused" (disk full, read-only...) or "unknown"
+    clock: str = "unknown"  # "ok", or "skewed" (differs from the database's: writes refused)
 
     @property
     def ok(self) -> bool:
-        return self.database == "ok" and self.migrations == "current" and self.writes == "ok"
+        return (self.database == "ok" and self.migrations == "current" and self.writes == "ok"
+                and self.clock == "ok")  # fmt: skip
 
     def body(self) -> dict[str, str]:
         return {"status": "ready" if self.ok else "not ready", "database": self.database,
-                "migrations": self.migrations, "writes": self.writes}  # fmt: skip
+                "migrations": self.migrations, "writes": self.writes,
+                "clock": self.clock}  # fmt: skip
 
 
 def readiness(ctx: ServiceContext) -> Readiness:
@@ -62,7 +65,10 @@ def readiness(ctx: ServiceContext) -> Readiness:
         log.warning("readiness: cannot read the schema revision: %s", _one_line(exc))
         return Readiness("ok", "unknown")
     migrations = "pending" if pending else "current"
-    return Readiness("ok", migrations, "refused" if ctx.db.write_refusal() else "ok")
+    # The clock first: a skewed process refuses every write, the probe write included.
+    if ctx.db.clock_skew() is not None:
+        return Readiness("ok", migrations, "unknown", "skewed")
+    return Readiness("ok", migrations, "refused" if ctx.db.write_refusal() else "ok", "ok")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -25,12 +25,13 @@ from drawdown.ledger.commands import Increment
 from drawdown.ledger.errors import LedgerError
 from drawdown.ledger.model import Block, LedgerState
 from drawdown.services.commands_codec import encode_command
-from drawdown.services.context import ServiceContext
-from drawdown.services.errors import ResourceNotFound, ServiceError
+from drawdown.services.context import ServiceContext, utc_now
+from drawdown.services.errors import ResourceNotFound, ServiceError, WritesUnavailable
 from drawdown.store import committer
 from drawdown.store import customers as customer_store
 from drawdown.store import idempotency as idempotency_store
 from drawdown.store import ledger as store
+from drawdown.store.clock import ClockSkewed
 from drawdown.store.committer import LockKey
 from drawdown.store.records import Customer, LedgerHead, StoredResponse
 from drawdown.store.tx import Tx
@@ -406,7 +407,14 @@ class _Job(Generic[T]):
             return None
         return (self.idempotency.scope, self.idempotency.key)
 
+    def _time(self, tx: Tx) -> None:
+        """One clock (store/clock.py): on PostgreSQL the batch's "now" is the database's,
+        unless a test injected its own clock into the context."""
+        if tx.database_now is not None and self.ctx.clock is utc_now:
+            self.now = tx.database_now
+
     def run(self, tx: Tx) -> Any:
+        self._time(tx)
         if self.replier is not None and self.idempotency is not None:
             earlier = _stored_reply(tx, self.ctx, self.idempotency, self.replier, self.now)
             if earlier is not None:
@@ -451,10 +459,18 @@ class Pending(Generic[T]):
         future = self._future
         # On the event loop a write must be awaited: waiting would block the loop that runs it.
         assert isinstance(future, concurrent.futures.Future), "await writes on the event loop"
-        return future.result()
+        try:
+            return future.result()
+        except ClockSkewed as skewed:
+            raise WritesUnavailable(str(skewed)) from skewed
 
     def __await__(self) -> Generator[Any, None, T]:
+        return self._result().__await__()
+
+    async def _result(self) -> T:
         future = self._future
-        if isinstance(future, asyncio.Future):
-            return future.__await__()
-        return asyncio.wrap_future(future).__await__()
+        waited = future if isinstance(future, asyncio.Future) else asyncio.wrap_future(future)
+        try:
+            return await waited
+        except ClockSkewed as skewed:  # the batch refused: one clock (store/clock.py)
+            raise WritesUnavailable(str(skewed)) from skewed

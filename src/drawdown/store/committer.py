@@ -44,6 +44,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from drawdown.store.clock import ClockGuard, ClockSkewed
 from drawdown.store.tx import BulkWriteRefused, Tx
 
 log = logging.getLogger("drawdown.committer")
@@ -104,8 +105,10 @@ class Committer:
         lock_path: str | None = None,
         on_batch: Callable[[int], None] | None = None,
         lanes: int = 1,
+        clock: ClockGuard | None = None,
     ) -> None:
         self._engine = engine
+        self._clock = clock
         self._batch_max = max(1, batch_max)
         self._prefetch = prefetch
         self._lock_path = lock_path
@@ -255,6 +258,8 @@ class Committer:
         return transaction, tx, outcomes
 
     def _run_batch_in(self, tx: Tx, batch: list[_Queued[Any]]) -> tuple[Tx, list[tuple[bool, Any]]]:
+        if self._clock is not None:  # one clock: refuse to write with a wrong one
+            tx.database_now = self._clock.before_batch(tx)
         if self._prefetch is not None:
             locks = [q.job.lock for q in batch if q.job.lock is not None]
             keys = [k for q in batch if (k := getattr(q.job, "idempotency_key", None))]
@@ -268,7 +273,8 @@ class Committer:
         return tx, outcomes
 
     def _failed(self, lane: _Lane, batch: list[_Queued[Any]], error: Exception) -> None:
-        log.warning("write batch of %d failed: %s", len(batch), error)
+        if not isinstance(error, ClockSkewed):  # the guard logs when that starts and ends
+            log.warning("write batch of %d failed: %s", len(batch), error)
         lane.close_connection()
         for queued in batch:
             queued.future.set_exception(error)

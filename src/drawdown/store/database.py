@@ -23,6 +23,7 @@ from drawdown.store import migrate
 from drawdown.store.committer import Job
 from drawdown.store.engine import (
     StoreConfig,
+    clock_guard,
     describe_url,
     held_read,
     loop_reader,
@@ -40,7 +41,8 @@ class Database:
     def __init__(self, config: StoreConfig, *, on_batch: Callable[[int], None] | None = None):
         self.config = config
         self.engine = make_engine(config)
-        self.committer = make_committer(self.engine, config, on_batch)
+        self.clock = clock_guard(self.engine, config)
+        self.committer = make_committer(self.engine, config, on_batch, self.clock)
         self.writes = WriteHealth(probe=self._probe_write)
         self.writes.attach(self.engine)
         # Reads on the event loop run one at a time on one held connection.
@@ -114,6 +116,14 @@ class Database:
         future = self.committer.submit(Watched(job, on_refused=self.writes.record_refusal))
         future.add_done_callback(self.writes.observe)
         return future
+
+    def clock_skew(self) -> str | None:
+        """None while this process's clock agrees with the database's, else why writes are
+        refused (checked now: a read of the database's clock, or a stat on SQLite)."""
+        if self.dialect == "sqlite":
+            return self.clock.skew()
+        with read_transaction(self.engine) as tx:
+            return self.clock.skew(tx)
 
     def write_refusal(self) -> str | None:
         """None while the database takes writes, else why not (one line; may probe). Call it

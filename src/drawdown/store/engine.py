@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from drawdown.store.clock import ClockGuard, probe_path
 from drawdown.store.committer import Committer
 from drawdown.store.prefetch import prefetch
 from drawdown.store.sqlfuncs import register_sqlite_functions
@@ -42,6 +43,8 @@ class StoreConfig:
     # PostgreSQL: writer threads per process (each its own connection and transaction),
     # so one batch's round trips overlap another's; a customer's jobs stay on one lane.
     postgres_write_lanes: int = 4
+    # Writes are refused while this process's clock and the database's differ by more.
+    clock_skew_max_seconds: float = 2.0
 
 
 def normalize_url(url: str) -> str:
@@ -152,7 +155,9 @@ def sqlite_lock_path(engine: Engine) -> str | None:
     return database + "-writer.lock"
 
 
-def make_committer(engine: Engine, config: StoreConfig, on_batch: Any = None) -> Committer:
+def make_committer(
+    engine: Engine, config: StoreConfig, on_batch: Any = None, clock: ClockGuard | None = None
+) -> Committer:
     return Committer(
         engine,
         batch_max=config.commit_batch_max,
@@ -160,7 +165,14 @@ def make_committer(engine: Engine, config: StoreConfig, on_batch: Any = None) ->
         lock_path=sqlite_lock_path(engine),
         on_batch=on_batch,
         lanes=config.postgres_write_lanes if engine.dialect.name == "postgresql" else 1,
+        clock=clock,
     )
+
+
+def clock_guard(engine: Engine, config: StoreConfig) -> ClockGuard:
+    """The comparison of this process's clock with the database's (`store/clock.py`)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    return ClockGuard(config.clock_skew_max_seconds, probe_path(database))
 
 
 @contextmanager

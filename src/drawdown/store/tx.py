@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import groupby
 from typing import Any
 
@@ -72,6 +73,8 @@ class Tx:
         self._frames: list[_Frame] = []
         self._on_commit: list[Callable[[], None]] = []
         self.poisoned: BaseException | None = None
+        # A batch's "now" from the database's clock (PostgreSQL, `store/clock.py`).
+        self.database_now: datetime | None = None
 
     @property
     def bulk(self) -> bool:

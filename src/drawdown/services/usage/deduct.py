@@ -34,6 +34,7 @@ from drawdown.ledger.commands import Decrement
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.usage import Catalogue, Charge, ChargeKey, price_events, split_deduction
 from drawdown.services.context import ServiceContext
+from drawdown.services.errors import WritesUnavailable
 from drawdown.services.usage import backfill_changes
 from drawdown.services.usage.corrections import due_cutoff, record_draws
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, run_command
@@ -210,6 +211,8 @@ class Deducter:
             try:
                 backfill_changes.finish_due(self.ctx)
                 deduct_due(self.ctx)
+            except WritesUnavailable:  # the clock guard logged it once; try again next poll
+                pass
             except Exception:  # the database may be away for a moment: try again next poll
                 log.exception("usage deduction failed")
             try:

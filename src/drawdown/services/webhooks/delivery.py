@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from drawdown.ledger.dates import format_instant
 from drawdown.services import write_path
 from drawdown.services.context import ServiceContext
+from drawdown.services.errors import WritesUnavailable
 from drawdown.services.webhooks import expiring, signing
 from drawdown.services.webhooks.redact import safe_url, scrub
 from drawdown.store import webhooks as store
@@ -111,6 +112,8 @@ class Deliverer:
         while not self._stop.wait(self.ctx.settings.webhook_poll_seconds):
             try:
                 self.run_once()
+            except WritesUnavailable:  # the clock guard logged it once; try again next poll
+                pass
             except Exception:  # the database may be away for a moment: try again next poll
                 log.exception("webhook delivery poll failed")
 
