@@ -21,7 +21,8 @@ from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar
 
 from drawdown.ledger import Command, Outcome, apply, chain, expire_due
-from drawdown.ledger.commands import Increment
+from drawdown.ledger.amounts import exact_arithmetic
+from drawdown.ledger.commands import Decrement, Increment
 from drawdown.ledger.errors import LedgerError
 from drawdown.ledger.model import Block, LedgerState
 from drawdown.services.commands_codec import encode_command
@@ -78,10 +79,19 @@ def _customer_with_heads(
 
 @dataclass
 class _Loaded:
-    """A ledger's state as this transaction knows it, and which blocks were read as open."""
+    """A ledger's state as this transaction knows it, and which blocks were read as open.
+
+    The state may hold only some of the ledger's open blocks (issue 23: a write reads only
+    the blocks it needs): when not `complete`, every open block whose draw key is at most
+    `through` (the first ones in drawdown order, `store.draw_key`) plus the blocks this
+    transaction named or wrote. What needs them all (balances, expiries, an expiration
+    change by date) asks for the complete state.
+    """
 
     state: LedgerState
     open_ids: set[str]
+    complete: bool = True
+    through: str | None = None
 
 
 @dataclass
@@ -104,14 +114,17 @@ class CustomerTx:
     def customer_id(self) -> str:
         return self.customer.id
 
-    def state(self, currency: str, block_ids: Iterable[str] = ()) -> LedgerState:
-        """The ledger as it is now in this transaction, read once and then kept current."""
+    def state(
+        self, currency: str, block_ids: Iterable[str] = (), *, complete: bool = True
+    ) -> LedgerState:
+        """The ledger as it is now in this transaction, read once and then kept current:
+        every open block (`complete`), or the first ones in drawdown order, with the blocks
+        named in `block_ids` either way."""
         loaded = self.loaded.get(currency)
         if loaded is None:
-            head = self.heads.get(currency)
-            blocks = store.open_blocks(self.tx, self.customer_id, currency) if head else {}
-            loaded = _Loaded(_state_of(self, currency, head, blocks), set(blocks))
-            self.loaded[currency] = loaded
+            loaded = self.loaded[currency] = self._load(currency, complete)
+        elif complete and not loaded.complete:
+            self._complete(currency, loaded)
         missing = [b for b in block_ids if b not in loaded.state.blocks]
         if missing:
             blocks = dict(loaded.state.blocks)
@@ -121,6 +134,62 @@ class CustomerTx:
                     blocks[block.id] = block
             loaded.state = _with_blocks(loaded.state, blocks)
         return loaded.state
+
+    def covering(
+        self, currency: str, amount: Decimal, item_id: str | None, block_ids: Iterable[str] = ()
+    ) -> LedgerState:
+        """The state a decrement of `amount` needs: the first open blocks in drawdown order,
+        read page by page until the drawable credits among them cover `amount` (R-DED-3),
+        or all of them when they cannot (R-DED-4 charges the last drawable one)."""
+        state = self.state(currency, block_ids, complete=False)
+        loaded = self.loaded[currency]
+        while not loaded.complete and _covered(loaded, self.now, item_id) < amount:
+            page = store.next_open_blocks(self.tx, self.customer_id, currency, loaded.through)
+            blocks = {**page.blocks, **loaded.state.blocks}  # versions this tx wrote stay
+            loaded.state = _with_blocks(loaded.state, blocks)
+            loaded.open_ids |= set(page.blocks)
+            loaded.complete, loaded.through = page.complete, page.through
+            state = loaded.state
+        return state
+
+    def open_block_count(self, currency: str) -> int:
+        """How many open blocks the ledger has (counted by the database unless all are read)."""
+        loaded = self.loaded.get(currency)
+        if currency not in self.heads:
+            return 0
+        if loaded is not None and loaded.complete:
+            return len(loaded.open_ids)
+        return store.count_open_blocks(self.tx, self.customer_id, currency)
+
+    def _load(self, currency: str, complete: bool) -> _Loaded:
+        head = self.heads.get(currency)
+        if head is None:
+            return _Loaded(_state_of(self, currency, None, {}), set())
+        if complete:
+            blocks = store.open_blocks(self.tx, self.customer_id, currency)
+            return _Loaded(_state_of(self, currency, head, blocks), set(blocks))
+        first = store.first_open_blocks(self.tx, self.customer_id, currency)
+        state = _state_of(self, currency, head, first.blocks)
+        return _Loaded(state, set(first.blocks), first.complete, first.through)
+
+    def _complete(self, currency: str, loaded: _Loaded) -> None:
+        everything = store.open_blocks(self.tx, self.customer_id, currency)
+        blocks = {**everything, **loaded.state.blocks}  # versions this tx wrote stay
+        loaded.state = _with_blocks(loaded.state, blocks)
+        loaded.open_ids |= set(everything)
+        loaded.complete, loaded.through = True, None
+
+
+def _covered(loaded: _Loaded, now: datetime, item_id: str | None) -> Decimal:
+    """The drawable credits a decrement can take from the blocks read in drawdown order."""
+    through = loaded.through or ""
+    with exact_arithmetic():
+        return sum(
+            (b.balance for b in loaded.state.blocks.values()
+             if b.balance > 0 and b.is_drawable(now) and b.admits(item_id)
+             and store.draw_key(b) <= through),
+            Decimal(0),
+        )  # fmt: skip
 
 
 def _state_of(
@@ -148,8 +217,14 @@ def _with_blocks(state: LedgerState, blocks: dict[str, Block]) -> LedgerState:
 
 def run_command(ctx_tx: CustomerTx, currency: str, command: Command, *,
                 block_ids: Iterable[str] = ()) -> Outcome:  # fmt: skip
-    """Apply one command to a ledger, persist the outcome, log the command for replay."""
-    before = ctx_tx.state(currency, block_ids)
+    """Apply one command to a ledger, persist the outcome, log the command for replay.
+
+    A decrement reads the blocks it draws from, an increment none but those it names; every
+    other command, the complete ledger (issue 23)."""
+    if isinstance(command, Decrement):
+        before = ctx_tx.covering(currency, command.amount, command.item_id, block_ids)
+    else:
+        before = ctx_tx.state(currency, block_ids, complete=not isinstance(command, Increment))
     outcome = apply(before, command, ctx_tx.now, ctx_tx.ctx.new_id)
     kind, payload = encode_command(command)
     _persist(ctx_tx, currency, before, outcome, command_log=(kind, payload))
@@ -199,16 +274,18 @@ def _persist(
     if command_log is not None:
         position += 1
         store.append_command(tx, customer_id, currency, position, *command_log, now)
+    upcoming = (next_expiry(outcome.state, now) if loaded.complete
+                else _next_expiry_of_part(head, outcome.changed_blocks, now))  # fmt: skip
     head = LedgerHead(
         currency, outcome.state.last_seq, outcome.state.balance, outcome.state.last_entry_at,
-        position, next_expiry(outcome.state, now), head.top_up_id, outcome.state.chain_head,
+        position, upcoming, head.top_up_id, outcome.state.chain_head,
     )  # fmt: skip
     store.persist(tx, customer_id, state=outcome.state, entries=outcome.entries,
                   new_blocks=new, changed_blocks=updated, head=head, now=now)  # fmt: skip
     ctx_tx.heads[currency] = head
     ctx_tx.changed.add(currency)
     open_now = {b.id for b in outcome.state.blocks.values() if not store.is_closed(b, now)}
-    ctx_tx.loaded[currency] = _Loaded(outcome.state, open_now)
+    ctx_tx.loaded[currency] = _Loaded(outcome.state, open_now, loaded.complete, loaded.through)
     if outcome.entries:
         # Counted once the batch commits: a rolled-back job (or a batch run again job by
         # job) wrote nothing.
@@ -219,6 +296,18 @@ def _persist(
 def next_expiry(state: LedgerState, now: datetime) -> datetime | None:
     """The earliest expiry still ahead: when this ledger next needs catching up."""
     ahead = [b.expiry_date for b in state.blocks.values() if b.expiry_date and b.expiry_date > now]
+    return min(ahead, default=None)
+
+
+def _next_expiry_of_part(
+    head: LedgerHead, changed: Iterable[Block], now: datetime
+) -> datetime | None:
+    """The same, when only part of the ledger was read: the head's horizon (still ahead:
+    the write path caught up first) or a changed block's expiry, whichever is earlier. An
+    early horizon is safe — it only makes a catch-up look, and compute it again."""
+    ahead = [b.expiry_date for b in changed if b.expiry_date and b.expiry_date > now]
+    if head.next_expiry_at is not None and head.next_expiry_at > now:
+        ahead.append(head.next_expiry_at)
     return min(ahead, default=None)
 
 

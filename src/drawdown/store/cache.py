@@ -21,11 +21,22 @@ CustomerWithHeads = tuple[Customer, dict[str, LedgerHead]]
 
 
 @dataclass
+class OpenBlocks:
+    """A ledger's open blocks as far as they were read: all of them (`complete`), or the first
+    ones in drawdown order — every open block whose draw key is at most `through` — plus any
+    other block a write changed (issue 23: a write reads only the blocks it needs)."""
+
+    blocks: dict[str, Block]
+    complete: bool
+    through: str | None = None  # draw key of the last block read in order (None: none yet)
+
+
+@dataclass
 class BatchCache:
     customers: dict[str, CustomerWithHeads] = field(default_factory=dict)
     external_ids: dict[str, str] = field(default_factory=dict)  # external id -> customer id
     # Open (not closed, not deleted) blocks of each ledger read, by (customer, currency).
-    blocks: dict[tuple[str, str], dict[str, Block]] = field(default_factory=dict)
+    blocks: dict[tuple[str, str], OpenBlocks] = field(default_factory=dict)
     # Idempotency records by (scope, key); None: known not to exist.
     responses: dict[tuple[str, str], StoredResponse | None] = field(default_factory=dict)
 

@@ -117,6 +117,10 @@ ledgers = Table(
     Index("ix_ledgers_next_expiry", "next_expiry_at"),
 )
 
+# Compared byte by byte on both databases (PostgreSQL's default collation is not), so SQL
+# and Python order draw keys alike.
+DrawKey = String(128).with_variant(String(128, collation="C"), "postgresql")
+
 credit_blocks = Table(
     "credit_blocks",
     metadata,
@@ -145,11 +149,16 @@ credit_blocks = Table(
     # write path need not load it (keeps loading proportional to live blocks).
     Column("closed", Boolean, nullable=False),
     Column("deleted_at", UTCDateTime),
+    # The block's place in drawdown order (R-DED-2) as text that sorts like it
+    # (store/ledger.draw_key; byte order on both databases): a decrement reads the open
+    # blocks of its ledger in this order, only as many as it draws from (issue 23).
+    Column("draw_key", DrawKey, nullable=False),
     PrimaryKeyConstraint("customer_id", "id"),
     ForeignKeyConstraint(["customer_id", "currency"], ["ledgers.customer_id", "ledgers.currency"]),
     CheckConstraint("status IN ('active', 'pending_payment')", name="status_known"),
     CheckConstraint("source IN ('manual', 'top_up')", name="source_known"),
-    Index("ix_credit_blocks_ledger", "customer_id", "currency", "closed"),
+    # A ledger's open blocks in drawdown order (also every open block: its prefix).
+    Index("ix_credit_blocks_draw", "customer_id", "currency", "closed", "draw_key"),
     # Lookups by block id alone (E20-E23). Ids are 95-bit random, so uniqueness needs no
     # global index (which a table sharded by customer could not have).
     Index("ix_credit_blocks_id", "id"),

@@ -33,7 +33,8 @@ def create_entry(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[EntryView]
         outcome = run_command(tx, planned.currency, planned.command, block_ids=planned.block_ids)
         entry = outcome.response
         assert entry is not None
-        block = tx.state(planned.currency).blocks.get(entry.block_id) or _block(tx, entry.block_id)
+        state = tx.state(planned.currency, complete=False)
+        block = state.blocks.get(entry.block_id) or _block(tx, entry.block_id)
         invoice = None
         if entry.entry_type == "increment" and block.invoice_id is not None:
             invoice = invoice_store.for_blocks(tx.tx, tx.customer_id, [block.id])[0]

@@ -46,9 +46,10 @@ def common(tx: CustomerTx, fields: Mapping[str, Any]) -> tuple[str | None, dict[
 
 
 def require_block_room(tx: CustomerTx, currency: str) -> None:
-    """A limit on open blocks per ledger: every write of the ledger reads them all."""
+    """A limit on open blocks per ledger: what needs all of them (balances for top-ups and
+    alerts, expiries) reads them all."""
     limit = tx.ctx.settings.blocks_per_ledger_max
-    if len(tx.state(currency).blocks) >= limit:
+    if tx.open_block_count(currency) >= limit:
         raise ConstraintViolation(
             None, f"this ledger already has {limit} open credit blocks, the most allowed"
         )
