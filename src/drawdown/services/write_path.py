@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,7 +28,6 @@ from drawdown.ledger.model import Block, LedgerState
 from drawdown.services.commands_codec import encode_command
 from drawdown.services.context import ServiceContext, utc_now
 from drawdown.services.errors import ResourceNotFound, ServiceError, WritesUnavailable
-from drawdown.store import committer
 from drawdown.store import customers as customer_store
 from drawdown.store import idempotency as idempotency_store
 from drawdown.store import ledger as store
@@ -453,25 +452,6 @@ def customer_work(ref: CustomerRef, body: Callable[[CustomerTx], T]) -> Work[T]:
         return result
 
     return Work(run, lock=ref.lock_key())
-
-
-def together(works: Sequence[Work[T]]) -> Work[list[T]]:
-    """Several works as one committer job: each still runs as a job of its own (its own
-    savepoint, e.g. one customer's rows each), but they commit together, one fsync for all,
-    and a failure of any undoes them all. For requests that name many customers at once
-    (an ingested batch of events) without costing one group commit per 64 of them."""
-    assert all(w.lock is None for w in works), "locking works are queued one by one"
-
-    def run(ctx: ServiceContext, tx: Tx, _now: datetime) -> list[T]:
-        results = []
-        for part in works:
-            ok, value = committer.run_nested(tx, _Job(ctx, part, replier=None, idempotency=None))
-            if not ok:
-                raise value
-            results.append(value)
-        return results
-
-    return Work(run)
 
 
 class _Job(Generic[T]):

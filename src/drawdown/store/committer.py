@@ -362,12 +362,6 @@ class _Lane:
         self.close_connection()
 
 
-def run_nested(tx: Tx, job: Job[Any]) -> tuple[bool, Any]:
-    """Run a job inside another job's transaction, undoable alone, exactly as the writer
-    runs a queued job (for work that must commit together: `write_path.together`)."""
-    return _run_job(tx, job)
-
-
 def _run_job(tx: Tx, job: Job[Any]) -> tuple[bool, Any]:
     """Run one job so that it can be undone alone: (True, result) or (False, exception).
 

@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import String, and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql
 
 from drawdown.ledger.usage import PriceVersion, UsageEvent, filters_text
 from drawdown.store import ranks
@@ -141,38 +142,50 @@ def read_properties(text: str) -> dict[str, Any]:
     return value
 
 
-# By (how many keys are asked about (at most 500), whether one origin is asked about).
-_EXISTING: dict[tuple[int, bool], Prepared] = {}
-
-
-def _existing(count: int, of_origin: bool) -> Prepared:
-    statement = _EXISTING.get((count, of_origin))
-    if statement is None:
-        keys: list[Any] = [bindparam(f"k{i}") for i in range(count)]
-        where = [_e.customer_id == bindparam("customer_id"), _e.idempotency_key.in_(keys)]
-        if of_origin:
-            where.append(_e.origin == bindparam("origin"))
-        statement = _EXISTING[count, of_origin] = Prepared(
-            lambda: select(_e.idempotency_key).where(*where)
+def _existing_pairs(dialect: str, of_origin: bool) -> Any:
+    """Stored events with one of the (customer, key) pairs asked about: a join from the pairs
+    (one parameter, the whole list) into the primary key, one index probe per pair."""
+    customer: Any
+    key: Any
+    if dialect == "postgresql":
+        texts = postgresql.ARRAY(String)
+        asked = (
+            func.unnest(bindparam("customer_ids", type_=texts), bindparam("keys", type_=texts))
+            .table_valued("customer_id", "idempotency_key")
+            .render_derived(name="p", with_types=False)
         )
-    return statement
+        customer, key = asked.c.customer_id, asked.c.idempotency_key
+    else:
+        asked = func.json_each(bindparam("pairs")).table_valued("value").alias("p")
+        customer = func.json_extract(asked.c.value, "$[0]")
+        key = func.json_extract(asked.c.value, "$[1]")
+    on = and_(_e.customer_id == customer, _e.idempotency_key == key)
+    if of_origin:
+        on = and_(on, _e.origin == bindparam("origin"))
+    return select(_e.customer_id, _e.idempotency_key).select_from(asked.join(usage_events, on))
 
 
-def existing_keys(
-    tx: Tx, customer_id: str, keys: Sequence[str], origin: str | None = None
-) -> set[str]:
-    """Which of ``keys`` this customer's stored events already use (of any origin, or of
-    ``origin``: a backfill's own keys); a prepared statement per number of keys: this runs
-    for every customer of every ingested batch."""
-    found: set[str] = set()
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(chunk)}
-        params["customer_id"] = customer_id
-        if origin is not None:
-            params["origin"] = origin
-        found.update(row[0] for row in tx.rows(_existing(len(chunk), origin is not None), params))
-    return found
+_EXISTING_PAIRS = {
+    origin: Prepared(lambda dialect, o=origin: _existing_pairs(dialect, o), per_dialect=True)
+    for origin in (False, True)
+}
+
+
+def existing_pairs(
+    tx: Tx, pairs: Sequence[tuple[str, str]], origin: str | None = None
+) -> set[tuple[str, str]]:
+    """Which (customer, key) pairs stored events already use (of any origin, or of
+    ``origin``: a backfill's own keys): one statement for a whole ingested batch."""
+    if not pairs:
+        return set()
+    if tx.postgres:
+        params: dict[str, Any] = {"customer_ids": [c for c, _ in pairs],
+                                  "keys": [k for _, k in pairs]}  # fmt: skip
+    else:
+        params = {"pairs": json.dumps(pairs)}
+    if origin is not None:
+        params["origin"] = origin
+    return {(row[0], row[1]) for row in tx.rows(_EXISTING_PAIRS[origin is not None], params)}
 
 
 _INSERT_EVENT = Prepared(

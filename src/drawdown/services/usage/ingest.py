@@ -3,8 +3,8 @@
 A batch is checked whole before anything is written: if any event fails, the request is
 refused with every failure (`validation_failed`) and nothing is stored, so the caller fixes
 and resends the same batch; idempotency keys make the resend safe. Accepted events are
-written as one write job per customer (a job touches one customer's rows, like every
-write), run together as one committer job: one transaction, one fsync, all or nothing.
+written as one job in bulk (one statement finds the keys already kept, one multi-row insert
+stores the rest, whatever the customers): one transaction, one fsync, all or nothing.
 
 Rules (Orb's, with drawdown's choices: R-USE-1 and R-USE-2 in docs/rules.md §6.3):
 
@@ -36,7 +36,7 @@ from drawdown.ledger.dates import format_instant, resolve_instant
 from drawdown.ledger.errors import InvalidDate
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
-from drawdown.services.write_path import Work, together, work
+from drawdown.services.write_path import Work, work
 from drawdown.store import backfills as backfill_store
 from drawdown.store import usage as store
 from drawdown.store.records import Backfill
@@ -207,27 +207,31 @@ def _place(
 
 
 def write(checked: Checked) -> Work[list[Stored]]:
-    """The writes of a batch that passed ``check``: one job per customer, committed together."""
+    """The writes of a batch that passed ``check``, per customer, as one job written in bulk
+    (issue 20): one statement finds the keys already kept, whatever the customers, and one
+    multi-row insert stores the rest (a key stored meanwhile by another process is skipped
+    by the database: `ON CONFLICT DO NOTHING`)."""
     assert not checked.failed
     backfill_id = None if checked.backfill is None else checked.backfill.id
-    return together([work(_store_for(rows, backfill_id))
-                     for _, rows in sorted(checked.rows.items())])  # fmt: skip
+    batch = sorted(checked.rows.items())
 
-
-def _store_for(rows: list[dict[str, Any]], backfill_id: str | None) -> Any:
-    def body(tx: Tx, now: datetime) -> Stored:
-        customer_id = rows[0]["customer_id"]
+    def body(tx: Tx, now: datetime) -> list[Stored]:
         if backfill_id is not None:
             _lock_open(tx, backfill_id, now)
-        keys = [r["idempotency_key"] for r in rows]
-        known = store.existing_keys(tx, customer_id, keys, origin=backfill_id)
-        new = [row for row in rows if row["idempotency_key"] not in known]
+        pairs = [(c, row["idempotency_key"]) for c, rows in batch for row in rows]
+        known = store.existing_pairs(tx, pairs, origin=backfill_id)
+        stored, new = [], []
+        for customer_id, rows in batch:
+            fresh = [row for row in rows if (customer_id, row["idempotency_key"]) not in known]
+            kept = sorted(key for c, key in known if c == customer_id)
+            stored.append(Stored(tuple(r["idempotency_key"] for r in fresh), tuple(kept)))
+            new.extend(fresh)
         store.insert_events(tx, new)
         if backfill_id is not None:
             backfill_store.count_ingested(tx, backfill_id, len(new))
-        return Stored(tuple(r["idempotency_key"] for r in new), tuple(sorted(known)))
+        return stored
 
-    return body
+    return work(body)
 
 
 def _lock_open(tx: Tx, backfill_id: str, now: datetime) -> None:
