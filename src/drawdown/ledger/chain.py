@@ -53,8 +53,9 @@ def digest(
         None if new_block_expiry_date is None else new_block_expiry_date.isoformat(),
         str(len(metadata)),
     ]  # fmt: skip
-    for key in sorted(metadata):
-        fields += (key, metadata[key])
+    if metadata:
+        for key in sorted(metadata):
+            fields += (key, metadata[key])
     return hashlib.sha256(_encode(fields)).hexdigest()
 
 
@@ -63,5 +64,6 @@ def _optional_decimal(value: Decimal | None) -> str | None:
 
 
 def _encode(fields: Iterable[str | None]) -> bytes:
-    # "-" marks null, distinct from the empty string "0:".
-    return "".join("-" if f is None else f"{len(f)}:{f}" for f in fields).encode()
+    # "-" marks null, distinct from the empty string "0:". A list, not a generator: this runs
+    # for every entry written, and join builds a list from a generator first anyway.
+    return "".join(["-" if f is None else f"{len(f)}:{f}" for f in fields]).encode()

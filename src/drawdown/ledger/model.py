@@ -175,10 +175,11 @@ class Entry:
 
     @classmethod
     def restore(cls, **fields: object) -> Entry:
-        """An entry read back from storage, where it was checked when it was written.
+        """An entry whose parts were checked already: read back from storage (checked when
+        it was written), or written by the core (`LedgerWriter.write`, which checks them).
 
         Skips ``__init__``'s checks: a ledger page restores a hundred entries, and the
-        checks cost as much as reading the rows.
+        checks cost as much as reading the rows; every write builds one or more.
         """
         fields["metadata"] = freeze_metadata(fields["metadata"])  # type: ignore[arg-type]
         entry = object.__new__(cls)
@@ -211,6 +212,20 @@ class LedgerState:
     def __post_init__(self) -> None:
         _assert_utc(self.last_entry_at)
         assert all(block.currency == self.currency for block in self.blocks.values())
+
+    @classmethod
+    def derived(
+        cls, currency: str, blocks: Mapping[str, Block], last_seq: int, balance: Decimal,
+        last_entry_at: datetime | None, chain_head: str,
+    ) -> LedgerState:  # fmt: skip
+        """The state the core derived from a checked one (`LedgerWriter.outcome`): its blocks
+        are the start state's or the core's own, so the checks above hold already; skipping
+        them keeps a command's cost independent of how many blocks the ledger has."""
+        state = object.__new__(cls)
+        state.__dict__.update(currency=currency, blocks=blocks, last_seq=last_seq,
+                              balance=balance, last_entry_at=last_entry_at,
+                              chain_head=chain_head)  # fmt: skip
+        return state
 
 
 def expiry_entry_id(block_id: str) -> str:

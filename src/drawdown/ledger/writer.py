@@ -125,7 +125,10 @@ class LedgerWriter:
             description=text.description, metadata=text.metadata, void_amount=void_amount,
             void_reason=void_reason, new_block_expiry_date=new_block_expiry_date,
         )  # fmt: skip
-        entry = Entry(
+        assert amount >= 0 and created_at.tzinfo is not None, (amount, created_at)
+        # Checked here and where its parts were (amounts, instants), so built without
+        # `Entry.__init__`'s checks: this runs for every entry the core writes.
+        entry = Entry.restore(
             id=entry_id,
             currency=self.currency,
             seq=seq,
@@ -169,14 +172,8 @@ class LedgerWriter:
     def outcome(self, response: Entry | None) -> Outcome:
         changed = tuple(self.blocks[block_id] for block_id in self._changed)
         self._assert_balanced(changed)
-        state = LedgerState(
-            currency=self.currency,
-            blocks=MappingProxyType(self.blocks),
-            last_seq=self.seq,
-            balance=self.balance,
-            last_entry_at=self.last_entry_at,
-            chain_head=self.chain_head,
-        )
+        state = LedgerState.derived(self.currency, MappingProxyType(self.blocks), self.seq,
+                                    self.balance, self.last_entry_at, self.chain_head)  # fmt: skip
         return Outcome(state, tuple(self.entries), changed, response)
 
     def _assert_balanced(self, changed: tuple[Block, ...]) -> None:
