@@ -35,6 +35,7 @@ from sqlalchemy import insert
 from drawdown import ledger
 from drawdown.ledger import chain, commands
 from drawdown.ledger.model import Block, Entry, LedgerState
+from drawdown.records import LedgerHead
 from drawdown.services.commands_codec import encode_command
 from drawdown.services.ids import new_id as random_id
 from drawdown.services.write_path import next_expiry
@@ -43,7 +44,6 @@ from drawdown.store import ledger as ledger_store
 from drawdown.store.database import Database
 from drawdown.store.engine import StoreConfig, sqlite_lock_path
 from drawdown.store.prepared import Prepared
-from drawdown.store.records import LedgerHead
 from drawdown.store.schema import ledger_commands
 from drawdown.store.tx import Tx
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from drawdown.records import StoredResponse
 from drawdown.store import idempotency
 from drawdown.store.committer import LockKey, _Queued
-from drawdown.store.records import StoredResponse
 from drawdown.store.schema import idempotency_keys, server_secrets
 from drawdown.store.tx import Tx
 from support.contexts import make_context

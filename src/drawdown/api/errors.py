@@ -15,8 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.ledger.errors import LedgerError
-from drawdown.services.errors import InvalidRequest, ServiceError
-from drawdown.store.errors import is_transient
+from drawdown.services.errors import InvalidRequest, ServiceError, database_failure
 
 log = logging.getLogger("drawdown.api")
 
@@ -140,5 +139,5 @@ def internal_error_response(exc: BaseException) -> JSONResponse:
 
     The failed request's transaction was rolled back either way.
     """
-    headers = {"Transient-Error": "true"} if is_transient(exc) else None
+    headers = {"Transient-Error": "true"} if database_failure(exc) == "transient" else None
     return error_response("internal", "An unexpected error occurred.", headers=headers)

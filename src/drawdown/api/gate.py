@@ -29,7 +29,7 @@ from drawdown.api.queries import without_blank_params
 from drawdown.api.rate_limit import RateLimiter
 from drawdown.services import telemetry
 from drawdown.services.context import ServiceContext
-from drawdown.store.errors import database_error_kind
+from drawdown.services.errors import database_failure
 
 log = logging.getLogger("drawdown.api")
 
@@ -88,7 +88,7 @@ async def answer_errors(app: ASGIApp, scope: Scope, receive: Receive, send: Send
         response = error_response_for(exc)
         if response is None:
             request_id = scope.get("state", {}).get("request_id")
-            if (kind := database_error_kind(exc)) is not None:
+            if (kind := database_failure(exc)) is not None:
                 telemetry.database_error(kind)
             log.exception("unhandled error: %s %s request_id=%s", scope["method"],
                           scope["path"], request_id, extra={"request_id": request_id})  # fmt: skip

@@ -15,10 +15,10 @@ import typer
 
 from drawdown.cli.options import context, fail
 from drawdown.ledger.dates import format_instant
+from drawdown.records import Backlog, CommandRun, Expiries, ServingProcess
 from drawdown.services import processes
 from drawdown.services import status as service
 from drawdown.settings import Settings
-from drawdown.store.records import Backlog, CommandRun, Expiries, ServingProcess
 
 LABEL_WIDTH = 11
 

@@ -9,10 +9,10 @@ import typer
 
 from drawdown.cli.options import context
 from drawdown.ledger.dates import format_instant
+from drawdown.records import WebhookAttempt, WebhookDelivery
 from drawdown.services.webhooks import endpoints
 from drawdown.services.webhooks.events import EVENT_TYPES
 from drawdown.services.webhooks.redact import safe_url
-from drawdown.store.records import WebhookAttempt, WebhookDelivery
 
 app = typer.Typer(help="Manage webhook endpoints and replay events.", no_args_is_help=True)
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from drawdown.ledger.balances import AlertKind, AlertStatus, threshold_status
+from drawdown.records import BalanceAlert, Customer
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import ledger_currency
 from drawdown.services.errors import InvalidField, ResourceNotFound, ServiceError
@@ -26,7 +27,6 @@ from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer
 from drawdown.store import alerts as store
 from drawdown.store import customers as customer_store
 from drawdown.store import webhooks as status_store
-from drawdown.store.records import BalanceAlert, Customer
 from drawdown.store.tx import Tx
 
 DEPLETED = "credit_balance_depleted"

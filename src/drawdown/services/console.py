@@ -16,6 +16,7 @@ from decimal import Decimal
 from drawdown.ledger.balances import Summary, summarize
 from drawdown.ledger.errors import LedgerError
 from drawdown.ledger.model import Block, LedgerState
+from drawdown.records import Customer, Invoice, TopUp
 from drawdown.services import balance_alerts, write_path
 from drawdown.services.balance_alerts import AlertView
 from drawdown.services.context import ServiceContext
@@ -28,7 +29,6 @@ from drawdown.store import console as store
 from drawdown.store import invoices as invoice_store
 from drawdown.store import ledger as ledger_store
 from drawdown.store import top_ups as top_up_store
-from drawdown.store.records import Customer, Invoice, TopUp
 from drawdown.store.tx import Tx
 
 SESSION_SECRET_NAME = "console_session"

@@ -3,8 +3,8 @@ which ledger a request names."""
 
 from __future__ import annotations
 
+from drawdown.records import Customer
 from drawdown.services.errors import ConstraintViolation, InvalidField
-from drawdown.store.records import Customer
 
 # Active ISO 4217 codes with a minor unit other than 2.
 _MINOR_UNITS_NOT_TWO = {

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from drawdown.records import Customer
 from drawdown.services import metadata as meta
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import iso_code
@@ -20,7 +21,6 @@ from drawdown.services.errors import (
 from drawdown.services.write_path import CustomerRef, Work, find_customer
 from drawdown.store import customers as store
 from drawdown.store import invoices as invoice_store
-from drawdown.store.records import Customer
 from drawdown.store.tx import Tx
 
 NAME_LENGTH_MAX = 255

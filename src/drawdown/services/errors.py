@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from drawdown.store.errors import database_error_kind
+
 ErrorKind = Literal[
     "validation",
     "constraint",
@@ -101,3 +103,12 @@ class ResourceNotFound(ServiceError):
 
 class Conflict(ServiceError):
     kind = "conflict"
+
+
+def database_failure(error: BaseException) -> Literal["transient", "other"] | None:
+    """What an unexpected exception says about the database, for the faces' answers and
+    metrics: "transient" (a lock timeout or a lost connection: the same request can succeed
+    on retry), "other" for any other database error, None when it did not come from the
+    database. The faces ask here so that they never import the store."""
+    kind = database_error_kind(error)
+    return None if kind is None else ("transient" if kind == "transient" else "other")

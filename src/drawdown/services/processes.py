@@ -17,10 +17,10 @@ import socket
 import threading
 from datetime import datetime, timedelta
 
+from drawdown.records import ServingProcess
 from drawdown.services import write_path
 from drawdown.services.context import ServiceContext
 from drawdown.store import status as store
-from drawdown.store.records import ServingProcess
 from drawdown.store.tx import Tx
 
 log = logging.getLogger("drawdown.processes")

@@ -15,13 +15,13 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from drawdown.records import Backlog, CommandRun, Expiries, ServingProcess
 from drawdown.services import processes
 from drawdown.services.context import ServiceContext
 from drawdown.services.verify import VERIFY_COMMAND
 from drawdown.store import status as store
 from drawdown.store.engine import UnsupportedDatabase, sqlite_file
 from drawdown.store.migrate import SchemaTooNew
-from drawdown.store.records import Backlog, CommandRun, Expiries, ServingProcess
 
 
 def version() -> str:

@@ -43,6 +43,7 @@ from decimal import Decimal
 
 from drawdown.ledger import chain, replay
 from drawdown.ledger.model import Block, Entry
+from drawdown.records import CommandRun
 from drawdown.services import write_path
 from drawdown.services.commands_codec import decode_command
 from drawdown.services.context import ServiceContext
@@ -50,7 +51,6 @@ from drawdown.store import anchors as anchor_store
 from drawdown.store import balance_transactions as cash_store
 from drawdown.store import ledger as store
 from drawdown.store import status as status_store
-from drawdown.store.records import CommandRun
 from drawdown.store.tx import Tx
 
 VERIFY_COMMAND = "verify"  # its row in command_runs

@@ -25,6 +25,7 @@ from drawdown.ledger.amounts import exact_arithmetic
 from drawdown.ledger.commands import Decrement, Increment
 from drawdown.ledger.errors import LedgerError
 from drawdown.ledger.model import Block, LedgerState
+from drawdown.records import Customer, LedgerHead, StoredResponse
 from drawdown.services.commands_codec import encode_command
 from drawdown.services.context import ServiceContext, utc_now
 from drawdown.services.errors import ResourceNotFound, ServiceError, WritesUnavailable
@@ -33,7 +34,6 @@ from drawdown.store import idempotency as idempotency_store
 from drawdown.store import ledger as store
 from drawdown.store.clock import ClockSkewed
 from drawdown.store.committer import LockKey
-from drawdown.store.records import Customer, LedgerHead, StoredResponse
 from drawdown.store.tx import Tx
 
 T = TypeVar("T")

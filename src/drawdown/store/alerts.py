@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import exists, select, update
 
 from drawdown.ledger.amounts import format_decimal
-from drawdown.store.records import BalanceAlert
+from drawdown.records import BalanceAlert
 from drawdown.store.schema import alerts, customers
 from drawdown.store.sqlfuncs import before, compare
 from drawdown.store.tx import Tx

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from drawdown.store.records import ApiKey, record_of
+from drawdown.records import ApiKey
+from drawdown.store.rows import record_of
 from drawdown.store.schema import api_keys
 from drawdown.store.tx import Tx
 

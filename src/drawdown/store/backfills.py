@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
 
-from drawdown.store.records import Backfill
+from drawdown.records import Backfill
 from drawdown.store.schema import usage_backfills
 from drawdown.store.sqlfuncs import before
 from drawdown.store.tx import Tx

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from drawdown.store.records import BalanceTransaction
+from drawdown.records import BalanceTransaction
 from drawdown.store.schema import customer_balance_transactions, customers
 from drawdown.store.sqlfuncs import compare
 from drawdown.store.tx import Tx

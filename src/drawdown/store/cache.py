@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from drawdown.ledger.model import Block
-from drawdown.store.records import Customer, LedgerHead, StoredResponse
+from drawdown.records import Customer, LedgerHead, StoredResponse
 
 CustomerWithHeads = tuple[Customer, dict[str, LedgerHead]]
 

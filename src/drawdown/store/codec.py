@@ -30,19 +30,21 @@ def _sqlite_instant(value: datetime | None) -> str | None:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _sqlite_read_instant(value: Any) -> datetime | None:
-    if value is None:
-        return None
+def _sqlite_read_instant(value: Any) -> datetime:
     # Parsing the offset is five times faster than `.replace(tzinfo=UTC)` afterwards, and
     # gives the same `timezone.utc` object.
     return datetime.fromisoformat(value + "+00:00")
+
+
+def _sqlite_read_optional_instant(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value + "+00:00")
 
 
 def _sqlite_decimal(value: Decimal | None) -> str | None:
     return None if value is None else format_decimal(value)
 
 
-def _sqlite_read_decimal(value: Any) -> Decimal | None:
+def _sqlite_read_optional_decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
@@ -67,11 +69,13 @@ def _pg_instant(value: datetime | None) -> datetime | None:
     return value
 
 
-def _pg_read_instant(value: datetime | None) -> datetime | None:
+def _pg_read_instant(value: datetime) -> datetime:
     # Connections run with TimeZone=UTC, so psycopg already returns tzinfo UTC.
-    if value is None or value.tzinfo is UTC:
-        return value
-    return value.astimezone(UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _pg_read_optional_instant(value: datetime | None) -> datetime | None:
+    return None if value is None else _pg_read_instant(value)
 
 
 def _identity(value: Any) -> Any:
@@ -92,9 +96,11 @@ class Codec:
 
     dialect: str
     instant: Callable[[datetime | None], Any]
-    read_instant: Callable[[Any], datetime | None]
+    read_instant: Callable[[Any], datetime]  # for NOT NULL columns
+    read_optional_instant: Callable[[Any], datetime | None]
     decimal: Callable[[Decimal | None], Any]
-    read_decimal: Callable[[Any], Decimal | None]
+    read_decimal: Callable[[Any], Decimal]  # for NOT NULL columns
+    read_optional_decimal: Callable[[Any], Decimal | None]
     json: Callable[[Any], Any]
     read_json: Callable[[Any], Any]
     boolean: Callable[[bool], Any]
@@ -105,8 +111,10 @@ SQLITE = Codec(
     dialect="sqlite",
     instant=_sqlite_instant,
     read_instant=_sqlite_read_instant,
+    read_optional_instant=_sqlite_read_optional_instant,
     decimal=_sqlite_decimal,
-    read_decimal=_sqlite_read_decimal,
+    read_decimal=Decimal,
+    read_optional_decimal=_sqlite_read_optional_decimal,
     json=_sqlite_json,
     read_json=_sqlite_read_json,
     boolean=int,
@@ -117,8 +125,10 @@ POSTGRES = Codec(
     dialect="postgresql",
     instant=_pg_instant,
     read_instant=_pg_read_instant,
+    read_optional_instant=_pg_read_optional_instant,
     decimal=_identity,
     read_decimal=_identity,
+    read_optional_decimal=_identity,
     json=Jsonb,
     read_json=_identity,
     boolean=bool,

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
+from drawdown.records import Admin, Customer
 from drawdown.store.customers import customer_of
-from drawdown.store.records import Admin, Customer, record_of
+from drawdown.store.rows import record_of
 from drawdown.store.schema import admin_users, customers, server_secrets, signin_failures
 from drawdown.store.tx import Tx
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, case, insert, or_, select, text, union_all, update
 
 from drawdown.ledger.corrections import Draw
-from drawdown.store.records import StoredEvent
+from drawdown.records import StoredEvent
 from drawdown.store.schema import usage_draws, usage_event_amendments, usage_events
 from drawdown.store.tx import Tx
 from drawdown.store.usage import LIVE, properties_text, read_properties

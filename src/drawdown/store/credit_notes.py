@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from drawdown.store.records import CreditNote, CreditNoteLine
+from drawdown.records import CreditNote, CreditNoteLine
 from drawdown.store.schema import credit_note_line_items, credit_notes, customers
 from drawdown.store.sqlfuncs import before, compare
 from drawdown.store.tx import Tx

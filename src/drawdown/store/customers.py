@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, or_, select, update
 
+from drawdown.records import Customer, LedgerHead
 from drawdown.store.prepared import Prepared
-from drawdown.store.records import Customer, LedgerHead
 from drawdown.store.schema import customer_external_ids, customers, ledgers
 from drawdown.store.sqlfuncs import before, compare, in_list
 from drawdown.store.tx import Tx
@@ -198,10 +198,10 @@ def _customer_from_tuple(tx: Tx, row: Sequence[Any]) -> Customer:
         billing_address=c.read_json(billing),
         shipping_address=c.read_json(shipping),
         tax_id=c.read_json(tax_id),
-        created_at=c.read_instant(created_at),  # type: ignore[arg-type]
+        created_at=c.read_instant(created_at),
         overdraft=overdraft,
         balance_alerts=bool(has_alerts),
-        cash_balance=c.read_decimal(cash_balance),  # type: ignore[arg-type]
+        cash_balance=c.read_decimal(cash_balance),
     )
 
 
@@ -213,10 +213,10 @@ def _head_from_tuple(tx: Tx, row: Sequence[Any]) -> LedgerHead | None:
     return LedgerHead(
         currency=currency,
         last_seq=int(last_seq),
-        balance=codec.read_decimal(balance),  # type: ignore[arg-type]
-        last_entry_at=codec.read_instant(last_entry_at),
+        balance=codec.read_decimal(balance),
+        last_entry_at=codec.read_optional_instant(last_entry_at),
         last_position=int(position),
-        next_expiry_at=codec.read_instant(next_expiry),
+        next_expiry_at=codec.read_optional_instant(next_expiry),
         top_up_id=top_up,
         chain_head=chain,
     )

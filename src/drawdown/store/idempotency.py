@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select
 
+from drawdown.records import StoredResponse
 from drawdown.store import ranks
 from drawdown.store.prepared import Prepared
-from drawdown.store.records import StoredResponse
 from drawdown.store.schema import idempotency_keys
 from drawdown.store.sqlfuncs import in_list
 from drawdown.store.tx import Tx
@@ -49,7 +49,6 @@ def lookup(tx: Tx, scope: str, key: str) -> StoredResponse | None:
 def _response(tx: Tx, row: Sequence[Any]) -> StoredResponse:
     fingerprint, status, body, created_at = row
     created = tx.codec.read_instant(created_at)
-    assert created is not None
     status_code = IN_PROGRESS if status is None else int(status)
     return StoredResponse(fingerprint, status_code, (body or "").encode(), created)
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from drawdown.records import BalanceTransaction, CreditNote, Invoice
 from drawdown.store import balance_transactions, credit_notes
-from drawdown.store.records import BalanceTransaction, CreditNote, Invoice
 from drawdown.store.schema import (
     counters,
     credit_note_numbers,

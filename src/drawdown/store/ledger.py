@@ -31,10 +31,10 @@ from sqlalchemy.dialects import postgresql
 
 from drawdown.ledger.amounts import FRACTION_DIGITS_MAX, format_decimal
 from drawdown.ledger.model import Block, Entry, Filter, LedgerState
+from drawdown.records import LedgerHead
 from drawdown.store import ranks
 from drawdown.store.cache import BatchCache, OpenBlocks
 from drawdown.store.prepared import Prepared
-from drawdown.store.records import LedgerHead
 from drawdown.store.schema import credit_blocks, customers, ledger_commands, ledger_entries, ledgers
 from drawdown.store.sqlfuncs import before, compare
 from drawdown.store.tx import Tx
@@ -68,13 +68,13 @@ def block_of(tx: Tx, row: Sequence[Any]) -> Block:
     return Block(
         id=block_id,
         currency=currency,
-        balance=c.read_decimal(balance),  # type: ignore[arg-type]
-        maximum_initial_balance=c.read_decimal(maximum),  # type: ignore[arg-type]
-        moved_out=c.read_decimal(moved_out),  # type: ignore[arg-type]
-        voided=c.read_decimal(voided),  # type: ignore[arg-type]
-        expired=c.read_decimal(expired),  # type: ignore[arg-type]
-        effective_date=c.read_instant(effective),  # type: ignore[arg-type]
-        expiry_date=c.read_instant(expiry),
+        balance=c.read_decimal(balance),
+        maximum_initial_balance=c.read_decimal(maximum),
+        moved_out=c.read_decimal(moved_out),
+        voided=c.read_decimal(voided),
+        expired=c.read_decimal(expired),
+        effective_date=c.read_instant(effective),
+        expiry_date=c.read_optional_instant(expiry),
         per_unit_cost_basis=None if cost_basis is None else Decimal(cost_basis),
         filters=tuple(
             Filter(f["field"], f["operator"], tuple(f["values"])) for f in c.read_json(filters)
@@ -83,7 +83,7 @@ def block_of(tx: Tx, row: Sequence[Any]) -> Block:
         status=status,
         source=source,
         created_seq=int(created_seq),
-        created_at=c.read_instant(created_at),  # type: ignore[arg-type]
+        created_at=c.read_instant(created_at),
         invoice_id=invoice_id,
         top_up_id=top_up_id,
     )
@@ -106,9 +106,9 @@ def entry_of(tx: Tx, row: Sequence[Any]) -> Entry:
         created_at=c.read_instant(created_at),
         description=description,
         metadata=c.read_json(metadata) or {},
-        void_amount=c.read_decimal(void_amount),
+        void_amount=c.read_optional_decimal(void_amount),
         void_reason=void_reason,
-        new_block_expiry_date=c.read_instant(new_expiry),
+        new_block_expiry_date=c.read_optional_instant(new_expiry),
         hash=digest,
     )
 

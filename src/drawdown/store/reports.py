@@ -33,8 +33,8 @@ def movements(tx: Tx, end: datetime) -> Iterator[Movement]:
     for rows in tx.batches(_MOVEMENTS, {"end": c.instant(end)}, size=5000):
         for currency, entry_type, amount, created_at, cost_basis in rows:
             yield Movement(
-                currency, entry_type, c.read_decimal(amount),  # type: ignore[arg-type]
-                c.read_instant(created_at),  # type: ignore[arg-type]
+                currency, entry_type, c.read_decimal(amount),
+                c.read_instant(created_at),
                 None if cost_basis is None else Decimal(cost_basis),
             )  # fmt: skip
 

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 
-from drawdown.store.records import Backlog, CommandRun, Expiries, ServingProcess, record_of
+from drawdown.records import Backlog, CommandRun, Expiries, ServingProcess
+from drawdown.store.rows import record_of
 from drawdown.store.schema import (
     command_runs,
     customers,

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from drawdown.store.records import TopUp, record_of
+from drawdown.records import TopUp
+from drawdown.store.rows import record_of
 from drawdown.store.schema import credit_blocks, top_ups
 from drawdown.store.sqlfuncs import before
 from drawdown.store.tx import Tx

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, literal_column, select
 
+from drawdown.records import StoredEvent
 from drawdown.store.corrections import CHUNK, FIELDS, by_key, stored_event
-from drawdown.store.records import StoredEvent
 from drawdown.store.schema import customers, usage_events
 from drawdown.store.tx import Tx
 from drawdown.store.usage import LIVE

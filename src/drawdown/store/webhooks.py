@@ -19,8 +19,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 
-from drawdown.store.customers import customer_of
-from drawdown.store.records import (
+from drawdown.records import (
     ClaimedDelivery,
     Customer,
     WebhookAttempt,
@@ -28,6 +27,7 @@ from drawdown.store.records import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from drawdown.store.customers import customer_of
 from drawdown.store.schema import (
     balance_alert_status,
     customers,

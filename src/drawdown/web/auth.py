@@ -17,8 +17,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from drawdown.records import Admin
 from drawdown.services.access import admins
-from drawdown.store.records import Admin
 from drawdown.web.pages import context_of, redirect, render, session_of
 
 LOGIN_PATH = "/console/login"

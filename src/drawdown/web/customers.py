@@ -11,10 +11,10 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from drawdown.records import Customer
 from drawdown.services import console
 from drawdown.services.entry_input import ENTRY_TYPES
 from drawdown.services.errors import ResourceNotFound
-from drawdown.store.records import Customer
 from drawdown.web import customer_page, forms
 from drawdown.web.auth import checked_form
 from drawdown.web.pages import context_of, query, redirect, render

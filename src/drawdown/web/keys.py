@@ -8,9 +8,9 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from drawdown.records import ApiKey
 from drawdown.services.access import api_keys
 from drawdown.services.errors import ServiceError
-from drawdown.store.records import ApiKey
 from drawdown.web.auth import checked_form
 from drawdown.web.pages import codec_of, context_of, redirect, render
 

@@ -15,8 +15,8 @@ from drawdown.api.deps import body_of, read, respond, service_context
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.replies import JsonReplier
 from drawdown.api.schemas.events import backfill_json
+from drawdown.records import Backfill
 from drawdown.services.usage import backfill_changes, backfills
-from drawdown.store.records import Backfill
 
 router = APIRouter()
 BACKFILLS = "/v1/events/backfills"

@@ -13,9 +13,9 @@ from drawdown.api.schemas.credit_notes import (
     balance_transaction_fields,
 )
 from drawdown.api.schemas.invoices import balance_transaction_json
+from drawdown.records import BalanceTransaction
 from drawdown.services.billing import cash_balance
 from drawdown.services.write_path import CustomerRef
-from drawdown.store.records import BalanceTransaction
 
 router = APIRouter()
 

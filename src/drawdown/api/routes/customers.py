@@ -18,9 +18,9 @@ from drawdown.api.schemas.customers import (
     service_fields,
 )
 from drawdown.ledger.dates import resolve_bounds
+from drawdown.records import Customer
 from drawdown.services import customers as service
 from drawdown.services.write_path import CustomerRef
-from drawdown.store.records import Customer
 
 router = APIRouter()
 

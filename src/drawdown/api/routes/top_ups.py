@@ -8,9 +8,9 @@ from drawdown.api import pagination, paths
 from drawdown.api.deps import body_of, read, respond, validated
 from drawdown.api.replies import NO_CONTENT, JsonReplier
 from drawdown.api.schemas.invoices import TopUpRequest, top_up_json
+from drawdown.records import TopUp
 from drawdown.services.billing import top_ups
 from drawdown.services.write_path import CustomerRef
-from drawdown.store.records import TopUp
 
 router = APIRouter()
 

@@ -11,10 +11,10 @@ from drawdown.api.schemas.customers import customer_minified
 from drawdown.api.schemas.invoices import REASON_TEXT
 from drawdown.api.schemas.money import money_text
 from drawdown.ledger.dates import format_instant
+from drawdown.records import CreditNoteLine
 from drawdown.services.billing.credit_notes import CreditNoteRequest, CreditNoteView, LineRequest
 from drawdown.services.billing.money import positive_money
 from drawdown.settings import Settings
-from drawdown.store.records import CreditNoteLine
 
 LINE_ITEMS_MAX = 50  # an invoice for credits has one line item; this only bounds the work
 

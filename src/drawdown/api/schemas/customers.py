@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from drawdown.api.schemas.money import money_text
 from drawdown.ledger.dates import format_instant
-from drawdown.store.records import Customer
+from drawdown.records import Customer
 
 PaymentProvider = Literal[
     "quickbooks", "bill.com", "stripe_charge", "stripe_invoice", "netsuite", "adyen"

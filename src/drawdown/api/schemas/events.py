@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from drawdown.ledger.dates import format_instant
+from drawdown.records import Backfill
 from drawdown.services.usage.events import Found, Volume
-from drawdown.store.records import Backfill
 
 
 def _instant(value: Any) -> str | None:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from drawdown.api.schemas.customers import address_json, customer_minified
 from drawdown.api.schemas.money import money_text
 from drawdown.ledger.dates import format_instant
-from drawdown.store.records import BalanceTransaction, CreditNote, Customer, Invoice, TopUp
+from drawdown.records import BalanceTransaction, CreditNote, Customer, Invoice, TopUp
 
 # Orb writes a credit note's reason for people ("Order change"); requests use the enum.
 REASON_TEXT = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from drawdown.api.jsonio import dumps
 from drawdown.api.schemas.customers import customer_json
 from drawdown.ledger.dates import format_instant
-from drawdown.store.records import Customer, WebhookEvent
+from drawdown.records import Customer, WebhookEvent
 
 
 def event_body(event: WebhookEvent, customer: Customer) -> str:

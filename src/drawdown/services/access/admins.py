@@ -22,12 +22,12 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from drawdown.records import Admin
 from drawdown.services import write_path
 from drawdown.services.context import ServiceContext
 from drawdown.services.emails import EMAIL_LENGTH_MAX, check_email
 from drawdown.services.errors import InvalidField, ResourceNotFound
 from drawdown.store import console as store
-from drawdown.store.records import Admin
 from drawdown.store.tx import Tx
 
 PASSWORD_LENGTH_MIN = 12

@@ -21,13 +21,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from drawdown.records import ApiKey
 from drawdown.services import write_path
 from drawdown.services.access.key_cache import hash_secret
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import InvalidField, ResourceNotFound
 from drawdown.store import api_keys as store
 from drawdown.store import console as secrets_store
-from drawdown.store.records import ApiKey
 from drawdown.store.tx import Tx
 
 KEY_PREFIX = "dd_"

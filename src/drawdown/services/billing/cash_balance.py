@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from drawdown.ledger.dates import resolve_bounds
+from drawdown.records import BalanceTransaction, Customer
 from drawdown.services.billing.money import in_minor_units
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ConstraintViolation
@@ -29,7 +30,6 @@ from drawdown.services.write_path import (
     find_customer,
 )
 from drawdown.store import balance_transactions as store
-from drawdown.store.records import BalanceTransaction, Customer
 
 MoveType = Literal["increment", "decrement"]
 MANUAL_ADJUSTMENT = "manual_adjustment"

@@ -22,6 +22,7 @@ from drawdown.ledger.amounts import round_money
 from drawdown.ledger.dates import add_days_local, resolve_bounds, resolve_instant
 from drawdown.ledger.model import Block
 from drawdown.ledger.refunds import refund_voids, refunded_credits
+from drawdown.records import CreditNote, CreditNoteLine, Customer, Invoice
 from drawdown.services.billing import cash_balance
 from drawdown.services.billing.money import in_minor_units
 from drawdown.services.context import ServiceContext
@@ -37,7 +38,6 @@ from drawdown.services.write_path import (
 )
 from drawdown.store import credit_notes as store
 from drawdown.store import invoices as invoice_store
-from drawdown.store.records import CreditNote, CreditNoteLine, Customer, Invoice
 from drawdown.store.tx import Tx
 
 NOTE_TYPES = {"paid": "refund", "issued": "adjustment"}  # Orb: only these can be credited

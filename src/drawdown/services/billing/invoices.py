@@ -14,6 +14,7 @@ from typing import Any
 
 from drawdown.ledger import commands
 from drawdown.ledger.dates import resolve_bounds, resolve_instant
+from drawdown.records import Customer, Invoice
 from drawdown.services import metadata as meta
 from drawdown.services.billing import invoicing, top_ups
 from drawdown.services.context import ServiceContext
@@ -27,7 +28,6 @@ from drawdown.services.write_path import (
     run_command,
 )
 from drawdown.store import invoices as store
-from drawdown.store.records import Customer, Invoice
 from drawdown.store.tx import Tx
 
 DEFAULT_STATUSES = ("issued", "paid", "synced")

@@ -15,12 +15,12 @@ from typing import Any
 from drawdown.ledger import BlockStatus, commands
 from drawdown.ledger.amounts import format_scaled, money_product
 from drawdown.ledger.dates import add_days_local, resolve_instant
+from drawdown.records import Customer, Invoice
 from drawdown.services.currencies import minor_units
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
 from drawdown.services.write_path import CustomerTx, run_command
 from drawdown.store import invoices as store
 from drawdown.store import ledger as ledger_store
-from drawdown.store.records import Customer, Invoice
 
 DEFAULT_ITEM_NAME = "Credits"
 DEFAULT_ITEM_ID = "credits"

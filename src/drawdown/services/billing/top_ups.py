@@ -19,6 +19,7 @@ from typing import Any
 from drawdown.ledger import top_ups as rules
 from drawdown.ledger.amounts import decimal_string
 from drawdown.ledger.dates import add_days_local, resolve_instant
+from drawdown.records import TopUp
 from drawdown.services.billing import invoicing
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import ledger_currency
@@ -34,7 +35,6 @@ from drawdown.services.write_path import (
 )
 from drawdown.store import invoices as invoice_store
 from drawdown.store import top_ups as store
-from drawdown.store.records import TopUp
 
 ACTIVE_FROM_PAST_DAYS_MAX = 10
 # Block lifetimes stay far inside what datetime can represent when a top-up fires.

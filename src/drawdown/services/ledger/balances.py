@@ -26,6 +26,7 @@ from drawdown.ledger.commands import Decrement
 from drawdown.ledger.dates import resolve_bounds, resolve_instant
 from drawdown.ledger.model import Block, LedgerState
 from drawdown.ledger.ordering import drawdown_order
+from drawdown.records import Customer
 from drawdown.services.commands_codec import decode_command
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ConstraintViolation, InvalidField
@@ -35,7 +36,6 @@ from drawdown.services.ledger.views import EntryView
 from drawdown.services.write_path import CustomerRef, CustomerTx, find_customer
 from drawdown.store import customers as customer_store
 from drawdown.store import ledger as store
-from drawdown.store.records import Customer
 from drawdown.store.sqlfuncs import compare
 from drawdown.store.tx import Tx
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from drawdown.ledger import chain, commands, replay
+from drawdown.records import LedgerHead
 from drawdown.services import metadata as meta
 from drawdown.services.billing import invoices
 from drawdown.services.commands_codec import decode_command
@@ -20,7 +21,6 @@ from drawdown.services.ledger.views import BlockView
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, next_expiry
 from drawdown.store import invoices as invoice_store
 from drawdown.store import ledger as store
-from drawdown.store.records import LedgerHead
 
 
 def _locked_block(tx: CustomerTx, block_id: str) -> Any:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from drawdown.records import Customer
 from drawdown.services import balance_alerts
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import ledger_currency
@@ -19,7 +20,6 @@ from drawdown.services.errors import InvalidField
 from drawdown.services.ledger.balances import overdraft_policy
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, find_customer
 from drawdown.store import customers as store
-from drawdown.store.records import Customer
 from drawdown.store.tx import Tx
 
 THRESHOLDS_MAX = 20

@@ -16,6 +16,7 @@ from typing import TypeVar
 from drawdown.ledger import drawdown_order, entry_status
 from drawdown.ledger.dates import resolve_bounds
 from drawdown.ledger.model import Block
+from drawdown.records import Customer
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import iso_code
 from drawdown.services.errors import ResourceNotFound
@@ -32,7 +33,6 @@ from drawdown.store import customers as customer_store
 from drawdown.store import invoices as invoice_store
 from drawdown.store import ledger as store
 from drawdown.store.ledger import EntryFilters
-from drawdown.store.records import Customer
 from drawdown.store.sqlfuncs import compare
 from drawdown.store.tx import Tx
 

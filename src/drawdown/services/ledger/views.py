@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drawdown.ledger.model import Block, Entry, EntryStatus
-from drawdown.store.records import Customer, Invoice
+from drawdown.records import Customer, Invoice
 
 
 @dataclass(frozen=True)

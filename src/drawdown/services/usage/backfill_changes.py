@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from drawdown.records import Backfill
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ConstraintViolation, ResourceNotFound
 from drawdown.services.usage.corrections import Correction, correct, due_cutoff
@@ -29,7 +30,6 @@ from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer
 from drawdown.store import backfills as store
 from drawdown.store import corrections as events
 from drawdown.store import usage as usage_store
-from drawdown.store.records import Backfill
 from drawdown.store.tx import Tx
 
 log = logging.getLogger("drawdown.usage")

@@ -22,6 +22,7 @@ from typing import Any
 
 from drawdown.ledger.dates import format_instant, resolve_instant
 from drawdown.ledger.errors import InvalidDate
+from drawdown.records import Backfill
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import (
     ConstraintViolation,
@@ -33,7 +34,6 @@ from drawdown.services.errors import (
 from drawdown.services.usage.corrections import due_cutoff
 from drawdown.services.write_path import CustomerRef, Work, find_customer
 from drawdown.store import backfills as store
-from drawdown.store.records import Backfill
 from drawdown.store.tx import Tx
 
 TIMEFRAME_DAYS_MAX = 31  # Orb's default limit

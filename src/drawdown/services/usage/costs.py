@@ -20,6 +20,7 @@ from decimal import Decimal
 from drawdown.ledger.dates import add_days_local, local_midnight, resolve_instant, zone
 from drawdown.ledger.evaluation import Costs, Usage, day_edges, total
 from drawdown.ledger.usage import Catalogue
+from drawdown.records import Customer
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import DEFAULT_PRICING_UNIT
 from drawdown.services.errors import InvalidField
@@ -28,7 +29,6 @@ from drawdown.services.write_path import CustomerRef, find_customer
 from drawdown.store import catalogue as catalogue_store
 from drawdown.store import usage as usage_store
 from drawdown.store.catalogue import PriceRecord
-from drawdown.store.records import Customer
 
 DAYS_MAX = 100
 VIEW_MODES = ("periodic", "cumulative")

@@ -22,6 +22,7 @@ from drawdown.ledger.dates import resolve_instant
 from drawdown.ledger.evaluation import Evaluation, GroupValue, Usage
 from drawdown.ledger.metric_sql import parse_filter, parse_property
 from drawdown.ledger.usage import Filters, Metric, UsageEvent
+from drawdown.records import Customer
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import InvalidField, ResourceNotFound
 from drawdown.services.usage import ingest
@@ -30,7 +31,6 @@ from drawdown.services.usage.price_input import PriceSpec, price_spec
 from drawdown.services.write_path import CustomerRef, find_customer
 from drawdown.store import catalogue as catalogue_store
 from drawdown.store import usage as usage_store
-from drawdown.store.records import Customer
 from drawdown.store.tx import Tx
 
 PRICE_EVALUATIONS_MAX = 100

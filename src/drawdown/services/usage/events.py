@@ -22,6 +22,7 @@ from typing import Any
 
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.usage import UsageEvent
+from drawdown.records import StoredEvent
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import (
     ConstraintViolation,
@@ -35,7 +36,6 @@ from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer
 from drawdown.store import corrections as store
 from drawdown.store import usage as usage_store
 from drawdown.store import usage_reads
-from drawdown.store.records import StoredEvent
 
 EVENT_IDS_MAX = 500  # ids per search
 SEARCH_RESULTS_MAX = 1000

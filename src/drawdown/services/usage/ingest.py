@@ -34,12 +34,12 @@ from typing import Any
 
 from drawdown.ledger.dates import format_instant, resolve_instant
 from drawdown.ledger.errors import InvalidDate
+from drawdown.records import Backfill
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
 from drawdown.services.write_path import Work, work
 from drawdown.store import backfills as backfill_store
 from drawdown.store import usage as store
-from drawdown.store.records import Backfill
 from drawdown.store.tx import Tx
 
 FUTURE_SECONDS_MAX = 300  # Orb: an event more than 5 minutes ahead is refused

@@ -27,11 +27,11 @@ from drawdown.ledger.balances import (
     summarize,
     threshold_status,
 )
+from drawdown.records import BalanceAlert
 from drawdown.services.webhooks import events
 from drawdown.services.write_path import CustomerTx
 from drawdown.store import alerts as alert_store
 from drawdown.store import webhooks as store
-from drawdown.store.records import BalanceAlert
 
 DROPPED = "credit_balance_dropped"
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from drawdown.records import WebhookEndpoint
 from drawdown.store import webhooks as store
-from drawdown.store.records import WebhookEndpoint
 from drawdown.store.tx import Tx
 
 

@@ -29,13 +29,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from drawdown.ledger.dates import format_instant
+from drawdown.records import ClaimedDelivery, Customer, WebhookAttempt, WebhookEvent
 from drawdown.services import write_path
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import WritesUnavailable
 from drawdown.services.webhooks import expiring, signing
 from drawdown.services.webhooks.redact import safe_url, scrub
 from drawdown.store import webhooks as store
-from drawdown.store.records import ClaimedDelivery, Customer, WebhookAttempt, WebhookEvent
 from drawdown.store.tx import Tx
 
 log = logging.getLogger("drawdown.webhooks")

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from drawdown.records import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from drawdown.services import write_path
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import InvalidField, ResourceNotFound
 from drawdown.services.webhooks import events, signing
 from drawdown.store import webhooks as store
-from drawdown.store.records import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from drawdown.store.tx import Tx
 
 URL_LENGTH_MAX = 2048

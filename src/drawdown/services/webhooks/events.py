@@ -13,9 +13,9 @@ from typing import Any
 
 from drawdown.ledger.amounts import format_decimal
 from drawdown.ledger.dates import format_instant
+from drawdown.records import BalanceAlert, Customer, WebhookEvent
 from drawdown.services.write_path import CustomerTx
 from drawdown.store import webhooks as store
-from drawdown.store.records import BalanceAlert, Customer, WebhookEvent
 
 DEPLETED = "customer.credit_balance_depleted"
 DROPPED = "customer.credit_balance_dropped"

@@ -1,8 +1,9 @@
-"""Typed records at the store boundary: what queries return instead of database rows.
+"""Typed records shared by the store, the services and the faces: plain frozen dataclasses.
 
-Services, the API and the console see these frozen dataclasses, never SQLAlchemy rows, so a
-renamed column is a change inside `store/` only. Ledger blocks and entries are the core's
-own `Block` and `Entry` (`ledger/model.py`).
+The store maps database rows to these (`store/rows.py`), and services, the API and the console
+see only them, never SQLAlchemy rows, so a renamed column is a change inside `store/` only.
+This module imports no SQL, which is why the faces may import it and not the store. Ledger
+blocks and entries are the core's own `Block` and `Entry` (`ledger/model.py`).
 """
 
 from __future__ import annotations
@@ -204,11 +205,6 @@ class StoredResponse:
     status_code: int
     body: bytes
     created_at: datetime
-
-
-def record_of(cls: type[Any], row: Mapping[str, Any]) -> Any:
-    """A record from a Core row mapping, taking exactly the record's fields."""
-    return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
