@@ -3,10 +3,10 @@
 A ledger of a million entries takes hours through HTTP. Here the pure core decides every
 entry (`ledger.apply`: one increment, then single-block decrements, with the real hash
 chain from `chain.genesis`), and the store's own statements write the outcome in bulk:
-`store.ledger.create_head`, then per chunk `store.ledger.persist` (entries, the block, the
-head) and `executemany` on the `ledger_commands` table for the command log. Customers get
-the row `services.customers.create_customer` writes for a request that names only a name
-and an email. tests/test_benchmarks_seed.py checks that a seeded ledger equals, row for
+`store.ledger_tables.create_head`, then per chunk `store.ledger_tables.persist` (entries,
+the block, the head) and `executemany` on the `ledger_commands` table for the command log.
+Customers get the row `services.customers.create_customer` writes for a request that names
+only a name and an email. tests/test_benchmarks_seed.py checks that a seeded ledger equals, row for
 row, one written through the write path with the same ids and clock.
 
 One computation can fill several databases (the SQLite and the PostgreSQL server of one run
@@ -40,7 +40,7 @@ from drawdown.services.commands_codec import encode_command
 from drawdown.services.ids import new_id as random_id
 from drawdown.services.write_path import next_expiry
 from drawdown.store import customers as customer_store
-from drawdown.store import ledger as ledger_store
+from drawdown.store import ledger_tables as ledger_store
 from drawdown.store.database import Database
 from drawdown.store.engine import StoreConfig, sqlite_lock_path
 from drawdown.store.prepared import Prepared

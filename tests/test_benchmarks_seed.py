@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from drawdown.services import customers
+from drawdown.services.credits import entries
 from drawdown.services.entry_input import entry_fields
-from drawdown.services.ledger import entries
 from drawdown.services.write_path import CustomerRef
 from drawdown.store.engine import normalize_url
 from support.contexts import make_context

@@ -23,8 +23,8 @@ from conftest import REPO, free_port
 from drawdown.cli import app
 from drawdown.cli.options import command, run
 from drawdown.services import customers
+from drawdown.services.credits import entries
 from drawdown.services.entry_input import entry_fields
-from drawdown.services.ledger import entries
 from drawdown.services.write_path import CustomerRef
 from drawdown.store.migrate import head_revision
 from support.contexts import make_context

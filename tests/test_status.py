@@ -29,8 +29,8 @@ from drawdown.services import balance_alerts, customers, processes
 from drawdown.services import status as service
 from drawdown.services import verify as verify_service
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits import entries
 from drawdown.services.entry_input import entry_fields
-from drawdown.services.ledger import entries
 from drawdown.services.usage import catalogue, ingest
 from drawdown.services.webhooks import endpoints
 from drawdown.services.write_path import CustomerRef

@@ -33,8 +33,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drawdown.services import customers
+from drawdown.services.credits import entries, reads
 from drawdown.services.errors import ConstraintViolation
-from drawdown.services.ledger import entries, reads
 from drawdown.services.usage import backfill_changes, backfills, catalogue, deduct, events, ingest
 from drawdown.services.verify import verify
 from drawdown.services.write_path import CustomerRef

@@ -24,7 +24,7 @@ from drawdown.cli.main import app
 from drawdown.cli.options import run
 from drawdown.ledger import chain
 from drawdown.services import verify as service
-from drawdown.store import ledger as store
+from drawdown.store import ledger_tables as store
 from support.contexts import make_context
 
 

@@ -15,8 +15,8 @@ from sqlalchemy import event
 
 from drawdown.services import balance_alerts, customers
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits import entries
 from drawdown.services.entry_input import entry_fields
-from drawdown.services.ledger import entries
 from drawdown.services.webhooks import endpoints
 from drawdown.services.write_path import CustomerRef
 from support.contexts import make_context

@@ -19,8 +19,8 @@ from drawdown.api.schemas.webhooks import event_body
 from drawdown.services import balance_alerts, customers, telemetry
 from drawdown.services.backlog import read_backlog
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits import entries, reads
 from drawdown.services.entry_input import entry_fields
-from drawdown.services.ledger import entries, reads
 from drawdown.services.usage import deduct, ingest
 from drawdown.services.webhooks import endpoints
 from drawdown.services.webhooks.delivery import Deliverer, Response

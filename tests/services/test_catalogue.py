@@ -15,8 +15,8 @@ import pytest
 
 from drawdown.ledger.dates import format_instant
 from drawdown.services import customers
+from drawdown.services.credits import entries, reads
 from drawdown.services.errors import ConstraintViolation, InvalidField
-from drawdown.services.ledger import entries, reads
 from drawdown.services.usage import catalogue, costs, deduct, ingest, items, metrics, prices
 from drawdown.services.usage.price_input import PriceSpec
 from drawdown.services.write_path import CustomerRef

@@ -18,8 +18,8 @@ from drawdown.api.schemas.webhooks import event_body
 from drawdown.records import WebhookAttempt
 from drawdown.services import balance_alerts, customers
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits import entries
 from drawdown.services.entry_input import entry_fields
-from drawdown.services.ledger import entries
 from drawdown.services.webhooks import endpoints
 from drawdown.services.webhooks.delivery import Deliverer, Response, retry_delay
 from drawdown.services.write_path import CustomerRef, work

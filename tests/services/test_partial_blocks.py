@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 from drawdown.ledger import drawdown_order
 from drawdown.ledger.model import Block
 from drawdown.services import customers
+from drawdown.services.credits import entries
 from drawdown.services.entry_input import entry_fields
-from drawdown.services.ledger import entries
 from drawdown.services.write_path import CustomerRef
-from drawdown.store import ledger as ledger_store
+from drawdown.store import ledger_tables as ledger_store
 from support.contexts import make_context
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)

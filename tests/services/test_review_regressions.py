@@ -8,7 +8,7 @@ from typing import Any
 
 from drawdown.services import customers
 from drawdown.services.context import ServiceContext
-from drawdown.services.ledger import entries, reads
+from drawdown.services.credits import entries, reads
 from drawdown.services.write_path import CustomerRef
 from drawdown.store.invoices import next_number
 from drawdown.store.tx import Tx

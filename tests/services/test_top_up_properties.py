@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from drawdown.ledger import LedgerState, drawable_balance
 from drawdown.services import customers
 from drawdown.services.billing import top_ups
-from drawdown.services.ledger import entries, reads
+from drawdown.services.credits import entries, reads
 from drawdown.services.write_path import CustomerRef
-from drawdown.store import ledger as ledger_store
+from drawdown.store import ledger_tables as ledger_store
 from support.contexts import make_context
 
 _DIR = Path(tempfile.mkdtemp(prefix="dd-topup-prop-"))

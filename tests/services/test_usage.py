@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from drawdown.services import customers
-from drawdown.services.ledger import blocks, entries, reads
+from drawdown.services.credits import blocks, entries, reads
 from drawdown.services.usage import catalogue, deduct, ingest
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import usage as usage_store

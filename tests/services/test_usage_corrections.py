@@ -16,6 +16,7 @@ import pytest
 
 from drawdown.ledger.usage import Catalogue, price_events
 from drawdown.services import customers
+from drawdown.services.credits import entries, reads
 from drawdown.services.errors import (
     ConstraintViolation,
     InvalidField,
@@ -23,7 +24,6 @@ from drawdown.services.errors import (
     ResourceNotFound,
     ServiceError,
 )
-from drawdown.services.ledger import entries, reads
 from drawdown.services.usage import backfill_changes, backfills, catalogue, deduct, events, ingest
 from drawdown.services.verify import verify
 from drawdown.services.write_path import CustomerRef

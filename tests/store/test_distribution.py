@@ -22,7 +22,7 @@ from sqlalchemy import Table, UniqueConstraint, event
 
 from drawdown.services import balance_alerts, customers
 from drawdown.services.billing import invoices, top_ups
-from drawdown.services.ledger import blocks, entries
+from drawdown.services.credits import blocks, entries
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import committer as committer_module
 from drawdown.store.schema import metadata

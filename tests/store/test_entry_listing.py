@@ -1,7 +1,7 @@
 """The ledger list's query plans answer alike: every filter, every cursor, both databases.
 
 SQLite answers `minimum_amount` from the amount index when few entries qualify and by
-scanning the list order otherwise (store/ledger.py); both plans, and PostgreSQL's own
+scanning the list order otherwise (store/ledger_tables.py); both plans, and PostgreSQL's own
 choice, must return exactly the entries a plain filter of the whole ledger returns.
 """
 
@@ -16,9 +16,9 @@ import pytest
 
 from conftest import BACKENDS
 from drawdown.services import customers
-from drawdown.services.ledger import entries, reads
+from drawdown.services.credits import entries, reads
 from drawdown.services.write_path import CustomerRef
-from drawdown.store import ledger as ledger_store
+from drawdown.store import ledger_tables as ledger_store
 from support.contexts import make_context
 
 AMOUNTS = ["0.5", "1", "1.25", "2", "9.99", "10", "10.01", "100", "0.000001", "12345.678"]

@@ -13,8 +13,8 @@ from pathlib import Path
 from console_helpers import console_app, csrf_token, sign_in
 
 from drawdown.services import balance_alerts, customers
+from drawdown.services.credits import credit_settings, entries
 from drawdown.services.entry_input import entry_fields
-from drawdown.services.ledger import credit_settings, entries
 from drawdown.services.webhooks import endpoints
 from drawdown.services.write_path import CustomerRef
 

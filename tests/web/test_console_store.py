@@ -11,11 +11,11 @@ import pytest
 from conftest import BACKENDS
 from drawdown.services.console import session_secret
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits.entries import create_entry
 from drawdown.services.customers import create_customer
-from drawdown.services.ledger.entries import create_entry
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import console as store
-from drawdown.store import ledger as ledger_store
+from drawdown.store import ledger_tables as ledger_store
 from support.contexts import make_context
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from console_helpers import console_app, csrf_token, sign_in
 
 from drawdown.services import customers
+from drawdown.services.credits import entries, reads
 from drawdown.services.entry_input import entry_fields
-from drawdown.services.ledger import entries, reads
 from drawdown.services.usage import catalogue, deduct, ingest, metrics
 from drawdown.services.write_path import CustomerRef
 

@@ -17,8 +17,8 @@ from starlette.responses import Response
 from drawdown.api.errors import ApiError
 from drawdown.services.access.idempotency import for_request
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits.reads import CatchUpNeeded, catch_up_work
 from drawdown.services.errors import validation_errors_of
-from drawdown.services.ledger.reads import CatchUpNeeded, catch_up_work
 from drawdown.services.write_path import Idempotency, Replier, Work
 
 M = TypeVar("M", bound=BaseModel)

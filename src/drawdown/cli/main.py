@@ -17,8 +17,8 @@ from drawdown.app import configure_logging, migrate_database
 from drawdown.cli import admin, backup, options, report, status, usage, verify, webhooks
 from drawdown.cli.options import context, fail
 from drawdown.services.access import api_keys, idempotency
+from drawdown.services.credits import reads
 from drawdown.services.errors import ResourceNotFound
-from drawdown.services.ledger import reads
 from drawdown.services.processes import base_url
 from drawdown.settings import Settings
 

@@ -20,14 +20,14 @@ from drawdown.records import Customer, Invoice, TopUp
 from drawdown.services import balance_alerts, write_path
 from drawdown.services.balance_alerts import AlertView
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits import credit_settings, reads
+from drawdown.services.credits.credit_settings import CreditSettings
+from drawdown.services.credits.views import EntryView
 from drawdown.services.errors import ServiceError
-from drawdown.services.ledger import credit_settings, reads
-from drawdown.services.ledger.credit_settings import CreditSettings
-from drawdown.services.ledger.views import EntryView
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import console as store
 from drawdown.store import invoices as invoice_store
-from drawdown.store import ledger as ledger_store
+from drawdown.store import ledger_tables as ledger_store
 from drawdown.store import top_ups as top_up_store
 from drawdown.store.tx import Tx
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from drawdown.ledger.amounts import format_decimal
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits import reads
 from drawdown.services.errors import InvalidField
-from drawdown.services.ledger import reads
 from drawdown.services.write_path import CustomerRef
 
 log = logging.getLogger("drawdown.operations")

@@ -15,8 +15,8 @@ from decimal import Decimal, localcontext
 from drawdown.ledger.liability import WIDE_EXACT, Line, Movement, liability, outstanding_series
 from drawdown.ledger.model import Block
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits import reads
 from drawdown.services.errors import InvalidField
-from drawdown.services.ledger import reads
 from drawdown.store import reports as store
 
 PERIOD_DAYS_MAX = 366 * 20

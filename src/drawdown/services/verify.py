@@ -49,7 +49,7 @@ from drawdown.services.commands_codec import decode_command
 from drawdown.services.context import ServiceContext
 from drawdown.store import anchors as anchor_store
 from drawdown.store import balance_transactions as cash_store
-from drawdown.store import ledger as store
+from drawdown.store import ledger_tables as store
 from drawdown.store import status as status_store
 from drawdown.store.tx import Tx
 

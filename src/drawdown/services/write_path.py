@@ -31,7 +31,7 @@ from drawdown.services.context import ServiceContext, utc_now
 from drawdown.services.errors import ResourceNotFound, ServiceError, WritesUnavailable
 from drawdown.store import customers as customer_store
 from drawdown.store import idempotency as idempotency_store
-from drawdown.store import ledger as store
+from drawdown.store import ledger_tables as store
 from drawdown.store.clock import ClockSkewed
 from drawdown.store.committer import LockKey
 from drawdown.store.tx import Tx

@@ -14,7 +14,7 @@ from sqlalchemy import and_, bindparam, literal_column, null, select, union_all
 from drawdown.ledger.model import Block
 from drawdown.records import Customer, LedgerHead
 from drawdown.store import customers as customer_store
-from drawdown.store import ledger as ledger_store
+from drawdown.store import ledger_tables as ledger_store
 from drawdown.store.prepared import Prepared
 from drawdown.store.schema import credit_blocks, customers, ledgers
 from drawdown.store.tx import Tx

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from drawdown.store import customers, idempotency, ledger
+from drawdown.store import customers, idempotency, ledger_tables
 from drawdown.store.committer import LockKey
 from drawdown.store.tx import Tx
 
@@ -24,5 +24,7 @@ def prefetch(tx: Tx, locks: Sequence[LockKey], keys: Sequence[tuple[str, str]]) 
     found = customers.lock_with_heads(tx, ids, external_ids) if locks else []
     for customer, heads in found:
         tx.batch.put_customer(customer, heads)
-    ledger.load_open_blocks(tx, {customer.id: list(heads) for customer, heads in found if heads})
+    ledger_tables.load_open_blocks(
+        tx, {customer.id: list(heads) for customer, heads in found if heads}
+    )
     idempotency.load(tx, keys)

@@ -12,7 +12,7 @@ from sqlalchemy import and_, bindparam, select
 from drawdown.ledger.amounts import exact_arithmetic
 from drawdown.ledger.liability import Movement
 from drawdown.ledger.model import Block
-from drawdown.store.ledger import BLOCK_COLUMNS, block_of
+from drawdown.store.ledger_tables import BLOCK_COLUMNS, block_of
 from drawdown.store.prepared import Prepared
 from drawdown.store.schema import credit_blocks, ledger_entries, ledgers
 from drawdown.store.tx import Tx

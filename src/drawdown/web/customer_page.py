@@ -15,8 +15,8 @@ from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.errors import LedgerError
 from drawdown.services import console
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits.reads import EntryQuery
 from drawdown.services.entry_input import ENTRY_TYPES
-from drawdown.services.ledger.reads import EntryQuery
 from drawdown.services.usage.deduct import pending_usage
 from drawdown.web import point_in_time
 from drawdown.web.chart import balance_chart

@@ -2,7 +2,7 @@
 request), the credit settings and the balance alerts.
 
 A form post is turned into the same dict the JSON API receives and validated by the API's
-own `entry_fields`, then written by the same `services.ledger.entries.create_entry`; so a form can
+own `entry_fields`, then written by the same `services.credits.entries.create_entry`; so a form can
 accept exactly what the API accepts and fails with the API's messages, field by field.
 """
 
@@ -16,9 +16,9 @@ from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.errors import LedgerError
 from drawdown.services import balance_alerts
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits import credit_settings, entries
 from drawdown.services.entry_input import entry_fields
 from drawdown.services.errors import InvalidRequest, ServiceError
-from drawdown.services.ledger import credit_settings, entries
 from drawdown.services.write_path import CustomerRef
 
 FORM_LEVEL = "form"  # errors that belong to no visible field are shown above the form

@@ -9,9 +9,9 @@ from typing import Any
 
 from drawdown.ledger.errors import LedgerError
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits import balances, reads
 from drawdown.services.entry_input import entry_fields
 from drawdown.services.errors import InvalidRequest, ServiceError
-from drawdown.services.ledger import balances, reads
 from drawdown.services.write_path import CustomerRef
 
 ASKED = ("as_of", "preview")

@@ -18,9 +18,9 @@ from drawdown.api.schemas.balances import (
 )
 from drawdown.api.schemas.customers import service_fields
 from drawdown.api.schemas.ledger import entry_json
+from drawdown.services.credits import balances, credit_settings
+from drawdown.services.credits.credit_settings import CreditSettings
 from drawdown.services.entry_input import entry_fields
-from drawdown.services.ledger import balances, credit_settings
-from drawdown.services.ledger.credit_settings import CreditSettings
 from drawdown.services.write_path import CustomerRef
 
 router = APIRouter()

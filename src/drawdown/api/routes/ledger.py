@@ -19,9 +19,9 @@ from drawdown.api.schemas.ledger import block_json, entries_json, entry_json
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.model import Block
+from drawdown.services.credits import balances, blocks, entries, reads
+from drawdown.services.credits.views import BlockView, EntryView
 from drawdown.services.entry_input import ENTRY_TYPES, entry_fields
-from drawdown.services.ledger import balances, blocks, entries, reads
-from drawdown.services.ledger.views import BlockView, EntryView
 from drawdown.services.write_path import CustomerRef
 
 router = APIRouter()

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict
 
 from drawdown.api.schemas.alerts import ThresholdValue
 from drawdown.ledger.balances import Summary
+from drawdown.services.credits.credit_settings import CreditSettings
 from drawdown.services.entry_input import DecrementRequest
-from drawdown.services.ledger.credit_settings import CreditSettings
 
 
 class _Strict(BaseModel):

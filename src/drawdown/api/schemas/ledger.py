@@ -14,7 +14,7 @@ from drawdown.api.schemas.invoices import invoice_json
 from drawdown.ledger.amounts import format_scaled
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.model import Block
-from drawdown.services.ledger.views import EntryView
+from drawdown.services.credits.views import EntryView
 
 
 def _instant(value: datetime | None) -> str | None:

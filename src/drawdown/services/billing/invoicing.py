@@ -20,7 +20,7 @@ from drawdown.services.currencies import minor_units
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
 from drawdown.services.write_path import CustomerTx, run_command
 from drawdown.store import invoices as store
-from drawdown.store import ledger as ledger_store
+from drawdown.store import ledger_tables as ledger_store
 
 DEFAULT_ITEM_NAME = "Credits"
 DEFAULT_ITEM_ID = "credits"

@@ -21,10 +21,10 @@ from drawdown.ledger.balances import expiring_blocks
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.model import Block
 from drawdown.services.context import ServiceContext
-from drawdown.services.ledger.reads import expiries_caught_up
+from drawdown.services.credits.reads import expiries_caught_up
 from drawdown.services.webhooks import events
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work
-from drawdown.store import ledger as ledger_store
+from drawdown.store import ledger_tables as ledger_store
 from drawdown.store import webhooks as store
 
 CANDIDATES_MAX = 1000

@@ -235,7 +235,7 @@ def _backfill_expired(bind: Any) -> None:
 
 
 def _backfill_amount_keys(bind: Any) -> None:
-    from drawdown.store.ledger import amount_key
+    from drawdown.store.ledger_tables import amount_key
 
     rows = bind.execute(
         sa.select(_entries_t.c.customer_id, _entries_t.c.id, _entries_t.c.amount)

@@ -29,13 +29,13 @@ from drawdown.ledger.ordering import drawdown_order
 from drawdown.records import Customer
 from drawdown.services.commands_codec import decode_command
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits import planning, reads
+from drawdown.services.credits.planning import Planned
+from drawdown.services.credits.views import EntryView
 from drawdown.services.errors import ConstraintViolation, InvalidField
-from drawdown.services.ledger import planning, reads
-from drawdown.services.ledger.planning import Planned
-from drawdown.services.ledger.views import EntryView
 from drawdown.services.write_path import CustomerRef, CustomerTx, find_customer
 from drawdown.store import customers as customer_store
-from drawdown.store import ledger as store
+from drawdown.store import ledger_tables as store
 from drawdown.store.sqlfuncs import compare
 from drawdown.store.tx import Tx
 

@@ -14,10 +14,10 @@ from typing import Any
 from drawdown.records import Customer
 from drawdown.services import balance_alerts
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits.balances import overdraft_policy
 from drawdown.services.currencies import ledger_currency
 from drawdown.services.customers import OVERDRAFT_POLICIES
 from drawdown.services.errors import InvalidField
-from drawdown.services.ledger.balances import overdraft_policy
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, find_customer
 from drawdown.store import customers as store
 from drawdown.store.tx import Tx

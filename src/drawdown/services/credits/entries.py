@@ -11,12 +11,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from drawdown.ledger import entry_status
-from drawdown.services.ledger import balances, planning, purchases
-from drawdown.services.ledger.planning import Planned
-from drawdown.services.ledger.views import EntryView
+from drawdown.services.credits import balances, planning, purchases
+from drawdown.services.credits.planning import Planned
+from drawdown.services.credits.views import EntryView
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, run_command
 from drawdown.store import invoices as invoice_store
-from drawdown.store import ledger as store
+from drawdown.store import ledger_tables as store
 
 PLANNERS: Mapping[str, Callable[[CustomerTx, Mapping[str, Any]], Planned]] = {
     **planning.PLANNERS,

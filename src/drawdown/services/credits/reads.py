@@ -18,9 +18,9 @@ from drawdown.ledger.dates import resolve_bounds
 from drawdown.ledger.model import Block
 from drawdown.records import Customer
 from drawdown.services.context import ServiceContext
+from drawdown.services.credits.views import BlockView, EntryView
 from drawdown.services.currencies import iso_code
 from drawdown.services.errors import ResourceNotFound
-from drawdown.services.ledger.views import BlockView, EntryView
 from drawdown.services.write_path import (
     CustomerRef,
     CustomerTx,
@@ -31,8 +31,8 @@ from drawdown.services.write_path import (
 from drawdown.store import credits as credits_store
 from drawdown.store import customers as customer_store
 from drawdown.store import invoices as invoice_store
-from drawdown.store import ledger as store
-from drawdown.store.ledger import EntryFilters
+from drawdown.store import ledger_tables as store
+from drawdown.store.ledger_tables import EntryFilters
 from drawdown.store.sqlfuncs import compare
 from drawdown.store.tx import Tx
 

@@ -15,12 +15,12 @@ from drawdown.records import LedgerHead
 from drawdown.services import metadata as meta
 from drawdown.services.billing import invoices
 from drawdown.services.commands_codec import decode_command
+from drawdown.services.credits.reads import owner_of_block
+from drawdown.services.credits.views import BlockView
 from drawdown.services.errors import ResourceNotFound
-from drawdown.services.ledger.reads import owner_of_block
-from drawdown.services.ledger.views import BlockView
 from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, next_expiry
 from drawdown.store import invoices as invoice_store
-from drawdown.store import ledger as store
+from drawdown.store import ledger_tables as store
 
 
 def _locked_block(tx: CustomerTx, block_id: str) -> Any:

@@ -20,7 +20,7 @@ from drawdown.services import metadata as meta
 from drawdown.services.currencies import ledger_currency
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
 from drawdown.services.write_path import CustomerTx
-from drawdown.store import ledger as store
+from drawdown.store import ledger_tables as store
 
 
 @dataclass(frozen=True)

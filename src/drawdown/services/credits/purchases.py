@@ -8,7 +8,7 @@ from typing import Any
 
 from drawdown.ledger.commands import Increment
 from drawdown.services.billing import invoicing
-from drawdown.services.ledger.planning import Planned, plan_increment
+from drawdown.services.credits.planning import Planned, plan_increment
 from drawdown.services.write_path import CustomerTx
 
 
