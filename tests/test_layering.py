@@ -165,3 +165,16 @@ def test_no_import_circle_between_the_folders_of_services() -> None:
         f"{a} <-> {b}" for a in edges for b in edges[a] if a < b and a in edges.get(b, ())
     )
     assert both_ways == []
+
+
+def test_a_customer_write_is_never_called_tx() -> None:
+    """`tx` names a database transaction (`store.tx.Tx`) only; a `CustomerWrite` is `write`,
+    so its transaction reads `write.tx`, never the ambiguous `tx.tx` (issue 22)."""
+    offenders = [
+        f"{path.relative_to(SRC)}:{number}"
+        for path in MODULES.values()
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "tx.tx." in line or line.rstrip().endswith("tx.tx") or "tx.tx," in line
+        or "tx.tx)" in line
+    ]  # fmt: skip
+    assert offenders == []

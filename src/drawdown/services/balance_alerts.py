@@ -23,7 +23,13 @@ from drawdown.records import BalanceAlert, Customer
 from drawdown.services.context import ServiceContext
 from drawdown.services.currencies import ledger_currency
 from drawdown.services.errors import InvalidField, ResourceNotFound, ServiceError
-from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, find_customer
+from drawdown.services.write_path import (
+    CustomerRef,
+    CustomerWrite,
+    Work,
+    customer_work,
+    find_customer,
+)
 from drawdown.store import alerts as store
 from drawdown.store import customers as customer_store
 from drawdown.store import webhooks as status_store
@@ -176,25 +182,25 @@ def create_alert(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[AlertView]
     if currency is None:
         raise InvalidField("currency", "is required")
 
-    def create(tx: CustomerTx) -> AlertView:
-        ledger = ledger_currency(tx.customer, currency, "currency")
-        alert = BalanceAlert(tx.customer_id, tx.ctx.new_id(), chosen, ledger, True, values,
-                             tx.now)  # fmt: skip
-        add(tx, alert)
-        return _locked_view(tx, alert)
+    def create(write: CustomerWrite) -> AlertView:
+        ledger = ledger_currency(write.customer, currency, "currency")
+        alert = BalanceAlert(write.customer_id, write.ctx.new_id(), chosen, ledger, True, values,
+                             write.now)  # fmt: skip
+        add(write, alert)
+        return _locked_view(write, alert)
 
     return customer_work(ref, create)
 
 
-def add(tx: CustomerTx, alert: BalanceAlert) -> None:
+def add(write: CustomerWrite, alert: BalanceAlert) -> None:
     """Insert `alert` (one of this customer's) unless its ledger has one of its type."""
-    for existing in store.of_customer(tx.tx, tx.customer_id, [alert.currency]):
+    for existing in store.of_customer(write.tx, write.customer_id, [alert.currency]):
         if existing.type == alert.type:
             raise DuplicateAlert(existing)
-    store.insert(tx.tx, alert)
-    if not tx.customer.balance_alerts:
-        store.refresh_flag(tx.tx, tx.customer_id)
-        tx.customer = replace(tx.customer, balance_alerts=True)
+    store.insert(write.tx, alert)
+    if not write.customer.balance_alerts:
+        store.refresh_flag(write.tx, write.customer_id)
+        write.customer = replace(write.customer, balance_alerts=True)
 
 
 def update_thresholds(
@@ -206,11 +212,11 @@ def update_thresholds(
             raise InvalidField(name, COST_ALERTS_ONLY)
     given: Sequence[Decimal] | None = fields.get("thresholds")
 
-    def update(tx: CustomerTx) -> AlertView:
-        alert = locked_alert(tx, alert_id)
+    def update(write: CustomerWrite) -> AlertView:
+        alert = locked_alert(write, alert_id)
         values = checked_thresholds(alert.type, given)
-        changed = change(tx, alert, thresholds=values)
-        return _locked_view(tx, changed)
+        changed = change(write, alert, thresholds=values)
+        return _locked_view(write, changed)
 
     return customer_work(owner, update)
 
@@ -218,9 +224,9 @@ def update_thresholds(
 def set_enabled(owner: CustomerRef, alert_id: str, enabled: bool) -> Work[AlertView]:
     """Enable or disable an alert: its events are sent, or not, from the next write on."""
 
-    def toggle(tx: CustomerTx) -> AlertView:
-        changed = change(tx, locked_alert(tx, alert_id), enabled=enabled)
-        return _locked_view(tx, changed)
+    def toggle(write: CustomerWrite) -> AlertView:
+        changed = change(write, locked_alert(write, alert_id), enabled=enabled)
+        return _locked_view(write, changed)
 
     return customer_work(owner, toggle)
 
@@ -228,37 +234,37 @@ def set_enabled(owner: CustomerRef, alert_id: str, enabled: bool) -> Work[AlertV
 def delete_alert(owner: CustomerRef, alert_id: str) -> Work[None]:
     """Delete an alert: it no longer fires nor appears (the row is kept, as Orb keeps it)."""
 
-    def delete(tx: CustomerTx) -> None:
-        remove(tx, locked_alert(tx, alert_id))
+    def delete(write: CustomerWrite) -> None:
+        remove(write, locked_alert(write, alert_id))
 
     return customer_work(owner, delete)
 
 
-def set_dropped(tx: CustomerTx, wanted: Mapping[str, tuple[Decimal, ...]]) -> None:
+def set_dropped(write: CustomerWrite, wanted: Mapping[str, tuple[Decimal, ...]]) -> None:
     """Make the customer's dropped alerts exactly `wanted` (ledger → thresholds): existing
     ones get the new thresholds (keeping id and enabled flag), missing ones are created
     enabled, those of ledgers not named are deleted. The credit settings' write."""
-    existing = {a.currency: a for a in dropped_alerts(tx.tx, tx.customer)}
+    existing = {a.currency: a for a in dropped_alerts(write.tx, write.customer)}
     for currency, alert in sorted(existing.items()):
         if currency not in wanted:
-            remove(tx, alert)
+            remove(write, alert)
     for currency, thresholds in sorted(wanted.items()):
         if currency in existing:
-            change(tx, existing[currency], thresholds=thresholds)
+            change(write, existing[currency], thresholds=thresholds)
         else:
-            add(tx, BalanceAlert(tx.customer_id, tx.ctx.new_id(), DROPPED, currency, True,
-                                 thresholds, tx.now))  # fmt: skip
+            add(write, BalanceAlert(write.customer_id, write.ctx.new_id(), DROPPED, currency, True,
+                                 thresholds, write.now))  # fmt: skip
 
 
-def locked_alert(tx: CustomerTx, alert_id: str) -> BalanceAlert:
-    alert = store.get(tx.tx, alert_id)
-    if alert is None or alert.customer_id != tx.customer_id:
+def locked_alert(write: CustomerWrite, alert_id: str) -> BalanceAlert:
+    alert = store.get(write.tx, alert_id)
+    if alert is None or alert.customer_id != write.customer_id:
         raise ResourceNotFound("Alert", alert_id)
     return alert
 
 
 def change(
-    tx: CustomerTx, alert: BalanceAlert, *, enabled: bool | None = None,
+    write: CustomerWrite, alert: BalanceAlert, *, enabled: bool | None = None,
     thresholds: tuple[Decimal, ...] | None = None,
 ) -> BalanceAlert:  # fmt: skip
     values: dict[str, Any] = {}
@@ -267,16 +273,16 @@ def change(
     if thresholds is not None and thresholds != alert.thresholds:
         values["thresholds"] = thresholds
     if values:
-        store.change(tx.tx, alert, values)
+        store.change(write.tx, alert, values)
     return replace(alert, **values)
 
 
-def remove(tx: CustomerTx, alert: BalanceAlert) -> None:
-    store.delete(tx.tx, alert, tx.now)
-    flag = store.refresh_flag(tx.tx, tx.customer_id)
-    tx.customer = replace(tx.customer, balance_alerts=flag)
+def remove(write: CustomerWrite, alert: BalanceAlert) -> None:
+    store.delete(write.tx, alert, write.now)
+    flag = store.refresh_flag(write.tx, write.customer_id)
+    write.customer = replace(write.customer, balance_alerts=flag)
 
 
-def _locked_view(tx: CustomerTx, alert: BalanceAlert) -> AlertView:
-    stored = status_store.alert_status(tx.tx, tx.customer_id, alert.currency)
-    return _view(alert, tx.customer, status_of(stored))
+def _locked_view(write: CustomerWrite, alert: BalanceAlert) -> AlertView:
+    stored = status_store.alert_status(write.tx, write.customer_id, alert.currency)
+    return _view(alert, write.customer, status_of(stored))

@@ -24,7 +24,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-# One step of the end of every customer write, given the write path's `CustomerTx` (typed
+# One step of the end of every customer write, given the write path's `CustomerWrite` (typed
 # loosely here: the write path imports this module).
 WriteEnding = Callable[[Any], None]
 

@@ -94,7 +94,7 @@ class _Loaded:
 
 
 @dataclass
-class CustomerTx:
+class CustomerWrite:
     """An open write transaction holding one customer's lock, with one 'now'."""
 
     ctx: ServiceContext
@@ -192,10 +192,10 @@ def _covered(loaded: _Loaded, now: datetime, item_id: str | None) -> Decimal:
 
 
 def _state_of(
-    ctx_tx: CustomerTx, currency: str, head: LedgerHead | None, blocks: dict[str, Block]
+    write: CustomerWrite, currency: str, head: LedgerHead | None, blocks: dict[str, Block]
 ) -> LedgerState:
     if head is None:
-        genesis = chain.genesis(ctx_tx.customer_id, currency)
+        genesis = chain.genesis(write.customer_id, currency)
         return LedgerState(currency, {}, 0, Decimal(0), None, genesis)
     return LedgerState(
         currency,
@@ -203,7 +203,7 @@ def _state_of(
         head.last_seq,
         head.balance,
         head.last_entry_at,
-        head.chain_head or chain.genesis(ctx_tx.customer_id, currency),
+        head.chain_head or chain.genesis(write.customer_id, currency),
     )
 
 
@@ -214,33 +214,33 @@ def _with_blocks(state: LedgerState, blocks: dict[str, Block]) -> LedgerState:
     )  # fmt: skip
 
 
-def run_command(ctx_tx: CustomerTx, currency: str, command: Command, *,
+def run_command(write: CustomerWrite, currency: str, command: Command, *,
                 block_ids: Iterable[str] = ()) -> Outcome:  # fmt: skip
     """Apply one command to a ledger, persist the outcome, log the command for replay.
 
     A decrement reads the blocks it draws from, an increment none but those it names; every
     other command, the complete ledger (issue 23)."""
     if isinstance(command, Decrement):
-        before = ctx_tx.covering(currency, command.amount, command.item_id, block_ids)
+        before = write.covering(currency, command.amount, command.item_id, block_ids)
     else:
-        before = ctx_tx.state(currency, block_ids, complete=not isinstance(command, Increment))
-    outcome = apply(before, command, ctx_tx.now, ctx_tx.ctx.new_id)
+        before = write.state(currency, block_ids, complete=not isinstance(command, Increment))
+    outcome = apply(before, command, write.now, write.ctx.new_id)
     kind, payload = encode_command(command)
-    _persist(ctx_tx, currency, before, outcome, command_log=(kind, payload))
+    _persist(write, currency, before, outcome, command_log=(kind, payload))
     if not isinstance(command, Increment):  # R-TOP-3: increments never trigger top-ups
-        ctx_tx.lowered.add(currency)
+        write.lowered.add(currency)
     return outcome
 
 
-def catch_up(ctx_tx: CustomerTx) -> None:
+def catch_up(write: CustomerWrite) -> None:
     """Materialize every due expiry of the customer, ledger by ledger (R-TIME-1)."""
-    for currency, head in sorted(ctx_tx.heads.items()):
-        if head.next_expiry_at is not None and head.next_expiry_at <= ctx_tx.now:
-            before = ctx_tx.state(currency)
-            outcome = expire_due(before, ctx_tx.now)
-            _persist(ctx_tx, currency, before, outcome, command_log=None)
+    for currency, head in sorted(write.heads.items()):
+        if head.next_expiry_at is not None and head.next_expiry_at <= write.now:
+            before = write.state(currency)
+            outcome = expire_due(before, write.now)
+            _persist(write, currency, before, outcome, command_log=None)
             if outcome.entries:
-                ctx_tx.lowered.add(currency)
+                write.lowered.add(currency)
 
 
 def has_due_expiry(heads: dict[str, LedgerHead], now: datetime) -> bool:
@@ -248,18 +248,18 @@ def has_due_expiry(heads: dict[str, LedgerHead], now: datetime) -> bool:
 
 
 def _persist(
-    ctx_tx: CustomerTx,
+    write: CustomerWrite,
     currency: str,
     before: LedgerState,
     outcome: Outcome,
     *,
     command_log: tuple[str, dict[str, Any]] | None,
 ) -> None:
-    tx, now, customer_id = ctx_tx.tx, ctx_tx.now, ctx_tx.customer_id
-    head = ctx_tx.heads.get(currency)
+    tx, now, customer_id = write.tx, write.now, write.customer_id
+    head = write.heads.get(currency)
     if head is None:
         head = store.create_head(tx, customer_id, currency, before.chain_head)
-    loaded = ctx_tx.loaded[currency]
+    loaded = write.loaded[currency]
     changed = {b.id: b for b in outcome.changed_blocks}
     # Blocks read as open that are closed now (e.g. a negative block past its expiry, which
     # gets no entry, R-NEG-3) are written too, so they are never read again.
@@ -281,14 +281,14 @@ def _persist(
     )  # fmt: skip
     store.persist(tx, customer_id, state=outcome.state, entries=outcome.entries,
                   new_blocks=new, changed_blocks=updated, head=head, now=now)  # fmt: skip
-    ctx_tx.heads[currency] = head
-    ctx_tx.changed.add(currency)
+    write.heads[currency] = head
+    write.changed.add(currency)
     open_now = {b.id for b in outcome.state.blocks.values() if not store.is_closed(b, now)}
-    ctx_tx.loaded[currency] = _Loaded(outcome.state, open_now, loaded.complete, loaded.through)
+    write.loaded[currency] = _Loaded(outcome.state, open_now, loaded.complete, loaded.through)
     if outcome.entries:
         # Counted once the batch commits: a rolled-back job (or a batch run again job by
         # job) wrote nothing.
-        entries, observer = outcome.entries, ctx_tx.ctx.observer
+        entries, observer = outcome.entries, write.ctx.observer
         tx.on_commit(lambda: observer.emit("entries_written", entries=entries))
 
 
@@ -310,14 +310,14 @@ def _next_expiry_of_part(
     return min(ahead, default=None)
 
 
-def set_top_up(ctx_tx: CustomerTx, currency: str, top_up_id: str | None) -> None:
+def set_top_up(write: CustomerWrite, currency: str, top_up_id: str | None) -> None:
     """Record a ledger's active top-up in its head, creating the (empty) ledger if needed."""
-    head = ctx_tx.heads.get(currency)
+    head = write.heads.get(currency)
     if head is None:
-        genesis = chain.genesis(ctx_tx.customer_id, currency)
-        head = store.create_head(ctx_tx.tx, ctx_tx.customer_id, currency, genesis)
-    store.set_top_up(ctx_tx.tx, ctx_tx.customer_id, currency, top_up_id)
-    ctx_tx.heads[currency] = LedgerHead(
+        genesis = chain.genesis(write.customer_id, currency)
+        head = store.create_head(write.tx, write.customer_id, currency, genesis)
+    store.set_top_up(write.tx, write.customer_id, currency, top_up_id)
+    write.heads[currency] = LedgerHead(
         head.currency, head.last_seq, head.balance, head.last_entry_at, head.last_position,
         head.next_expiry_at, top_up_id, head.chain_head,
     )  # fmt: skip
@@ -435,7 +435,7 @@ def work(body: Callable[[Tx, datetime], T]) -> Work[T]:
     return Work(lambda _ctx, tx, now: body(tx, now))
 
 
-def customer_work(ref: CustomerRef, body: Callable[[CustomerTx], T]) -> Work[T]:
+def customer_work(ref: CustomerRef, body: Callable[[CustomerWrite], T]) -> Work[T]:
     """Work on one customer's data: locked, caught up on due expiries first (R-TIME-1), and
     ended by the write path itself: the context's `write_endings` (top-ups, then balance
     alerts) run after the use case, on every ledger it lowered or changed, in the same
@@ -443,12 +443,12 @@ def customer_work(ref: CustomerRef, body: Callable[[CustomerTx], T]) -> Work[T]:
 
     def run(ctx: ServiceContext, tx: Tx, now: datetime) -> T:
         customer, heads = _customer_with_heads(tx, ref, lock=True)
-        ctx_tx = CustomerTx(ctx=ctx, tx=tx, customer=customer, heads=heads, now=now)
-        catch_up(ctx_tx)
-        result = body(ctx_tx)
+        write = CustomerWrite(ctx=ctx, tx=tx, customer=customer, heads=heads, now=now)
+        catch_up(write)
+        result = body(write)
         for ending in ctx.write_endings:
-            ending(ctx_tx)
-        assert not ctx_tx.lowered and not ctx_tx.changed, "every ending consumed its ledgers"
+            ending(write)
+        assert not write.lowered and not write.changed, "every ending consumed its ledgers"
         return result
 
     return Work(run, lock=ref.lock_key())

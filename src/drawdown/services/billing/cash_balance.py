@@ -24,7 +24,7 @@ from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ConstraintViolation
 from drawdown.services.write_path import (
     CustomerRef,
-    CustomerTx,
+    CustomerWrite,
     Work,
     customer_work,
     find_customer,
@@ -51,28 +51,28 @@ class Move:
 def create_transaction(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[BalanceTransaction]:
     """`customers.balance_transactions.create`: a manual adjustment of the cash balance."""
 
-    def create(tx: CustomerTx) -> BalanceTransaction:
-        currency = _currency(tx.customer)
+    def create(write: CustomerWrite) -> BalanceTransaction:
+        currency = _currency(write.customer)
         amount = in_minor_units(fields["amount"], currency, field="amount")
-        return record(tx, Move(fields["type"], amount, description=fields.get("description")))
+        return record(write, Move(fields["type"], amount, description=fields.get("description")))
 
     return customer_work(ref, create)
 
 
-def record(tx: CustomerTx, move: Move) -> BalanceTransaction:
+def record(write: CustomerWrite, move: Move) -> BalanceTransaction:
     """Append `move` to the customer's cash balance (the customer is locked)."""
     assert move.amount > 0, move
-    starting = tx.customer.cash_balance
+    starting = write.customer.cash_balance
     ending = starting + move.amount if move.type == "increment" else starting - move.amount
     transaction = BalanceTransaction(
-        customer_id=tx.customer_id, id=tx.ctx.new_id(),
-        seq=store.last_seq(tx.tx, tx.customer_id) + 1, action=move.action, type=move.type,
-        currency=_currency(tx.customer), amount=move.amount, starting_balance=starting,
+        customer_id=write.customer_id, id=write.ctx.new_id(),
+        seq=store.last_seq(write.tx, write.customer_id) + 1, action=move.action, type=move.type,
+        currency=_currency(write.customer), amount=move.amount, starting_balance=starting,
         ending_balance=ending, description=move.description, invoice_id=move.invoice_id,
-        credit_note_id=move.credit_note_id, created_at=tx.now,
+        credit_note_id=move.credit_note_id, created_at=write.now,
     )  # fmt: skip
-    store.insert(tx.tx, transaction)
-    tx.customer = dataclasses.replace(tx.customer, cash_balance=ending)
+    store.insert(write.tx, transaction)
+    write.customer = dataclasses.replace(write.customer, cash_balance=ending)
     return transaction
 
 

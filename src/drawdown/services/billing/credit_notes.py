@@ -30,7 +30,7 @@ from drawdown.services.currencies import minor_units
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
 from drawdown.services.write_path import (
     CustomerRef,
-    CustomerTx,
+    CustomerWrite,
     Work,
     customer_work,
     find_customer,
@@ -78,31 +78,31 @@ def owner_of(ctx: ServiceContext, request: CreditNoteRequest) -> CustomerRef:
 
 
 def create_credit_note(owner: CustomerRef, request: CreditNoteRequest) -> Work[CreditNoteView]:
-    def create(tx: CustomerTx) -> CreditNoteView:
-        invoice = _invoice(tx, request)
-        periods = _periods(tx, invoice, request)
+    def create(write: CustomerWrite) -> CreditNoteView:
+        invoice = _invoice(write, request)
+        periods = _periods(write, invoice, request)
         note_type = _note_type(invoice)
         amount = _amount(invoice, request)
-        number = invoice_store.next_number(tx.tx, "credit_note_number")
+        number = invoice_store.next_number(write.tx, "credit_note_number")
         note = CreditNote(
-            customer_id=tx.customer_id, id=tx.ctx.new_id(),
+            customer_id=write.customer_id, id=write.ctx.new_id(),
             credit_note_number=f"DD-CN-{number:06d}", invoice_id=invoice.id, type=note_type,
             reason=request.reason, memo=request.memo, currency=invoice.currency, total=amount,
-            created_at=tx.now, voided_at=None,
+            created_at=write.now, voided_at=None,
         )  # fmt: skip
         credits = refunded_credits(invoice.quantity, invoice.total, invoice.credited, amount)
-        taken = _take_back(tx, invoice, note, credits)
-        store.insert(tx.tx, _with_line(tx, note, invoice, taken, periods[0]))
+        taken = _take_back(write, invoice, note, credits)
+        store.insert(write.tx, _with_line(write, note, invoice, taken, periods[0]))
         credited = invoice.credited + amount
-        invoice_store.update_fields(tx.tx, tx.customer_id, invoice.id, {"credited": credited})
+        invoice_store.update_fields(write.tx, write.customer_id, invoice.id, {"credited": credited})
         if note_type == "refund":
-            cash_balance.record(tx, cash_balance.Move(
+            cash_balance.record(write, cash_balance.Move(
                 "increment", amount, cash_balance.CREDIT_NOTE_APPLIED,
                 invoice_id=invoice.id, credit_note_id=note.id,
             ))  # fmt: skip
-        found = store.get(tx.tx, note.id)
+        found = store.get(write.tx, note.id)
         assert found is not None
-        return CreditNoteView(found, tx.customer)
+        return CreditNoteView(found, write.customer)
 
     return customer_work(owner, create)
 
@@ -115,14 +115,14 @@ def _invoice_of_line(tx: Tx, request: CreditNoteRequest, index: int) -> Invoice:
     return invoice
 
 
-def _invoice(tx: CustomerTx, request: CreditNoteRequest) -> Invoice:
+def _invoice(write: CustomerWrite, request: CreditNoteRequest) -> Invoice:
     """The one invoice the request's line items name (a credit-purchase invoice has one
     line item, so a second line can only repeat it or name another invoice's)."""
-    invoice = _invoice_of_line(tx.tx, request, 0)
-    if invoice.customer_id != tx.customer_id:  # moved under us: it was deleted meanwhile
+    invoice = _invoice_of_line(write.tx, request, 0)
+    if invoice.customer_id != write.customer_id:  # moved under us: it was deleted meanwhile
         raise ResourceNotFound("InvoiceLineItem", request.line_items[0].invoice_line_item_id)
     for index in range(1, len(request.line_items)):
-        other = _invoice_of_line(tx.tx, request, index)
+        other = _invoice_of_line(write.tx, request, index)
         field = f"line_items.{index}.invoice_line_item_id"
         if other.id == invoice.id:
             raise InvalidField(field, "names a line item that line_items.0 already credits")
@@ -156,11 +156,13 @@ def _amount(invoice: Invoice, request: CreditNoteRequest) -> Decimal:
     return amount
 
 
-def _take_back(tx: CustomerTx, invoice: Invoice, note: CreditNote, credits: Decimal) -> Decimal:
+def _take_back(
+    write: CustomerWrite, invoice: Invoice, note: CreditNote, credits: Decimal
+) -> Decimal:
     """Void up to `credits` from the purchase's blocks; the credits actually taken back."""
     if credits == 0 or invoice.block_id is None:
         return Decimal(0)
-    state = tx.state(invoice.ledger_currency, [invoice.block_id])
+    state = write.state(invoice.ledger_currency, [invoice.block_id])
     blocks = _purchase_blocks(state.blocks.values(), invoice)
     taken = Decimal(0)
     for block_id, amount in refund_voids(blocks, credits):
@@ -169,7 +171,7 @@ def _take_back(tx: CustomerTx, invoice: Invoice, note: CreditNote, credits: Deci
             description=f"Credit note {note.credit_note_number}",
             metadata={"credit_note_id": note.id},
         )  # fmt: skip
-        run_command(tx, invoice.ledger_currency, void, block_ids=[block_id])
+        run_command(write, invoice.ledger_currency, void, block_ids=[block_id])
         taken += amount
     return taken
 
@@ -182,7 +184,7 @@ def _purchase_blocks(blocks: Iterable[Block], invoice: Invoice) -> list[Block]:
 
 
 def _periods(
-    tx: CustomerTx, invoice: Invoice, request: CreditNoteRequest
+    write: CustomerWrite, invoice: Invoice, request: CreditNoteRequest
 ) -> list[tuple[datetime, datetime]]:
     """Each line's service period: its own dates, else the note's, else the invoice line's
     (Orb: one mode per request; dates are inclusive days in the customer's timezone)."""
@@ -194,19 +196,21 @@ def _periods(
         index = given.index(False)
         raise InvalidField(f"line_items.{index}.start_date", "every line item needs a period")
     if any(given):
-        return [_period(tx, start, end, f"line_items.{i}.") for i, (start, end) in enumerate(own)]
+        return [
+            _period(write, start, end, f"line_items.{i}.") for i, (start, end) in enumerate(own)
+        ]
     if request.start_date is None and request.end_date is None:
         return [(invoice.invoice_date, invoice.invoice_date)] * len(request.line_items)
-    return [_period(tx, request.start_date, request.end_date, "")] * len(request.line_items)
+    return [_period(write, request.start_date, request.end_date, "")] * len(request.line_items)
 
 
 def _period(
-    tx: CustomerTx, start: str | None, end: str | None, prefix: str
+    write: CustomerWrite, start: str | None, end: str | None, prefix: str
 ) -> tuple[datetime, datetime]:
     if start is None or end is None:
         missing = "start_date" if start is None else "end_date"
         raise InvalidField(prefix + missing, "is required with the other end of the period")
-    tz = tx.customer.timezone
+    tz = write.customer.timezone
     start_at = resolve_instant(start, tz, field=prefix + "start_date")
     end_at = resolve_instant(end, tz, field=prefix + "end_date")
     if len(end.strip()) == len("YYYY-MM-DD"):  # an inclusive day: up to the next midnight
@@ -224,7 +228,7 @@ def _next_day(instant: datetime, tz: str, field: str) -> datetime:
 
 
 def _with_line(
-    tx: CustomerTx,
+    write: CustomerWrite,
     note: CreditNote,
     invoice: Invoice,
     taken: Decimal,
@@ -232,7 +236,7 @@ def _with_line(
 ) -> CreditNote:
     """The note with its one line: the invoice's line item, the money, the credits taken."""
     line = CreditNoteLine(
-        id=tx.ctx.new_id(), invoice_line_item_id=invoice.line_item_id, item_id=invoice.item_id,
+        id=write.ctx.new_id(), invoice_line_item_id=invoice.line_item_id, item_id=invoice.item_id,
         name=invoice.item_name, amount=note.total, quantity=taken,
         start_at=period[0], end_at=period[1],
     )  # fmt: skip

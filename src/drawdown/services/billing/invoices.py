@@ -21,7 +21,7 @@ from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
 from drawdown.services.write_path import (
     CustomerRef,
-    CustomerTx,
+    CustomerWrite,
     Work,
     customer_work,
     find_customer,
@@ -138,32 +138,32 @@ def invoices_for_blocks(tx: Tx, customer_id: str, block_ids: Sequence[str]) -> l
 # --- state changes ----------------------------------------------------------------------
 
 
-def _view(tx: CustomerTx, invoice_id: str) -> InvoiceView:
-    return InvoiceView(invoicing.locked_invoice(tx, invoice_id), tx.customer)
+def _view(write: CustomerWrite, invoice_id: str) -> InvoiceView:
+    return InvoiceView(invoicing.locked_invoice(write, invoice_id), write.customer)
 
 
 def mark_paid(owner: CustomerRef, invoice_id: str, fields: Mapping[str, Any]) -> Work[InvoiceView]:
     """E26: issued/synced → paid; a pending_payment block becomes drawable (R-INV-5)."""
 
-    def pay(tx: CustomerTx) -> InvoiceView:
+    def pay(write: CustomerWrite) -> InvoiceView:
         # A malformed request is a validation error whatever state the invoice is in.
         received = resolve_instant(
-            fields["payment_received_date"], tx.customer.timezone, field="payment_received_date"
+            fields["payment_received_date"], write.customer.timezone, field="payment_received_date"
         )
-        invoice = invoicing.locked_invoice(tx, invoice_id)
+        invoice = invoicing.locked_invoice(write, invoice_id)
         if invoice.status not in ("issued", "synced"):
             raise ConstraintViolation(
                 None, f"An invoice in status {invoice.status} cannot be paid."
             )
-        store.update_fields(tx.tx, tx.customer_id, invoice_id, {
-            "status": "paid", "paid_at": tx.now, "payment_received_at": received,
+        store.update_fields(write.tx, write.customer_id, invoice_id, {
+            "status": "paid", "paid_at": write.now, "payment_received_at": received,
             "payment_external_id": fields.get("external_id"), "payment_notes": fields.get("notes"),
         })  # fmt: skip
-        block_id = invoicing.pending_block_id(tx, invoice)
+        block_id = invoicing.pending_block_id(write, invoice)
         if block_id is not None:
             activate = commands.Activate(block_id=block_id)
-            run_command(tx, invoice.ledger_currency, activate, block_ids=[block_id])
-        return _view(tx, invoice_id)
+            run_command(write, invoice.ledger_currency, activate, block_ids=[block_id])
+        return _view(write, invoice_id)
 
     return customer_work(owner, pay)
 
@@ -171,12 +171,12 @@ def mark_paid(owner: CustomerRef, invoice_id: str, fields: Mapping[str, Any]) ->
 def void_invoice(owner: CustomerRef, invoice_id: str) -> Work[InvoiceView]:
     """E27: issued → void; voids a still-pending block (R-INV-6), ends its top-up (R-TOP-8)."""
 
-    def void(tx: CustomerTx) -> InvoiceView:
-        invoice = invoicing.locked_invoice(tx, invoice_id)
-        invoicing.void_invoice_in(tx, invoice)
+    def void(write: CustomerWrite) -> InvoiceView:
+        invoice = invoicing.locked_invoice(write, invoice_id)
+        invoicing.void_invoice_in(write, invoice)
         if invoice.top_up_id is not None:
-            top_ups.deactivate_by_id(tx, invoice.top_up_id)
-        return _view(tx, invoice_id)
+            top_ups.deactivate_by_id(write, invoice.top_up_id)
+        return _view(write, invoice_id)
 
     return customer_work(owner, void)
 
@@ -191,11 +191,11 @@ def update_invoice(
     """`invoices.update`: metadata (merged, §1.6) on any invoice; dates, terms and
     auto-collection on drafts only. Fields sent as null are not changes (§1.6)."""
 
-    def update(tx: CustomerTx) -> InvoiceView:
-        invoice = invoicing.locked_invoice(tx, invoice_id)
+    def update(write: CustomerWrite) -> InvoiceView:
+        invoice = invoicing.locked_invoice(write, invoice_id)
         values: dict[str, Any] = {}
         if "metadata" in fields:
-            settings = tx.ctx.settings
+            settings = write.ctx.settings
             values["metadata"] = meta.updated(invoice.metadata, fields["metadata"], settings)
         changes = {k: fields[k] for k in DRAFT_FIELDS if fields.get(k) is not None}
         if changes and invoice.status != "draft":
@@ -204,10 +204,10 @@ def update_invoice(
                 field, f"{field} can only be changed on a draft invoice (this one is "
                 f"{invoice.status})."
             )  # fmt: skip
-        values.update(invoicing.draft_changes(tx, invoice, changes) if changes else {})
+        values.update(invoicing.draft_changes(write, invoice, changes) if changes else {})
         if values:
-            store.update_fields(tx.tx, tx.customer_id, invoice_id, values)
-        return _view(tx, invoice_id)
+            store.update_fields(write.tx, write.customer_id, invoice_id, values)
+        return _view(write, invoice_id)
 
     return customer_work(owner, update)
 
@@ -216,26 +216,26 @@ def issue(owner: CustomerRef, invoice_id: str) -> Work[InvoiceView]:
     """E28: draft → issued. Drafts arise only with `DRAWDOWN_DRAFT_INVOICES=manual_issuance`,
     for customers with `auto_issuance: false` (`invoicing.manual_issuance`)."""
 
-    def issue_draft(tx: CustomerTx) -> InvoiceView:
-        invoice = invoicing.locked_invoice(tx, invoice_id)
+    def issue_draft(write: CustomerWrite) -> InvoiceView:
+        invoice = invoicing.locked_invoice(write, invoice_id)
         if invoice.status != "draft":
             raise ConstraintViolation(
                 None, f"An invoice in status {invoice.status} cannot be issued."
             )
         store.update_fields(
-            tx.tx, tx.customer_id, invoice_id, {"status": "issued", "issued_at": tx.now}
+            write.tx, write.customer_id, invoice_id, {"status": "issued", "issued_at": write.now}
         )
-        return _view(tx, invoice_id)
+        return _view(write, invoice_id)
 
     return customer_work(owner, issue_draft)
 
 
-def on_blocks_deleted(tx: CustomerTx, block_ids: Sequence[str]) -> None:
+def on_blocks_deleted(write: CustomerWrite, block_ids: Sequence[str]) -> None:
     """R-DEL-4: draft invoices of deleted blocks are deleted, issued ones voided, paid kept."""
-    for invoice in store.for_blocks(tx.tx, tx.customer_id, block_ids):
+    for invoice in store.for_blocks(write.tx, write.customer_id, block_ids):
         if invoice.status == "draft":
-            store.update_fields(tx.tx, tx.customer_id, invoice.id, {"deleted_at": tx.now})
+            store.update_fields(write.tx, write.customer_id, invoice.id, {"deleted_at": write.now})
         elif invoice.status == "issued":
             store.update_fields(
-                tx.tx, tx.customer_id, invoice.id, {"status": "void", "voided_at": tx.now}
+                write.tx, write.customer_id, invoice.id, {"status": "void", "voided_at": write.now}
             )

@@ -18,7 +18,7 @@ from drawdown.ledger.dates import add_days_local, resolve_instant
 from drawdown.records import Customer, Invoice
 from drawdown.services.currencies import minor_units
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
-from drawdown.services.write_path import CustomerTx, run_command
+from drawdown.services.write_path import CustomerWrite, run_command
 from drawdown.store import invoices as store
 from drawdown.store import ledger_tables as ledger_store
 
@@ -48,10 +48,10 @@ class InvoiceTerms:
     auto_issue: bool = True
 
 
-def manual_issuance(tx: CustomerTx) -> bool:
+def manual_issuance(write: CustomerWrite) -> bool:
     """Whether this customer's purchase invoices start as drafts (opt-in, see above)."""
-    drafting = tx.ctx.settings.draft_invoices == "manual_issuance"
-    return drafting and tx.customer.auto_issuance is False
+    drafting = write.ctx.settings.draft_invoices == "manual_issuance"
+    return drafting and write.customer.auto_issuance is False
 
 
 def total_for(customer: Customer, quantity: Decimal, unit_amount: Decimal) -> Decimal:
@@ -67,7 +67,7 @@ def require_currency(customer: Customer, field: str) -> str:
 
 
 def terms_from_settings(
-    tx: CustomerTx,
+    write: CustomerWrite,
     settings: Mapping[str, Any],
     quantity: Decimal,
     unit_amount: Decimal | None,
@@ -81,7 +81,7 @@ def terms_from_settings(
         raise InvalidField(
             "invoice_settings.net_terms", "exactly one of net_terms or custom_due_date is required"
         )
-    tz = tx.customer.timezone
+    tz = write.customer.timezone
     raw_date = settings.get("invoice_date")
     invoice_date = (
         resolve_instant(raw_date, tz, field="invoice_settings.invoice_date")
@@ -99,7 +99,7 @@ def terms_from_settings(
         mark_as_paid=bool(settings.get("mark_as_paid")),
         require_successful_payment=bool(settings.get("require_successful_payment")),
         net_terms=net_terms,
-        auto_issue=not manual_issuance(tx),
+        auto_issue=not manual_issuance(write),
     )
 
 
@@ -144,7 +144,7 @@ def status_for(customer: Customer, terms: InvoiceTerms) -> tuple[str, BlockStatu
 
 
 def create_invoice(
-    tx: CustomerTx,
+    write: CustomerWrite,
     invoice_id: str,
     terms: InvoiceTerms,
     *,
@@ -152,63 +152,67 @@ def create_invoice(
     ledger_currency: str,
     top_up_id: str | None = None,
 ) -> None:
-    currency = require_currency(tx.customer, "invoice_settings")
-    status, _ = status_for(tx.customer, terms)
-    number = store.next_number(tx.tx)
-    store.insert(tx.tx, {
-        "customer_id": tx.customer_id, "id": invoice_id,
+    currency = require_currency(write.customer, "invoice_settings")
+    status, _ = status_for(write.customer, terms)
+    number = store.next_number(write.tx)
+    store.insert(write.tx, {
+        "customer_id": write.customer_id, "id": invoice_id,
         "invoice_number": f"DD-{number:06d}", "status": status, "currency": currency,
         "ledger_currency": ledger_currency, "block_id": block_id, "top_up_id": top_up_id,
-        "created_at": tx.now, "invoice_date": terms.invoice_date, "due_date": terms.due_date,
-        "paid_at": tx.now if status == "paid" else None,
+        "created_at": write.now, "invoice_date": terms.invoice_date, "due_date": terms.due_date,
+        "paid_at": write.now if status == "paid" else None,
         "payment_received_at": terms.invoice_date if terms.mark_as_paid else None,
-        "voided_at": None, "total": total_for(tx.customer, terms.quantity, terms.unit_amount),
+        "voided_at": None, "total": total_for(write.customer, terms.quantity, terms.unit_amount),
         "quantity": terms.quantity, "unit_amount": format_scaled(terms.unit_amount),
         "memo": terms.memo,
         "auto_collection": terms.auto_collection,
         "item_id": terms.item_id or DEFAULT_ITEM_ID, "item_name": DEFAULT_ITEM_NAME,
-        "line_item_id": tx.ctx.new_id(), "price_id": tx.ctx.new_id(),
-        "metadata": {}, "issued_at": None if status == "draft" else tx.now,
+        "line_item_id": write.ctx.new_id(), "price_id": write.ctx.new_id(),
+        "metadata": {}, "issued_at": None if status == "draft" else write.now,
         "net_terms": terms.net_terms,
     })  # fmt: skip
 
 
-def locked_invoice(tx: CustomerTx, invoice_id: str) -> Invoice:
-    invoice = store.get(tx.tx, invoice_id)
-    if invoice is None or invoice.customer_id != tx.customer_id:
+def locked_invoice(write: CustomerWrite, invoice_id: str) -> Invoice:
+    invoice = store.get(write.tx, invoice_id)
+    if invoice is None or invoice.customer_id != write.customer_id:
         raise ResourceNotFound("Invoice", invoice_id)
     return invoice
 
 
-def pending_block_id(tx: CustomerTx, invoice: Invoice) -> str | None:
+def pending_block_id(write: CustomerWrite, invoice: Invoice) -> str | None:
     """The block this invoice bought, if it is still waiting for payment."""
     if invoice.block_id is None:
         return None
-    block = ledger_store.block_by_id(tx.tx, tx.customer_id, invoice.block_id)
+    block = ledger_store.block_by_id(write.tx, write.customer_id, invoice.block_id)
     if block is None or block.status != "pending_payment":
         return None
     return block.id
 
 
-def void_invoice_in(tx: CustomerTx, invoice: Invoice) -> None:
+def void_invoice_in(write: CustomerWrite, invoice: Invoice) -> None:
     """E27 inside a customer's transaction: issued → void, and R-INV-6 for its block."""
     if invoice.status != "issued":
         raise ConstraintViolation(None, f"An invoice in status {invoice.status} cannot be voided.")
-    store.update_fields(tx.tx, tx.customer_id, invoice.id, {"status": "void", "voided_at": tx.now})
-    block_id = pending_block_id(tx, invoice)
+    store.update_fields(
+        write.tx, write.customer_id, invoice.id, {"status": "void", "voided_at": write.now}
+    )
+    block_id = pending_block_id(write, invoice)
     if block_id is None:
         return
-    block = tx.state(invoice.ledger_currency, [block_id]).blocks[block_id]
+    block = write.state(invoice.ledger_currency, [block_id]).blocks[block_id]
     if block.balance > 0:
         command = commands.Void(block_id=block_id, amount=block.balance)
-        run_command(tx, invoice.ledger_currency, command, block_ids=[block_id])
+        run_command(write, invoice.ledger_currency, command, block_ids=[block_id])
 
 
-def draft_changes(tx: CustomerTx, invoice: Invoice, fields: Mapping[str, Any]) -> dict[str, Any]:
+def draft_changes(
+    write: CustomerWrite, invoice: Invoice, fields: Mapping[str, Any]
+) -> dict[str, Any]:
     """The columns a draft's `invoice_date`, `due_date`, `net_terms` and `auto_collection`
     change (Orb: only drafts), its due date kept consistent: net terms count from the
     (new) invoice date, a custom due date may not precede it."""
-    tz = tx.customer.timezone
+    tz = write.customer.timezone
     values: dict[str, Any] = {}
     if "auto_collection" in fields:
         values["auto_collection"] = fields["auto_collection"]

@@ -26,7 +26,7 @@ from drawdown.services.currencies import ledger_currency
 from drawdown.services.errors import InvalidField, ResourceNotFound
 from drawdown.services.write_path import (
     CustomerRef,
-    CustomerTx,
+    CustomerWrite,
     Work,
     customer_work,
     find_customer,
@@ -44,23 +44,23 @@ EXPIRES_AFTER_MAX = {"day": 36_500, "month": 1_200}
 def create_top_up(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[TopUp]:
     """E14/E15: replaces the customer's active top-up for that currency (R-TOP-1)."""
 
-    def create(tx: CustomerTx) -> TopUp:
-        values = _values(tx, fields)
+    def create(write: CustomerWrite) -> TopUp:
+        values = _values(write, fields)
         currency = values["currency"]
-        for old in store.active_for(tx.tx, tx.customer_id, currency):
-            store.deactivate(tx.tx, tx.customer_id, old.id, tx.now)
-        store.insert(tx.tx, values)
-        set_top_up(tx, currency, values["id"])
-        tx.lowered.add(currency)  # R-TOP-3: evaluate right after creation
-        created = store.get(tx.tx, tx.customer_id, values["id"])
+        for old in store.active_for(write.tx, write.customer_id, currency):
+            store.deactivate(write.tx, write.customer_id, old.id, write.now)
+        store.insert(write.tx, values)
+        set_top_up(write, currency, values["id"])
+        write.lowered.add(currency)  # R-TOP-3: evaluate right after creation
+        created = store.get(write.tx, write.customer_id, values["id"])
         assert created is not None
         return created
 
     return customer_work(ref, create)
 
 
-def _values(tx: CustomerTx, fields: Mapping[str, Any]) -> dict[str, Any]:
-    invoicing.require_currency(tx.customer, "currency")
+def _values(write: CustomerWrite, fields: Mapping[str, Any]) -> dict[str, Any]:
+    invoicing.require_currency(write.customer, "currency")
     settings = fields["invoice_settings"]
     amount = decimal_string(fields["amount"], field="amount")
     threshold = decimal_string(fields["threshold"], field="threshold")
@@ -74,24 +74,24 @@ def _values(tx: CustomerTx, fields: Mapping[str, Any]) -> dict[str, Any]:
     # Checked now, because a bad value would only fail later, inside whichever write fires it.
     invoicing.check_net_terms(settings["net_terms"], "invoice_settings.net_terms")
     return {
-        "customer_id": tx.customer_id, "id": tx.ctx.new_id(),
-        "currency": ledger_currency(tx.customer, fields["currency"]),
+        "customer_id": write.customer_id, "id": write.ctx.new_id(),
+        "currency": ledger_currency(write.customer, fields["currency"]),
         "amount": fields["amount"], "threshold": fields["threshold"],
         "per_unit_cost_basis": fields["per_unit_cost_basis"],
         "auto_collection": settings["auto_collection"], "net_terms": settings["net_terms"],
         "memo": settings.get("memo"),
         # §2.4: absent or null means the documented default, false; echoed as stored.
         "require_successful_payment": bool(settings.get("require_successful_payment")),
-        "active_from": _active_from(tx, fields.get("active_from")),
-        **_expiry(fields), "created_at": tx.now, "deactivated_at": None,
+        "active_from": _active_from(write, fields.get("active_from")),
+        **_expiry(fields), "created_at": write.now, "deactivated_at": None,
     }  # fmt: skip
 
 
-def _active_from(tx: CustomerTx, raw: str | None) -> datetime:
+def _active_from(write: CustomerWrite, raw: str | None) -> datetime:
     if raw is None:
-        return tx.now
-    active_from = resolve_instant(raw, tx.customer.timezone, field="active_from")
-    if active_from < tx.now - timedelta(days=ACTIVE_FROM_PAST_DAYS_MAX):
+        return write.now
+    active_from = resolve_instant(raw, write.customer.timezone, field="active_from")
+    if active_from < write.now - timedelta(days=ACTIVE_FROM_PAST_DAYS_MAX):
         raise InvalidField(
             "active_from", f"must not be more than {ACTIVE_FROM_PAST_DAYS_MAX} days in the past"
         )
@@ -124,54 +124,54 @@ def list_top_ups(
 def delete_top_up(ref: CustomerRef, top_up_id: str) -> Work[None]:
     """E18/E19: deactivate and void its unpaid pending invoices (R-TOP-7)."""
 
-    def delete(tx: CustomerTx) -> None:
-        top_up = store.get(tx.tx, tx.customer_id, top_up_id)
+    def delete(write: CustomerWrite) -> None:
+        top_up = store.get(write.tx, write.customer_id, top_up_id)
         if top_up is None or top_up.deactivated_at is not None:
             raise ResourceNotFound("TopUp", top_up_id)
-        deactivate(tx, top_up)
-        for invoice in invoice_store.issued_for_top_up(tx.tx, tx.customer_id, top_up_id):
-            if invoicing.pending_block_id(tx, invoice) is not None:
-                invoicing.void_invoice_in(tx, invoice)
+        deactivate(write, top_up)
+        for invoice in invoice_store.issued_for_top_up(write.tx, write.customer_id, top_up_id):
+            if invoicing.pending_block_id(write, invoice) is not None:
+                invoicing.void_invoice_in(write, invoice)
 
     return customer_work(ref, delete)
 
 
-def deactivate(tx: CustomerTx, top_up: TopUp) -> None:
-    store.deactivate(tx.tx, tx.customer_id, top_up.id, tx.now)
-    head = tx.heads.get(top_up.currency)
+def deactivate(write: CustomerWrite, top_up: TopUp) -> None:
+    store.deactivate(write.tx, write.customer_id, top_up.id, write.now)
+    head = write.heads.get(top_up.currency)
     if head is not None and head.top_up_id == top_up.id:
-        set_top_up(tx, top_up.currency, None)
+        set_top_up(write, top_up.currency, None)
 
 
-def deactivate_by_id(tx: CustomerTx, top_up_id: str) -> None:
+def deactivate_by_id(write: CustomerWrite, top_up_id: str) -> None:
     """R-TOP-8: a voided top-up invoice ends its top-up (if it is still active)."""
-    top_up = store.get(tx.tx, tx.customer_id, top_up_id)
+    top_up = store.get(write.tx, write.customer_id, top_up_id)
     if top_up is not None and top_up.deactivated_at is None:
-        deactivate(tx, top_up)
+        deactivate(write, top_up)
 
 
 # --- firing -----------------------------------------------------------------------------
 
 
-def fire_due(tx: CustomerTx) -> None:
+def fire_due(write: CustomerWrite) -> None:
     """A step of the end of every write (registered on the context, run by the write path):
     top-ups, once per ledger whose drawable balance may have dropped (R-TOP-3)."""
-    for currency in sorted(tx.lowered):
-        head = tx.heads.get(currency)
+    for currency in sorted(write.lowered):
+        head = write.heads.get(currency)
         if head is not None and head.top_up_id is not None:
-            top_up = store.get(tx.tx, tx.customer_id, head.top_up_id)
+            top_up = store.get(write.tx, write.customer_id, head.top_up_id)
             if top_up is not None and top_up.deactivated_at is None:
-                _evaluate(tx, top_up)
-    tx.lowered.clear()
+                _evaluate(write, top_up)
+    write.lowered.clear()
 
 
-def _evaluate(tx: CustomerTx, top_up: TopUp) -> None:
+def _evaluate(write: CustomerWrite, top_up: TopUp) -> None:
     rule = _rule(top_up)
     pending = rule.require_successful_payment and store.has_pending_block(
-        tx.tx, tx.customer_id, top_up.id
+        write.tx, write.customer_id, top_up.id
     )
-    if rules.should_fire(rule, tx.state(top_up.currency), tx.now, has_pending_block=pending):
-        _fire(tx, top_up, rule)
+    if rules.should_fire(rule, write.state(top_up.currency), write.now, has_pending_block=pending):
+        _fire(write, top_up, rule)
 
 
 def _rule(top_up: TopUp) -> rules.TopUpRule:
@@ -188,28 +188,28 @@ def _rule(top_up: TopUp) -> rules.TopUpRule:
     )
 
 
-def _fire(tx: CustomerTx, top_up: TopUp, rule: rules.TopUpRule) -> None:
+def _fire(write: CustomerWrite, top_up: TopUp, rule: rules.TopUpRule) -> None:
     """R-TOP-4: an increment with the top-up's amount, cost basis, expiry and invoice."""
     terms = invoicing.InvoiceTerms(
         quantity=rule.amount,
         unit_amount=rule.per_unit_cost_basis,
         auto_collection=top_up.auto_collection,
-        invoice_date=tx.now,
-        due_date=add_days_local(tx.now, top_up.net_terms, tx.customer.timezone),
+        invoice_date=write.now,
+        due_date=add_days_local(write.now, top_up.net_terms, write.customer.timezone),
         memo=top_up.memo,
         item_id=None,
         mark_as_paid=False,
         require_successful_payment=rule.require_successful_payment,
         net_terms=top_up.net_terms,
     )
-    _, block_status = invoicing.status_for(tx.customer, terms)
-    block_id, invoice_id = tx.ctx.new_id(), tx.ctx.new_id()
+    _, block_status = invoicing.status_for(write.customer, terms)
+    block_id, invoice_id = write.ctx.new_id(), write.ctx.new_id()
     invoicing.create_invoice(
-        tx, invoice_id, terms, block_id=block_id, ledger_currency=top_up.currency,
+        write, invoice_id, terms, block_id=block_id, ledger_currency=top_up.currency,
         top_up_id=top_up.id,
     )  # fmt: skip
     command = rules.increment(
-        rule, tx.now, tx.customer.timezone, block_id=block_id, entry_id=tx.ctx.new_id(),
+        rule, write.now, write.customer.timezone, block_id=block_id, entry_id=write.ctx.new_id(),
         invoice_id=invoice_id, block_status=block_status,
     )  # fmt: skip
-    run_command(tx, top_up.currency, command)
+    run_command(write, top_up.currency, command)

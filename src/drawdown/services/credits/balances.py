@@ -33,7 +33,7 @@ from drawdown.services.credits import planning, reads
 from drawdown.services.credits.planning import Planned
 from drawdown.services.credits.views import EntryView
 from drawdown.services.errors import ConstraintViolation, InvalidField
-from drawdown.services.write_path import CustomerRef, CustomerTx, find_customer
+from drawdown.services.write_path import CustomerRef, CustomerWrite, find_customer
 from drawdown.store import customers as customer_store
 from drawdown.store import ledger_tables as store
 from drawdown.store.sqlfuncs import compare
@@ -48,12 +48,15 @@ def overdraft_policy(ctx: ServiceContext, customer: Customer) -> str:
     return customer.overdraft or ctx.settings.overdraft
 
 
-def refuse_overdraft(tx: CustomerTx, planned: Planned) -> None:
+def refuse_overdraft(write: CustomerWrite, planned: Planned) -> None:
     """Raise OverdraftRefused for a decrement the customer's policy does not allow."""
     command = planned.command
-    if not isinstance(command, Decrement) or overdraft_policy(tx.ctx, tx.customer) != "refuse":
+    if (
+        not isinstance(command, Decrement)
+        or overdraft_policy(write.ctx, write.customer) != "refuse"
+    ):
         return
-    available = summarize(tx.state(planned.currency), tx.now).available
+    available = summarize(write.state(planned.currency), write.now).available
     if command.amount > available:
         raise OverdraftRefused(
             "amount",
@@ -183,10 +186,10 @@ def preview_decrement(
         found = customer_store.with_heads(tx, customer_id=customer.id, external_id=None,
                                           lock=False)  # fmt: skip
         assert found is not None
-        ctx_tx = CustomerTx(ctx=ctx, tx=tx, customer=customer, heads=found[1], now=now)
-        planned = planning.plan_decrement(ctx_tx, fields)
-        refuse_overdraft(ctx_tx, planned)
-        outcome = apply(ctx_tx.state(planned.currency), planned.command, now, ctx.new_id)
+        write = CustomerWrite(ctx=ctx, tx=tx, customer=customer, heads=found[1], now=now)
+        planned = planning.plan_decrement(write, fields)
+        refuse_overdraft(write, planned)
+        outcome = apply(write.state(planned.currency), planned.command, now, ctx.new_id)
         blocks = outcome.state.blocks
         return [EntryView(e, blocks[e.block_id], customer, entry_status(e, blocks[e.block_id],
                                                                         now))

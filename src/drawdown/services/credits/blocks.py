@@ -18,13 +18,19 @@ from drawdown.services.commands_codec import decode_command
 from drawdown.services.credits.reads import owner_of_block
 from drawdown.services.credits.views import BlockView
 from drawdown.services.errors import ResourceNotFound
-from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, next_expiry
+from drawdown.services.write_path import (
+    CustomerRef,
+    CustomerWrite,
+    Work,
+    customer_work,
+    next_expiry,
+)
 from drawdown.store import invoices as invoice_store
 from drawdown.store import ledger_tables as store
 
 
-def _locked_block(tx: CustomerTx, block_id: str) -> Any:
-    block = store.block_by_id(tx.tx, tx.customer_id, block_id)
+def _locked_block(write: CustomerWrite, block_id: str) -> Any:
+    block = store.block_by_id(write.tx, write.customer_id, block_id)
     if block is None:
         raise ResourceNotFound("CreditBlock", block_id)
     return block
@@ -35,47 +41,49 @@ def update_metadata(
 ) -> Work[BlockView]:
     """E21: merge/remove/clear the block's metadata (§1.6); other keys are ignored."""
 
-    def update(tx: CustomerTx) -> BlockView:
-        block = _locked_block(tx, block_id)
+    def update(write: CustomerWrite) -> BlockView:
+        block = _locked_block(write, block_id)
         if "metadata" in fields:
-            merged = meta.updated(block.metadata, fields["metadata"], tx.ctx.settings)
-            store.update_block_metadata(tx.tx, tx.customer_id, block_id, merged)
-            tx.loaded.pop(block.currency, None)  # the cached block has the old metadata
-        block = _locked_block(tx, block_id)
-        return BlockView(block, tx.customer, tuple(invoice_store.for_blocks(
-            tx.tx, tx.customer_id, [block_id])))  # fmt: skip
+            merged = meta.updated(block.metadata, fields["metadata"], write.ctx.settings)
+            store.update_block_metadata(write.tx, write.customer_id, block_id, merged)
+            write.loaded.pop(block.currency, None)  # the cached block has the old metadata
+        block = _locked_block(write, block_id)
+        return BlockView(block, write.customer, tuple(invoice_store.for_blocks(
+            write.tx, write.customer_id, [block_id])))  # fmt: skip
 
     return customer_work(owner, update)
 
 
 def delete_block(owner: CustomerRef, block_id: str) -> Work[None]:
-    def delete(tx: CustomerTx) -> None:
-        currency = _locked_block(tx, block_id).currency
+    def delete(write: CustomerWrite) -> None:
+        currency = _locked_block(write, block_id).currency
         logged = [
             (position, at, decode_command(kind, payload))
-            for position, kind, payload, at in store.load_commands(tx.tx, tx.customer_id, currency)
+            for position, kind, payload, at in store.load_commands(
+                write.tx, write.customer_id, currency
+            )
         ]
         removed = removed_blocks(block_id, [c for _, _, c in logged])
         kept = [(pos, at, c) for pos, at, c in logged if not _touches(c, removed)]
-        genesis = chain.genesis(tx.customer_id, currency)
-        outcome = replay([(at, c) for _, at, c in kept], currency, tx.now, tx.ctx.new_id,
+        genesis = chain.genesis(write.customer_id, currency)
+        outcome = replay([(at, c) for _, at, c in kept], currency, write.now, write.ctx.new_id,
                          chain_start=genesis)  # fmt: skip
         state = outcome.state
-        upcoming = next_expiry(state, tx.now)
+        upcoming = next_expiry(state, write.now)
         store.replace_ledger(
-            tx.tx, tx.customer_id, currency,
+            write.tx, write.customer_id, currency,
             keep_positions=[pos for pos, _, _ in kept], deleted_block_ids=sorted(removed),
-            state=state, entries=outcome.entries, next_expiry_at=upcoming, now=tx.now,
+            state=state, entries=outcome.entries, next_expiry_at=upcoming, now=write.now,
         )  # fmt: skip
-        old = tx.heads[currency]
-        tx.heads[currency] = LedgerHead(
+        old = write.heads[currency]
+        write.heads[currency] = LedgerHead(
             currency, state.last_seq, state.balance, state.last_entry_at,
             max((pos for pos, _, _ in kept), default=0), upcoming, old.top_up_id,
             state.chain_head,
         )  # fmt: skip
-        tx.loaded.pop(currency, None)
-        invoices.on_blocks_deleted(tx, sorted(removed))
-        tx.changed.add(currency)  # the replay bypasses run_command: alerts still see it
+        write.loaded.pop(currency, None)
+        invoices.on_blocks_deleted(write, sorted(removed))
+        write.changed.add(currency)  # the replay bypasses run_command: alerts still see it
 
     return customer_work(owner, delete)
 

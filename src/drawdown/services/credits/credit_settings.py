@@ -18,7 +18,13 @@ from drawdown.services.credits.balances import overdraft_policy
 from drawdown.services.currencies import ledger_currency
 from drawdown.services.customers import OVERDRAFT_POLICIES
 from drawdown.services.errors import InvalidField
-from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, find_customer
+from drawdown.services.write_path import (
+    CustomerRef,
+    CustomerWrite,
+    Work,
+    customer_work,
+    find_customer,
+)
 from drawdown.store import customers as store
 from drawdown.store.tx import Tx
 
@@ -56,15 +62,15 @@ def update_settings(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[CreditS
     if policy is not None and policy not in OVERDRAFT_POLICIES:
         raise InvalidField("overdraft", f"must be one of {', '.join(OVERDRAFT_POLICIES)}")
 
-    def update(tx: CustomerTx) -> CreditSettings:
+    def update(write: CustomerWrite) -> CreditSettings:
         if "overdraft" in fields:
-            store.update_fields(tx.tx, tx.customer_id, {"overdraft": policy})
+            store.update_fields(write.tx, write.customer_id, {"overdraft": policy})
         if "balance_alert_thresholds" in fields:
-            wanted = _thresholds(tx.customer, fields["balance_alert_thresholds"] or [])
-            balance_alerts.set_dropped(tx, wanted)
-        updated = store.get(tx.tx, tx.customer_id)
+            wanted = _thresholds(write.customer, fields["balance_alert_thresholds"] or [])
+            balance_alerts.set_dropped(write, wanted)
+        updated = store.get(write.tx, write.customer_id)
         assert updated is not None
-        return settings_of(tx.ctx, tx.tx, updated)
+        return settings_of(write.ctx, write.tx, updated)
 
     return customer_work(ref, update)
 

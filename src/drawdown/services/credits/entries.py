@@ -14,11 +14,17 @@ from drawdown.ledger import entry_status
 from drawdown.services.credits import balances, planning, purchases
 from drawdown.services.credits.planning import Planned
 from drawdown.services.credits.views import EntryView
-from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, run_command
+from drawdown.services.write_path import (
+    CustomerRef,
+    CustomerWrite,
+    Work,
+    customer_work,
+    run_command,
+)
 from drawdown.store import invoices as invoice_store
 from drawdown.store import ledger_tables as store
 
-PLANNERS: Mapping[str, Callable[[CustomerTx, Mapping[str, Any]], Planned]] = {
+PLANNERS: Mapping[str, Callable[[CustomerWrite, Mapping[str, Any]], Planned]] = {
     **planning.PLANNERS,
     "increment": purchases.plan_purchase,
 }
@@ -27,23 +33,25 @@ PLANNERS: Mapping[str, Callable[[CustomerTx, Mapping[str, Any]], Planned]] = {
 def create_entry(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[EntryView]:
     """Write one ledger entry request; the result is the entry §2.3 says to return."""
 
-    def create(tx: CustomerTx) -> EntryView:
-        planned = PLANNERS[fields["entry_type"]](tx, fields)
-        balances.refuse_overdraft(tx, planned)
-        outcome = run_command(tx, planned.currency, planned.command, block_ids=planned.block_ids)
+    def create(write: CustomerWrite) -> EntryView:
+        planned = PLANNERS[fields["entry_type"]](write, fields)
+        balances.refuse_overdraft(write, planned)
+        outcome = run_command(write, planned.currency, planned.command, block_ids=planned.block_ids)
         entry = outcome.response
         assert entry is not None
-        state = tx.state(planned.currency, complete=False)
-        block = state.blocks.get(entry.block_id) or _block(tx, entry.block_id)
+        state = write.state(planned.currency, complete=False)
+        block = state.blocks.get(entry.block_id) or _block(write, entry.block_id)
         invoice = None
         if entry.entry_type == "increment" and block.invoice_id is not None:
-            invoice = invoice_store.for_blocks(tx.tx, tx.customer_id, [block.id])[0]
-        return EntryView(entry, block, tx.customer, entry_status(entry, block, tx.now), invoice)
+            invoice = invoice_store.for_blocks(write.tx, write.customer_id, [block.id])[0]
+        return EntryView(
+            entry, block, write.customer, entry_status(entry, block, write.now), invoice
+        )
 
     return customer_work(ref, create)
 
 
-def _block(tx: CustomerTx, block_id: str) -> Any:
-    block = store.block_by_id(tx.tx, tx.customer_id, block_id)
+def _block(write: CustomerWrite, block_id: str) -> Any:
+    block = store.block_by_id(write.tx, write.customer_id, block_id)
     assert block is not None
     return block

@@ -19,7 +19,7 @@ from drawdown.ledger.model import Filter
 from drawdown.services import metadata as meta
 from drawdown.services.currencies import ledger_currency
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
-from drawdown.services.write_path import CustomerTx
+from drawdown.services.write_path import CustomerWrite
 from drawdown.store import ledger_tables as store
 
 
@@ -30,33 +30,33 @@ class Planned:
     block_ids: tuple[str, ...] = ()
 
 
-def instant(tx: CustomerTx, value: str | None, field: str) -> datetime | None:
+def instant(write: CustomerWrite, value: str | None, field: str) -> datetime | None:
     if value is None:
         return None
-    return resolve_instant(value, tx.customer.timezone, field=field)
+    return resolve_instant(value, write.customer.timezone, field=field)
 
 
-def common(tx: CustomerTx, fields: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
+def common(write: CustomerWrite, fields: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
     description = fields.get("description")
-    limit = tx.ctx.settings.description_length_max
+    limit = write.ctx.settings.description_length_max
     if description is not None and len(description) > limit:
         raise InvalidField("description", f"must be at most {limit} characters")
-    meta.validate(fields.get("metadata"), tx.ctx.settings)
+    meta.validate(fields.get("metadata"), write.ctx.settings)
     return description, meta.on_create(fields.get("metadata"))
 
 
-def require_block_room(tx: CustomerTx, currency: str) -> None:
+def require_block_room(write: CustomerWrite, currency: str) -> None:
     """A limit on open blocks per ledger: what needs all of them (balances for top-ups and
     alerts, expiries) reads them all."""
-    limit = tx.ctx.settings.blocks_per_ledger_max
-    if tx.open_block_count(currency) >= limit:
+    limit = write.ctx.settings.blocks_per_ledger_max
+    if write.open_block_count(currency) >= limit:
         raise ConstraintViolation(
             None, f"this ledger already has {limit} open credit blocks, the most allowed"
         )
 
 
-def plan_increment(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
-    description, metadata = common(tx, fields)
+def plan_increment(write: CustomerWrite, fields: Mapping[str, Any]) -> Planned:
+    description, metadata = common(write, fields)
     filters = tuple(
         Filter(f["field"], f["operator"], tuple(f["values"])) for f in fields.get("filters") or ()
     )
@@ -64,11 +64,11 @@ def plan_increment(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
     if cost_basis is not None and cost_basis < 0:
         raise InvalidField("per_unit_cost_basis", "must be greater than or equal to 0")
     command = commands.Increment(
-        block_id=tx.ctx.new_id(),
-        entry_id=tx.ctx.new_id(),
+        block_id=write.ctx.new_id(),
+        entry_id=write.ctx.new_id(),
         amount=fields["amount"],
-        effective_date=instant(tx, fields.get("effective_date"), "effective_date") or tx.now,
-        expiry_date=instant(tx, fields.get("expiry_date"), "expiry_date"),
+        effective_date=instant(write, fields.get("effective_date"), "effective_date") or write.now,
+        expiry_date=instant(write, fields.get("expiry_date"), "expiry_date"),
         per_unit_cost_basis=cost_basis,
         filters=filters,
         metadata=metadata,
@@ -78,38 +78,38 @@ def plan_increment(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
         invoice_id=None,
         top_up_id=None,
     )
-    currency = ledger_currency(tx.customer, fields.get("currency"))
-    require_block_room(tx, currency)
+    currency = ledger_currency(write.customer, fields.get("currency"))
+    require_block_room(write, currency)
     return Planned(currency, command)
 
 
-def plan_decrement(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
-    description, metadata = common(tx, fields)
+def plan_decrement(write: CustomerWrite, fields: Mapping[str, Any]) -> Planned:
+    description, metadata = common(write, fields)
     command = commands.Decrement(
         amount=fields["amount"],
         description=description,
         metadata=metadata,
-        deficit_block_id=tx.ctx.new_id(),
+        deficit_block_id=write.ctx.new_id(),
     )
-    return Planned(ledger_currency(tx.customer, fields.get("currency")), command)
+    return Planned(ledger_currency(write.customer, fields.get("currency")), command)
 
 
-def _block_ledger(tx: CustomerTx, block_id: str, currency: str | None) -> str:
+def _block_ledger(write: CustomerWrite, block_id: str, currency: str | None) -> str:
     """R-CUR-1/R-CUR-4: a block's own ledger, which an explicit currency must match."""
-    block = store.block_by_id(tx.tx, tx.customer_id, block_id)
+    block = store.block_by_id(write.tx, write.customer_id, block_id)
     if block is None:
         raise ResourceNotFound("CreditBlock", block_id)
-    if currency is not None and ledger_currency(tx.customer, currency) != block.currency:
+    if currency is not None and ledger_currency(write.customer, currency) != block.currency:
         raise BlockInOtherLedger(
             "block_id", f"credit block {block_id} belongs to the {block.currency} ledger"
         )
     return block.currency
 
 
-def plan_void(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
-    description, metadata = common(tx, fields)
+def plan_void(write: CustomerWrite, fields: Mapping[str, Any]) -> Planned:
+    description, metadata = common(write, fields)
     block_id = fields["block_id"]
-    currency = _block_ledger(tx, block_id, fields.get("currency"))
+    currency = _block_ledger(write, block_id, fields.get("currency"))
     command = commands.Void(
         block_id=block_id,
         amount=fields["amount"],
@@ -120,43 +120,43 @@ def plan_void(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
     return Planned(currency, command, (block_id,))
 
 
-def plan_amendment(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
-    description, metadata = common(tx, fields)
+def plan_amendment(write: CustomerWrite, fields: Mapping[str, Any]) -> Planned:
+    description, metadata = common(write, fields)
     block_id = fields["block_id"]
-    currency = _block_ledger(tx, block_id, fields.get("currency"))
+    currency = _block_ledger(write, block_id, fields.get("currency"))
     command = commands.Amendment(
         block_id=block_id, amount=fields["amount"], description=description, metadata=metadata
     )
     return Planned(currency, command, (block_id,))
 
 
-def plan_expiration_change(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
-    description, metadata = common(tx, fields)
-    target = instant(tx, fields["target_expiry_date"], "target_expiry_date")
+def plan_expiration_change(write: CustomerWrite, fields: Mapping[str, Any]) -> Planned:
+    description, metadata = common(write, fields)
+    target = instant(write, fields["target_expiry_date"], "target_expiry_date")
     assert target is not None
     block_id = fields.get("block_id")
     if block_id is not None:
-        currency = _block_ledger(tx, block_id, fields.get("currency"))
+        currency = _block_ledger(write, block_id, fields.get("currency"))
     else:
-        block_id, currency = _block_by_expiry(tx, fields)
-    require_block_room(tx, currency)
+        block_id, currency = _block_by_expiry(write, fields)
+    require_block_room(write, currency)
     command = commands.ExpirationChange(
         block_id=block_id,
         amount=fields.get("amount"),
         target_expiry_date=target,
-        new_block_id=tx.ctx.new_id(),
+        new_block_id=write.ctx.new_id(),
         description=description,
         metadata=metadata,
     )
     return Planned(currency, command, (block_id,))
 
 
-def _block_by_expiry(tx: CustomerTx, fields: Mapping[str, Any]) -> tuple[str, str]:
-    expiry = instant(tx, fields.get("expiry_date"), "expiry_date")
+def _block_by_expiry(write: CustomerWrite, fields: Mapping[str, Any]) -> tuple[str, str]:
+    expiry = instant(write, fields.get("expiry_date"), "expiry_date")
     if expiry is None:
         raise InvalidField("block_id", "either block_id or expiry_date is required")
-    currency = ledger_currency(tx.customer, fields.get("currency"))
-    return find_block_by_expiry(tx.state(currency), expiry).id, currency
+    currency = ledger_currency(write.customer, fields.get("currency"))
+    return find_block_by_expiry(write.state(currency), expiry).id, currency
 
 
 PLANNERS = {

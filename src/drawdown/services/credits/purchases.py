@@ -9,25 +9,25 @@ from typing import Any
 from drawdown.ledger.commands import Increment
 from drawdown.services.billing import invoicing
 from drawdown.services.credits.planning import Planned, plan_increment
-from drawdown.services.write_path import CustomerTx
+from drawdown.services.write_path import CustomerWrite
 
 
-def plan_purchase(tx: CustomerTx, fields: Mapping[str, Any]) -> Planned:
+def plan_purchase(write: CustomerWrite, fields: Mapping[str, Any]) -> Planned:
     """An increment; with `invoice_settings`, also its invoice and the block's status."""
     settings = fields.get("invoice_settings")
-    planned = plan_increment(tx, fields)
+    planned = plan_increment(write, fields)
     if settings is None:
         return planned
-    invoicing.require_currency(tx.customer, "invoice_settings")
+    invoicing.require_currency(write.customer, "invoice_settings")
     command = planned.command
     assert isinstance(command, Increment)
     terms = invoicing.terms_from_settings(
-        tx, settings, fields["amount"], fields.get("per_unit_cost_basis"), command.effective_date
+        write, settings, fields["amount"], fields.get("per_unit_cost_basis"), command.effective_date
     )
-    _, block_status = invoicing.status_for(tx.customer, terms)
-    invoice_id = tx.ctx.new_id()
+    _, block_status = invoicing.status_for(write.customer, terms)
+    invoice_id = write.ctx.new_id()
     invoicing.create_invoice(
-        tx, invoice_id, terms, block_id=command.block_id, ledger_currency=planned.currency
+        write, invoice_id, terms, block_id=command.block_id, ledger_currency=planned.currency
     )
     command = dataclasses.replace(command, status=block_status, invoice_id=invoice_id)
     return dataclasses.replace(planned, command=command)

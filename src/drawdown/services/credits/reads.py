@@ -23,7 +23,7 @@ from drawdown.services.currencies import iso_code
 from drawdown.services.errors import ResourceNotFound
 from drawdown.services.write_path import (
     CustomerRef,
-    CustomerTx,
+    CustomerWrite,
     Work,
     customer_work,
     has_due_expiry,
@@ -67,7 +67,7 @@ def catch_up_work(ref: CustomerRef) -> Work[None]:
     return customer_work(ref, _nothing)
 
 
-def _nothing(_tx: CustomerTx) -> None:
+def _nothing(_tx: CustomerWrite) -> None:
     return None
 
 
@@ -257,7 +257,7 @@ def _sweep(ctx: ServiceContext, ref: CustomerRef) -> int:
     return customer_work(ref, expiries_caught_up).run(ctx)
 
 
-def expiries_caught_up(tx: CustomerTx) -> int:
+def expiries_caught_up(write: CustomerWrite) -> int:
     """How many expiry entries the write path's catch-up wrote before this body ran (call it
     first): the blocks of the ledgers it changed that are expired with credits removed by
     their expiry. Only open blocks are loaded, and a block expiring with credits left is
@@ -265,7 +265,7 @@ def expiries_caught_up(tx: CustomerTx) -> int:
     one entry this transaction wrote."""
     return sum(
         1
-        for currency in sorted(tx.changed)
-        for block in tx.state(currency).blocks.values()
-        if block.is_expired(tx.now) and block.expired > 0
+        for currency in sorted(write.changed)
+        for block in write.state(currency).blocks.values()
+        if block.is_expired(write.now) and block.expired > 0
     )

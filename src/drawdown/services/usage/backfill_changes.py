@@ -26,7 +26,7 @@ from drawdown.records import Backfill
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import ConstraintViolation, ResourceNotFound
 from drawdown.services.usage.corrections import Correction, correct, due_cutoff
-from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, work
+from drawdown.services.write_path import CustomerRef, CustomerWrite, Work, customer_work, work
 from drawdown.store import backfills as store
 from drawdown.store import corrections as events
 from drawdown.store import usage as usage_store
@@ -90,26 +90,26 @@ def _live(tx: Tx, customer_ids: list[str]) -> list[str]:
 def close_customer(backfill: Backfill, customer_id: str) -> Work[Correction]:
     """One customer's part of a close, in one transaction (a no-op once done)."""
 
-    def body(tx: CustomerTx) -> Correction:
+    def body(write: CustomerWrite) -> Correction:
         start, end, bid = backfill.timeframe_start, backfill.timeframe_end, backfill.id
-        incoming = events.backfill_events(tx.tx, tx.customer_id, bid, "pending", start, end)
+        incoming = events.backfill_events(write.tx, write.customer_id, bid, "pending", start, end)
         replaced = (
-            events.live_in_window(tx.tx, tx.customer_id, start, end, bid)
+            events.live_in_window(write.tx, write.customer_id, start, end, bid)
             if backfill.replace_existing_events
             else []
         )
         gone = {e.idempotency_key for e in replaced}
-        kept = events.held_keys(tx.tx, tx.customer_id, bid) - gone
-        cutoff, correction_id = due_cutoff(tx.ctx, tx.now), tx.ctx.new_id()
+        kept = events.held_keys(write.tx, write.customer_id, bid) - gone
+        cutoff, correction_id = due_cutoff(write.ctx, write.now), write.ctx.new_id()
         entering = [
             e.usage for e in incoming if e.idempotency_key not in kept and e.timestamp < cutoff
         ]
         leaving = [e.usage for e in replaced if e.deduction_id is not None]
-        done = correct(tx, entering, leaving, "backfill_close", correction_id)
+        done = correct(write, entering, leaving, "backfill_close", correction_id)
         if replaced:
-            events.replace_window(tx.tx, tx.customer_id, start, end, bid, tx.now)
-        events.skip(tx.tx, tx.customer_id, bid, sorted(kept), tx.now)
-        events.enter(tx.tx, tx.customer_id, bid, start, end, cutoff, correction_id, tx.now)
+            events.replace_window(write.tx, write.customer_id, start, end, bid, write.now)
+        events.skip(write.tx, write.customer_id, bid, sorted(kept), write.now)
+        events.enter(write.tx, write.customer_id, bid, start, end, cutoff, correction_id, write.now)
         return done
 
     return customer_work(CustomerRef(id=customer_id), body)
@@ -189,20 +189,22 @@ def revert_customer(backfill: Backfill, customer_id: str) -> Work[Correction]:
     """One customer's part of a revert, in one transaction (a no-op once done): the
     backfill's events leave, the events it replaced come back."""
 
-    def body(tx: CustomerTx) -> Correction:
+    def body(write: CustomerWrite) -> Correction:
         start, end, bid = backfill.timeframe_start, backfill.timeframe_end, backfill.id
-        leaving = events.backfill_events(tx.tx, tx.customer_id, bid, "live", start, end)
-        back = events.replaced_by(tx.tx, tx.customer_id, bid, start, end)
-        cutoff, correction_id = due_cutoff(tx.ctx, tx.now), tx.ctx.new_id()
+        leaving = events.backfill_events(write.tx, write.customer_id, bid, "live", start, end)
+        back = events.replaced_by(write.tx, write.customer_id, bid, start, end)
+        cutoff, correction_id = due_cutoff(write.ctx, write.now), write.ctx.new_id()
         done = correct(
-            tx,
+            write,
             [e.usage for e in back if e.timestamp < cutoff],
             [e.usage for e in leaving if e.deduction_id is not None],
             "backfill_revert",
             correction_id,
         )
-        events.withdraw(tx.tx, tx.customer_id, bid, start, end, tx.now)
-        events.restore(tx.tx, tx.customer_id, bid, start, end, cutoff, correction_id, tx.now)
+        events.withdraw(write.tx, write.customer_id, bid, start, end, write.now)
+        events.restore(
+            write.tx, write.customer_id, bid, start, end, cutoff, correction_id, write.now
+        )
         return done
 
     return customer_work(CustomerRef(id=customer_id), body)

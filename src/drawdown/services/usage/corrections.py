@@ -37,7 +37,7 @@ from drawdown.ledger.corrections import difference, place_refund, split_correcti
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.usage import Catalogue, Charge, ChargeKey, UsageEvent, price_events
 from drawdown.services.context import ServiceContext
-from drawdown.services.write_path import CustomerTx, run_command
+from drawdown.services.write_path import CustomerWrite, run_command
 from drawdown.store import corrections as store
 from drawdown.store import usage as usage_store
 
@@ -60,7 +60,7 @@ class Correction:
 
 
 def correct(
-    tx: CustomerTx,
+    write: CustomerWrite,
     entering: Sequence[UsageEvent],
     leaving: Sequence[UsageEvent],
     reason: str,
@@ -72,28 +72,30 @@ def correct(
     done = Correction(correction_id)
     if not entering and not leaving:
         return done
-    catalogue = Catalogue(usage_store.prices(tx.tx))
+    catalogue = Catalogue(usage_store.prices(write.tx))
     plus, minus = price_events(entering, catalogue), price_events(leaving, catalogue)
     deltas = difference(plus, minus)
     if not deltas:
         return done
-    carried = usage_store.carry(tx.tx, tx.customer_id)
-    names = {item.id: item.name for item in usage_store.items(tx.tx)}
+    carried = usage_store.carry(write.tx, write.customer_id)
+    names = {item.id: item.name for item in usage_store.items(write.tx)}
     for key, delta in deltas.items():
         amount, rest = split_correction(delta, carried.get((key.currency, key.item_id), _ZERO))
         name = names.get(key.item_id, key.item_id)
         if amount > 0:  # more usage: delta > 0, so the key is among the entering charges
-            _charge(tx, key, amount, plus[key], reason, correction_id, name)
+            _charge(write, key, amount, plus[key], reason, correction_id, name)
             done.charged[key] = amount
         elif amount < 0:
-            _refund(tx, key, -amount, reason, correction_id, name)
+            _refund(write, key, -amount, reason, correction_id, name)
             done.refunded[key] = -amount
-        usage_store.set_carry(tx.tx, tx.customer_id, key.currency, key.item_id, rest, tx.now)
+        usage_store.set_carry(
+            write.tx, write.customer_id, key.currency, key.item_id, rest, write.now
+        )
     return done
 
 
 def _charge(
-    tx: CustomerTx,
+    write: CustomerWrite,
     key: ChargeKey,
     amount: Decimal,
     charge: Charge,
@@ -114,39 +116,44 @@ def _charge(
         f"Usage correction: {name}",
         metadata,
         item_id=key.item_id,
-        deficit_block_id=tx.ctx.new_id(),
+        deficit_block_id=write.ctx.new_id(),
     )
-    record_draws(tx, key, run_command(tx, key.currency, command))
+    record_draws(write, key, run_command(write, key.currency, command))
 
 
-def record_draws(tx: CustomerTx, key: ChargeKey, outcome: Outcome) -> None:
+def record_draws(write: CustomerWrite, key: ChargeKey, outcome: Outcome) -> None:
     """Remember which blocks a usage decrement drew from (refunds go back there)."""
     taken = [(e.block_id, e.amount, e.seq) for e in outcome.entries if e.entry_type == "decrement"]
-    store.add_draws(tx.tx, tx.customer_id, key.currency, key.item_id, taken, tx.now)
+    store.add_draws(write.tx, write.customer_id, key.currency, key.item_id, taken, write.now)
 
 
 def _refund(
-    tx: CustomerTx, key: ChargeKey, amount: Decimal, reason: str, correction_id: str, name: str
+    write: CustomerWrite,
+    key: ChargeKey,
+    amount: Decimal,
+    reason: str,
+    correction_id: str,
+    name: str,
 ) -> None:
     metadata = {
         "usage_item_id": key.item_id,
         "usage_correction_id": correction_id,
         "usage_correction": reason,
     }
-    draws = store.draws(tx.tx, tx.customer_id, key.currency, key.item_id)
-    state = tx.state(key.currency, [d.block_id for d in draws])
-    placed, rest = place_refund(amount, draws, state.blocks, tx.now)
+    draws = store.draws(write.tx, write.customer_id, key.currency, key.item_id)
+    state = write.state(key.currency, [d.block_id for d in draws])
+    placed, rest = place_refund(amount, draws, state.blocks, write.now)
     for block_id, part in placed:
         command = Amendment(block_id, part, f"Usage correction: {name}", metadata)
-        run_command(tx, key.currency, command, block_ids=[block_id])
-    store.add_returned(tx.tx, tx.customer_id, key.currency, key.item_id, placed, tx.now)
+        run_command(write, key.currency, command, block_ids=[block_id])
+    store.add_returned(write.tx, write.customer_id, key.currency, key.item_id, placed, write.now)
     if rest > 0:
         grant = Increment(
-            block_id=tx.ctx.new_id(),
-            entry_id=tx.ctx.new_id(),
+            block_id=write.ctx.new_id(),
+            entry_id=write.ctx.new_id(),
             amount=rest,
-            effective_date=tx.now,
+            effective_date=write.now,
             metadata=metadata,
             description=f"Usage refund: {name}",
         )
-        run_command(tx, key.currency, grant)
+        run_command(write, key.currency, grant)

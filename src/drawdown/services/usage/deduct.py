@@ -37,7 +37,13 @@ from drawdown.services.context import ServiceContext
 from drawdown.services.errors import WritesUnavailable
 from drawdown.services.usage import backfill_changes
 from drawdown.services.usage.corrections import due_cutoff, record_draws
-from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, run_command
+from drawdown.services.write_path import (
+    CustomerRef,
+    CustomerWrite,
+    Work,
+    customer_work,
+    run_command,
+)
 from drawdown.store import usage as store
 
 log = logging.getLogger("drawdown.usage")
@@ -70,29 +76,29 @@ def cutoff(ctx: ServiceContext, now: datetime) -> datetime:
 def deduct_customer(customer_id: str, before: datetime | None = None) -> Work[Deduction]:
     """Deduct one customer's due usage (events before ``before``, default the grace cutoff)."""
 
-    def body(tx: CustomerTx) -> Deduction:
-        due = store.due_events(tx.tx, tx.customer_id, before or cutoff(tx.ctx, tx.now),
+    def body(write: CustomerWrite) -> Deduction:
+        due = store.due_events(write.tx, write.customer_id, before or cutoff(write.ctx, write.now),
                                EVENTS_PER_DEDUCTION_MAX)  # fmt: skip
         if not due:
-            return Deduction(tx.customer_id, 0, {})
+            return Deduction(write.customer_id, 0, {})
         events = [d.event for d in due]
-        charges = price_events(events, Catalogue(store.prices(tx.tx)))
-        deduction_id = tx.ctx.new_id()
-        drawn = _draw(tx, charges, deduction_id)
-        marked = store.mark_deducted(tx.tx, tx.customer_id, [e.idempotency_key for e in events],
-                                     deduction_id, tx.now)  # fmt: skip
+        charges = price_events(events, Catalogue(store.prices(write.tx)))
+        deduction_id = write.ctx.new_id()
+        drawn = _draw(write, charges, deduction_id)
+        keys = [e.idempotency_key for e in events]
+        marked = store.mark_deducted(write.tx, write.customer_id, keys, deduction_id, write.now)
         assert marked == len(due), "events are only deducted under the customer's lock"
-        lags = tuple((tx.now - d.accepted_at).total_seconds() for d in due)
-        return Deduction(tx.customer_id, len(due), drawn, lags)
+        lags = tuple((write.now - d.accepted_at).total_seconds() for d in due)
+        return Deduction(write.customer_id, len(due), drawn, lags)
 
     return customer_work(CustomerRef(id=customer_id), body)
 
 
 def _draw(
-    tx: CustomerTx, charges: dict[ChargeKey, Charge], deduction_id: str
+    write: CustomerWrite, charges: dict[ChargeKey, Charge], deduction_id: str
 ) -> dict[ChargeKey, Decimal]:
-    carried = store.carry(tx.tx, tx.customer_id)
-    names = {item.id: item.name for item in store.items(tx.tx)}
+    carried = store.carry(write.tx, write.customer_id)
+    names = {item.id: item.name for item in store.items(write.tx)}
     drawn: dict[ChargeKey, Decimal] = {}
     for key in sorted(charges, key=lambda k: (k.currency, k.item_id)):
         charge = charges[key]
@@ -102,10 +108,10 @@ def _draw(
             text = f"Usage: {names.get(key.item_id, key.item_id)}"
             metadata = _metadata(key, charge, deduction_id)
             command = Decrement(amount, text, metadata, item_id=key.item_id,
-                                deficit_block_id=tx.ctx.new_id())  # fmt: skip
-            record_draws(tx, key, run_command(tx, key.currency, command))
+                                deficit_block_id=write.ctx.new_id())  # fmt: skip
+            record_draws(write, key, run_command(write, key.currency, command))
             drawn[key] = amount
-        store.set_carry(tx.tx, tx.customer_id, key.currency, key.item_id, rest, tx.now)
+        store.set_carry(write.tx, write.customer_id, key.currency, key.item_id, rest, write.now)
     return drawn
 
 

@@ -32,7 +32,13 @@ from drawdown.services.errors import (
 )
 from drawdown.services.usage import ingest
 from drawdown.services.usage.corrections import correct
-from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work, find_customer
+from drawdown.services.write_path import (
+    CustomerRef,
+    CustomerWrite,
+    Work,
+    customer_work,
+    find_customer,
+)
 from drawdown.store import corrections as store
 from drawdown.store import usage as usage_store
 from drawdown.store import usage_reads
@@ -117,32 +123,32 @@ def _customer_of(
 def amend(event_id: str, amended: Amended) -> Work[str]:
     """Replace the live version of the customer's event ``event_id`` by ``amended``."""
 
-    def body(tx: CustomerTx) -> str:
-        event = _live_event(tx, event_id, amended.customer_field)
+    def body(write: CustomerWrite) -> str:
+        event = _live_event(write, event_id, amended.customer_field)
         if amended.timestamp != event.timestamp:
             at = format_instant(event.timestamp, fractions=True)
             message = f"must equal the event's timestamp {at}: an amendment keeps its time"
             raise InvalidField("timestamp", message)
-        if not within_grace(tx.ctx, event.timestamp, tx.now):
-            raise InvalidField("timestamp", _grace_message(tx.ctx))
+        if not within_grace(write.ctx, event.timestamp, write.now):
+            raise InvalidField("timestamp", _grace_message(write.ctx))
         same = (amended.event_name, amended.properties_text) == (
             event.event_name, usage_store.properties_text(event.properties))  # fmt: skip
         if same:
             return event_id  # the same amendment again (a retried PUT) changes nothing
         deduction_id = None
         if event.deduction_id is not None:  # its usage is in the ledger: correct it there
-            deduction_id = tx.ctx.new_id()
+            deduction_id = write.ctx.new_id()
             new = UsageEvent(event_id, amended.event_name, event.timestamp, amended.properties)
-            correct(tx, [new], [event.usage], "amend", deduction_id)
+            correct(write, [new], [event.usage], "amend", deduction_id)
         fields = {"event_name": amended.event_name, "properties": amended.properties_text}
-        store.amend(tx.tx, event, fields, deduction_id, tx.ctx.new_id(), tx.now)
+        store.amend(write.tx, event, fields, deduction_id, write.ctx.new_id(), write.now)
         return event_id
 
     return customer_work(amended.customer, body)
 
 
-def _live_event(tx: CustomerTx, event_id: str, customer_field: str) -> StoredEvent:
-    versions = store.versions(tx.tx, tx.customer_id, event_id)
+def _live_event(write: CustomerWrite, event_id: str, customer_field: str) -> StoredEvent:
+    versions = store.versions(write.tx, write.customer_id, event_id)
     live = [v for v in versions if v.status == usage_store.LIVE]
     if live:
         return live[0]
@@ -151,7 +157,7 @@ def _live_event(tx: CustomerTx, event_id: str, customer_field: str) -> StoredEve
             "event_id",
             f"event {event_id} is {versions[-1].status}: it no longer counts and cannot be amended",
         )
-    if store.customers_with_key(tx.tx, event_id, 1):
+    if store.customers_with_key(write.tx, event_id, 1):
         raise InvalidField(
             customer_field,
             "does not match the event's customer: an amendment "
@@ -181,19 +187,19 @@ def owner_of(ctx: ServiceContext, event_id: str, customer: CustomerRef | None) -
 def deprecate(customer_id: str, event_id: str) -> Work[str]:
     """Stop counting the customer's event ``event_id`` (refunding its usage if deducted)."""
 
-    def body(tx: CustomerTx) -> str:
-        versions = store.versions(tx.tx, tx.customer_id, event_id)
+    def body(write: CustomerWrite) -> str:
+        versions = store.versions(write.tx, write.customer_id, event_id)
         live = [v for v in versions if v.status == usage_store.LIVE]
         if not live:
             if versions:
                 return event_id  # already not counted: deprecating again changes nothing
             raise ResourceNotFound("Event", event_id)
         event = live[0]
-        if not within_grace(tx.ctx, event.timestamp, tx.now):
-            raise InvalidField("event_id", _grace_message(tx.ctx))
+        if not within_grace(write.ctx, event.timestamp, write.now):
+            raise InvalidField("event_id", _grace_message(write.ctx))
         if event.deduction_id is not None:
-            correct(tx, [], [event.usage], "deprecate", tx.ctx.new_id())
-        store.set_status(tx.tx, event, "deprecated", tx.now)
+            correct(write, [], [event.usage], "deprecate", write.ctx.new_id())
+        store.set_status(write.tx, event, "deprecated", write.now)
         return event_id
 
     return customer_work(CustomerRef(id=customer_id), body)

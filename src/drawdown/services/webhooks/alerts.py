@@ -29,28 +29,28 @@ from drawdown.ledger.balances import (
 )
 from drawdown.records import BalanceAlert
 from drawdown.services.webhooks import events
-from drawdown.services.write_path import CustomerTx
+from drawdown.services.write_path import CustomerWrite
 from drawdown.store import alerts as alert_store
 from drawdown.store import webhooks as store
 
 DROPPED = "credit_balance_dropped"
 
 
-def evaluate(tx: CustomerTx) -> None:
-    changed = sorted(tx.changed)
-    tx.changed.clear()
-    if not changed or not tx.customer.balance_alerts:
+def evaluate(write: CustomerWrite) -> None:
+    changed = sorted(write.changed)
+    write.changed.clear()
+    if not changed or not write.customer.balance_alerts:
         return
     by_ledger: dict[str, list[BalanceAlert]] = {}
-    for alert in alert_store.of_customer(tx.tx, tx.customer_id, changed):
+    for alert in alert_store.of_customer(write.tx, write.customer_id, changed):
         by_ledger.setdefault(alert.currency, []).append(alert)
     for currency in sorted(by_ledger):
-        _evaluate_ledger(tx, currency, by_ledger[currency])
+        _evaluate_ledger(write, currency, by_ledger[currency])
 
 
-def _evaluate_ledger(tx: CustomerTx, currency: str, configured: list[BalanceAlert]) -> None:
-    available = summarize(tx.state(currency), tx.now).available
-    stored = store.alert_status(tx.tx, tx.customer_id, currency)
+def _evaluate_ledger(write: CustomerWrite, currency: str, configured: list[BalanceAlert]) -> None:
+    available = summarize(write.state(currency), write.now).available
+    stored = store.alert_status(write.tx, write.customer_id, currency)
     status = AlertStatus() if stored is None else AlertStatus(stored[0], frozenset(stored[1]))
     dropped = next((a.thresholds for a in configured if a.type == DROPPED), ())
     new, fired = balance_alerts(status, available, dropped)
@@ -58,19 +58,25 @@ def _evaluate_ledger(tx: CustomerTx, currency: str, configured: list[BalanceAler
     for alert in fired:
         config = enabled.get(f"credit_balance_{alert.kind}")
         event_type = f"customer.credit_balance_{alert.kind}"
-        if config is not None and tx.ctx.webhooks.wants(tx.tx, event_type):
-            events.emit(tx, event_type, currency, _properties(tx, config, alert, available, new))
+        if config is not None and write.ctx.webhooks.wants(write.tx, event_type):
+            events.emit(
+                write, event_type, currency, _properties(write, config, alert, available, new)
+            )
     if new != status:
-        store.save_alert_status(tx.tx, tx.customer_id, currency, new.depleted, new.below,
-                                tx.now)  # fmt: skip
+        store.save_alert_status(write.tx, write.customer_id, currency, new.depleted, new.below,
+                                write.now)  # fmt: skip
 
 
 def _properties(
-    tx: CustomerTx, config: BalanceAlert, alert: Alert, available: Decimal, status: AlertStatus
+    write: CustomerWrite,
+    config: BalanceAlert,
+    alert: Alert,
+    available: Decimal,
+    status: AlertStatus,
 ) -> dict[str, object]:
     in_alert = threshold_status(status, alert.kind, config.thresholds)
     properties: dict[str, object] = {
-        "alert_configuration": events.alert_configuration(tx.customer, config, in_alert),
+        "alert_configuration": events.alert_configuration(write.customer, config, in_alert),
         "pricing_unit": events.pricing_unit(config.currency),
         # drawdown extension: the available balance that triggered the event.
         "available_balance": format_decimal(available),

@@ -14,7 +14,7 @@ from typing import Any
 from drawdown.ledger.amounts import format_decimal
 from drawdown.ledger.dates import format_instant
 from drawdown.records import BalanceAlert, Customer, WebhookEvent
-from drawdown.services.write_path import CustomerTx
+from drawdown.services.write_path import CustomerWrite
 from drawdown.store import webhooks as store
 
 DEPLETED = "customer.credit_balance_depleted"
@@ -25,13 +25,13 @@ EVENT_TYPES = (DEPLETED, DROPPED, RECOVERED, EXPIRING)
 
 
 def emit(
-    tx: CustomerTx, event_type: str, currency: str, properties: Mapping[str, Any],
+    write: CustomerWrite, event_type: str, currency: str, properties: Mapping[str, Any],
     event_id: str | None = None,
 ) -> str:  # fmt: skip
-    endpoint_ids = tx.ctx.webhooks.subscribers(tx.tx, event_type)
-    event = WebhookEvent(tx.customer_id, event_id or tx.ctx.new_id(), event_type, currency,
-                         properties, None, tx.now)  # fmt: skip
-    store.insert_event(tx.tx, event, endpoint_ids)
+    endpoint_ids = write.ctx.webhooks.subscribers(write.tx, event_type)
+    event = WebhookEvent(write.customer_id, event_id or write.ctx.new_id(), event_type, currency,
+                         properties, None, write.now)  # fmt: skip
+    store.insert_event(write.tx, event, endpoint_ids)
     return event.id
 
 

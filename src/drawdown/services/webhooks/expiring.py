@@ -23,7 +23,7 @@ from drawdown.ledger.model import Block
 from drawdown.services.context import ServiceContext
 from drawdown.services.credits.reads import expiries_caught_up
 from drawdown.services.webhooks import events
-from drawdown.services.write_path import CustomerRef, CustomerTx, Work, customer_work
+from drawdown.services.write_path import CustomerRef, CustomerWrite, Work, customer_work
 from drawdown.store import ledger_tables as ledger_store
 from drawdown.store import webhooks as store
 
@@ -58,18 +58,20 @@ def scan(ctx: ServiceContext) -> int:
 def _announce_work(
     customer_id: str, currencies: list[str], within: timedelta
 ) -> Work[tuple[int, int]]:
-    return customer_work(CustomerRef(id=customer_id), lambda tx: _announce(tx, currencies, within))
+    return customer_work(
+        CustomerRef(id=customer_id), lambda write: _announce(write, currencies, within)
+    )
 
 
-def _announce(tx: CustomerTx, currencies: list[str], within: timedelta) -> tuple[int, int]:
+def _announce(write: CustomerWrite, currencies: list[str], within: timedelta) -> tuple[int, int]:
     """(blocks announced, expiry entries the catch-up before this body wrote)."""
-    expired = expiries_caught_up(tx)
+    expired = expiries_caught_up(write)
     announced = 0
     for currency in currencies:
-        for block in expiring_blocks(tx.state(currency).blocks.values(), tx.now, within):
-            event_id = tx.ctx.new_id()
-            if store.add_notice(tx.tx, tx.customer_id, block.id, event_id, tx.now):
-                events.emit(tx, events.EXPIRING, currency, _properties(block, within), event_id)
+        for block in expiring_blocks(write.state(currency).blocks.values(), write.now, within):
+            event_id = write.ctx.new_id()
+            if store.add_notice(write.tx, write.customer_id, block.id, event_id, write.now):
+                events.emit(write, events.EXPIRING, currency, _properties(block, within), event_id)
                 announced += 1
     return announced, expired
 
