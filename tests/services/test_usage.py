@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
+from drawdown.ledger.usage import ChargeKey
 from drawdown.services import customers
 from drawdown.services.credits import blocks, entries, reads
 from drawdown.services.usage import catalogue, deduct, ingest
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import usage as usage_store
+from drawdown.store.tx import Tx
 from support.contexts import make_context
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -267,3 +269,44 @@ def test_deleting_a_block_replays_usage_decrements_through_filters(env: tuple[An
     assert [(e.entry.block_id, e.entry.amount) for e in _decrements(ctx, customer_id)] == [
         (second, Decimal(8))]  # fmt: skip
     assert other not in {e.entry.block_id for e in _decrements(ctx, customer_id)}
+
+
+def test_deductions_go_through_the_bulk_path(
+    env: tuple[Any, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20: a deduction job reads what it needs before it writes, and its writes (entries,
+    blocks, draws, carry, the events' mark) wait in the batch's buffer: no job of a batch of
+    deductions sends a write of its own or takes a savepoint."""
+    ctx, clock = env
+    _catalogue(ctx)
+    ids = [_customer(ctx, f"bulk-{n}") for n in range(4)]
+    for customer_id in ids:
+        _increment(ctx, customer_id, 100)
+    clock.now = T0 + timedelta(minutes=20)  # the prices are effective from T0
+    at = (T0 + timedelta(minutes=10)).isoformat()
+    events = [{"idempotency_key": f"{customer_id}-{n}", "event_name": "api_call",
+               "timestamp": at, "customer_id": customer_id, "properties": {}}
+              for customer_id in ids for n in range(3)]  # fmt: skip
+    ingest.ingest(ctx, events)
+    clock.now = T0 + timedelta(hours=2)
+    direct: list[str] = []
+    for name in ("_before_direct_write", "_savepoint"):
+        original = getattr(Tx, name)
+
+        def counted(self: Tx, *args: Any, _name: str = name, _original: Any = original) -> Any:
+            direct.append(_name)
+            return _original(self, *args)
+
+        monkeypatch.setattr(Tx, name, counted)
+
+    done = deduct.deduct_due(ctx)
+
+    assert sorted((d.customer_id, d.events) for d in done) == sorted((c, 3) for c in ids)
+    assert [d.drawn for d in done] == [{ChargeKey("credits", "api"): Decimal("1.5")}] * 4
+    assert direct == []
+    monkeypatch.undo()
+    assert deduct.deduct_due(ctx) == []  # marked: nothing is drawn twice
+    with ctx.db.read() as tx:
+        assert {c: usage_store.carry(tx, c) for c in ids} == {
+            c: {("credits", "api"): Decimal(0)} for c in ids
+        }

@@ -847,7 +847,7 @@ OPERATIONS: tuple[Operation, ...] = (
               extra={"content_type": "text/html"}),
     Operation("post", "/ingest", "ingest", "Ingest events", "Event",
               response=ref("EventIngestResponse"), body="EventIngestRequest",
-              params=("ingest",), sdk="events.ingest", not_found=False),
+              params=("ingest",), sdk="events.ingest"),  # 404: `backfill_id` names none
     *ALERT_OPERATIONS,
     *(Operation(**spec) for spec in openapi_catalogue.OPERATIONS),
     *EVENT_OPERATIONS,

@@ -12,12 +12,15 @@ back), after which the batch simply reads again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from drawdown.ledger.model import Block
 from drawdown.records import Customer, LedgerHead, StoredResponse
 
 CustomerWithHeads = tuple[Customer, dict[str, LedgerHead]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,12 +42,23 @@ class BatchCache:
     blocks: dict[tuple[str, str], OpenBlocks] = field(default_factory=dict)
     # Idempotency records by (scope, key); None: known not to exist.
     responses: dict[tuple[str, str], StoredResponse | None] = field(default_factory=dict)
+    # Whole tables every job of a batch may read the same way (the usage catalogue), by name.
+    tables: dict[str, Any] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.customers.clear()
         self.external_ids.clear()
         self.blocks.clear()
         self.responses.clear()
+        self.tables.clear()
+
+    def table(self, name: str, load: Callable[[], T]) -> T:
+        """A table read once per batch: the catalogue changes only by Core statements, which
+        empty the cache, so the next job reads it again."""
+        if name not in self.tables:
+            self.tables[name] = load()
+        found: T = self.tables[name]
+        return found
 
     def customer(
         self, customer_id: str | None, external_id: str | None

@@ -16,15 +16,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, insert, or_, select, text, union_all, update
+from sqlalchemy import and_, bindparam, case, insert, or_, select, text, union_all, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from drawdown.ledger.corrections import Draw
 from drawdown.records import StoredEvent
+from drawdown.store import ranks
+from drawdown.store.prepared import Prepared
 from drawdown.store.schema import usage_draws, usage_event_amendments, usage_events
+from drawdown.store.sqlfuncs import in_list
 from drawdown.store.tx import Tx
 from drawdown.store.usage import LIVE, properties_text, read_properties
 
 _e, _d = usage_events.c, usage_draws.c
+_ZERO = Decimal(0)
 CHUNK = 500  # keys per IN list
 
 
@@ -293,6 +299,37 @@ def draws(tx: Tx, customer_id: str, currency: str, item_id: str) -> list[Draw]:
     return [Draw(row[0], row[1] - row[2], row[3]) for row in tx.execute(query) if row[1] > row[2]]
 
 
+_DRAWN = Prepared(
+    lambda dialect: select(_d.currency, _d.item_id, _d.block_id, _d.drawn).where(
+        _d.customer_id == bindparam("customer_id"), in_list(_d.item_id, "item_ids", dialect)
+    ),
+    per_dialect=True,
+)
+
+Drawn = dict[tuple[str, str, str], Decimal]  # (currency, item, block) -> drawn so far
+
+
+def drawn(tx: Tx, customer_id: str, item_ids: Sequence[str]) -> Drawn:
+    """How much usage of these items has drawn from each block so far. Read before a job
+    writes anything, so that reading it does not send the job's buffered rows early."""
+    read = tx.codec.read_decimal
+    rows = tx.rows(_DRAWN, {"customer_id": customer_id, "item_ids": tx.codec.texts(item_ids)})
+    return {(currency, item, block): read(amount) for currency, item, block, amount in rows}
+
+
+def _upsert_draw(dialect: str) -> Any:
+    statement = (sqlite_insert if dialect == "sqlite" else postgresql.insert)(usage_draws)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["customer_id", "currency", "item_id", "block_id"],
+        set_={"drawn": excluded.drawn, "last_seq": excluded.last_seq,
+              "updated_at": excluded.updated_at},
+    )  # fmt: skip
+
+
+_UPSERT_DRAW = Prepared(_upsert_draw, per_dialect=True, bulk_rank=ranks.USAGE_DRAW_UPSERT)
+
+
 def add_draws(
     tx: Tx,
     customer_id: str,
@@ -300,34 +337,22 @@ def add_draws(
     item_id: str,
     taken: Sequence[tuple[str, Decimal, int]],
     now: datetime,
+    known: Drawn | None = None,
 ) -> None:
-    """Record (block id, amount, entry seq) drawn by one usage decrement."""
-    where = and_(_d.customer_id == customer_id, _d.currency == currency, _d.item_id == item_id)
-    blocks = [block_id for block_id, _, _ in taken]
-    known = {
-        row[0]: row[1]
-        for row in tx.execute(select(_d.block_id, _d.drawn).where(where, _d.block_id.in_(blocks)))
-    }
+    """Record (block id, amount, entry seq) drawn by one usage decrement. ``known``: what
+    `drawn` read for these items in this job, kept current here (else it is read now). The
+    sum is taken here, not in SQL: SQLite has no exact decimal arithmetic."""
+    if known is None:
+        known = drawn(tx, customer_id, [item_id])
+    c = tx.codec
+    rows = []
     for block_id, amount, seq in taken:
-        if block_id in known:
-            tx.execute(
-                update(usage_draws)
-                .where(where, _d.block_id == block_id)
-                .values(drawn=known[block_id] + amount, last_seq=seq, updated_at=now)
-            )
-        else:
-            tx.execute(
-                insert(usage_draws).values(
-                    customer_id=customer_id,
-                    currency=currency,
-                    item_id=item_id,
-                    block_id=block_id,
-                    drawn=amount,
-                    returned=Decimal(0),
-                    last_seq=seq,
-                    updated_at=now,
-                )
-            )
+        key = (currency, item_id, block_id)
+        known[key] = total = known.get(key, _ZERO) + amount
+        rows.append({"customer_id": customer_id, "currency": currency, "item_id": item_id,
+                     "block_id": block_id, "drawn": c.decimal(total), "returned": c.decimal(_ZERO),
+                     "last_seq": seq, "updated_at": c.instant(now)})  # fmt: skip
+    tx.write_many(_UPSERT_DRAW, rows)
 
 
 def add_returned(

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from sqlalchemy import String, and_, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from drawdown.ledger.usage import PriceVersion, UsageEvent, filters_text
 from drawdown.store import ranks
@@ -32,6 +33,7 @@ from drawdown.store.schema import (
     usage_items,
     usage_prices,
 )
+from drawdown.store.sqlfuncs import in_list
 from drawdown.store.tx import Tx
 
 _e, _p, _i, _c = usage_events.c, usage_prices.c, usage_items.c, usage_carry.c
@@ -67,8 +69,13 @@ def insert_item(tx: Tx, item: Item) -> bool:
 
 
 def items(tx: Tx) -> list[Item]:
-    rows = tx.execute(select(_i.id, _i.name, _i.created_at).order_by(_i.id)).all()
-    return [Item(*row) for row in rows]
+    """Every item (read once per committer batch: `BatchCache.table`)."""
+
+    def load() -> list[Item]:
+        rows = tx.execute(select(_i.id, _i.name, _i.created_at).order_by(_i.id)).all()
+        return [Item(*row) for row in rows]
+
+    return load() if tx.batch is None else tx.batch.table("usage_items", load)
 
 
 def item(tx: Tx, item_id: str) -> Item | None:
@@ -89,13 +96,18 @@ def insert_price(tx: Tx, price: PriceVersion, now: datetime) -> None:
 
 
 def prices(tx: Tx) -> list[PriceVersion]:
-    """Every price version, by event name, item and effective_from (the whole catalogue)."""
-    rows = tx.execute(
-        select(_p.id, _p.item_id, _p.event_name, _p.currency, _p.metric, _p.filters,
-               _p.credits_per_unit, _p.effective_from, _p.effective_until)
-        .order_by(_p.event_name, _p.item_id, _p.effective_from, _p.id)
-    ).all()  # fmt: skip
-    return [version_of(row) for row in rows]
+    """Every price version, by event name, item and effective_from (the whole catalogue;
+    read once per committer batch: `BatchCache.table`)."""
+
+    def load() -> list[PriceVersion]:
+        rows = tx.execute(
+            select(_p.id, _p.item_id, _p.event_name, _p.currency, _p.metric, _p.filters,
+                   _p.credits_per_unit, _p.effective_from, _p.effective_until)
+            .order_by(_p.event_name, _p.item_id, _p.effective_from, _p.id)
+        ).all()  # fmt: skip
+        return [version_of(row) for row in rows]
+
+    return load() if tx.batch is None else tx.batch.table("usage_prices", load)
 
 
 # --- who an event is for -------------------------------------------------------------------
@@ -227,20 +239,32 @@ def due_customers(tx: Tx, cutoff: datetime, limit: int) -> list[str]:
     return sorted(live_customer_ids(tx, due), key=due.index)
 
 
-def due_events(tx: Tx, customer_id: str, cutoff: datetime, limit: int) -> list[DueEvent]:
-    """A customer's undeducted live events before ``cutoff``, oldest first (at most ``limit``)."""
-    query = (
-        select(*_EVENT_FIELDS, _e.accepted_at)
+_DUE_EVENTS = Prepared(
+    lambda: (
+        select(_e.idempotency_key, _e.event_name, _e.timestamp, _e.properties, _e.accepted_at)
         .where(
-            _e.customer_id == customer_id,
+            _e.customer_id == bindparam("customer_id"),
             _e.deduction_id.is_(None),
             _e.status == LIVE,
-            _e.timestamp < cutoff,
+            _e.timestamp < bindparam("cutoff"),
         )
         .order_by(_e.timestamp, _e.idempotency_key)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    return [DueEvent(_event(row), row.accepted_at) for row in tx.execute(query)]
+)
+
+
+def due_events(tx: Tx, customer_id: str, cutoff: datetime, limit: int) -> list[DueEvent]:
+    """A customer's undeducted live events before ``cutoff``, oldest first (at most ``limit``)."""
+    read = tx.codec.read_instant
+    rows = tx.rows(
+        _DUE_EVENTS,
+        {"customer_id": customer_id, "cutoff": tx.codec.instant(cutoff), "limit": limit},
+    )
+    return [
+        DueEvent(UsageEvent(key, name, read(at), read_properties(properties)), read(accepted))
+        for key, name, at, properties, accepted in rows
+    ]
 
 
 def pending_events(tx: Tx, customer_id: str, limit: int) -> list[UsageEvent]:
@@ -279,21 +303,31 @@ def events_between(
     return [_event(row) for row in tx.execute(query)]
 
 
+_MARK_DEDUCTED = Prepared(
+    lambda dialect: (
+        update(usage_events)
+        .where(
+            _e.customer_id == bindparam("customer_id"),
+            in_list(_e.idempotency_key, "keys", dialect),
+            _e.deduction_id.is_(None),
+            _e.status == LIVE,
+        )
+        .values(deduction_id=bindparam("mark"), deducted_at=bindparam("marked_at"))
+    ),
+    per_dialect=True,
+    bulk_rank=ranks.USAGE_EVENT_MARK,
+)
+
+
 def mark_deducted(
     tx: Tx, customer_id: str, keys: Sequence[str], deduction_id: str, now: datetime
-) -> int:
-    """Mark live events as drawn by ``deduction_id``; returns how many were still unmarked."""
-    marked = 0
-    for start in range(0, len(keys), 500):
-        chunk = list(keys[start : start + 500])
-        result = tx.execute(
-            update(usage_events)
-            .where(and_(_e.customer_id == customer_id, _e.idempotency_key.in_(chunk),
-                        _e.deduction_id.is_(None), _e.status == LIVE))
-            .values(deduction_id=deduction_id, deducted_at=now)
-        )  # fmt: skip
-        marked += result.rowcount
-    return marked
+) -> None:
+    """Mark live events as drawn by ``deduction_id``: one buffered row for them all (the
+    caller read them unmarked under the customer's lock, in this transaction)."""
+    c = tx.codec
+    params = {"customer_id": customer_id, "keys": c.texts(keys), "mark": deduction_id,
+              "marked_at": c.instant(now)}  # fmt: skip
+    tx.write(_MARK_DEDUCTED, params)
 
 
 def pending_count(tx: Tx) -> int:
@@ -340,17 +374,32 @@ def count_events(tx: Tx, customer_id: str) -> tuple[int, int]:
 # --- carry ---------------------------------------------------------------------------------
 
 
+_CARRY = Prepared(
+    lambda: select(_c.currency, _c.item_id, _c.carried).where(
+        _c.customer_id == bindparam("customer_id")
+    )
+)
+
+
 def carry(tx: Tx, customer_id: str) -> dict[tuple[str, str], Decimal]:
-    query = select(_c.currency, _c.item_id, _c.carried).where(_c.customer_id == customer_id)
-    return {(row[0], row[1]): row[2] for row in tx.execute(query)}
+    read = tx.codec.read_decimal
+    return {(c, i): read(v) for c, i, v in tx.rows(_CARRY, {"customer_id": customer_id})}
+
+
+def _upsert_carry(dialect: str) -> Any:
+    statement = (sqlite_insert if dialect == "sqlite" else postgresql.insert)(usage_carry)
+    return statement.on_conflict_do_update(
+        index_elements=["customer_id", "currency", "item_id"],
+        set_={"carried": statement.excluded.carried, "updated_at": statement.excluded.updated_at},
+    )
+
+
+_UPSERT_CARRY = Prepared(_upsert_carry, per_dialect=True, bulk_rank=ranks.USAGE_CARRY_UPSERT)
 
 
 def set_carry(
     tx: Tx, customer_id: str, currency: str, item_id: str, carried: Decimal, now: datetime
 ) -> None:
-    where = and_(_c.customer_id == customer_id, _c.currency == currency, _c.item_id == item_id)
-    result = tx.execute(update(usage_carry).where(where).values(carried=carried, updated_at=now))
-    if result.rowcount == 0:
-        tx.execute(insert(usage_carry).values(customer_id=customer_id, currency=currency,
-                                              item_id=item_id, carried=carried,
-                                              updated_at=now))  # fmt: skip
+    tx.write(_UPSERT_CARRY, {"customer_id": customer_id, "currency": currency,
+                             "item_id": item_id, "carried": tx.codec.decimal(carried),
+                             "updated_at": tx.codec.instant(now)})  # fmt: skip

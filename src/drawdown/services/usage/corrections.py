@@ -121,10 +121,14 @@ def _charge(
     record_draws(write, key, run_command(write, key.currency, command))
 
 
-def record_draws(write: CustomerWrite, key: ChargeKey, outcome: Outcome) -> None:
-    """Remember which blocks a usage decrement drew from (refunds go back there)."""
+def record_draws(
+    write: CustomerWrite, key: ChargeKey, outcome: Outcome, known: store.Drawn | None = None
+) -> None:
+    """Remember which blocks a usage decrement drew from (refunds go back there); ``known``:
+    what `store.drawn` read for the job beforehand (the deducter's bulk path)."""
     taken = [(e.block_id, e.amount, e.seq) for e in outcome.entries if e.entry_type == "decrement"]
-    store.add_draws(write.tx, write.customer_id, key.currency, key.item_id, taken, write.now)
+    store.add_draws(write.tx, write.customer_id, key.currency, key.item_id, taken, write.now,
+                    known)  # fmt: skip
 
 
 def _refund(

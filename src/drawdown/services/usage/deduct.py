@@ -44,6 +44,7 @@ from drawdown.services.write_path import (
     customer_work,
     run_command,
 )
+from drawdown.store import corrections as corrections_store
 from drawdown.store import usage as store
 
 log = logging.getLogger("drawdown.usage")
@@ -85,9 +86,10 @@ def deduct_customer(customer_id: str, before: datetime | None = None) -> Work[De
         charges = price_events(events, Catalogue(store.prices(write.tx)))
         deduction_id = write.ctx.new_id()
         drawn = _draw(write, charges, deduction_id)
+        # The events were read unmarked under the customer's lock in this transaction, so
+        # the mark (buffered with the batch's other rows) takes every one of them.
         keys = [e.idempotency_key for e in events]
-        marked = store.mark_deducted(write.tx, write.customer_id, keys, deduction_id, write.now)
-        assert marked == len(due), "events are only deducted under the customer's lock"
+        store.mark_deducted(write.tx, write.customer_id, keys, deduction_id, write.now)
         lags = tuple((write.now - d.accepted_at).total_seconds() for d in due)
         return Deduction(write.customer_id, len(due), drawn, lags)
 
@@ -97,8 +99,13 @@ def deduct_customer(customer_id: str, before: datetime | None = None) -> Work[De
 def _draw(
     write: CustomerWrite, charges: dict[ChargeKey, Charge], deduction_id: str
 ) -> dict[ChargeKey, Decimal]:
+    # Everything this job reads, it reads before it writes: its rows then wait in the batch's
+    # buffer and go out with the other jobs' (issue 20), with no savepoint of its own.
     carried = store.carry(write.tx, write.customer_id)
     names = {item.id: item.name for item in store.items(write.tx)}
+    known = corrections_store.drawn(
+        write.tx, write.customer_id, sorted({k.item_id for k in charges})
+    )
     drawn: dict[ChargeKey, Decimal] = {}
     for key in sorted(charges, key=lambda k: (k.currency, k.item_id)):
         charge = charges[key]
@@ -109,7 +116,7 @@ def _draw(
             metadata = _metadata(key, charge, deduction_id)
             command = Decrement(amount, text, metadata, item_id=key.item_id,
                                 deficit_block_id=write.ctx.new_id())  # fmt: skip
-            record_draws(write, key, run_command(write, key.currency, command))
+            record_draws(write, key, run_command(write, key.currency, command), known)
             drawn[key] = amount
         store.set_carry(write.tx, write.customer_id, key.currency, key.item_id, rest, write.now)
     return drawn
