@@ -137,10 +137,6 @@ class Committer:
         self._event_loop = loop
         self._loop_thread = threading.get_ident()
 
-    @property
-    def attached(self) -> bool:
-        return self._event_loop is not None
-
     def on_loop_thread(self) -> bool:
         """True on the event loop that runs the batches: there, writes must be awaited."""
         return self._event_loop is not None and threading.get_ident() == self._loop_thread

@@ -76,10 +76,6 @@ class Tx:
         # A batch's "now" from the database's clock (PostgreSQL, `store/clock.py`).
         self.database_now: datetime | None = None
 
-    @property
-    def bulk(self) -> bool:
-        return self.batch is not None
-
     # --- reads and unbuffered statements ----------------------------------------------------
 
     def execute(

@@ -131,10 +131,6 @@ def _is_date(value: str) -> bool:
     return len(value) == len("YYYY-MM-DD")
 
 
-def invoices_for_blocks(tx: Tx, customer_id: str, block_ids: Sequence[str]) -> list[Invoice]:
-    return store.for_blocks(tx, customer_id, block_ids)
-
-
 # --- state changes ----------------------------------------------------------------------
 
 
