@@ -46,7 +46,7 @@ class BulkWriteRefused(Exception):
 
 @dataclass
 class _Frame:
-    """A job running in this transaction (jobs nest: `write_path.together`)."""
+    """The job running in this transaction (the committer runs one at a time, `_run_job`)."""
 
     name: str
     mark: int  # buffered writes before this index are not the job's
