@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import io
 import re
+import tokenize
 from pathlib import Path
 
+import orb
 import typer.main
 
 from drawdown.cli import app
@@ -123,3 +127,79 @@ def test_nothing_points_outside_the_repository() -> None:
         found += [f"{path.relative_to(ROOT)}: {n}" for n in outside if n in text]
         found += [f"{path.relative_to(ROOT)}: {m.group(0)!r}" for m in unshipped.finditer(text)]
     assert not found, "\n".join(found)
+
+
+# --- every file, folder and module name the code's docstrings and the documents mention exists --
+
+MENTIONING = ("src", "docs", "README.md", "SECURITY.md")
+# `folder/file.py`, `file.md`, `folder/sub/`: a path, of a file or of a folder.
+SUFFIXES = ("py", "md", "html", "toml", "yaml", "yml", "sh", "lua", "mjs", "json")
+PATH = re.compile(
+    rf"(?<![\w./*-])((?:[A-Za-z_][\w.-]*/)*[A-Za-z_][\w-]*\.(?:{'|'.join(SUFFIXES)})(?![\w(])"
+    r"|(?:[A-Za-z_][\w-]*/)+(?=[\s`'\"),:;]))"
+)
+# `folder/module.name`: a function, class or constant of a module.
+MODULE_NAME = re.compile(r"(?<![\w./-])((?:[a-z_]\w*/)+[a-z_]\w*)\.([A-Za-z_]\w*)\b")
+# Named on purpose although gone: docs/benchmarks.md keeps the old method's results.
+GONE = {"benchmarks/run.py"}
+
+
+def _prose(path: Path) -> str:
+    """What a file says to its reader: a document whole, a module's docstrings and comments."""
+    text = path.read_text()
+    if path.suffix != ".py":
+        return text
+    parts = [t.string for t in tokenize.generate_tokens(io.StringIO(text).readline)
+             if t.type == tokenize.COMMENT]  # fmt: skip
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            parts.append(ast.get_docstring(node, clean=False) or "")
+    return "\n".join(parts)
+
+
+def _known_paths() -> set[str]:
+    """Every file and folder of the repository and of the Orb SDK (docstrings cite its
+    models), each as all its tails: `a/b/c.py` is known as `c.py`, `b/c.py` and `a/b/c.py`."""
+    sdk = Path(orb.__file__).resolve().parent
+    known = set()
+    for top, where in ((ROOT, ROOT), (sdk.parent, sdk)):
+        for path in where.rglob("*"):
+            parts = path.relative_to(top).parts
+            if set(parts) & SKIPPED_DIRS:
+                continue
+            suffix = "/" if path.is_dir() else ""
+            known.update("/".join(parts[i:]) + suffix for i in range(len(parts)))
+    return known
+
+
+def _defined(module: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
+
+
+def test_every_path_and_module_name_mentioned_exists() -> None:
+    known = _known_paths() | GONE
+    modules = [p for top in ("src", "tests", "benchmarks") for p in (ROOT / top).rglob("*.py")]
+    missing = []
+    for path in _files(*MENTIONING):
+        if path.suffix not in (".py", ".md"):
+            continue  # templates and data say what they do, not where things are
+        text, where = _prose(path), path.relative_to(ROOT)
+        for match in PATH.finditer(text):
+            if match.group(1) not in known:
+                missing.append(f"{where}: {match.group(1)}")
+        for match in MODULE_NAME.finditer(text):
+            module, name = match.groups()
+            if name in SUFFIXES or f"{module}.{name}" in known:
+                continue  # a file (`docs/images/dashboard.png`), not a module's name
+            found = [m for m in modules if m.as_posix().endswith(f"/{module}.py")]
+            if not any(name in _defined(m) for m in found):
+                missing.append(f"{where}: {module}.{name}")
+    assert not missing, "mentioned but not there:\n" + "\n".join(missing)

@@ -4,7 +4,7 @@ This is the only module that knows every part. It opens the database (`store`), 
 the `ServiceContext` the use cases share, and serves the API (`api/`, under /v1) and the
 console (`web/`, under /console) side by side behind one small ASGI front (`Front`) that
 bounds request bodies, tags each request with an id and answers anything else with an
-Orb-shaped 404. The CLI (`cli.py`) and the server processes (`serving.py`) start here.
+Orb-shaped 404. The CLI (`cli/`) and the server processes (`serving.py`) start here.
 """
 
 from __future__ import annotations

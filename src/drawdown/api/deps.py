@@ -17,7 +17,7 @@ from starlette.responses import Response
 from drawdown.api.errors import ApiError
 from drawdown.services.access.idempotency import for_request
 from drawdown.services.context import ServiceContext
-from drawdown.services.credits.reads import CatchUpNeeded, catch_up_work
+from drawdown.services.credits.reads import CatchUpFirst, catch_up_work
 from drawdown.services.errors import validation_errors_of
 from drawdown.services.write_path import Idempotency, Replier, Work
 
@@ -60,21 +60,23 @@ def idempotency_of(request: Request) -> Idempotency | None:
 READ_ATTEMPTS_MAX = 3  # a catch-up per attempt; more expiries falling due meanwhile is rare
 
 
-async def read(request: Request, use_case: Callable[..., T], *args: Any) -> T:
+async def read(request: Request, use_case: Callable[..., T | CatchUpFirst], *args: Any) -> T:
     """Run a read use case: on the event loop for SQLite, in a thread for PostgreSQL.
 
-    A read that finds due expiries on the loop cannot wait for their write there; it says
-    so (`CatchUpNeeded`), the write is awaited, and the read runs again.
+    A read that finds due expiries on the loop cannot wait there for their write (the loop
+    runs it); it answers `CatchUpFirst`, the write is awaited, and the read runs again. In
+    a thread a read writes them itself.
     """
     ctx = service_context(request)
-    if not ctx.db.reads_on_loop:
-        return await run_in_threadpool(use_case, ctx, *args)
-    for _ in range(READ_ATTEMPTS_MAX - 1):
-        try:
-            return use_case(ctx, *args)
-        except CatchUpNeeded as due:
-            await catch_up_work(due.ref).pending(ctx)
-    return await run_in_threadpool(use_case, ctx, *args)
+    if ctx.db.reads_on_loop:
+        for _ in range(READ_ATTEMPTS_MAX - 1):
+            found = use_case(ctx, *args)
+            if not isinstance(found, CatchUpFirst):
+                return found
+            await catch_up_work(found.ref).pending(ctx)
+    found = await run_in_threadpool(use_case, ctx, *args)
+    assert not isinstance(found, CatchUpFirst), "a read in a thread writes its own catch-up"
+    return found
 
 
 async def respond(request: Request, work: Work[T], replier: Replier[T]) -> Response:

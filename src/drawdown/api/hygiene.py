@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
@@ -166,9 +165,3 @@ def check_path(scope_raw_path: bytes | None, path: str) -> None:
         except UnicodeDecodeError as exc:
             raise invalid("path", "must be percent-encoded UTF-8") from exc
     check_text(path, "path")
-
-
-def check_mapping(values: Mapping[str, str], field: str) -> None:
-    for key, value in values.items():
-        check_text(key, field)
-        check_text(value, f"{field}.{_printable(key)}")

@@ -1,4 +1,5 @@
-"""Query-string helpers: bracketed range filters and booleans as the SDKs send them."""
+"""Query-string helpers: bracketed range filters, booleans and customer filters as the SDKs
+send them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from fastapi import Request
 
 from drawdown.api.errors import invalid
+from drawdown.services.write_path import CustomerRef
 
 RANGE_OPS = ("gt", "gte", "lt", "lte")
 
@@ -61,3 +63,25 @@ def one_of(request: Request, name: str, allowed: Sequence[str]) -> str | None:
     if raw is not None and raw not in allowed:
         raise invalid(name, f"must be one of {', '.join(allowed)}")
     return raw
+
+
+def customer_filter(request: Request) -> CustomerRef | None:
+    """The customer a listing is filtered on: `customer_id`, else `external_customer_id`."""
+    params = request.query_params
+    if (customer_id := params.get("customer_id")) is not None:
+        return CustomerRef(id=customer_id)
+    if (external_id := params.get("external_customer_id")) is not None:
+        return CustomerRef(external_id=external_id)
+    return None
+
+
+def one_customer(request: Request, blamed: str) -> CustomerRef | None:
+    """The customer `customer_id` or `external_customer_id` names, if any; given both, a 400
+    on the field `blamed`."""
+    params = request.query_params
+    customer_id, external_id = params.get("customer_id"), params.get("external_customer_id")
+    if customer_id is not None and external_id is not None:
+        raise invalid(blamed, "give customer_id or external_customer_id, not both")
+    if customer_id is None and external_id is None:
+        return None
+    return CustomerRef(id=customer_id, external_id=external_id)

@@ -19,8 +19,6 @@ from decimal import Decimal
 
 from drawdown.ledger.amounts import format_decimal
 
-HASH_LENGTH = 64
-
 
 def genesis(customer_id: str, currency: str) -> str:
     """The value the first entry of a ledger chains from."""

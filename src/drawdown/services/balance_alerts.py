@@ -6,7 +6,7 @@ An alert is one balance event (`credit_balance_depleted`, `_dropped` with thresh
 The alerts are the one source of truth for which balance events fire: every write of a
 customer that has any (the customer row's `balance_alerts` flag) reads them in its own
 transaction (`webhooks/alerts.py`), so a change here takes effect on the customer's next
-write. The credit settings (`ledger/credit_settings.py`) show and write the thresholds of
+write. The credit settings (`credits/credit_settings.py`) show and write the thresholds of
 the `credit_balance_dropped` alerts.
 """
 

@@ -213,21 +213,6 @@ def _set_once_external_id(tx: Tx, row: Customer, value: str) -> str:
     return external_id
 
 
-def set_overdraft(ref: CustomerRef, policy: str | None) -> Work[Customer]:
-    """A customer's overdraft policy: "allow", "refuse", or None for the server's default."""
-    if policy is not None and policy not in OVERDRAFT_POLICIES:
-        raise InvalidField("overdraft", f"must be one of {', '.join(OVERDRAFT_POLICIES)}")
-
-    def update(_ctx: ServiceContext, tx: Tx, _now: datetime) -> Customer:
-        customer = find_customer(tx, ref, lock=True)
-        store.update_fields(tx, customer.id, {"overdraft": policy})
-        updated = store.get(tx, customer.id)
-        assert updated is not None
-        return updated
-
-    return Work(update, lock=ref.lock_key())
-
-
 def delete_customer(ref: CustomerRef) -> Work[None]:
     """Soft delete; refused while the customer has issued or paid invoices (Q23)."""
 

@@ -101,10 +101,6 @@ class ResourceNotFound(ServiceError):
         self.resource_type = resource_type
 
 
-class Conflict(ServiceError):
-    kind = "conflict"
-
-
 def database_failure(error: BaseException) -> Literal["transient", "other"] | None:
     """What an unexpected exception says about the database, for the faces' answers and
     metrics: "transient" (a lock timeout or a lost connection: the same request can succeed

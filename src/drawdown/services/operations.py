@@ -104,7 +104,7 @@ def export_entries(ctx: ServiceContext, ref: CustomerRef) -> Iterator[dict[str, 
         query = reads.EntryQuery(currency=None, entry_type=None, entry_status=None,
                                  minimum_amount=None, created_at=(), after=after,
                                  limit=EXPORT_PAGE)  # fmt: skip
-        page = reads.list_entries(ctx, ref, query)
+        page = reads.read_caught_up(ctx, ref, reads.entries_of(query))
         for view in page:
             yield _row(view)
         if len(page) < EXPORT_PAGE:

@@ -62,6 +62,18 @@ def find_customer(tx: Tx, ref: CustomerRef, *, lock: bool = False) -> Customer:
     return _customer_with_heads(tx, ref, lock=lock)[0]
 
 
+def live_customer(tx: Tx, ref: CustomerRef) -> Customer | None:
+    """The live customer `ref` names, or None (a listing filtered on it is then empty)."""
+    found = customer_store.with_heads(tx, customer_id=ref.id, external_id=ref.external_id,
+                                      lock=False)  # fmt: skip
+    return None if found is None else found[0]
+
+
+def owners(tx: Tx, customer_ids: Iterable[str]) -> dict[str, Customer]:
+    """The customers a page of listed rows belongs to, by id."""
+    return {cid: find_customer(tx, CustomerRef(id=cid)) for cid in set(customer_ids)}
+
+
 def _customer_with_heads(
     tx: Tx, ref: CustomerRef, *, lock: bool
 ) -> tuple[Customer, dict[str, LedgerHead]]:

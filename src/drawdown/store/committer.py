@@ -1,6 +1,6 @@
-"""Group commit: one writer per process applies queued write jobs in batches.
+"""Group commit: the process's writers apply queued write jobs in batches.
 
-Every write of the process goes through `Committer.submit`. The writer takes the first
+Every write of the process goes through `Committer.submit`. A writer takes the first
 waiting job and everything queued behind it (up to `batch_max`) and runs them as one
 batch in one transaction (`BEGIN IMMEDIATE` on SQLite), commits once and only then answers
 each job. So a batch costs one fsync (SQLite `synchronous=FULL`) or one WAL flush
@@ -94,7 +94,8 @@ _STOP = object()
 
 
 class Committer:
-    """The process's single writer. Start with `start()`, submit jobs, `stop()` at exit."""
+    """The process's writers: one on SQLite (the event loop, or a thread), `lanes` threads
+    on PostgreSQL. Submit jobs; `stop()` at exit (a lane's thread starts with its first job)."""
 
     def __init__(
         self,
@@ -136,10 +137,6 @@ class Committer:
         """
         self._event_loop = loop
         self._loop_thread = threading.get_ident()
-
-    @property
-    def attached(self) -> bool:
-        return self._event_loop is not None
 
     def on_loop_thread(self) -> bool:
         """True on the event loop that runs the batches: there, writes must be awaited."""

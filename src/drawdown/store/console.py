@@ -2,7 +2,7 @@
 
 Only reads and the console-owned tables (`admin_users`, `server_secrets`, `signin_failures`)
 live here;
-ledger balances come from `store/ledger.balances`;
+ledger balances come from `store/ledger_tables.balances`;
 every ledger write goes through the services' write path, like the API's.
 """
 

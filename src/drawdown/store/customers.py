@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 
 from drawdown.records import Customer, LedgerHead
 from drawdown.store.prepared import Prepared
@@ -247,17 +247,6 @@ def get(tx: Tx, customer_id: str) -> Customer | None:
     query = select(customers).where(customers.c.id == customer_id, _live)
     row = tx.execute(query).mappings().first()
     return None if row is None else customer_of(row)
-
-
-def get_by_external_id(tx: Tx, external_id: str) -> Customer | None:
-    query = select(customers).where(_by_external_id(external_id), _live)
-    row = tx.execute(query).mappings().first()
-    return None if row is None else customer_of(row)
-
-
-def external_id_taken(tx: Tx, external_id: str) -> bool:
-    query = select(exists().where(_aliases.external_customer_id == external_id))
-    return bool(tx.execute(query).scalar())
 
 
 def update_fields(tx: Tx, customer_id: str, values: Mapping[str, Any]) -> None:

@@ -98,7 +98,7 @@ class Database:
             with held_read(self._loop_reader) as tx:
                 yield tx
         except BaseException:
-            # A refused read (404, a due catch-up) was rolled back and the connection stays;
+            # A refused read (a 404) was rolled back and the connection stays;
             # one whose rollback failed too is left in a transaction: replace it.
             if not _idle(self._loop_reader):
                 self._drop_loop_reader()

@@ -882,10 +882,6 @@ def ledger_keys(tx: Tx, customer_id: str | None) -> list[tuple[str, str]]:
     return [(row[0], row[1]) for row in tx.execute(query)]
 
 
-def count_entries(tx: Tx) -> int:
-    return int(tx.execute(select(func.count()).select_from(ledger_entries)).scalar_one())
-
-
 def chain_heads(tx: Tx, customer_id: str) -> list[tuple[str, str]]:
     """(currency, newest entry hash) of each of the customer's ledgers."""
     query = (

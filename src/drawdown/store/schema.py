@@ -150,7 +150,7 @@ credit_blocks = Table(
     Column("closed", Boolean, nullable=False),
     Column("deleted_at", UTCDateTime),
     # The block's place in drawdown order (R-DED-2) as text that sorts like it
-    # (store/ledger.draw_key; byte order on both databases): a decrement reads the open
+    # (store/ledger_tables.draw_key; byte order on both databases): a decrement reads the open
     # blocks of its ledger in this order, only as many as it draws from (issue 23).
     Column("draw_key", DrawKey, nullable=False),
     PrimaryKeyConstraint("customer_id", "id"),
@@ -173,7 +173,7 @@ ledger_entries = Table(
     Column("seq", BigInteger, nullable=False),
     Column("entry_type", String(32), nullable=False),
     Column("amount", ExactDecimal, nullable=False),
-    # `amount` as text that sorts like the number (store/ledger.amount_key), for an index
+    # `amount` as text that sorts like the number (store/ledger_tables.amount_key), for an index
     # that answers `minimum_amount` by range on both databases.
     Column("amount_key", String(48), nullable=False),
     Column("starting_balance", ExactDecimal, nullable=False),

@@ -15,11 +15,9 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Integer,
-    and_,
     bindparam,
     func,
     literal_column,
-    or_,
     select,
     tuple_,
 )
@@ -75,32 +73,6 @@ def decimal_compare(
         return result
     at_least: ColumnElement[bool] = compare(func.dd_dec_cmp(column, bound, type_=Integer), op, 0)
     return at_least
-
-
-def decimal_at_least(column: Any, value: Any, dialect: Dialect | str) -> ColumnElement[bool]:
-    return decimal_compare(column, "gte", value, dialect)
-
-
-def _integer_digits(text: Any) -> Any:
-    return func.instr(text.concat("."), ".") - 1
-
-
-def nonnegative_at_least(column: Any, bound: Any, dialect: Dialect | str) -> ColumnElement[bool]:
-    """`column >= bound` for a column of non-negative amounts (entry amounts), exact.
-
-    On SQLite both are canonical decimal text (no sign, no exponent, no trailing zeros), so
-    the number with more integer digits is larger, and with as many the text order is the
-    numeric order: plain SQL, about thirty times faster per row than calling back into
-    Python. `bound` must be non-negative too (callers drop the filter otherwise: every
-    amount is at least any negative number).
-    """
-    name = dialect if isinstance(dialect, str) else dialect.name
-    if name == "postgresql":
-        result: ColumnElement[bool] = column >= bound
-        return result
-    column_digits, bound_digits = _integer_digits(column), _integer_digits(bound)
-    wider = column_digits > bound_digits
-    return or_(wider, and_(column_digits == bound_digits, column >= bound))
 
 
 def in_list(column: Any, name: str, dialect: str) -> ColumnElement[bool]:

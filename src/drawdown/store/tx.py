@@ -46,7 +46,7 @@ class BulkWriteRefused(Exception):
 
 @dataclass
 class _Frame:
-    """A job running in this transaction (jobs nest: `write_path.together`)."""
+    """The job running in this transaction (the committer runs one at a time, `_run_job`)."""
 
     name: str
     mark: int  # buffered writes before this index are not the job's
@@ -75,10 +75,6 @@ class Tx:
         self.poisoned: BaseException | None = None
         # A batch's "now" from the database's clock (PostgreSQL, `store/clock.py`).
         self.database_now: datetime | None = None
-
-    @property
-    def bulk(self) -> bool:
-        return self.batch is not None
 
     # --- reads and unbuffered statements ----------------------------------------------------
 

@@ -286,12 +286,6 @@ def endpoint_attempts(tx: Tx, endpoint_id: str, limit: int) -> list[WebhookAttem
     return [WebhookAttempt(**{k: row[k] for k in fields}) for row in tx.execute(query).mappings()]
 
 
-def recent_events(tx: Tx, limit: int) -> list[WebhookEvent]:
-    query = select(webhook_events).order_by(_ev.created_at.desc(), _ev.id).limit(limit)
-    fields = WebhookEvent.__dataclass_fields__
-    return [WebhookEvent(**{k: row[k] for k in fields}) for row in tx.execute(query).mappings()]
-
-
 # --- balance-alert state ----------------------------------------------------------------------
 
 _s = balance_alert_status.c

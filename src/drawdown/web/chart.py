@@ -50,7 +50,6 @@ class Chart:
     x_ticks: tuple[Tick, ...]
     plot_left: int = MARGIN_LEFT
     plot_right: int = WIDTH - MARGIN_RIGHT
-    plot_bottom: int = HEIGHT - MARGIN_BOTTOM
 
 
 def balance_chart(history: Sequence[tuple[datetime, Decimal]], now: datetime) -> Chart | None:

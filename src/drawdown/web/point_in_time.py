@@ -14,8 +14,6 @@ from drawdown.services.entry_input import entry_fields
 from drawdown.services.errors import InvalidRequest, ServiceError
 from drawdown.services.write_path import CustomerRef
 
-ASKED = ("as_of", "preview")
-
 
 def extra(ctx: ServiceContext, customer_id: str, currency: str, all_blocks: bool,
           params: Mapping[str, str]) -> dict[str, Any]:  # fmt: skip

@@ -14,7 +14,7 @@ from drawdown.api import pagination
 from drawdown.api.deps import body_of, read, respond, validated
 from drawdown.api.errors import ApiError, invalid
 from drawdown.api.jsonio import ExactJSONResponse
-from drawdown.api.queries import range_filters
+from drawdown.api.queries import one_customer, range_filters
 from drawdown.api.replies import NO_CONTENT, JsonReplier
 from drawdown.api.schemas.alerts import AlertCreate, AlertUpdate, alert_json, threshold_values
 from drawdown.ledger.dates import resolve_bounds
@@ -65,7 +65,7 @@ async def create_for_subscription(request: Request, subscription_id: str) -> Res
 async def list_alerts(request: Request) -> Response:
     """List a customer's alerts, newest first."""
     params = request.query_params
-    ref = _customer_filter(params.get("customer_id"), params.get("external_customer_id"))
+    ref = one_customer(request, "external_customer_id")
     subscription_id = params.get("subscription_id")
     if ref is None and subscription_id is None:
         raise invalid("customer_id", "give customer_id, external_customer_id or subscription_id")
@@ -80,14 +80,6 @@ async def list_alerts(request: Request) -> Response:
         rows = await read(request, service.list_alerts, ref, created_at, after, pager.fetch)
     return pager.respond(rows, lambda v: pagination.created_key(v.alert),
                          lambda page: [alert_json(v) for v in page])  # fmt: skip
-
-
-def _customer_filter(customer_id: str | None, external_id: str | None) -> CustomerRef | None:
-    if customer_id is not None and external_id is not None:
-        raise invalid("external_customer_id", "give customer_id or external_customer_id, not both")
-    if customer_id is None and external_id is None:
-        return None
-    return CustomerRef(id=customer_id, external_id=external_id)
 
 
 @router.get("/v1/alerts/{alert_configuration_id}")

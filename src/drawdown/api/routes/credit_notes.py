@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from drawdown.api import pagination
 from drawdown.api.deps import body_of, read, respond, service_context, validated
 from drawdown.api.jsonio import ExactJSONResponse
-from drawdown.api.queries import range_filters
+from drawdown.api.queries import customer_filter, range_filters
 from drawdown.api.replies import JsonReplier
 from drawdown.api.schemas.credit_notes import (
     CreditNoteCreateRequest,
@@ -19,7 +19,6 @@ from drawdown.api.schemas.credit_notes import (
 from drawdown.ledger.dates import format_instant
 from drawdown.services.billing import credit_notes
 from drawdown.services.billing.credit_notes import CreditNoteView
-from drawdown.services.write_path import CustomerRef
 
 router = APIRouter()
 
@@ -38,8 +37,7 @@ async def create_credit_note(request: Request) -> Response:
 @router.get("/v1/credit_notes")
 async def list_credit_notes(request: Request) -> Response:
     """List credit notes, newest first."""
-    params = request.query_params
-    customer = _customer_filter(params.get("customer_id"), params.get("external_customer_id"))
+    customer = customer_filter(request)
     created_at = range_filters(request, "created_at")
     filters = {"c": customer and customer.describe(), "t": created_at}
     pager = pagination.Pager.of(request, "credit_notes", filters)
@@ -51,14 +49,6 @@ async def list_credit_notes(request: Request) -> Response:
 
 def _note_key(view: CreditNoteView) -> list[Any]:
     return [format_instant(view.note.created_at, fractions=True), view.note.id]
-
-
-def _customer_filter(customer_id: str | None, external_id: str | None) -> CustomerRef | None:
-    if customer_id is not None:
-        return CustomerRef(id=customer_id)
-    if external_id is not None:
-        return CustomerRef(external_id=external_id)
-    return None
 
 
 @router.get("/v1/credit_notes/{credit_note_id}")

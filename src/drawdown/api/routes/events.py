@@ -77,13 +77,7 @@ async def deprecate_event(request: Request, event_id: str) -> Response:
 
 def _customer_query(request: Request) -> CustomerRef | None:
     """drawdown extension: which customer's event, when several share its id."""
-    params = request.query_params
-    customer_id, external_id = params.get("customer_id"), params.get("external_customer_id")
-    if customer_id is not None and external_id is not None:
-        raise invalid("customer_id", "give customer_id or external_customer_id, not both")
-    if customer_id is None and external_id is None:
-        return None
-    return CustomerRef(id=customer_id, external_id=external_id)
+    return queries.one_customer(request, "customer_id")
 
 
 @router.post("/v1/events/search")

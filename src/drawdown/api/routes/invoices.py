@@ -10,7 +10,7 @@ from drawdown.api import pagination
 from drawdown.api.deps import body_of, read, respond, validated
 from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
-from drawdown.api.queries import range_filters
+from drawdown.api.queries import customer_filter, range_filters
 from drawdown.api.replies import JsonReplier
 from drawdown.api.schemas.invoices import InvoiceUpdateRequest, MarkPaidRequest, invoice_json
 from drawdown.ledger.amounts import to_decimal
@@ -42,7 +42,7 @@ async def list_invoices(request: Request) -> Response:
     ]
     if params.get("amount") is not None:
         amount.append(("eq", to_decimal(params["amount"], field="amount")))
-    customer = _customer_filter(params.get("customer_id"), params.get("external_customer_id"))
+    customer = customer_filter(request)
     filters: dict[str, Any] = {"s": statuses, "d": due, "i": range_filters(request, "invoice_date"),
                "a": [(op, str(v)) for op, v in amount], "c": customer and customer.describe(),
                "sub": params.get("subscription_id")}  # fmt: skip
@@ -69,14 +69,6 @@ def _invoice_key(view: InvoiceView) -> list[Any]:
     invoice = view.invoice
     return [format_instant(invoice.invoice_date, fractions=True),
             format_instant(invoice.created_at, fractions=True), invoice.id]  # fmt: skip
-
-
-def _customer_filter(customer_id: str | None, external_id: str | None) -> CustomerRef | None:
-    if customer_id is not None:
-        return CustomerRef(id=customer_id)
-    if external_id is not None:
-        return CustomerRef(external_id=external_id)
-    return None
 
 
 @router.get("/v1/invoices/{invoice_id}")

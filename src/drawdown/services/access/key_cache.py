@@ -17,7 +17,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
 
 log = logging.getLogger("drawdown.keys")
 
@@ -84,9 +83,6 @@ class KeyCache:
             self._last_used[scope] = self._clock()
         return scope
 
-    def has_any(self) -> bool:
-        return bool(self._by_hash or self._env)
-
     # --- changes made by this process (visible at once) ----------------------------------
 
     def added(self, key_id: str, key_hash: str) -> None:
@@ -126,6 +122,3 @@ class KeyCache:
             self._flush(used)
         except Exception as exc:
             log.warning("could not record API key use: %s", exc)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"keys": len(self._by_hash), "env_keys": len(self._env)}

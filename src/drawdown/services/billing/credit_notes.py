@@ -34,6 +34,8 @@ from drawdown.services.write_path import (
     Work,
     customer_work,
     find_customer,
+    live_customer,
+    owners,
     run_command,
 )
 from drawdown.store import credit_notes as store
@@ -266,16 +268,12 @@ def list_credit_notes(ctx: ServiceContext, query: CreditNoteQuery) -> list[Credi
     """Newest first; filters on `created_at` (UTC dates) and, optionally, one customer."""
     created_at = resolve_bounds(query.created_at, "UTC", field="created_at")
     with ctx.db.read() as tx:
-        customer_id = None
-        if query.customer is not None:
-            try:
-                customer_id = find_customer(tx, query.customer).id
-            except ResourceNotFound:
-                return []
+        customer = None if query.customer is None else live_customer(tx, query.customer)
+        if query.customer is not None and customer is None:
+            return []  # a customer that does not exist has no credit notes
         notes = store.list_page(
-            tx, customer_id=customer_id, created_at=created_at, after=query.after,
-            limit=query.limit,
+            tx, customer_id=None if customer is None else customer.id, created_at=created_at,
+            after=query.after, limit=query.limit,
         )  # fmt: skip
-        ids = {note.customer_id for note in notes}
-        owners = {cid: find_customer(tx, CustomerRef(id=cid)) for cid in ids}
-    return [CreditNoteView(note, owners[note.customer_id]) for note in notes]
+        customers = owners(tx, (note.customer_id for note in notes))
+    return [CreditNoteView(note, customers[note.customer_id]) for note in notes]

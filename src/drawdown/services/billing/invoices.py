@@ -25,6 +25,8 @@ from drawdown.services.write_path import (
     Work,
     customer_work,
     find_customer,
+    live_customer,
+    owners,
     run_command,
 )
 from drawdown.store import invoices as store
@@ -81,15 +83,12 @@ def list_invoices(ctx: ServiceContext, query: InvoiceQuery) -> list[InvoiceView]
     if query.subscription_id is not None:  # drawdown has no subscriptions: matches nothing
         return []
     with ctx.db.read() as tx:
-        customer_id = None
-        if query.customer is not None:
-            try:
-                customer_id = find_customer(tx, query.customer).id
-            except ResourceNotFound:
-                return []
+        customer = None if query.customer is None else live_customer(tx, query.customer)
+        if query.customer is not None and customer is None:
+            return []  # a customer that does not exist has no invoices
         rows = store.list_page(
             tx,
-            customer_id=customer_id,
+            customer_id=None if customer is None else customer.id,
             statuses=query.statuses or DEFAULT_STATUSES,
             invoice_date=invoice_date,
             due_date=due_date,
@@ -97,9 +96,7 @@ def list_invoices(ctx: ServiceContext, query: InvoiceQuery) -> list[InvoiceView]
             after=query.after,
             limit=query.limit,
         )
-        customers = {
-            cid: find_customer(tx, CustomerRef(id=cid)) for cid in {r.customer_id for r in rows}
-        }
+        customers = owners(tx, (row.customer_id for row in rows))
     return [InvoiceView(row, customers[row.customer_id]) for row in rows]
 
 
@@ -129,10 +126,6 @@ def _next_day(start: datetime, field: str) -> datetime:
 
 def _is_date(value: str) -> bool:
     return len(value) == len("YYYY-MM-DD")
-
-
-def invoices_for_blocks(tx: Tx, customer_id: str, block_ids: Sequence[str]) -> list[Invoice]:
-    return store.for_blocks(tx, customer_id, block_ids)
 
 
 # --- state changes ----------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Reading a customer's credits: ledger entries (E10/E11), blocks (E8/E9), a block (E20/E23).
 
 Each read is one snapshot transaction. R-TIME-1 comes first: when the customer's ledger
-heads say an expiry is due, the expiries are written (one write job) before the read.
+heads say an expiry is due, the expiries are written (one write job) before the read. In a
+thread the read waits for that write itself; on the event loop, which runs the write, it
+cannot, so it answers `CatchUpFirst` and its caller awaits the write and reads again.
 """
 
 from __future__ import annotations
@@ -40,25 +42,26 @@ T = TypeVar("T")
 log = logging.getLogger("drawdown.expiry")
 
 
-def _customer_caught_up(tx: Tx, ref: CustomerRef, now: datetime) -> Customer | None:
-    """The customer, or None when a due expiry had to be written first (read again)."""
+@dataclass(frozen=True)
+class CatchUpFirst:
+    """What a read answers instead of its view when the customer has due expiries and the
+    read runs on the event loop: their write runs on that same loop, so it can only be
+    awaited there. The caller awaits `catch_up_work(ref)` and reads again (`api/deps.read`
+    does). A read in a thread writes the expiries itself and never answers this."""
+
+    ref: CustomerRef
+
+
+def _customer_unless_due(tx: Tx, ref: CustomerRef, now: datetime) -> Customer | CatchUpFirst:
+    """The customer, or `CatchUpFirst` when its ledger heads say an expiry is due."""
     found = customer_store.with_heads(tx, customer_id=ref.id, external_id=ref.external_id,
                                       lock=False)  # fmt: skip
     if found is None:
         raise ResourceNotFound("Customer", ref.describe())
     customer, heads = found
     if has_due_expiry(heads, now):
-        return None
+        return CatchUpFirst(ref)
     return customer
-
-
-class CatchUpNeeded(Exception):
-    """A read found due expiries on the event loop, where the write must be awaited:
-    await `catch_up_work(ref)` and read again (`api/deps.read` does)."""
-
-    def __init__(self, ref: CustomerRef) -> None:
-        super().__init__(ref.describe())
-        self.ref = ref
 
 
 def catch_up_work(ref: CustomerRef) -> Work[None]:
@@ -67,35 +70,46 @@ def catch_up_work(ref: CustomerRef) -> Work[None]:
     return customer_work(ref, _nothing)
 
 
-def _nothing(_tx: CustomerWrite) -> None:
+def _nothing(_write: CustomerWrite) -> None:
     return None
 
 
-def catch_up(ctx: ServiceContext, ref: CustomerRef) -> None:
-    if ctx.db.on_loop_thread():
-        raise CatchUpNeeded(ref)
-    catch_up_work(ref).run(ctx)
+def _caught_up(ctx: ServiceContext, attempt: Callable[[], T | CatchUpFirst]) -> T:
+    """From a thread: `attempt()` (one snapshot), after writing any due expiry first and
+    waiting for that write.
+
+    After a catch-up the read takes a new "now", later than the catch-up's own, so what the
+    catch-up wrote (a top-up block effective at its instant) is already in effect.
+    """
+    found = attempt()
+    if isinstance(found, CatchUpFirst):
+        catch_up_work(found.ref).run(ctx)
+        found = attempt()
+        assert not isinstance(found, CatchUpFirst), "expiries were just written"
+    return found
+
+
+def _here(ctx: ServiceContext, attempt: Callable[[], T | CatchUpFirst]) -> T | CatchUpFirst:
+    """`attempt()` where the caller is: on the event loop the answer may be `CatchUpFirst`
+    (the caller awaits the write), in a thread the expiries are written first."""
+    return attempt() if ctx.db.on_loop_thread() else _caught_up(ctx, attempt)
+
+
+def _read_unless_due(
+    ctx: ServiceContext, ref: CustomerRef, read: Callable[[Tx, Customer, datetime], T]
+) -> T | CatchUpFirst:
+    now = ctx.now()
+    with ctx.db.read() as tx:
+        customer = _customer_unless_due(tx, ref, now)
+        return customer if isinstance(customer, CatchUpFirst) else read(tx, customer, now)
 
 
 def read_caught_up(
     ctx: ServiceContext, ref: CustomerRef, read: Callable[[Tx, Customer, datetime], T]
 ) -> T:
-    """`read(tx, customer, now)` in one snapshot, after writing any due expiry (R-TIME-1).
-
-    After a catch-up the read takes a new "now", later than the catch-up's own, so what the
-    catch-up wrote (a top-up block effective at its instant) is already in effect.
-    """
-    now = ctx.now()
-    with ctx.db.read() as tx:
-        customer = _customer_caught_up(tx, ref, now)
-        if customer is not None:
-            return read(tx, customer, now)
-    catch_up(ctx, ref)
-    now = ctx.now()
-    with ctx.db.read() as tx:
-        customer = _customer_caught_up(tx, ref, now)
-        assert customer is not None, "expiries were just written"
-        return read(tx, customer, now)
+    """`read(tx, customer, now)` in one snapshot, after writing any due expiry (R-TIME-1);
+    from a thread, which waits for that write."""
+    return _caught_up(ctx, lambda: _read_unless_due(ctx, ref, read))
 
 
 # --- entries ---------------------------------------------------------------------------------
@@ -112,8 +126,15 @@ class EntryQuery:
     limit: int
 
 
-def list_entries(ctx: ServiceContext, ref: CustomerRef, query: EntryQuery) -> list[EntryView]:
-    return read_caught_up(ctx, ref, lambda tx, customer, now: entries_in(tx, customer, query, now))
+def list_entries(
+    ctx: ServiceContext, ref: CustomerRef, query: EntryQuery
+) -> list[EntryView] | CatchUpFirst:
+    return _here(ctx, lambda: _read_unless_due(ctx, ref, entries_of(query)))
+
+
+def entries_of(query: EntryQuery) -> Callable[[Tx, Customer, datetime], list[EntryView]]:
+    """The page `query` asks for, as a read for `read_caught_up`."""
+    return lambda tx, customer, now: entries_in(tx, customer, query, now)
 
 
 def entries_in(tx: Tx, customer: Customer, query: EntryQuery, now: datetime) -> list[EntryView]:
@@ -155,10 +176,13 @@ class BlockQuery:
     effective_date: Sequence[tuple[str, str]]
 
 
-def list_blocks(ctx: ServiceContext, ref: CustomerRef, query: BlockQuery) -> list[Block]:
+def list_blocks(
+    ctx: ServiceContext, ref: CustomerRef, query: BlockQuery
+) -> list[Block] | CatchUpFirst:
     """The ledger's blocks in drawdown order (Q15), filtered per R-LIST-1 and effective_date:
-    one statement (`store/credits.py`), read again after writing any due expiry."""
-    for _ in range(2):
+    one statement (`store/credits.py`), after writing any due expiry."""
+
+    def attempt() -> list[Block] | CatchUpFirst:
         now = ctx.now()
         with ctx.db.read() as tx:
             found = credits_store.customer_and_blocks(
@@ -170,10 +194,11 @@ def list_blocks(ctx: ServiceContext, ref: CustomerRef, query: BlockQuery) -> lis
         if found is None:
             raise ResourceNotFound("Customer", ref.describe())
         customer, heads, blocks = found
-        if not has_due_expiry(heads, now):
-            return shown_blocks(customer, blocks, query, now)
-        catch_up(ctx, ref)
-    raise AssertionError("expiries were just written")
+        if has_due_expiry(heads, now):
+            return CatchUpFirst(ref)
+        return shown_blocks(customer, blocks, query, now)
+
+    return _here(ctx, attempt)
 
 
 def blocks_in(tx: Tx, customer: Customer, query: BlockQuery, now: datetime) -> list[Block]:
@@ -213,16 +238,18 @@ def _live_block_owner(tx: Tx, block_id: str) -> Customer:
     return customer
 
 
-def get_block(ctx: ServiceContext, block_id: str) -> BlockView:
+def get_block(ctx: ServiceContext, block_id: str) -> BlockView | CatchUpFirst:
     """E20/E23: the block, its customer and the invoices that charged for it."""
-    with ctx.db.read() as tx:
-        owner = CustomerRef(id=_live_block_owner(tx, block_id).id)
-        customer = _customer_caught_up(tx, owner, ctx.now())
-        if customer is not None:
+
+    def attempt() -> BlockView | CatchUpFirst:
+        with ctx.db.read() as tx:
+            owner = CustomerRef(id=_live_block_owner(tx, block_id).id)
+            customer = _customer_unless_due(tx, owner, ctx.now())
+            if isinstance(customer, CatchUpFirst):
+                return customer
             return _block_view(tx, customer, block_id)
-    catch_up(ctx, owner)
-    with ctx.db.read() as tx:
-        return _block_view(tx, _live_block_owner(tx, block_id), block_id)
+
+    return _here(ctx, attempt)
 
 
 def _block_view(tx: Tx, customer: Customer, block_id: str) -> BlockView:
@@ -241,7 +268,8 @@ def sweep_expiries(ctx: ServiceContext, batch: int = 500) -> int:
         with ctx.db.read() as tx:
             due = store.customers_with_due_expiries(tx, ctx.now(), batch)
         for customer_id in due:
-            written += _sweep(ctx, CustomerRef(id=customer_id))
+            # From a thread (the CLI, the console's report): `run` waits for the write.
+            written += customer_work(CustomerRef(id=customer_id), expiries_caught_up).run(ctx)
             swept += 1
         if len(due) < batch:
             break
@@ -249,12 +277,6 @@ def sweep_expiries(ctx: ServiceContext, batch: int = 500) -> int:
     log.log(level, "expiry sweep: wrote %d credit_block_expiry entries for %d customer(s)",
             written, swept, extra={"expiries": written, "customers": swept})  # fmt: skip
     return swept
-
-
-def _sweep(ctx: ServiceContext, ref: CustomerRef) -> int:
-    if ctx.db.on_loop_thread():
-        raise CatchUpNeeded(ref)
-    return customer_work(ref, expiries_caught_up).run(ctx)
 
 
 def expiries_caught_up(write: CustomerWrite) -> int:

@@ -20,7 +20,9 @@ still `pending` while closing, `pending_revert` while reverting (Orb's statuses)
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from drawdown.records import Backfill
 from drawdown.services.context import ServiceContext
@@ -132,15 +134,10 @@ def end_close(backfill_id: str) -> Work[Backfill]:
 
 
 def prepare_close(ctx: ServiceContext, backfill_id: str) -> None:
-    """Everything of a close but its last step (`end_close`), from a thread: the customers'
-    parts are submitted together, so they share group commits."""
+    """Everything of a close but its last step (`end_close`), from a thread."""
     backfill = begin_close(backfill_id).run(ctx)
     if backfill.closing:
-        parts = [
-            close_customer(backfill, c).pending(ctx) for c in customers_to_close(ctx, backfill)
-        ]
-        for part in parts:
-            part.wait()
+        _all_at_once(ctx, [close_customer(backfill, c) for c in customers_to_close(ctx, backfill)])
 
 
 def close(ctx: ServiceContext, backfill_id: str) -> Backfill:
@@ -227,11 +224,16 @@ def prepare_revert(ctx: ServiceContext, backfill_id: str) -> None:
     """Everything of a revert but its last step (`end_revert`), from a thread."""
     backfill = begin_revert(backfill_id).run(ctx)
     if backfill.status == "pending_revert":
-        parts = [
-            revert_customer(backfill, c).pending(ctx) for c in customers_to_revert(ctx, backfill)
-        ]
-        for part in parts:
-            part.wait()
+        parts = [revert_customer(backfill, c) for c in customers_to_revert(ctx, backfill)]
+        _all_at_once(ctx, parts)
+
+
+def _all_at_once(ctx: ServiceContext, parts: Sequence[Work[Any]]) -> None:
+    """Submit every customer's part, then wait for them all: submitted together, they share
+    group commits."""
+    pending = [part.pending(ctx) for part in parts]
+    for part in pending:
+        part.wait()
 
 
 def revert(ctx: ServiceContext, backfill_id: str) -> Backfill:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from drawdown.records import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from drawdown.records import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from drawdown.services import write_path
 from drawdown.services.context import ServiceContext
 from drawdown.services.errors import InvalidField, ResourceNotFound
@@ -138,14 +138,6 @@ def outbox(
         for attempt in store.attempts_of(tx, sorted({d.event_id for d in deliveries})):
             attempts.setdefault((attempt.event_id, attempt.endpoint_id), []).append(attempt)
     return Outbox(deliveries, attempts)
-
-
-def get_event(ctx: ServiceContext, event_id: str) -> WebhookEvent:
-    with ctx.db.read() as tx:
-        found = store.find_event(tx, event_id)
-    if found is None:
-        raise ResourceNotFound("WebhookEvent", event_id)
-    return found
 
 
 def replay(ctx: ServiceContext, event_id: str, endpoint_id: str | None = None) -> int:

@@ -2,7 +2,7 @@
 
 A decrement reads its ledger's open blocks in drawdown order (R-DED-2), only as many as it
 draws from, instead of every open block (issue 23). The key is computed here for the blocks
-that exist (the same encoding as store/ledger.draw_key, kept here as it is today so this
+that exist (the same encoding as store/ledger_tables.draw_key, kept here as it is today so this
 migration does not change when that code does); the index replaces ix_credit_blocks_ledger,
 whose columns are its prefix.
 
