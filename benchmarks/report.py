@@ -120,7 +120,10 @@ def facts(run: Run, load_before: tuple[float, float, float]) -> list[str]:
     o = run.options
     versions = [f"Python {platform.python_version()}", f"SQLite {sqlite3.sqlite_version}"]
     if o.postgres_url:
-        versions.append(servers.postgres_facts(o.postgres_url))
+        try:
+            versions.append(servers.postgres_facts(o.postgres_url))
+        except Exception as error:  # the table still prints when the server is unreachable
+            versions.append(f"PostgreSQL (not reachable: {str(error)[:120]})")
     versions.append(wrk.version())
     after = os.getloadavg()
     return [

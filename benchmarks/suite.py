@@ -42,7 +42,10 @@ def execute(run: Run) -> None:
         for (db, name), url in urls.items():
             _serve(run, db, name, url, keys[(db, name)], seeded)
     finally:
-        databases.drop_all()
+        try:
+            databases.drop_all()
+        except Exception as error:  # never hide the run's own error behind this one
+            progress(f"could not drop the benchmark's PostgreSQL databases: {error}")
 
 
 def _runs(run: Run, server: str) -> bool:
