@@ -14,7 +14,7 @@ from typing import Any
 
 from benchmarks import servers, wrk
 from benchmarks.model import Result, Run
-from benchmarks.rows import Target
+from benchmarks.rows import IN_PROCESS, Target
 
 DOC = servers.REPO / "docs" / "benchmarks.md"
 HEADER = ("| row | what | db | proc. | result | p50 | p99 | errors | vs | ratio | target | |\n"
@@ -90,11 +90,14 @@ def summary(run: Run) -> list[str]:
     lines = []
     for issue in sorted(by_issue, key=lambda n: (n not in (20, 23), n)):
         judged = by_issue[issue]
-        missed = list(dict.fromkeys(f"`{v.result.spec.name}` ({v.result.db})"
-                                    for v in judged if not v.met))  # fmt: skip
+        missed = list(dict.fromkeys(_where(v.result) for v in judged if not v.met))
         line = f"targets of issue {issue}: {sum(v.met for v in judged)} of {len(judged)} met"
         lines.append(line + (f"; not met: {', '.join(missed)}" if missed else ""))
     return lines
+
+
+def _where(r: Result) -> str:
+    return f"`{r.spec.name}`" + ("" if r.db == IN_PROCESS else f" ({r.db})")
 
 
 def _figure(value: float | None, unit: str) -> str:
