@@ -44,13 +44,22 @@ def parse(argv: list[str]) -> argparse.Namespace:
         metavar="NAME",
         help="measure only these rows (shell patterns, e.g. 'ledger-*'), plus their baselines",
     )
-    add("--record", action="store_true", help="append the table to docs/benchmarks.md")
+    add(
+        "--record",
+        action="store_true",
+        help="append the run (facts, table, targets met per issue) to docs/benchmarks.md",
+    )
     add("--seconds", type=int, help="wrk duration per row [8; 2 with --quick]")
     add("--threads", type=int, default=2, help="wrk threads [2]")
     add("--connections", type=int, default=32, help="wrk connections [32]")
     add("--entries", type=int, help="entries of the big ledger [1,000,000; 100,000 with --quick]")
     add("--small-entries", type=int, default=1000, help="entries of the small ledgers [1000]")
-    add("--customers", type=int, default=1000, help="customers decrements spread over [1000]")
+    add(
+        "--customers",
+        type=int,
+        default=1000,
+        help="customers decrements, wide ingestion and its lag spread over [1000]",
+    )
     add(
         "--blocks",
         type=int,
@@ -66,7 +75,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         choices=[1, 2],
         help="server process counts to run [1 2]",
     )
-    add("--json", type=Path, metavar="PATH", help="also write the rows as JSON")
+    add(
+        "--json",
+        type=Path,
+        metavar="PATH",
+        help="also write the rows as JSON, each with its baseline, ratio, targets and verdicts",
+    )
     add(
         "--compare",
         nargs=2,
