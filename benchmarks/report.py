@@ -1,4 +1,4 @@
-"""The run's table (markdown), its facts (machine, versions, settings), and `--record`."""
+"""The run's table (markdown), its verdicts on the targets, its facts, and `--record`."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import os
 import platform
 import sqlite3
 import subprocess
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks import servers, wrk
-from benchmarks.suite import Result, Run
+from benchmarks.model import Result, Run
+from benchmarks.rows import IN_PROCESS, Target
 
 DOC = servers.REPO / "docs" / "benchmarks.md"
 HEADER = ("| row | what | db | proc. | result | p50 | p99 | errors | vs | ratio | target | |\n"
@@ -20,13 +22,28 @@ HEADER = ("| row | what | db | proc. | result | p50 | p99 | errors | vs | ratio 
 
 
 def ratio(run: Run, result: Result) -> float | None:
-    name = result.spec.baseline
-    if name is None or result.value is None:
-        return None
-    baseline = run.find(result.db, name)
-    if baseline is None or not baseline.value:
+    """The row's figure over its baseline's, both from this run (None if either is missing)."""
+    baseline = run.baseline(result)
+    if result.value is None or baseline is None or not baseline.value:
         return None
     return result.value / baseline.value
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One target of one measured row, and whether the row meets it."""
+
+    result: Result
+    target: Target
+    met: bool
+
+
+def verdicts(run: Run, result: Result) -> list[Verdict]:
+    """The row's database's targets, judged on its figure and its ratio; a row that could
+    not be measured meets none."""
+    value = None if result.problem is not None else result.value
+    quotient = ratio(run, result)
+    return [Verdict(result, t, t.met(value, quotient)) for t in result.spec.targets_for(result.db)]
 
 
 def table(run: Run) -> str:
@@ -36,7 +53,7 @@ def table(run: Run) -> str:
 def _line(run: Run, r: Result) -> str:
     spec = r.spec
     value = ratio(run, r)
-    target = spec.target(r.db)
+    judged = verdicts(run, r)
     if r.problem is not None:
         shown = "error: " + r.problem.replace("|", "/").replace("\n", " ")
     else:
@@ -44,17 +61,43 @@ def _line(run: Run, r: Result) -> str:
         if r.requests == 0:  # wrk counts completed requests only
             shown = f"none completed in {run.options.load.seconds} s"
     met = ""
-    if target is not None:
-        ok = r.value is not None and r.problem is None and target.met(r.value, value)
-        met = "met" if ok else "**not met**"
+    if judged:
+        met = "met" if all(v.met for v in judged) else "**not met**"
     cells = [
         f"`{spec.name}`", r.label, r.db, "" if r.processes is None else str(r.processes), shown,
         _ms(r.p50_ms if r.requests else None), _ms(r.p99_ms if r.requests else None),
-        "" if r.p50_ms is None else str(r.errors),
-        f"`{spec.baseline}`" if spec.baseline else "", f"{value:.2f}×" if value is not None else "",
-        target.describe(spec.unit) if target else "", met,
+        "" if r.p50_ms is None else str(r.errors), _vs(r),
+        f"{value:.2f}×" if value is not None else "",
+        "; ".join(f"{v.target.describe(spec.unit)} (#{v.target.issue})" for v in judged), met,
     ]  # fmt: skip
     return "| " + " | ".join(cells) + " |"
+
+
+def _vs(r: Result) -> str:
+    where = r.spec.baseline_of(r.db)
+    if where is None:
+        return ""
+    row, db = where
+    return f"`{row}`" + (f" ({db})" if db != r.db else "")
+
+
+def summary(run: Run) -> list[str]:
+    """Per issue, how many of its targets this run met, and which rows missed theirs."""
+    by_issue: dict[int, list[Verdict]] = {}
+    for result in run.results:
+        for verdict in verdicts(run, result):
+            by_issue.setdefault(verdict.target.issue, []).append(verdict)
+    lines = []
+    for issue in sorted(by_issue, key=lambda n: (n not in (20, 23), n)):
+        judged = by_issue[issue]
+        missed = list(dict.fromkeys(_where(v.result) for v in judged if not v.met))
+        line = f"targets of issue {issue}: {sum(v.met for v in judged)} of {len(judged)} met"
+        lines.append(line + (f"; not met: {', '.join(missed)}" if missed else ""))
+    return lines
+
+
+def _where(r: Result) -> str:
+    return f"`{r.spec.name}`" + ("" if r.db == IN_PROCESS else f" ({r.db})")
 
 
 def _figure(value: float | None, unit: str) -> str:
@@ -80,7 +123,10 @@ def facts(run: Run, load_before: tuple[float, float, float]) -> list[str]:
     o = run.options
     versions = [f"Python {platform.python_version()}", f"SQLite {sqlite3.sqlite_version}"]
     if o.postgres_url:
-        versions.append(servers.postgres_facts(o.postgres_url))
+        try:
+            versions.append(servers.postgres_facts(o.postgres_url))
+        except Exception as error:  # the table still prints when the server is unreachable
+            versions.append(f"PostgreSQL (not reachable: {str(error)[:120]})")
     versions.append(wrk.version())
     after = os.getloadavg()
     return [
@@ -88,7 +134,8 @@ def facts(run: Run, load_before: tuple[float, float, float]) -> list[str]:
         f"`{_git('rev-parse', '--abbrev-ref', 'HEAD')}`)",
         ", ".join(versions),
         f"{o.load.describe()} per row; ledgers of {o.big_entries:,} and {o.small_entries:,} "
-        f"entries; {o.customers:,} funded customers; SQLite synchronous=FULL",
+        f"entries; {o.customers:,} funded customers; customers of 10 and {o.blocks:,} open "
+        "blocks; SQLite synchronous=FULL",
         f"load average before / after the run: {_avg(load_before)} / {_avg(after)} "
         "(the machine is shared: other work runs beside the benchmark)",
         *run.notes,
@@ -139,7 +186,8 @@ def _meminfo_gib() -> float:
 def section(run: Run, load_before: tuple[float, float, float]) -> str:
     heading = f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — {machine()}"
     lines = "\n".join(f"- {fact}" for fact in facts(run, load_before))
-    return f"{heading}\n\n{lines}\n\n{table(run)}\n"
+    verdict = "\n".join(f"- {line}" for line in summary(run))
+    return f"{heading}\n\n{lines}\n\n{table(run)}\n" + (f"\n{verdict}\n" if verdict else "")
 
 
 def record(text: str) -> None:
@@ -154,12 +202,21 @@ def record(text: str) -> None:
 
 
 def as_json(run: Run) -> list[dict[str, Any]]:
-    return [
-        {"row": r.spec.name, "db": r.db, "processes": r.processes, "value": r.value,
-         "unit": r.spec.unit.strip(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
-         "errors": r.errors, "problem": r.problem, "ratio": ratio(run, r)}
-        for r in run.results
-    ]  # fmt: skip
+    """Every row with its baseline, ratio and targets; `met` is None for a row without any."""
+    rows = []
+    for r in run.results:
+        judged, baseline = verdicts(run, r), r.spec.baseline_of(r.db)
+        rows.append({
+            "row": r.spec.name, "db": r.db, "processes": r.processes, "value": r.value,
+            "unit": r.spec.unit.strip(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
+            "errors": r.errors, "problem": r.problem, "baseline": baseline and baseline[0],
+            "baseline_db": baseline and baseline[1],
+            "ratio": ratio(run, r),
+            "targets": [{"issue": v.target.issue, "target": v.target.describe(r.spec.unit),
+                         "met": v.met} for v in judged],
+            "met": all(v.met for v in judged) if judged else None,
+        })  # fmt: skip
+    return rows
 
 
 def write_json(run: Run, path: Path) -> None:

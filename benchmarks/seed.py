@@ -236,15 +236,23 @@ class LedgerSeed:
             entries.extend(outcome.entries)
             touched.update((block.id, block) for block in outcome.changed_blocks)
             log.append((position, kind, payload, at))
-            self.state, self.position = outcome.state, position
+            self.state, self.position = self._carry(outcome), position
         return self._chunk(first, entries, touched, log)
+
+    def _carry(self, outcome: ledger.Outcome) -> LedgerState:
+        """The state the next command is applied to."""
+        return outcome.state
+
+    def _upcoming(self, now: datetime) -> datetime | None:
+        """The head's next expiry after the chunk (the write path's `next_expiry`)."""
+        return next_expiry(self.state, now)
 
     def _chunk(self, first: int, entries: list[Entry], touched: dict[str, Block],
                log: list[tuple[int, str, dict[str, Any], datetime]]) -> Chunk:  # fmt: skip
         state, now = self.state, self.instant(self.position)
         head = LedgerHead(
             CURRENCY, state.last_seq, state.balance, state.last_entry_at, self.position,
-            next_expiry(state, now), None, state.chain_head,
+            self._upcoming(now), None, state.chain_head,
         )  # fmt: skip
         blocks = [(block, block.id in self._written) for block in touched.values()]
         self._written.update(touched)
@@ -322,8 +330,12 @@ def seed_ledger(
 ) -> Seeded:
     """Write the ledger `LedgerSeed` describes to every database; `remember` names sequence
     numbers whose keys (for cursors and date filters) to return."""
-    seed = LedgerSeed(customer_id, entries, instant, new_id=new_id)
-    seeded, wanted = Seeded(customer_id, entries), set(remember)
+    return write_seed(dbs, LedgerSeed(customer_id, entries, instant, new_id=new_id), remember)
+
+
+def write_seed(dbs: Sequence[Database], seed: LedgerSeed, remember: Sequence[int] = ()) -> Seeded:
+    """Decide `seed`'s ledger chunk by chunk and write it to every database."""
+    seeded, wanted = Seeded(seed.customer_id, seed.entries), set(remember)
     writers = [_Writer(db) for db in dbs]
     in_flight: list[Future[None]] = []
     try:

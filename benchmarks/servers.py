@@ -126,9 +126,9 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
 
-    def rss_bytes(self) -> int:
-        """Resident memory of the process and all its descendants."""
-        return sum(_rss(pid) for pid in [self.process.pid, *_descendants(self.process.pid)])
+    def rss_per_process(self) -> list[int]:
+        """Resident memory (bytes) of the process and of each of its descendants."""
+        return [_rss(pid) for pid in [self.process.pid, *_descendants(self.process.pid)]]
 
     def stop(self) -> None:
         if self.process.poll() is None:

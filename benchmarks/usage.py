@@ -48,19 +48,21 @@ def event(customer_id: str, tag: str) -> dict[str, Any]:
             "properties": {"n": 1}}  # fmt: skip
 
 
-def wait_for_lags(database_url: str, seconds_max: float) -> list[float]:
-    """Every event's lag in ms, once none is left undeducted (or after ``seconds_max``)."""
+def wait_for_lags(database_url: str, seconds_max: float, key_prefix: str) -> list[float]:
+    """The lag in ms of every event whose idempotency key starts with ``key_prefix`` (one
+    row's), once none of them is left undeducted (or after ``seconds_max``)."""
     deadline = time.monotonic() + seconds_max
     e = usage_events.c
+    ours = e.idempotency_key.startswith(key_prefix, autoescape=True)
     with seed.opened(database_url) as db:
         while time.monotonic() < deadline:
             with db.read() as tx:
-                left = tx.execute(select(func.count()).where(e.deduction_id.is_(None))).scalar()
-            if not left:
-                break
+                waiting = select(func.count()).where(ours, e.deduction_id.is_(None))
+                if not tx.execute(waiting).scalar():
+                    break
             time.sleep(0.2)
         with db.read() as tx:
-            rows = tx.execute(select(e.accepted_at, e.deducted_at)).all()
+            rows = tx.execute(select(e.accepted_at, e.deducted_at).where(ours)).all()
     if any(row.deducted_at is None for row in rows):
         raise RuntimeError(f"events still undeducted after {seconds_max:.0f} s")
     return sorted((row.deducted_at - row.accepted_at).total_seconds() * 1000 for row in rows)

@@ -50,8 +50,30 @@ def path() -> str | None:
     return shutil.which("wrk")
 
 
-def run(url: str, script: str, args: list[str], load: Load) -> Summary:
-    """Load `url` with `lua/<script>` for `load.seconds` and return wrk's summary."""
+class Running:
+    """A wrk process started by `start`, loading a server beside whatever else runs."""
+
+    def __init__(self, process: subprocess.Popen[str], load: Load) -> None:
+        self.process, self.load = process, load
+
+    def summary(self) -> Summary:
+        """Wait for wrk to finish and return its summary."""
+        stdout, stderr = self.process.communicate(timeout=self.load.seconds + 60)
+        for line in stdout.splitlines():
+            if line.startswith("BENCH "):
+                return _summary(json.loads(line[len("BENCH ") :]))
+        code = self.process.returncode
+        raise WrkFailed(f"wrk exited with {code}: {(stderr or stdout)[-500:]}")
+
+    def stop(self) -> None:
+        """End wrk if it still runs (a row failed while it ran beside it)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+def start(url: str, script: str, args: list[str], load: Load) -> Running:
+    """Start loading `url` with `lua/<script>` for `load.seconds`; `summary` waits for it."""
     wrk = path()
     if wrk is None:
         raise WrkFailed(INSTALL_HINT)
@@ -59,11 +81,17 @@ def run(url: str, script: str, args: list[str], load: Load) -> Summary:
         wrk, f"-t{load.threads}", f"-c{load.connections}", f"-d{load.seconds}s",
         f"--timeout={REQUEST_TIMEOUT}", "-s", str(LUA / script), url, "--", *args,
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=load.seconds + 60)
-    for line in done.stdout.splitlines():
-        if line.startswith("BENCH "):
-            return _summary(json.loads(line[len("BENCH ") :]))
-    raise WrkFailed(f"wrk exited with {done.returncode}: {(done.stderr or done.stdout)[-500:]}")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return Running(process, load)
+
+
+def run(url: str, script: str, args: list[str], load: Load) -> Summary:
+    """Load `url` with `lua/<script>` for `load.seconds` and return wrk's summary."""
+    running = start(url, script, args, load)
+    try:
+        return running.summary()
+    finally:
+        running.stop()
 
 
 def _summary(raw: dict[str, int]) -> Summary:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,11 @@ from support.contexts import make_context
 
 # benchmarks/ is a top-level package of the repository, not part of the installed wheel.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks import seed
+from benchmarks import seed, seed_blocks
 
 START = datetime(2026, 3, 1, 12, tzinfo=UTC)
 ENTRIES = 45  # several chunks and transactions with the sizes patched below
+BLOCKS = 23
 TABLES = ("customers", "ledgers", "credit_blocks", "ledger_entries", "ledger_commands")
 
 
@@ -56,7 +58,9 @@ def instant(position: int) -> datetime:
     return START + timedelta(seconds=position, microseconds=position * 7)
 
 
-def _write_through_use_cases(url: str, ledgers: int, entries_each: int) -> None:
+def _write_through_use_cases(
+    url: str, ledgers: int, entries_each: int, request: Callable[[int, int], dict[str, Any]]
+) -> None:
     """`ledgers` customers, then each customer's ledger in turn, one request per entry."""
     clock = Clock()
     ctx = dataclasses.replace(make_context(url, clock), new_id=Ids())
@@ -71,7 +75,7 @@ def _write_through_use_cases(url: str, ledgers: int, entries_each: int) -> None:
             for position in range(1, entries_each + 1):
                 clock.now = instant(position)
                 entries.create_entry(
-                    CustomerRef(id=customer_id), entry_fields(_request(position, entries_each))
+                    CustomerRef(id=customer_id), entry_fields(request(position, entries_each))
                 ).run(ctx)
     finally:
         ctx.keys.stop()
@@ -82,6 +86,12 @@ def _request(position: int, entries_total: int) -> dict[str, Any]:
     if position == 1:
         return {"entry_type": "increment", "amount": int(seed.funding(entries_total))}
     return {"entry_type": "decrement", "amount": int(seed.decrement_amount(position))}
+
+
+def _block_request(position: int, blocks_total: int) -> dict[str, Any]:
+    expiry = seed_blocks.BlocksSeed("unused", blocks_total, instant).expiry(position)
+    return {"entry_type": "increment", "amount": int(seed_blocks.BLOCK_CREDITS),
+            "expiry_date": expiry.isoformat()}  # fmt: skip
 
 
 def _rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -105,7 +115,7 @@ def test_a_seeded_ledger_equals_one_written_through_the_write_path(
     monkeypatch.setattr(seed, "CHUNK_COMMANDS", 7)
     monkeypatch.setattr(seed, "COMMANDS_PER_TRANSACTION", 20)
     through_api = database_factory(backend)
-    _write_through_use_cases(through_api, 1, ENTRIES)
+    _write_through_use_cases(through_api, 1, ENTRIES, _request)
     seeded_urls = [database_factory(backend), database_factory(backend)]
     for url in seeded_urls:
         make_context(url).db.close()  # migrated like a server's database
@@ -127,10 +137,31 @@ def test_funded_customers_equal_customers_given_one_increment_each(
     database_factory: Any,
 ) -> None:
     through_api, seeded_url = database_factory("sqlite"), database_factory("sqlite")
-    _write_through_use_cases(through_api, 3, 1)
+    _write_through_use_cases(through_api, 3, 1, _request)
     make_context(seeded_url).db.close()
     ids = Ids()
     with seed.opened(seeded_url) as db:
         customer_ids = seed.create_customers([db], 3, START, new_id=ids)
         seed.fund_customers([db], customer_ids, instant(1), new_id=ids)
     assert _rows(seeded_url) == _rows(through_api)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_seeded_block_ledger_equals_one_written_through_the_write_path(
+    backend: str, database_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Increments applied to a state without the ledger's blocks (as the write path applies
+    them) give the same rows, the head's next expiry included."""
+    monkeypatch.setattr(seed, "CHUNK_COMMANDS", 5)
+    monkeypatch.setattr(seed, "COMMANDS_PER_TRANSACTION", 10)
+    through_api, seeded_url = database_factory(backend), database_factory(backend)
+    _write_through_use_cases(through_api, 1, BLOCKS, _block_request)
+    make_context(seeded_url).db.close()
+    ids = Ids()
+    with seed.opened(seeded_url) as db:
+        [customer_id] = seed.create_customers([db], 1, START, new_id=ids)
+        seeded = seed_blocks.seed_blocks([db], customer_id, BLOCKS, instant, new_id=ids)
+    expected = _rows(through_api)
+    assert len(expected["credit_blocks"]) == BLOCKS
+    assert _rows(seeded_url) == expected
+    assert seeded.balance == seed_blocks.BLOCK_CREDITS * BLOCKS

@@ -1,9 +1,10 @@
 """The benchmark harness runs end to end: every row measured, no errors (speed never asserted).
 
 A seconds-long run of `python -m benchmarks` (the command behind `./scripts/bench`):
-tiny ledgers, 1 s per row, one wrk connection per thread, SQLite only, 1 process. It
-starts the real servers, seeds through the store, runs wrk with every Lua script and
-renders the table, so a change that breaks the harness or a benchmarked request fails here.
+tiny ledgers (a 100-block customer), 1 s per row, one wrk connection per thread, SQLite
+only, 1 process. It starts the real servers, seeds through the store, runs wrk with every
+Lua script and renders the table, so a change that breaks the harness or a benchmarked
+request fails here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ sys.path.insert(0, str(REPO))  # benchmarks/ is a top-level package of the repos
 from benchmarks import rows  # noqa: E402
 
 SMOKE = ["--seconds", "1", "--entries", "2000", "--small-entries", "1000", "--customers",
-         "50", "--threads", "1", "--connections", "2", "--processes", "1"]  # fmt: skip
+         "50", "--blocks", "100", "--threads", "1", "--connections", "2", "--processes",
+         "1"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
