@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 
 from drawdown.services import customers
 from drawdown.services.credits import entries
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import entry_request
 from drawdown.services.write_path import CustomerRef
 from drawdown.store.engine import normalize_url
 from support.contexts import make_context
@@ -71,7 +71,7 @@ def _write_through_use_cases(url: str, ledgers: int, entries_each: int) -> None:
             for position in range(1, entries_each + 1):
                 clock.now = instant(position)
                 entries.create_entry(
-                    CustomerRef(id=customer_id), entry_fields(_request(position, entries_each))
+                    CustomerRef(id=customer_id), entry_request(_request(position, entries_each))
                 ).run(ctx)
     finally:
         ctx.keys.stop()

@@ -14,13 +14,13 @@ from console_helpers import console_app, csrf_token, sign_in
 
 from drawdown.services import balance_alerts, customers
 from drawdown.services.credits import credit_settings, entries
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import entry_request
 from drawdown.services.webhooks import endpoints
 from drawdown.services.write_path import CustomerRef
 
 
 def _entry(ctx, ref, **body) -> None:
-    entries.create_entry(ref, entry_fields(body)).run(ctx)
+    entries.create_entry(ref, entry_request(body)).run(ctx)
 
 
 def test_customer_headline_settings_and_depleted_blocks(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 request), the credit settings and the balance alerts.
 
 A form post is turned into the same dict the JSON API receives and validated by the API's
-own `entry_fields`, then written by the same `services.credits.entries.create_entry`; so a form can
-accept exactly what the API accepts and fails with the API's messages, field by field.
+own `entry_request`, then written by the same `services.credits.entries.create_entry`; so a form
+can accept exactly what the API accepts and fails with the API's messages, field by field.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from drawdown.ledger.errors import LedgerError
 from drawdown.services import balance_alerts
 from drawdown.services.context import ServiceContext
 from drawdown.services.credits import credit_settings, entries
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import entry_request
 from drawdown.services.errors import InvalidRequest, ServiceError
 from drawdown.services.write_path import CustomerRef
 
@@ -103,8 +103,8 @@ def submit(
     if form is None:
         return Submission(entry_type, values, {FORM_LEVEL: "Unknown kind of ledger entry."})
     try:
-        fields = entry_fields(api_request(entry_type, values))
-        entries.create_entry(CustomerRef(id=customer_id), fields).run(ctx)
+        entry = entry_request(api_request(entry_type, values))
+        entries.create_entry(CustomerRef(id=customer_id), entry).run(ctx)
     except InvalidRequest as exc:
         return Submission(entry_type, values, placed(form, api_error_fields(exc)))
     except (LedgerError, ServiceError) as exc:

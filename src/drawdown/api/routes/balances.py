@@ -20,7 +20,7 @@ from drawdown.api.schemas.customers import service_fields
 from drawdown.api.schemas.ledger import entry_json
 from drawdown.services.credits import balances, credit_settings
 from drawdown.services.credits.credit_settings import CreditSettings
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import DecrementRequest, shaped
 from drawdown.services.write_path import CustomerRef
 
 router = APIRouter()
@@ -75,10 +75,10 @@ async def preview_entry_by_external_id(request: Request, external_customer_id: s
 
 async def _preview(request: Request, ref: CustomerRef) -> Response:
     body = body_of(request)
-    validated(DecrementPreview, body)  # the documented shape; entry_fields adds Q29's checks
-    fields = entry_fields(body)
+    validated(DecrementPreview, body)  # the documented shape; `shaped` adds Q29's checks
+    decrement = shaped(DecrementRequest, body)
     views = await run_in_threadpool(
-        balances.preview_decrement, service_context(request), ref, fields
+        balances.preview_decrement, service_context(request), ref, decrement
     )
     return ExactJSONResponse({"data": [entry_json(v) for v in views]})
 

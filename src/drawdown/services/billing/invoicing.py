@@ -17,6 +17,7 @@ from drawdown.ledger.amounts import format_scaled, money_product
 from drawdown.ledger.dates import add_days_local, resolve_instant
 from drawdown.records import Customer, Invoice
 from drawdown.services.currencies import minor_units
+from drawdown.services.entry_input import IncrementInvoiceSettings
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
 from drawdown.services.write_path import CustomerWrite, run_command
 from drawdown.store import invoices as store
@@ -68,7 +69,7 @@ def require_currency(customer: Customer, field: str) -> str:
 
 def terms_from_settings(
     write: CustomerWrite,
-    settings: Mapping[str, Any],
+    settings: IncrementInvoiceSettings,
     quantity: Decimal,
     unit_amount: Decimal | None,
     effective_date: datetime,
@@ -76,13 +77,13 @@ def terms_from_settings(
     """Resolve an increment's `invoice_settings` (R-INC-3, R-INV-2, R-INV-3)."""
     if unit_amount is None:
         raise InvalidField("per_unit_cost_basis", "is required when invoice_settings is given")
-    net_terms, custom_due = settings.get("net_terms"), settings.get("custom_due_date")
+    net_terms, custom_due = settings.net_terms, settings.custom_due_date
     if (net_terms is None) == (custom_due is None):
         raise InvalidField(
             "invoice_settings.net_terms", "exactly one of net_terms or custom_due_date is required"
         )
     tz = write.customer.timezone
-    raw_date = settings.get("invoice_date")
+    raw_date = settings.invoice_date
     invoice_date = (
         resolve_instant(raw_date, tz, field="invoice_settings.invoice_date")
         if raw_date is not None
@@ -91,13 +92,13 @@ def terms_from_settings(
     return InvoiceTerms(
         quantity=quantity,
         unit_amount=unit_amount,
-        auto_collection=settings["auto_collection"],
+        auto_collection=settings.auto_collection,
         invoice_date=invoice_date,
         due_date=_due_date(invoice_date, net_terms, custom_due, tz),
-        memo=settings.get("memo"),
-        item_id=settings.get("item_id"),
-        mark_as_paid=bool(settings.get("mark_as_paid")),
-        require_successful_payment=bool(settings.get("require_successful_payment")),
+        memo=settings.memo,
+        item_id=settings.item_id,
+        mark_as_paid=bool(settings.mark_as_paid),
+        require_successful_payment=bool(settings.require_successful_payment),
         net_terms=net_terms,
         auto_issue=not manual_issuance(write),
     )
