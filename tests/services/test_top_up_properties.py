@@ -56,11 +56,11 @@ def test_top_up_fires_once_per_evaluation_at_or_below_threshold(
         entries.create_entry(
             ref, entry_request({"entry_type": "increment", "amount": Decimal(start)})
         ).run(CTX)
-    top_ups.create_top_up(ref, {
-        "currency": "credits", "amount": str(TOP_UP), "threshold": str(THRESHOLD),
-        "per_unit_cost_basis": "0.01",
-        "invoice_settings": {"auto_collection": False, "net_terms": 0},
-    }).run(CTX)  # fmt: skip
+    top_ups.create_top_up(ref, top_ups.NewTopUp(
+        currency="credits", amount=str(TOP_UP), threshold=str(THRESHOLD),
+        per_unit_cost_basis="0.01",
+        invoice_settings=top_ups.TopUpInvoicing(auto_collection=False, net_terms=0),
+    )).run(CTX)  # fmt: skip
     expected = 1 if start <= THRESHOLD else 0  # R-TOP-3: evaluated right after creation
     for spend in spends:
         before = _drawable(customer.id)
