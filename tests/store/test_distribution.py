@@ -155,14 +155,14 @@ def _workload(ctx: Any, clock: list[datetime]) -> None:
                              "require_successful_payment": True},
     })).run(ctx)  # fmt: skip
     assert bought.invoice is not None
-    invoices.mark_paid(ref, bought.invoice.id, {"payment_received_date": "2026-01-01"}).run(ctx)
+    invoices.mark_paid(ref, bought.invoice.id, invoices.Payment("2026-01-01")).run(ctx)
     free = entries.create_entry(
         ref, entry_request({"entry_type": "increment", "amount": Decimal(50)})
     ).run(ctx)
-    top_ups.create_top_up(ref, {
-        "currency": "credits", "amount": "20", "threshold": "10", "per_unit_cost_basis": "1",
-        "invoice_settings": {"auto_collection": False, "net_terms": 0},
-    }).run(ctx)  # fmt: skip
+    top_ups.create_top_up(ref, top_ups.NewTopUp(
+        currency="credits", amount="20", threshold="10", per_unit_cost_basis="1",
+        invoice_settings=top_ups.TopUpInvoicing(auto_collection=False, net_terms=0),
+    )).run(ctx)  # fmt: skip
     alert = balance_alerts.create_alert(ref, {"currency": "credits", "type":
                                               "credit_balance_dropped", "thresholds": [Decimal(30)]}
                                         ).run(ctx)  # fmt: skip

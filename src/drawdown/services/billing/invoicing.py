@@ -6,7 +6,6 @@ drawdown never collects money; an invoice records what a block of credits cost a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -207,30 +206,49 @@ def void_invoice_in(write: CustomerWrite, invoice: Invoice) -> None:
         run_command(write, invoice.ledger_currency, command, block_ids=[block_id])
 
 
-def draft_changes(
-    write: CustomerWrite, invoice: Invoice, fields: Mapping[str, Any]
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DraftChanges:
+    """What `invoices.update` may change on a draft only (Orb); None leaves it as it is."""
+
+    invoice_date: str | None = None
+    due_date: str | None = None
+    net_terms: int | None = None
+    auto_collection: bool | None = None
+
+    def changed(self) -> list[str]:
+        """The fields it changes, in the API's order (the first names a refusal)."""
+        given = (
+            ("invoice_date", self.invoice_date),
+            ("due_date", self.due_date),
+            ("net_terms", self.net_terms),
+            ("auto_collection", self.auto_collection),
+        )
+        return [name for name, value in given if value is not None]  # fmt: skip
+
+
+def draft_changes(write: CustomerWrite, invoice: Invoice, changes: DraftChanges) -> dict[str, Any]:
     """The columns a draft's `invoice_date`, `due_date`, `net_terms` and `auto_collection`
     change (Orb: only drafts), its due date kept consistent: net terms count from the
     (new) invoice date, a custom due date may not precede it."""
     tz = write.customer.timezone
     values: dict[str, Any] = {}
-    if "auto_collection" in fields:
-        values["auto_collection"] = fields["auto_collection"]
+    if changes.auto_collection is not None:
+        values["auto_collection"] = changes.auto_collection
     invoice_date = invoice.invoice_date
-    if "invoice_date" in fields:
-        invoice_date = resolve_instant(fields["invoice_date"], tz, field="invoice_date")
+    if changes.invoice_date is not None:
+        invoice_date = resolve_instant(changes.invoice_date, tz, field="invoice_date")
         values["invoice_date"] = invoice_date
     due: datetime | None = invoice.due_date
-    if "due_date" in fields:
-        due = resolve_instant(fields["due_date"], tz, field="due_date")
+    net_terms = changes.net_terms if changes.net_terms is not None else invoice.net_terms
+    if changes.due_date is not None:
+        due = resolve_instant(changes.due_date, tz, field="due_date")
         values.update(due_date=due, net_terms=None)
-    elif (net_terms := fields.get("net_terms", invoice.net_terms)) is not None:
+    elif net_terms is not None:
         check_net_terms(net_terms, "net_terms")
         due = _plus_days(invoice_date, net_terms, tz)
         values.update(due_date=due, net_terms=net_terms)
     if due is not None and due < invoice_date:
-        field = "due_date" if "due_date" in fields else "invoice_date"
+        field = "due_date" if changes.due_date is not None else "invoice_date"
         raise InvalidField(field, "the due date must not be before the invoice date")
     return values
 
