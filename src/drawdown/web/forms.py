@@ -136,11 +136,13 @@ def save_settings(
         current = credit_settings.get_settings(ctx, ref)
         given = [v.strip() for v in values.get("thresholds", "").split(",") if v.strip()]
         ledger = currency or "credits"
-        kept = [{"currency": c, "value": v} for c, v in current.thresholds if c != ledger]
-        new = [{"currency": ledger, "value": to_decimal(v, field="thresholds")} for v in given]
-        fields = {"overdraft": values.get("overdraft") or None,
-                  "balance_alert_thresholds": kept + new}  # fmt: skip
-        credit_settings.update_settings(ref, fields).run(ctx)
+        kept = [credit_settings.Threshold(c, v) for c, v in current.thresholds if c != ledger]
+        new = [credit_settings.Threshold(ledger, to_decimal(v, field="thresholds")) for v in given]
+        update = credit_settings.SettingsUpdate(
+            overdraft=values.get("overdraft") or None, overdraft_sent=True,
+            balance_alert_thresholds=kept + new, balance_alert_thresholds_sent=True,
+        )  # fmt: skip
+        credit_settings.update_settings(ref, update).run(ctx)
     except (LedgerError, ServiceError) as exc:
         return f"{exc.field}: {exc.message}" if exc.field else exc.message
     return None
