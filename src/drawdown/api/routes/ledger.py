@@ -191,9 +191,9 @@ async def update_block(request: Request, block_id: str) -> Response:
         isinstance(metadata, dict) and all(isinstance(v, str | None) for v in metadata.values())
     ):
         raise invalid("metadata", "must be an object of string values")
-    fields = {"metadata": metadata} if "metadata" in raw else {}
     owner = await read(request, reads.owner_of_block, block_id)
-    return await respond(request, blocks.update_metadata(owner, block_id, fields), BLOCK)
+    work = blocks.update_metadata(owner, block_id, metadata, sent="metadata" in raw)
+    return await respond(request, work, BLOCK)
 
 
 @router.delete("/v1/credit_blocks/{block_id}", status_code=204)
