@@ -71,7 +71,7 @@ def made(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[Made
         entries.create_entry(ref, entry_request(fields)).run(ctx)
     # tokens: depleted, one webhook event for the one endpoint, never delivered (port 9)
     endpoints.add_endpoint(ctx, "http://127.0.0.1:9/hook", None, [])
-    balance_alerts.create_alert(ref, {"currency": "tokens", "type": "credit_balance_depleted"}
+    balance_alerts.create_alert(ref, balance_alerts.NewAlert("tokens", "credit_balance_depleted")
                                 ).run(ctx)  # fmt: skip
     entries.create_entry(ref, entry_request({"entry_type": "decrement", "amount": Decimal(1),
                                             "currency": "tokens"})).run(ctx)  # fmt: skip

@@ -51,7 +51,7 @@ def test_a_write_reads_alerts_only_for_a_customer_that_has_some(traced: Any) -> 
     plain = customers.create_customer({"name": "P", "email": "p@x.test"}).run(ctx)
     alerted = customers.create_customer({"name": "A", "email": "a@x.test"}).run(ctx)
     ref = CustomerRef(id=alerted.id)
-    balance_alerts.create_alert(ref, {"currency": "credits", "type": "credit_balance_depleted"}
+    balance_alerts.create_alert(ref, balance_alerts.NewAlert("credits", "credit_balance_depleted")
                                 ).run(ctx)  # fmt: skip
     statements.clear()
     _decrement(ctx, plain.id, 1)

@@ -98,8 +98,8 @@ def test_a_failing_delivery_is_a_warning_then_an_error_and_counted(
     ctx, clock = env
     endpoint = endpoints.add_endpoint(ctx, HOOK, None, []).endpoint
     customer_id = _customer(ctx)
-    balance_alerts.create_alert(CustomerRef(id=customer_id), {
-        "currency": "credits", "type": "credit_balance_depleted"}).run(ctx)  # fmt: skip
+    balance_alerts.create_alert(CustomerRef(id=customer_id), balance_alerts.NewAlert(
+        "credits", "credit_balance_depleted")).run(ctx)  # fmt: skip
     entries.create_entry(CustomerRef(id=customer_id), entry_request(
         {"entry_type": "decrement", "amount": Decimal(1)})).run(ctx)  # fmt: skip
     before = {o: sample("drawdown_webhook_deliveries_total", outcome=o) for o in ("failed", "dead")}

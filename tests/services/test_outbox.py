@@ -67,8 +67,8 @@ def _deplete(ctx: ServiceContext, count: int, *, alert: bool = True) -> list[str
     for n in range(count):
         c = customers.create_customer({"name": f"c{n}", "email": "c@x.test"}).run(ctx)
         if alert:
-            balance_alerts.create_alert(CustomerRef(id=c.id), {
-                "currency": "credits", "type": "credit_balance_depleted"}).run(ctx)  # fmt: skip
+            balance_alerts.create_alert(CustomerRef(id=c.id), balance_alerts.NewAlert(
+                "credits", "credit_balance_depleted")).run(ctx)  # fmt: skip
         entries.create_entry(CustomerRef(id=c.id), entry_request(
             {"entry_type": "decrement", "amount": Decimal(1)})).run(ctx)  # fmt: skip
         ids.append(c.id)

@@ -163,9 +163,8 @@ def _workload(ctx: Any, clock: list[datetime]) -> None:
         currency="credits", amount="20", threshold="10", per_unit_cost_basis="1",
         invoice_settings=top_ups.TopUpInvoicing(auto_collection=False, net_terms=0),
     )).run(ctx)  # fmt: skip
-    alert = balance_alerts.create_alert(ref, {"currency": "credits", "type":
-                                              "credit_balance_dropped", "thresholds": [Decimal(30)]}
-                                        ).run(ctx)  # fmt: skip
+    alert = balance_alerts.create_alert(ref, balance_alerts.NewAlert(
+        "credits", "credit_balance_dropped", [Decimal(30)])).run(ctx)  # fmt: skip
     entries.create_entry(
         ref, entry_request({"entry_type": "decrement", "amount": Decimal(140)})
     ).run(ctx)
@@ -178,7 +177,7 @@ def _workload(ctx: Any, clock: list[datetime]) -> None:
     entries.create_entry(ref, entry_request({"entry_type": "expiration_change", "block_id": block,
                                              "target_expiry_date": "2026-01-05"})
                          ).run(ctx)  # fmt: skip
-    blocks.update_metadata(ref, free.block.id, {"metadata": {"k": "v"}}).run(ctx)
+    blocks.update_metadata(ref, free.block.id, {"k": "v"}).run(ctx)
     clock[0] += timedelta(days=10)
     entries.create_entry(ref, entry_request({"entry_type": "decrement", "amount": Decimal(1)})).run(
         ctx

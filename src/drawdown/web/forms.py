@@ -155,9 +155,9 @@ def add_alert(
     (thresholds comma-separated, dropped alerts only). None, or the error shown."""
     try:
         given = [v.strip() for v in values.get("thresholds", "").split(",") if v.strip()]
-        fields = {"currency": currency or "credits", "type": values.get("type"),
-                  "thresholds": [to_decimal(v, field="thresholds") for v in given]}  # fmt: skip
-        balance_alerts.create_alert(CustomerRef(id=customer_id), fields).run(ctx)
+        thresholds = [to_decimal(v, field="thresholds") for v in given]
+        alert = balance_alerts.NewAlert(currency or "credits", values.get("type"), thresholds)
+        balance_alerts.create_alert(CustomerRef(id=customer_id), alert).run(ctx)
     except (LedgerError, ServiceError) as exc:
         return f"{exc.field}: {exc.message}" if exc.field else exc.message
     return None
