@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from drawdown.services import customers
 from drawdown.services.credits import entries
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import entry_request
 from drawdown.services.write_path import CustomerRef
 from drawdown.store.engine import normalize_url
 from support.contexts import make_context
@@ -75,7 +75,7 @@ def _write_through_use_cases(
             for position in range(1, entries_each + 1):
                 clock.now = instant(position)
                 entries.create_entry(
-                    CustomerRef(id=customer_id), entry_fields(request(position, entries_each))
+                    CustomerRef(id=customer_id), entry_request(request(position, entries_each))
                 ).run(ctx)
     finally:
         ctx.keys.stop()

@@ -24,7 +24,7 @@ from drawdown.cli import app
 from drawdown.cli.options import command, run
 from drawdown.services import customers
 from drawdown.services.credits import entries
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import entry_request
 from drawdown.services.write_path import CustomerRef
 from drawdown.store.migrate import head_revision
 from support.contexts import make_context
@@ -162,7 +162,7 @@ def test_read_only_commands_fail_on_an_unusable_database(cli: Cli) -> None:
 def test_verify_mismatch_is_named_on_one_error_line(cli: Cli, tmp_path: Path) -> None:
     ctx = make_context(cli.url)
     made = customers.create_customer({"name": "C", "email": "c@x.test"}).run(ctx)
-    entries.create_entry(CustomerRef(id=made.id), entry_fields(
+    entries.create_entry(CustomerRef(id=made.id), entry_request(
         {"entry_type": "increment", "amount": Decimal(5)})).run(ctx)  # fmt: skip
     ctx.db.close()
     with sqlite3.connect(tmp_path / "drawdown.db") as conn:  # behind drawdown's back

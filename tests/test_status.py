@@ -30,7 +30,7 @@ from drawdown.services import status as service
 from drawdown.services import verify as verify_service
 from drawdown.services.context import ServiceContext
 from drawdown.services.credits import entries
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import entry_request
 from drawdown.services.usage import catalogue, ingest
 from drawdown.services.webhooks import endpoints
 from drawdown.services.write_path import CustomerRef
@@ -68,12 +68,12 @@ def made(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[Made
     ref = CustomerRef(id=customer.id)
     for until in (expiry, later):  # credits: one block due to expire, one later
         fields = {"entry_type": "increment", "amount": Decimal(5), "expiry_date": until.isoformat()}
-        entries.create_entry(ref, entry_fields(fields)).run(ctx)
+        entries.create_entry(ref, entry_request(fields)).run(ctx)
     # tokens: depleted, one webhook event for the one endpoint, never delivered (port 9)
     endpoints.add_endpoint(ctx, "http://127.0.0.1:9/hook", None, [])
-    balance_alerts.create_alert(ref, {"currency": "tokens", "type": "credit_balance_depleted"}
+    balance_alerts.create_alert(ref, balance_alerts.NewAlert("tokens", "credit_balance_depleted")
                                 ).run(ctx)  # fmt: skip
-    entries.create_entry(ref, entry_fields({"entry_type": "decrement", "amount": Decimal(1),
+    entries.create_entry(ref, entry_request({"entry_type": "decrement", "amount": Decimal(1),
                                             "currency": "tokens"})).run(ctx)  # fmt: skip
     catalogue.add_item("api", "API calls").run(ctx)
     ingest.ingest(ctx, [_event("old", then)])

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from drawdown.services import customers
 from drawdown.services.credits import entries, reads
+from drawdown.services.entry_input import entry_request
 from drawdown.services.errors import ConstraintViolation
 from drawdown.services.usage import backfill_changes, backfills, catalogue, deduct, events, ingest
 from drawdown.services.verify import verify
@@ -286,7 +287,7 @@ class Run:
         soon = (self.clock.now + timedelta(hours=2)).isoformat()
         for amount, extra in ((5, {"expiry_date": soon}), (50, {})):
             entries.create_entry(
-                ref, {"entry_type": "increment", "amount": Decimal(amount), **extra}
+                ref, entry_request({"entry_type": "increment", "amount": Decimal(amount), **extra})
             ).run(self.ctx)
         return str(made.id)
 

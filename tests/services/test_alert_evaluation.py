@@ -16,7 +16,7 @@ from sqlalchemy import event
 from drawdown.services import balance_alerts, customers
 from drawdown.services.context import ServiceContext
 from drawdown.services.credits import entries
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import entry_request
 from drawdown.services.webhooks import endpoints
 from drawdown.services.write_path import CustomerRef
 from support.contexts import make_context
@@ -41,7 +41,7 @@ def traced(tmp_path: Path) -> Iterator[tuple[ServiceContext, list[str]]]:
 
 
 def _decrement(ctx: ServiceContext, customer_id: str, amount: int) -> None:
-    fields = entry_fields({"entry_type": "decrement", "amount": Decimal(amount)})
+    fields = entry_request({"entry_type": "decrement", "amount": Decimal(amount)})
     entries.create_entry(CustomerRef(id=customer_id), fields).run(ctx)
 
 
@@ -51,7 +51,7 @@ def test_a_write_reads_alerts_only_for_a_customer_that_has_some(traced: Any) -> 
     plain = customers.create_customer({"name": "P", "email": "p@x.test"}).run(ctx)
     alerted = customers.create_customer({"name": "A", "email": "a@x.test"}).run(ctx)
     ref = CustomerRef(id=alerted.id)
-    balance_alerts.create_alert(ref, {"currency": "credits", "type": "credit_balance_depleted"}
+    balance_alerts.create_alert(ref, balance_alerts.NewAlert("credits", "credit_balance_depleted")
                                 ).run(ctx)  # fmt: skip
     statements.clear()
     _decrement(ctx, plain.id, 1)

@@ -20,7 +20,7 @@ from drawdown.services import balance_alerts, customers, telemetry
 from drawdown.services.backlog import read_backlog
 from drawdown.services.context import ServiceContext
 from drawdown.services.credits import entries, reads
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import entry_request
 from drawdown.services.usage import deduct, ingest
 from drawdown.services.webhooks import endpoints
 from drawdown.services.webhooks.delivery import Deliverer, Response
@@ -98,9 +98,9 @@ def test_a_failing_delivery_is_a_warning_then_an_error_and_counted(
     ctx, clock = env
     endpoint = endpoints.add_endpoint(ctx, HOOK, None, []).endpoint
     customer_id = _customer(ctx)
-    balance_alerts.create_alert(CustomerRef(id=customer_id), {
-        "currency": "credits", "type": "credit_balance_depleted"}).run(ctx)  # fmt: skip
-    entries.create_entry(CustomerRef(id=customer_id), entry_fields(
+    balance_alerts.create_alert(CustomerRef(id=customer_id), balance_alerts.NewAlert(
+        "credits", "credit_balance_depleted")).run(ctx)  # fmt: skip
+    entries.create_entry(CustomerRef(id=customer_id), entry_request(
         {"entry_type": "decrement", "amount": Decimal(1)})).run(ctx)  # fmt: skip
     before = {o: sample("drawdown_webhook_deliveries_total", outcome=o) for o in ("failed", "dead")}
     latency = sample("drawdown_webhook_delivery_duration_seconds_count")
@@ -199,7 +199,8 @@ def test_an_expiry_sweep_says_how_many_it_wrote(env: tuple[Any, Clock], lines: L
     customer_id = _customer(ctx)
     expiry = (T0 + timedelta(days=1)).isoformat()
     for amount in (5, 7):
-        fields = {"entry_type": "increment", "amount": Decimal(amount), "expiry_date": expiry}
+        fields = entry_request({"entry_type": "increment", "amount": Decimal(amount),
+                                "expiry_date": expiry})  # fmt: skip
         entries.create_entry(CustomerRef(id=customer_id), fields).run(ctx)
     written = sample("drawdown_expiries_written_total")
     clock.now += timedelta(days=2)

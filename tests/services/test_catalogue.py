@@ -16,6 +16,7 @@ import pytest
 from drawdown.ledger.dates import format_instant
 from drawdown.services import customers
 from drawdown.services.credits import entries, reads
+from drawdown.services.entry_input import entry_request
 from drawdown.services.errors import ConstraintViolation, InvalidField
 from drawdown.services.usage import catalogue, costs, deduct, ingest, items, metrics, prices
 from drawdown.services.usage.price_input import PriceSpec
@@ -47,7 +48,8 @@ def _customer(ctx: Any) -> str:
         {"name": "A", "email": "a@example.com", "external_customer_id": "acme"}
     ).run(ctx)
     entries.create_entry(CustomerRef(id=made.id),
-                         {"entry_type": "increment", "amount": Decimal(1000)}).run(ctx)  # fmt: skip
+                         entry_request({"entry_type": "increment", "amount": Decimal(1000)})
+                         ).run(ctx)  # fmt: skip
     return str(made.id)
 
 

@@ -19,7 +19,7 @@ from drawdown.records import WebhookAttempt
 from drawdown.services import balance_alerts, customers
 from drawdown.services.context import ServiceContext
 from drawdown.services.credits import entries
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import entry_request
 from drawdown.services.webhooks import endpoints
 from drawdown.services.webhooks.delivery import Deliverer, Response, retry_delay
 from drawdown.services.write_path import CustomerRef, work
@@ -67,9 +67,9 @@ def _deplete(ctx: ServiceContext, count: int, *, alert: bool = True) -> list[str
     for n in range(count):
         c = customers.create_customer({"name": f"c{n}", "email": "c@x.test"}).run(ctx)
         if alert:
-            balance_alerts.create_alert(CustomerRef(id=c.id), {
-                "currency": "credits", "type": "credit_balance_depleted"}).run(ctx)  # fmt: skip
-        entries.create_entry(CustomerRef(id=c.id), entry_fields(
+            balance_alerts.create_alert(CustomerRef(id=c.id), balance_alerts.NewAlert(
+                "credits", "credit_balance_depleted")).run(ctx)  # fmt: skip
+        entries.create_entry(CustomerRef(id=c.id), entry_request(
             {"entry_type": "decrement", "amount": Decimal(1)})).run(ctx)  # fmt: skip
         ids.append(c.id)
     return ids

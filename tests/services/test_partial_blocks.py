@@ -26,7 +26,7 @@ from drawdown.ledger import drawdown_order
 from drawdown.ledger.model import Block
 from drawdown.services import customers
 from drawdown.services.credits import entries
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import entry_request
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import ledger_tables as ledger_store
 from support.contexts import make_context
@@ -116,7 +116,7 @@ def _fields(clock: Clock, rng: random.Random, blocks: list[str]) -> dict[str, An
 
 def _send(ctx: Any, ref: CustomerRef, fields: dict[str, Any], blocks: list[str]) -> str:
     try:
-        made = entries.create_entry(ref, entry_fields(fields)).run(ctx)
+        made = entries.create_entry(ref, entry_request(fields)).run(ctx)
     except Exception as error:  # a refusal (a void too large): the same in both runs
         assert getattr(error, "kind", None) in ("constraint", "validation", "not_found"), error
         return f"refused: {error}"
@@ -172,7 +172,7 @@ def _blocks_read_by_a_decrement(ctx: Any, ref: CustomerRef, monkeypatch: Any) ->
         return block_of(tx, row)
 
     monkeypatch.setattr(ledger_store, "block_of", counting)
-    decrement = entry_fields({"entry_type": "decrement", "amount": Decimal(3)})
+    decrement = entry_request({"entry_type": "decrement", "amount": Decimal(3)})
     entries.create_entry(ref, decrement).run(ctx)
     monkeypatch.setattr(ledger_store, "block_of", block_of)
     return read
@@ -189,7 +189,7 @@ def test_a_decrement_reads_as_few_blocks_at_ten_thousand_as_at_ten(
                               .run(ctx).id)  # fmt: skip
             for n in range(size):
                 expiry = (T0 + timedelta(days=1 + n % 500)).isoformat()
-                entries.create_entry(ref, entry_fields({
+                entries.create_entry(ref, entry_request({
                     "entry_type": "increment", "amount": Decimal(5), "expiry_date": expiry,
                 })).run(ctx)  # fmt: skip
             counts.append(_blocks_read_by_a_decrement(ctx, ref, monkeypatch))

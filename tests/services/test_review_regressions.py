@@ -9,6 +9,7 @@ from typing import Any
 from drawdown.services import customers
 from drawdown.services.context import ServiceContext
 from drawdown.services.credits import entries, reads
+from drawdown.services.entry_input import entry_request
 from drawdown.services.write_path import CustomerRef
 from drawdown.store.invoices import next_number
 from drawdown.store.tx import Tx
@@ -36,7 +37,9 @@ def test_expiry_sweep_skips_deleted_customers(database_factory: Any) -> None:
     expiry = (clock.now + timedelta(days=1)).isoformat()
     for row in (gone, kept):
         ref = CustomerRef(id=row.id)
-        fields = {"entry_type": "increment", "amount": Decimal(5), "expiry_date": expiry}
+        fields = entry_request(
+            {"entry_type": "increment", "amount": Decimal(5), "expiry_date": expiry}
+        )
         entries.create_entry(ref, fields).run(ctx)
     customers.delete_customer(CustomerRef(id=gone.id)).run(ctx)
     clock.now += timedelta(days=2)

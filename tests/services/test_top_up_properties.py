@@ -16,6 +16,7 @@ from drawdown.ledger import LedgerState, drawable_balance
 from drawdown.services import customers
 from drawdown.services.billing import top_ups
 from drawdown.services.credits import entries, reads
+from drawdown.services.entry_input import entry_request
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import ledger_tables as ledger_store
 from support.contexts import make_context
@@ -52,16 +53,18 @@ def test_top_up_fires_once_per_evaluation_at_or_below_threshold(
     ).run(CTX)
     ref = CustomerRef(id=customer.id)
     if start:
-        entries.create_entry(ref, {"entry_type": "increment", "amount": Decimal(start)}).run(CTX)
-    top_ups.create_top_up(ref, {
-        "currency": "credits", "amount": str(TOP_UP), "threshold": str(THRESHOLD),
-        "per_unit_cost_basis": "0.01",
-        "invoice_settings": {"auto_collection": False, "net_terms": 0},
-    }).run(CTX)  # fmt: skip
+        entries.create_entry(
+            ref, entry_request({"entry_type": "increment", "amount": Decimal(start)})
+        ).run(CTX)
+    top_ups.create_top_up(ref, top_ups.NewTopUp(
+        currency="credits", amount=str(TOP_UP), threshold=str(THRESHOLD),
+        per_unit_cost_basis="0.01",
+        invoice_settings=top_ups.TopUpInvoicing(auto_collection=False, net_terms=0),
+    )).run(CTX)  # fmt: skip
     expected = 1 if start <= THRESHOLD else 0  # R-TOP-3: evaluated right after creation
     for spend in spends:
         before = _drawable(customer.id)
-        decrement = {"entry_type": "decrement", "amount": Decimal(spend)}
+        decrement = entry_request({"entry_type": "decrement", "amount": Decimal(spend)})
         entries.create_entry(ref, decrement).run(CTX)
         if before - spend <= THRESHOLD:
             expected += 1

@@ -16,6 +16,7 @@ import pytest
 from drawdown.ledger.usage import ChargeKey
 from drawdown.services import customers
 from drawdown.services.credits import blocks, entries, reads
+from drawdown.services.entry_input import entry_request
 from drawdown.services.usage import catalogue, deduct, ingest
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import usage as usage_store
@@ -51,7 +52,7 @@ def _customer(ctx: Any, external_id: str = "acme") -> str:
 def _increment(ctx: Any, customer_id: str, amount: int, **fields: Any) -> str:
     view = entries.create_entry(
         CustomerRef(id=customer_id),
-        {"entry_type": "increment", "amount": Decimal(amount), **fields},
+        entry_request({"entry_type": "increment", "amount": Decimal(amount), **fields}),
     ).run(ctx)
     return str(view.block.id)
 
@@ -93,7 +94,7 @@ def test_due_usage_is_drawn_through_filters_once(env: tuple[Any, Clock]) -> None
         100,
         filters=[{"field": "item_id", "operator": "excludes", "values": ["gpu"]}],
     )
-    general = _increment(ctx, customer_id, 100, per_unit_cost_basis=Decimal("0.5"))
+    general = _increment(ctx, customer_id, 100, per_unit_cost_basis="0.5")
     clock.now = T0 + timedelta(minutes=1)
     batch = [_event("a1", clock.now), _event("a2", clock.now),
              _event("g1", clock.now, "gpu", seconds=Decimal("7.5"))]  # fmt: skip

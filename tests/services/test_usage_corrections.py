@@ -17,6 +17,7 @@ import pytest
 from drawdown.ledger.usage import Catalogue, price_events
 from drawdown.services import customers
 from drawdown.services.credits import entries, reads
+from drawdown.services.entry_input import entry_request
 from drawdown.services.errors import (
     ConstraintViolation,
     InvalidField,
@@ -65,7 +66,7 @@ def _customer(ctx: Any, external_id: str = "acme") -> str:
 def _increment(ctx: Any, customer_id: str, amount: int, **fields: Any) -> str:
     view = entries.create_entry(
         CustomerRef(id=customer_id),
-        {"entry_type": "increment", "amount": Decimal(amount), **fields},
+        entry_request({"entry_type": "increment", "amount": Decimal(amount), **fields}),
     ).run(ctx)
     return str(view.block.id)
 

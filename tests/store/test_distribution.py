@@ -23,6 +23,7 @@ from sqlalchemy import Table, UniqueConstraint, event
 from drawdown.services import balance_alerts, customers
 from drawdown.services.billing import invoices, top_ups
 from drawdown.services.credits import blocks, entries
+from drawdown.services.entry_input import entry_request
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import committer as committer_module
 from drawdown.store.schema import metadata
@@ -147,34 +148,40 @@ def _workload(ctx: Any, clock: list[datetime]) -> None:
     ).run(ctx)
     ref = CustomerRef(id=customer.id)
     expiry = (clock[0] + timedelta(days=2)).isoformat()
-    bought = entries.create_entry(ref, {
-        "entry_type": "increment", "amount": Decimal(100), "per_unit_cost_basis": Decimal("0.5"),
+    bought = entries.create_entry(ref, entry_request({
+        "entry_type": "increment", "amount": Decimal(100), "per_unit_cost_basis": "0.5",
         "expiry_date": expiry,
         "invoice_settings": {"auto_collection": False, "net_terms": 0,
                              "require_successful_payment": True},
-    }).run(ctx)  # fmt: skip
+    })).run(ctx)  # fmt: skip
     assert bought.invoice is not None
-    invoices.mark_paid(ref, bought.invoice.id, {"payment_received_date": "2026-01-01"}).run(ctx)
-    free = entries.create_entry(ref, {"entry_type": "increment", "amount": Decimal(50)}).run(ctx)
-    top_ups.create_top_up(ref, {
-        "currency": "credits", "amount": "20", "threshold": "10", "per_unit_cost_basis": "1",
-        "invoice_settings": {"auto_collection": False, "net_terms": 0},
-    }).run(ctx)  # fmt: skip
-    alert = balance_alerts.create_alert(ref, {"currency": "credits", "type":
-                                              "credit_balance_dropped", "thresholds": [Decimal(30)]}
-                                        ).run(ctx)  # fmt: skip
-    entries.create_entry(ref, {"entry_type": "decrement", "amount": Decimal(140)}).run(ctx)
+    invoices.mark_paid(ref, bought.invoice.id, invoices.Payment("2026-01-01")).run(ctx)
+    free = entries.create_entry(
+        ref, entry_request({"entry_type": "increment", "amount": Decimal(50)})
+    ).run(ctx)
+    top_ups.create_top_up(ref, top_ups.NewTopUp(
+        currency="credits", amount="20", threshold="10", per_unit_cost_basis="1",
+        invoice_settings=top_ups.TopUpInvoicing(auto_collection=False, net_terms=0),
+    )).run(ctx)  # fmt: skip
+    alert = balance_alerts.create_alert(ref, balance_alerts.NewAlert(
+        "credits", "credit_balance_dropped", [Decimal(30)])).run(ctx)  # fmt: skip
+    entries.create_entry(
+        ref, entry_request({"entry_type": "decrement", "amount": Decimal(140)})
+    ).run(ctx)
     balance_alerts.set_enabled(ref, alert.alert.id, False).run(ctx)
     block = bought.block.id
-    entries.create_entry(ref, {"entry_type": "void", "block_id": free.block.id,
-                               "amount": Decimal(5)}).run(ctx)  # fmt: skip
-    entries.create_entry(ref, {"entry_type": "amendment", "block_id": block,
-                               "amount": Decimal(3)}).run(ctx)  # fmt: skip
-    entries.create_entry(ref, {"entry_type": "expiration_change", "block_id": block,
-                               "target_expiry_date": "2026-01-05"}).run(ctx)  # fmt: skip
-    blocks.update_metadata(ref, free.block.id, {"metadata": {"k": "v"}}).run(ctx)
+    entries.create_entry(ref, entry_request({"entry_type": "void", "block_id": free.block.id,
+                                             "amount": Decimal(5)})).run(ctx)  # fmt: skip
+    entries.create_entry(ref, entry_request({"entry_type": "amendment", "block_id": block,
+                                             "amount": Decimal(3)})).run(ctx)  # fmt: skip
+    entries.create_entry(ref, entry_request({"entry_type": "expiration_change", "block_id": block,
+                                             "target_expiry_date": "2026-01-05"})
+                         ).run(ctx)  # fmt: skip
+    blocks.update_metadata(ref, free.block.id, {"k": "v"}).run(ctx)
     clock[0] += timedelta(days=10)
-    entries.create_entry(ref, {"entry_type": "decrement", "amount": Decimal(1)}).run(ctx)
+    entries.create_entry(ref, entry_request({"entry_type": "decrement", "amount": Decimal(1)})).run(
+        ctx
+    )
     blocks.delete_block(ref, free.block.id).run(ctx)
     customers.update_customer(ref, {"name": "B"}).run(ctx)
 

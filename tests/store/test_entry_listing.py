@@ -17,6 +17,7 @@ import pytest
 from conftest import BACKENDS
 from drawdown.services import customers
 from drawdown.services.credits import entries, reads
+from drawdown.services.entry_input import entry_request
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import ledger_tables as ledger_store
 from support.contexts import make_context
@@ -30,11 +31,13 @@ def ledger(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[tu
     ctx = make_context(database_factory(request.param), lambda: clock[0])
     customer = customers.create_customer({"name": "L", "email": "l@example.com"}).run(ctx)
     ref = CustomerRef(id=customer.id)
-    entries.create_entry(ref, {"entry_type": "increment", "amount": Decimal(10**6)}).run(ctx)
+    entries.create_entry(
+        ref, entry_request({"entry_type": "increment", "amount": Decimal(10**6)})
+    ).run(ctx)
     for index in range(3):
         for amount in AMOUNTS:
             clock[0] += timedelta(seconds=1 if index else 0)  # some entries share an instant
-            fields = {"entry_type": "decrement", "amount": Decimal(amount)}
+            fields = entry_request({"entry_type": "decrement", "amount": Decimal(amount)})
             entries.create_entry(ref, fields).run(ctx)
     yield ctx, customer.id
     ctx.db.close()

@@ -14,13 +14,13 @@ from console_helpers import console_app, csrf_token, sign_in
 
 from drawdown.services import balance_alerts, customers
 from drawdown.services.credits import credit_settings, entries
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import entry_request
 from drawdown.services.webhooks import endpoints
 from drawdown.services.write_path import CustomerRef
 
 
 def _entry(ctx, ref, **body) -> None:
-    entries.create_entry(ref, entry_fields(body)).run(ctx)
+    entries.create_entry(ref, entry_request(body)).run(ctx)
 
 
 def test_customer_headline_settings_and_depleted_blocks(tmp_path: Path) -> None:
@@ -143,8 +143,8 @@ def test_webhooks_page_adds_shows_replays_and_removes(tmp_path: Path) -> None:
         assert secret is not None and secret.group(1).startswith("whsec_")
         assert secret.group(1) not in client.get("/console/webhooks").text  # shown once
         customer = customers.create_customer({"name": "C", "email": "c@c.test"}).run(ctx)
-        balance_alerts.create_alert(CustomerRef(id=customer.id), {
-            "currency": "credits", "type": "credit_balance_depleted"}).run(ctx)  # fmt: skip
+        balance_alerts.create_alert(CustomerRef(id=customer.id), balance_alerts.NewAlert(
+            "credits", "credit_balance_depleted")).run(ctx)  # fmt: skip
         _entry(ctx, CustomerRef(id=customer.id), entry_type="decrement", amount=Decimal(1))
         page = client.get("/console/webhooks").text
         assert "customer.credit_balance_depleted" in page and 'data-status="pending"' in page

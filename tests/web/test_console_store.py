@@ -13,6 +13,7 @@ from drawdown.services.console import session_secret
 from drawdown.services.context import ServiceContext
 from drawdown.services.credits.entries import create_entry
 from drawdown.services.customers import create_customer
+from drawdown.services.entry_input import entry_request
 from drawdown.services.write_path import CustomerRef
 from drawdown.store import console as store
 from drawdown.store import ledger_tables as ledger_store
@@ -48,9 +49,11 @@ def test_search_matches_name_email_or_external_id_literally(ctx: ServiceContext)
 def test_balances_per_currency_follow_the_ledger(ctx: ServiceContext) -> None:
     customer = create_customer({"name": "B", "email": "b@example.com"}).run(ctx)
     ref = CustomerRef(id=customer.id)
-    create_entry(ref, {"entry_type": "increment", "amount": Decimal("10.5")}).run(ctx)
-    create_entry(ref, {"entry_type": "decrement", "amount": Decimal("0.5")}).run(ctx)
-    gems = {"entry_type": "increment", "amount": Decimal(3), "currency": "gems"}
+    create_entry(ref, entry_request({"entry_type": "increment", "amount": Decimal("10.5")})).run(
+        ctx
+    )
+    create_entry(ref, entry_request({"entry_type": "decrement", "amount": Decimal("0.5")})).run(ctx)
+    gems = entry_request({"entry_type": "increment", "amount": Decimal(3), "currency": "gems"})
     create_entry(ref, gems).run(ctx)
     with ctx.db.read() as tx:
         balances = ledger_store.balances(tx, [customer.id, "nobody"])

@@ -14,7 +14,7 @@ from console_helpers import console_app, csrf_token, sign_in
 
 from drawdown.services import customers
 from drawdown.services.credits import entries, reads
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import entry_request
 from drawdown.services.usage import catalogue, deduct, ingest, metrics
 from drawdown.services.write_path import CustomerRef
 
@@ -57,7 +57,7 @@ def test_customer_page_shows_filters_and_pending_usage(tmp_path: Path) -> None:
         only_gpu = [{"field": "item_id", "operator": "includes", "values": ["gpu"]}]
         entries.create_entry(
             CustomerRef(id=customer.id),
-            entry_fields({"entry_type": "increment", "amount": Decimal(10), "filters": only_gpu}),
+            entry_request({"entry_type": "increment", "amount": Decimal(10), "filters": only_gpu}),
         ).run(ctx)
         path = f"/console/customers/{customer.id}"
         assert "No usage waiting to be deducted." in client.get(path).text
@@ -115,7 +115,7 @@ def test_an_admin_amends_and_deprecates_an_event(tmp_path: Path) -> None:
         customer = customers.create_customer({"name": "Acme", "email": "a@acme.test"}).run(ctx)
         ref = CustomerRef(id=customer.id)
         entries.create_entry(
-            ref, entry_fields({"entry_type": "increment", "amount": Decimal(10)})
+            ref, entry_request({"entry_type": "increment", "amount": Decimal(10)})
         ).run(ctx)
         at = datetime.now(UTC)
         event = {"idempotency_key": "j1", "event_name": "gpu_job", "timestamp": at.isoformat(),

@@ -173,12 +173,30 @@ def _views(tx: Tx, customer: Customer, found: Sequence[BalanceAlert]) -> list[Al
 # --- writes -------------------------------------------------------------------------------
 
 
-def create_alert(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[AlertView]:
-    """A new enabled alert for one ledger (`currency`, `type`, `thresholds` as Decimals);
-    refused if the ledger already has a live alert of that type."""
-    chosen = checked_type(fields.get("type"))
-    values = checked_thresholds(chosen, fields.get("thresholds"))
-    currency: str | None = fields.get("currency")
+@dataclass(frozen=True)
+class NewAlert:
+    """An alert request from the API or the console; the use case checks its values."""
+
+    currency: str | None
+    type: str | None
+    thresholds: Sequence[Decimal] | None = None
+
+
+@dataclass(frozen=True)
+class ThresholdsUpdate:
+    """Orb's `PUT /alerts/{id}`: new thresholds; the cost-alert fields must be empty."""
+
+    thresholds: Sequence[Decimal] | None
+    price_filters: Sequence[object] | None = None
+    threshold_overrides: Sequence[object] | None = None
+
+
+def create_alert(ref: CustomerRef, request: NewAlert) -> Work[AlertView]:
+    """A new enabled alert for one ledger (`currency`, `type`, `thresholds`); refused if
+    the ledger already has a live alert of that type."""
+    chosen = checked_type(request.type)
+    values = checked_thresholds(chosen, request.thresholds)
+    currency = request.currency
     if currency is None:
         raise InvalidField("currency", "is required")
 
@@ -204,13 +222,14 @@ def add(write: CustomerWrite, alert: BalanceAlert) -> None:
 
 
 def update_thresholds(
-    owner: CustomerRef, alert_id: str, fields: Mapping[str, Any]
+    owner: CustomerRef, alert_id: str, request: ThresholdsUpdate
 ) -> Work[AlertView]:
     """Replace an alert's thresholds (Orb's `PUT /alerts/{id}`); cost-alert fields are refused."""
-    for name in ("price_filters", "threshold_overrides"):
-        if fields.get(name):
-            raise InvalidField(name, COST_ALERTS_ONLY)
-    given: Sequence[Decimal] | None = fields.get("thresholds")
+    if request.price_filters:
+        raise InvalidField("price_filters", COST_ALERTS_ONLY)
+    if request.threshold_overrides:
+        raise InvalidField("threshold_overrides", COST_ALERTS_ONLY)
+    given = request.thresholds
 
     def update(write: CustomerWrite) -> AlertView:
         alert = locked_alert(write, alert_id)

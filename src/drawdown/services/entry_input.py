@@ -1,15 +1,17 @@
 """The shape of a ledger-entry request (§3.5), shared by the API and the console.
 
-`entry_fields` checks a request body against the shape its `entry_type` selects and
-returns the fields the caller sent, so the API and the console's forms accept exactly
-the same requests. Failures raise `InvalidRequest` naming every bad field.
+`entry_request` checks a request body against the shape its `entry_type` selects and
+returns that shape's validated, frozen model, which the planners (`services/credits/`)
+read by attribute: the API and the console's forms accept exactly the same requests, and a
+misspelt field is a type error, not a KeyError. Failures raise `InvalidRequest` naming
+every bad field.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -35,7 +37,8 @@ DecimalString = Annotated[Decimal, BeforeValidator(_cost_basis)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
+    # Frozen: the planners read a request and never change it.
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
 class FilterIn(_Strict):
@@ -55,13 +58,15 @@ class IncrementInvoiceSettings(_Strict):
     require_successful_payment: bool | None = None
 
 
-class _EntryRequest(_Strict):
+class EntryCommon(_Strict):
+    """The fields every entry shape has."""
+
     currency: str | None = None
     description: str | None = None
     metadata: dict[str, str | None] | None = None
 
 
-class IncrementRequest(_EntryRequest):
+class IncrementRequest(EntryCommon):
     entry_type: Literal["increment"]
     amount: Amount
     effective_date: str | None = None
@@ -71,12 +76,12 @@ class IncrementRequest(_EntryRequest):
     invoice_settings: IncrementInvoiceSettings | None = None
 
 
-class DecrementRequest(_EntryRequest):
+class DecrementRequest(EntryCommon):
     entry_type: Literal["decrement"]
     amount: Amount
 
 
-class ExpirationChangeRequest(_EntryRequest):
+class ExpirationChangeRequest(EntryCommon):
     entry_type: Literal["expiration_change"]
     target_expiry_date: str
     block_id: str | None = None
@@ -84,20 +89,25 @@ class ExpirationChangeRequest(_EntryRequest):
     amount: Amount | None = None
 
 
-class VoidRequest(_EntryRequest):
+class VoidRequest(EntryCommon):
     entry_type: Literal["void"]
     block_id: str
     amount: Amount
     void_reason: Literal["refund"] | None = None
 
 
-class AmendmentRequest(_EntryRequest):
+class AmendmentRequest(EntryCommon):
     entry_type: Literal["amendment"]
     block_id: str
     amount: Amount
 
 
-ENTRY_REQUESTS: Mapping[str, type[_EntryRequest]] = {
+EntryRequest = (
+    IncrementRequest | DecrementRequest | ExpirationChangeRequest | VoidRequest | AmendmentRequest
+)
+R = TypeVar("R", bound=EntryCommon)
+
+ENTRY_REQUESTS: Mapping[str, type[EntryRequest]] = {
     "increment": IncrementRequest,
     "decrement": DecrementRequest,
     "expiration_change": ExpirationChangeRequest,
@@ -108,26 +118,30 @@ ENTRY_REQUESTS: Mapping[str, type[_EntryRequest]] = {
 # Fields that belong to some entry shape; sending one to a shape that lacks it is an error
 # (docs/rules.md Q29), so that a misplaced `expiry_date` on a decrement does not silently vanish.
 SHAPE_FIELDS = frozenset(field for model in ENTRY_REQUESTS.values() for field in model.model_fields)
-# Per shape, the other shapes' fields (computed once: pydantic's `model_fields` is slow).
-_FOREIGN = {
-    entry_type: tuple(sorted(SHAPE_FIELDS - set(model.model_fields)))
+# Per shape, its entry_type and the other shapes' fields (computed once: pydantic's
+# `model_fields` is slow).
+_FOREIGN: Mapping[type[EntryCommon], tuple[str, tuple[str, ...]]] = {
+    model: (entry_type, tuple(sorted(SHAPE_FIELDS - set(model.model_fields))))
     for entry_type, model in ENTRY_REQUESTS.items()
 }
 
 
-def entry_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
+def entry_request(raw: Mapping[str, Any]) -> EntryRequest:
     """Validate an entry request against the shape its `entry_type` selects (§3.5)."""
     entry_type = raw.get("entry_type")
     if not isinstance(entry_type, str) or entry_type not in ENTRY_REQUESTS:
         raise InvalidRequest.one("entry_type", f"must be one of {', '.join(ENTRY_REQUESTS)}")
-    model = ENTRY_REQUESTS[entry_type]
+    return shaped(ENTRY_REQUESTS[entry_type], raw)
+
+
+def shaped(model: type[R], raw: Mapping[str, Any]) -> R:
+    """Validate a request against one entry shape; another shape's field is an error (Q29)."""
     try:
-        body = model.model_validate(raw)
+        request = model.model_validate(raw)
     except ValidationError as exc:
         raise InvalidRequest(validation_errors_of(exc)) from exc
-    foreign = [k for k in _FOREIGN[entry_type] if raw.get(k) is not None]
+    entry_type, foreign_fields = _FOREIGN[model]
+    foreign = [k for k in foreign_fields if raw.get(k) is not None]
     if foreign:
         raise InvalidRequest.one(foreign[0], f"is not allowed for entry_type {entry_type}")
-    fields = body.model_dump(include=body.model_fields_set)
-    fields["entry_type"] = entry_type
-    return fields
+    return request

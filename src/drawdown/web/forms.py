@@ -2,8 +2,8 @@
 request), the credit settings and the balance alerts.
 
 A form post is turned into the same dict the JSON API receives and validated by the API's
-own `entry_fields`, then written by the same `services.credits.entries.create_entry`; so a form can
-accept exactly what the API accepts and fails with the API's messages, field by field.
+own `entry_request`, then written by the same `services.credits.entries.create_entry`; so a form
+can accept exactly what the API accepts and fails with the API's messages, field by field.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from drawdown.ledger.errors import LedgerError
 from drawdown.services import balance_alerts
 from drawdown.services.context import ServiceContext
 from drawdown.services.credits import credit_settings, entries
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import entry_request
 from drawdown.services.errors import InvalidRequest, ServiceError
 from drawdown.services.write_path import CustomerRef
 
@@ -103,8 +103,8 @@ def submit(
     if form is None:
         return Submission(entry_type, values, {FORM_LEVEL: "Unknown kind of ledger entry."})
     try:
-        fields = entry_fields(api_request(entry_type, values))
-        entries.create_entry(CustomerRef(id=customer_id), fields).run(ctx)
+        entry = entry_request(api_request(entry_type, values))
+        entries.create_entry(CustomerRef(id=customer_id), entry).run(ctx)
     except InvalidRequest as exc:
         return Submission(entry_type, values, placed(form, api_error_fields(exc)))
     except (LedgerError, ServiceError) as exc:
@@ -136,11 +136,13 @@ def save_settings(
         current = credit_settings.get_settings(ctx, ref)
         given = [v.strip() for v in values.get("thresholds", "").split(",") if v.strip()]
         ledger = currency or "credits"
-        kept = [{"currency": c, "value": v} for c, v in current.thresholds if c != ledger]
-        new = [{"currency": ledger, "value": to_decimal(v, field="thresholds")} for v in given]
-        fields = {"overdraft": values.get("overdraft") or None,
-                  "balance_alert_thresholds": kept + new}  # fmt: skip
-        credit_settings.update_settings(ref, fields).run(ctx)
+        kept = [credit_settings.Threshold(c, v) for c, v in current.thresholds if c != ledger]
+        new = [credit_settings.Threshold(ledger, to_decimal(v, field="thresholds")) for v in given]
+        update = credit_settings.SettingsUpdate(
+            overdraft=values.get("overdraft") or None, overdraft_sent=True,
+            balance_alert_thresholds=kept + new, balance_alert_thresholds_sent=True,
+        )  # fmt: skip
+        credit_settings.update_settings(ref, update).run(ctx)
     except (LedgerError, ServiceError) as exc:
         return f"{exc.field}: {exc.message}" if exc.field else exc.message
     return None
@@ -153,9 +155,9 @@ def add_alert(
     (thresholds comma-separated, dropped alerts only). None, or the error shown."""
     try:
         given = [v.strip() for v in values.get("thresholds", "").split(",") if v.strip()]
-        fields = {"currency": currency or "credits", "type": values.get("type"),
-                  "thresholds": [to_decimal(v, field="thresholds") for v in given]}  # fmt: skip
-        balance_alerts.create_alert(CustomerRef(id=customer_id), fields).run(ctx)
+        thresholds = [to_decimal(v, field="thresholds") for v in given]
+        alert = balance_alerts.NewAlert(currency or "credits", values.get("type"), thresholds)
+        balance_alerts.create_alert(CustomerRef(id=customer_id), alert).run(ctx)
     except (LedgerError, ServiceError) as exc:
         return f"{exc.field}: {exc.message}" if exc.field else exc.message
     return None

@@ -10,7 +10,7 @@ from typing import Any
 from drawdown.ledger.errors import LedgerError
 from drawdown.services.context import ServiceContext
 from drawdown.services.credits import balances, reads
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.entry_input import DecrementRequest, shaped
 from drawdown.services.errors import InvalidRequest, ServiceError
 from drawdown.services.write_path import CustomerRef
 
@@ -33,7 +33,7 @@ def extra(ctx: ServiceContext, customer_id: str, currency: str, all_blocks: bool
     if amount:
         body = {"entry_type": "decrement", "amount": amount, "currency": currency}
         try:
-            found["preview"] = balances.preview_decrement(ctx, ref, entry_fields(body))
+            found["preview"] = balances.preview_decrement(ctx, ref, shaped(DecrementRequest, body))
         except InvalidRequest as exc:
             found["preview_error"] = f"{exc.field}: {exc.message}"
         except (LedgerError, ServiceError) as exc:

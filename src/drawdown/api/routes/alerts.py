@@ -44,9 +44,8 @@ async def create_for_external_customer(request: Request, external_customer_id: s
 
 async def _create(request: Request, ref: CustomerRef) -> Response:
     body = validated(AlertCreate, body_of(request))
-    fields = {"currency": body.currency, "type": body.type,
-              "thresholds": threshold_values(body.thresholds)}  # fmt: skip
-    return await respond(request, service.create_alert(ref, fields), CREATED)
+    alert = service.NewAlert(body.currency, body.type, threshold_values(body.thresholds))
+    return await respond(request, service.create_alert(ref, alert), CREATED)
 
 
 @router.post("/v1/alerts/plan_id/{plan_id}")
@@ -93,11 +92,10 @@ async def fetch_alert(request: Request, alert_configuration_id: str) -> Response
 async def update_alert(request: Request, alert_configuration_id: str) -> Response:
     """Replace an alert's thresholds."""
     body = validated(AlertUpdate, body_of(request))
-    fields = {"thresholds": threshold_values(body.thresholds),
-              "price_filters": body.price_filters,
-              "threshold_overrides": body.threshold_overrides}  # fmt: skip
+    update = service.ThresholdsUpdate(threshold_values(body.thresholds), body.price_filters,
+                                      body.threshold_overrides)  # fmt: skip
     owner = await read(request, service.owner_of, alert_configuration_id)
-    work = service.update_thresholds(owner, alert_configuration_id, fields)
+    work = service.update_thresholds(owner, alert_configuration_id, update)
     return await respond(request, work, UPDATED)
 
 

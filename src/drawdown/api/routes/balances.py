@@ -16,11 +16,10 @@ from drawdown.api.schemas.balances import (
     settings_json,
     summary_json,
 )
-from drawdown.api.schemas.customers import service_fields
 from drawdown.api.schemas.ledger import entry_json
 from drawdown.services.credits import balances, credit_settings
-from drawdown.services.credits.credit_settings import CreditSettings
-from drawdown.services.entry_input import entry_fields
+from drawdown.services.credits.credit_settings import CreditSettings, SettingsUpdate, Threshold
+from drawdown.services.entry_input import DecrementRequest, shaped
 from drawdown.services.write_path import CustomerRef
 
 router = APIRouter()
@@ -75,10 +74,10 @@ async def preview_entry_by_external_id(request: Request, external_customer_id: s
 
 async def _preview(request: Request, ref: CustomerRef) -> Response:
     body = body_of(request)
-    validated(DecrementPreview, body)  # the documented shape; entry_fields adds Q29's checks
-    fields = entry_fields(body)
+    validated(DecrementPreview, body)  # the documented shape; `shaped` adds Q29's checks
+    decrement = shaped(DecrementRequest, body)
     views = await run_in_threadpool(
-        balances.preview_decrement, service_context(request), ref, fields
+        balances.preview_decrement, service_context(request), ref, decrement
     )
     return ExactJSONResponse({"data": [entry_json(v) for v in views]})
 
@@ -116,5 +115,13 @@ async def _get_settings(request: Request, ref: CustomerRef) -> Response:
 
 
 async def _update_settings(request: Request, ref: CustomerRef) -> Response:
-    fields = service_fields(validated(CreditSettingsUpdate, body_of(request)))
-    return await respond(request, credit_settings.update_settings(ref, fields), SETTINGS)
+    body = validated(CreditSettingsUpdate, body_of(request))
+    sent = body.model_fields_set
+    given = body.balance_alert_thresholds
+    thresholds = None if given is None else [Threshold(t.currency, t.value) for t in given]
+    update = SettingsUpdate(
+        overdraft=body.overdraft, overdraft_sent="overdraft" in sent,
+        balance_alert_thresholds=thresholds,
+        balance_alert_thresholds_sent="balance_alert_thresholds" in sent,
+    )  # fmt: skip
+    return await respond(request, credit_settings.update_settings(ref, update), SETTINGS)

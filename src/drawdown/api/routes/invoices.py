@@ -17,6 +17,7 @@ from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant
 from drawdown.services.billing import invoices as service
 from drawdown.services.billing.invoices import InvoiceView
+from drawdown.services.billing.invoicing import DraftChanges
 from drawdown.services.write_path import CustomerRef
 
 router = APIRouter()
@@ -82,19 +83,28 @@ async def fetch_invoice(request: Request, invoice_id: str) -> Response:
 async def update_invoice(request: Request, invoice_id: str) -> Response:
     """Update an invoice (metadata; dates, terms and auto-collection of drafts)."""
     body = validated(InvoiceUpdateRequest, body_of(request))
-    fields = body.model_dump(include=body.model_fields_set)
-    if fields.get("due_date") is not None and fields.get("net_terms") is not None:
+    if body.due_date is not None and body.net_terms is not None:
         raise invalid("due_date", "cannot be set together with net_terms")
+    drafts = DraftChanges(
+        invoice_date=body.invoice_date,
+        due_date=body.due_date,
+        net_terms=body.net_terms,
+        auto_collection=body.auto_collection,
+    )
+    update = service.InvoiceUpdate(
+        drafts, body.metadata, metadata_sent="metadata" in body.model_fields_set
+    )
     owner = await _owner(request, invoice_id)
-    return await respond(request, service.update_invoice(owner, invoice_id, fields), INVOICE)
+    return await respond(request, service.update_invoice(owner, invoice_id, update), INVOICE)
 
 
 @router.post("/v1/invoices/{invoice_id}/mark_paid")
 async def mark_paid(request: Request, invoice_id: str) -> Response:
     """Mark an invoice as paid."""
-    fields = validated(MarkPaidRequest, body_of(request)).model_dump()
+    body = validated(MarkPaidRequest, body_of(request))
+    payment = service.Payment(body.payment_received_date, body.external_id, body.notes)
     owner = await _owner(request, invoice_id)
-    return await respond(request, service.mark_paid(owner, invoice_id, fields), INVOICE)
+    return await respond(request, service.mark_paid(owner, invoice_id, payment), INVOICE)
 
 
 @router.post("/v1/invoices/{invoice_id}/void")

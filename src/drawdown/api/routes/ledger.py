@@ -21,7 +21,7 @@ from drawdown.ledger.dates import format_instant
 from drawdown.ledger.model import Block
 from drawdown.services.credits import balances, blocks, entries, reads
 from drawdown.services.credits.views import BlockView, EntryView
-from drawdown.services.entry_input import ENTRY_TYPES, entry_fields
+from drawdown.services.entry_input import ENTRY_TYPES, entry_request
 from drawdown.services.write_path import CustomerRef
 
 router = APIRouter()
@@ -43,16 +43,16 @@ def _ref(customer_id: str | None, external_customer_id: str | None) -> CustomerR
 @router.post(BY_ID + "/credits/ledger_entry", status_code=201)
 async def create_entry(request: Request, customer_id: str) -> Response:
     """Create a ledger entry."""
-    fields = entry_fields(body_of(request))
-    return await respond(request, entries.create_entry(_ref(customer_id, None), fields),
+    entry = entry_request(body_of(request))
+    return await respond(request, entries.create_entry(_ref(customer_id, None), entry),
                          ENTRY_CREATED)  # fmt: skip
 
 
 @router.post(BY_EXTERNAL_ID + "/credits/ledger_entry", status_code=201)
 async def create_entry_by_external_id(request: Request, external_customer_id: str) -> Response:
     """Create a ledger entry by external customer id."""
-    fields = entry_fields(body_of(request))
-    work = entries.create_entry(_ref(None, external_customer_id), fields)
+    entry = entry_request(body_of(request))
+    work = entries.create_entry(_ref(None, external_customer_id), entry)
     return await respond(request, work, ENTRY_CREATED)
 
 
@@ -191,9 +191,9 @@ async def update_block(request: Request, block_id: str) -> Response:
         isinstance(metadata, dict) and all(isinstance(v, str | None) for v in metadata.values())
     ):
         raise invalid("metadata", "must be an object of string values")
-    fields = {"metadata": metadata} if "metadata" in raw else {}
     owner = await read(request, reads.owner_of_block, block_id)
-    return await respond(request, blocks.update_metadata(owner, block_id, fields), BLOCK)
+    work = blocks.update_metadata(owner, block_id, metadata, sent="metadata" in raw)
+    return await respond(request, work, BLOCK)
 
 
 @router.delete("/v1/credit_blocks/{block_id}", status_code=204)

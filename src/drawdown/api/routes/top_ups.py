@@ -32,8 +32,22 @@ async def create_top_up_by_external_id(request: Request, external_customer_id: s
 
 
 async def _create(request: Request, ref: CustomerRef) -> Response:
-    fields = validated(TopUpRequest, body_of(request)).model_dump()
-    return await respond(request, top_ups.create_top_up(ref, fields), CREATED)
+    top_up = new_top_up(validated(TopUpRequest, body_of(request)))
+    return await respond(request, top_ups.create_top_up(ref, top_up), CREATED)
+
+
+def new_top_up(body: TopUpRequest) -> top_ups.NewTopUp:
+    settings = body.invoice_settings
+    return top_ups.NewTopUp(
+        currency=body.currency, threshold=body.threshold, amount=body.amount,
+        per_unit_cost_basis=body.per_unit_cost_basis,
+        invoice_settings=top_ups.TopUpInvoicing(
+            auto_collection=settings.auto_collection, net_terms=settings.net_terms,
+            memo=settings.memo, require_successful_payment=settings.require_successful_payment,
+        ),
+        active_from=body.active_from, expires_after=body.expires_after,
+        expires_after_unit=body.expires_after_unit,
+    )  # fmt: skip
 
 
 @router.get(BY_ID)

@@ -6,7 +6,7 @@ an invoice changes the block it bought (R-INV-5/6) and may fire a top-up (R-TOP-
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -135,13 +135,22 @@ def _view(write: CustomerWrite, invoice_id: str) -> InvoiceView:
     return InvoiceView(invoicing.locked_invoice(write, invoice_id), write.customer)
 
 
-def mark_paid(owner: CustomerRef, invoice_id: str, fields: Mapping[str, Any]) -> Work[InvoiceView]:
+@dataclass(frozen=True)
+class Payment:
+    """A `mark_paid` request as the API validated it."""
+
+    payment_received_date: str
+    external_id: str | None = None
+    notes: str | None = None
+
+
+def mark_paid(owner: CustomerRef, invoice_id: str, payment: Payment) -> Work[InvoiceView]:
     """E26: issued/synced → paid; a pending_payment block becomes drawable (R-INV-5)."""
 
     def pay(write: CustomerWrite) -> InvoiceView:
         # A malformed request is a validation error whatever state the invoice is in.
         received = resolve_instant(
-            fields["payment_received_date"], write.customer.timezone, field="payment_received_date"
+            payment.payment_received_date, write.customer.timezone, field="payment_received_date"
         )
         invoice = invoicing.locked_invoice(write, invoice_id)
         if invoice.status not in ("issued", "synced"):
@@ -150,7 +159,7 @@ def mark_paid(owner: CustomerRef, invoice_id: str, fields: Mapping[str, Any]) ->
             )
         store.update_fields(write.tx, write.customer_id, invoice_id, {
             "status": "paid", "paid_at": write.now, "payment_received_at": received,
-            "payment_external_id": fields.get("external_id"), "payment_notes": fields.get("notes"),
+            "payment_external_id": payment.external_id, "payment_notes": payment.notes,
         })  # fmt: skip
         block_id = invoicing.pending_block_id(write, invoice)
         if block_id is not None:
@@ -174,12 +183,18 @@ def void_invoice(owner: CustomerRef, invoice_id: str) -> Work[InvoiceView]:
     return customer_work(owner, void)
 
 
-# Orb: these change only while the invoice is a draft; metadata changes in any state.
-DRAFT_FIELDS = ("invoice_date", "due_date", "net_terms", "auto_collection")
+@dataclass(frozen=True)
+class InvoiceUpdate:
+    """An `invoices.update` request as the API validated it. Metadata changes in any state
+    when sent (null clears it, §1.6); the draft fields only on drafts."""
+
+    drafts: invoicing.DraftChanges
+    metadata: meta.MetadataPatch = None
+    metadata_sent: bool = False
 
 
 def update_invoice(
-    owner: CustomerRef, invoice_id: str, fields: Mapping[str, Any]
+    owner: CustomerRef, invoice_id: str, request: InvoiceUpdate
 ) -> Work[InvoiceView]:
     """`invoices.update`: metadata (merged, §1.6) on any invoice; dates, terms and
     auto-collection on drafts only. Fields sent as null are not changes (§1.6)."""
@@ -187,17 +202,18 @@ def update_invoice(
     def update(write: CustomerWrite) -> InvoiceView:
         invoice = invoicing.locked_invoice(write, invoice_id)
         values: dict[str, Any] = {}
-        if "metadata" in fields:
+        if request.metadata_sent:
             settings = write.ctx.settings
-            values["metadata"] = meta.updated(invoice.metadata, fields["metadata"], settings)
-        changes = {k: fields[k] for k in DRAFT_FIELDS if fields.get(k) is not None}
-        if changes and invoice.status != "draft":
-            field = next(iter(changes))
+            values["metadata"] = meta.updated(invoice.metadata, request.metadata, settings)
+        changed = request.drafts.changed()
+        if changed and invoice.status != "draft":
+            field = changed[0]
             raise ConstraintViolation(
                 field, f"{field} can only be changed on a draft invoice (this one is "
                 f"{invoice.status})."
             )  # fmt: skip
-        values.update(invoicing.draft_changes(write, invoice, changes) if changes else {})
+        if changed:
+            values.update(invoicing.draft_changes(write, invoice, request.drafts))
         if values:
             store.update_fields(write.tx, write.customer_id, invoice_id, values)
         return _view(write, invoice_id)

@@ -6,7 +6,6 @@ drawdown never collects money; an invoice records what a block of credits cost a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,6 +16,7 @@ from drawdown.ledger.amounts import format_scaled, money_product
 from drawdown.ledger.dates import add_days_local, resolve_instant
 from drawdown.records import Customer, Invoice
 from drawdown.services.currencies import minor_units
+from drawdown.services.entry_input import IncrementInvoiceSettings
 from drawdown.services.errors import ConstraintViolation, InvalidField, ResourceNotFound
 from drawdown.services.write_path import CustomerWrite, run_command
 from drawdown.store import invoices as store
@@ -68,7 +68,7 @@ def require_currency(customer: Customer, field: str) -> str:
 
 def terms_from_settings(
     write: CustomerWrite,
-    settings: Mapping[str, Any],
+    settings: IncrementInvoiceSettings,
     quantity: Decimal,
     unit_amount: Decimal | None,
     effective_date: datetime,
@@ -76,13 +76,13 @@ def terms_from_settings(
     """Resolve an increment's `invoice_settings` (R-INC-3, R-INV-2, R-INV-3)."""
     if unit_amount is None:
         raise InvalidField("per_unit_cost_basis", "is required when invoice_settings is given")
-    net_terms, custom_due = settings.get("net_terms"), settings.get("custom_due_date")
+    net_terms, custom_due = settings.net_terms, settings.custom_due_date
     if (net_terms is None) == (custom_due is None):
         raise InvalidField(
             "invoice_settings.net_terms", "exactly one of net_terms or custom_due_date is required"
         )
     tz = write.customer.timezone
-    raw_date = settings.get("invoice_date")
+    raw_date = settings.invoice_date
     invoice_date = (
         resolve_instant(raw_date, tz, field="invoice_settings.invoice_date")
         if raw_date is not None
@@ -91,13 +91,13 @@ def terms_from_settings(
     return InvoiceTerms(
         quantity=quantity,
         unit_amount=unit_amount,
-        auto_collection=settings["auto_collection"],
+        auto_collection=settings.auto_collection,
         invoice_date=invoice_date,
         due_date=_due_date(invoice_date, net_terms, custom_due, tz),
-        memo=settings.get("memo"),
-        item_id=settings.get("item_id"),
-        mark_as_paid=bool(settings.get("mark_as_paid")),
-        require_successful_payment=bool(settings.get("require_successful_payment")),
+        memo=settings.memo,
+        item_id=settings.item_id,
+        mark_as_paid=bool(settings.mark_as_paid),
+        require_successful_payment=bool(settings.require_successful_payment),
         net_terms=net_terms,
         auto_issue=not manual_issuance(write),
     )
@@ -206,30 +206,49 @@ def void_invoice_in(write: CustomerWrite, invoice: Invoice) -> None:
         run_command(write, invoice.ledger_currency, command, block_ids=[block_id])
 
 
-def draft_changes(
-    write: CustomerWrite, invoice: Invoice, fields: Mapping[str, Any]
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DraftChanges:
+    """What `invoices.update` may change on a draft only (Orb); None leaves it as it is."""
+
+    invoice_date: str | None = None
+    due_date: str | None = None
+    net_terms: int | None = None
+    auto_collection: bool | None = None
+
+    def changed(self) -> list[str]:
+        """The fields it changes, in the API's order (the first names a refusal)."""
+        given = (
+            ("invoice_date", self.invoice_date),
+            ("due_date", self.due_date),
+            ("net_terms", self.net_terms),
+            ("auto_collection", self.auto_collection),
+        )
+        return [name for name, value in given if value is not None]  # fmt: skip
+
+
+def draft_changes(write: CustomerWrite, invoice: Invoice, changes: DraftChanges) -> dict[str, Any]:
     """The columns a draft's `invoice_date`, `due_date`, `net_terms` and `auto_collection`
     change (Orb: only drafts), its due date kept consistent: net terms count from the
     (new) invoice date, a custom due date may not precede it."""
     tz = write.customer.timezone
     values: dict[str, Any] = {}
-    if "auto_collection" in fields:
-        values["auto_collection"] = fields["auto_collection"]
+    if changes.auto_collection is not None:
+        values["auto_collection"] = changes.auto_collection
     invoice_date = invoice.invoice_date
-    if "invoice_date" in fields:
-        invoice_date = resolve_instant(fields["invoice_date"], tz, field="invoice_date")
+    if changes.invoice_date is not None:
+        invoice_date = resolve_instant(changes.invoice_date, tz, field="invoice_date")
         values["invoice_date"] = invoice_date
     due: datetime | None = invoice.due_date
-    if "due_date" in fields:
-        due = resolve_instant(fields["due_date"], tz, field="due_date")
+    net_terms = changes.net_terms if changes.net_terms is not None else invoice.net_terms
+    if changes.due_date is not None:
+        due = resolve_instant(changes.due_date, tz, field="due_date")
         values.update(due_date=due, net_terms=None)
-    elif (net_terms := fields.get("net_terms", invoice.net_terms)) is not None:
+    elif net_terms is not None:
         check_net_terms(net_terms, "net_terms")
         due = _plus_days(invoice_date, net_terms, tz)
         values.update(due_date=due, net_terms=net_terms)
     if due is not None and due < invoice_date:
-        field = "due_date" if "due_date" in fields else "invoice_date"
+        field = "due_date" if changes.due_date is not None else "invoice_date"
         raise InvalidField(field, "the due date must not be before the invoice date")
     return values
 

@@ -11,10 +11,10 @@ more.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from drawdown.ledger import top_ups as rules
 from drawdown.ledger.amounts import decimal_string
@@ -41,11 +41,36 @@ ACTIVE_FROM_PAST_DAYS_MAX = 10
 EXPIRES_AFTER_MAX = {"day": 36_500, "month": 1_200}
 
 
-def create_top_up(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[TopUp]:
+@dataclass(frozen=True)
+class TopUpInvoicing:
+    """A top-up's `invoice_settings`, as the API validated them."""
+
+    auto_collection: bool
+    net_terms: int
+    memo: str | None = None
+    require_successful_payment: bool | None = None
+
+
+@dataclass(frozen=True)
+class NewTopUp:
+    """A top-up request as the API validated its shape (amounts are the decimal strings
+    sent, checked and echoed as given)."""
+
+    currency: str
+    threshold: str
+    amount: str
+    per_unit_cost_basis: str
+    invoice_settings: TopUpInvoicing
+    active_from: str | None = None
+    expires_after: int | None = None
+    expires_after_unit: Literal["day", "month"] | None = None
+
+
+def create_top_up(ref: CustomerRef, request: NewTopUp) -> Work[TopUp]:
     """E14/E15: replaces the customer's active top-up for that currency (R-TOP-1)."""
 
     def create(write: CustomerWrite) -> TopUp:
-        values = _values(write, fields)
+        values = _values(write, request)
         currency = values["currency"]
         for old in store.active_for(write.tx, write.customer_id, currency):
             store.deactivate(write.tx, write.customer_id, old.id, write.now)
@@ -59,12 +84,12 @@ def create_top_up(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[TopUp]:
     return customer_work(ref, create)
 
 
-def _values(write: CustomerWrite, fields: Mapping[str, Any]) -> dict[str, Any]:
+def _values(write: CustomerWrite, request: NewTopUp) -> dict[str, Any]:
     invoicing.require_currency(write.customer, "currency")
-    settings = fields["invoice_settings"]
-    amount = decimal_string(fields["amount"], field="amount")
-    threshold = decimal_string(fields["threshold"], field="threshold")
-    cost_basis = decimal_string(fields["per_unit_cost_basis"], field="per_unit_cost_basis")
+    settings = request.invoice_settings
+    amount = decimal_string(request.amount, field="amount")
+    threshold = decimal_string(request.threshold, field="threshold")
+    cost_basis = decimal_string(request.per_unit_cost_basis, field="per_unit_cost_basis")
     if amount <= 0:
         raise InvalidField("amount", "must be greater than 0")
     if threshold < 0:
@@ -72,18 +97,18 @@ def _values(write: CustomerWrite, fields: Mapping[str, Any]) -> dict[str, Any]:
     if cost_basis < 0:
         raise InvalidField("per_unit_cost_basis", "must be greater than or equal to 0")
     # Checked now, because a bad value would only fail later, inside whichever write fires it.
-    invoicing.check_net_terms(settings["net_terms"], "invoice_settings.net_terms")
+    invoicing.check_net_terms(settings.net_terms, "invoice_settings.net_terms")
     return {
         "customer_id": write.customer_id, "id": write.ctx.new_id(),
-        "currency": ledger_currency(write.customer, fields["currency"]),
-        "amount": fields["amount"], "threshold": fields["threshold"],
-        "per_unit_cost_basis": fields["per_unit_cost_basis"],
-        "auto_collection": settings["auto_collection"], "net_terms": settings["net_terms"],
-        "memo": settings.get("memo"),
+        "currency": ledger_currency(write.customer, request.currency),
+        "amount": request.amount, "threshold": request.threshold,
+        "per_unit_cost_basis": request.per_unit_cost_basis,
+        "auto_collection": settings.auto_collection, "net_terms": settings.net_terms,
+        "memo": settings.memo,
         # §2.4: absent or null means the documented default, false; echoed as stored.
-        "require_successful_payment": bool(settings.get("require_successful_payment")),
-        "active_from": _active_from(write, fields.get("active_from")),
-        **_expiry(fields), "created_at": write.now, "deactivated_at": None,
+        "require_successful_payment": bool(settings.require_successful_payment),
+        "active_from": _active_from(write, request.active_from),
+        **_expiry(request), "created_at": write.now, "deactivated_at": None,
     }  # fmt: skip
 
 
@@ -98,8 +123,8 @@ def _active_from(write: CustomerWrite, raw: str | None) -> datetime:
     return active_from
 
 
-def _expiry(fields: Mapping[str, Any]) -> dict[str, Any]:
-    after, unit = fields.get("expires_after"), fields.get("expires_after_unit")
+def _expiry(request: NewTopUp) -> dict[str, Any]:
+    after, unit = request.expires_after, request.expires_after_unit
     if (after is None) != (unit is None):
         raise InvalidField(
             "expires_after_unit" if unit is None else "expires_after",

@@ -15,9 +15,7 @@ the overdraft guard (R-FIN-1..4; issue 14; all drawdown extensions of Orb's API)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from drawdown.ledger import apply, chain, entry_status, replay
 from drawdown.ledger.amounts import format_decimal
@@ -32,6 +30,7 @@ from drawdown.services.context import ServiceContext
 from drawdown.services.credits import planning, reads
 from drawdown.services.credits.planning import Planned
 from drawdown.services.credits.views import EntryView
+from drawdown.services.entry_input import DecrementRequest
 from drawdown.services.errors import ConstraintViolation, InvalidField
 from drawdown.services.write_path import CustomerRef, CustomerWrite, find_customer
 from drawdown.store import customers as customer_store
@@ -176,7 +175,7 @@ def blocks_as_of(
 
 
 def preview_decrement(
-    ctx: ServiceContext, ref: CustomerRef, fields: Mapping[str, Any]
+    ctx: ServiceContext, ref: CustomerRef, request: DecrementRequest
 ) -> list[EntryView]:
     """The entries a decrement would write now, in order; nothing is written. Entry ids (and
     a deficit block's id) are drawn for the preview only: the real decrement draws its own.
@@ -187,7 +186,7 @@ def preview_decrement(
                                           lock=False)  # fmt: skip
         assert found is not None
         write = CustomerWrite(ctx=ctx, tx=tx, customer=customer, heads=found[1], now=now)
-        planned = planning.plan_decrement(write, fields)
+        planned = planning.plan_decrement(write, request)
         refuse_overdraft(write, planned)
         outcome = apply(write.state(planned.currency), planned.command, now, ctx.new_id)
         blocks = outcome.state.blocks

@@ -7,7 +7,7 @@ time, so the result is exactly the ledger "as if the block had never existed" (R
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from drawdown.ledger import chain, commands, replay
@@ -37,14 +37,15 @@ def _locked_block(write: CustomerWrite, block_id: str) -> Any:
 
 
 def update_metadata(
-    owner: CustomerRef, block_id: str, fields: Mapping[str, Any]
+    owner: CustomerRef, block_id: str, patch: meta.MetadataPatch, *, sent: bool = True
 ) -> Work[BlockView]:
-    """E21: merge/remove/clear the block's metadata (§1.6); other keys are ignored."""
+    """E21: merge/remove/clear the block's metadata (§1.6), if it was sent (null clears it);
+    a request without it changes nothing and answers the block."""
 
     def update(write: CustomerWrite) -> BlockView:
         block = _locked_block(write, block_id)
-        if "metadata" in fields:
-            merged = meta.updated(block.metadata, fields["metadata"], write.ctx.settings)
+        if sent:
+            merged = meta.updated(block.metadata, patch, write.ctx.settings)
             store.update_block_metadata(write.tx, write.customer_id, block_id, merged)
             write.loaded.pop(block.currency, None)  # the cached block has the old metadata
         block = _locked_block(write, block_id)

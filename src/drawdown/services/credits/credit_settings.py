@@ -6,10 +6,9 @@ which are a view of the customer's `credit_balance_dropped` alerts
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from drawdown.records import Customer
 from drawdown.services import balance_alerts
@@ -53,21 +52,40 @@ def get_settings(ctx: ServiceContext, ref: CustomerRef) -> CreditSettings:
         return settings_of(ctx, tx, find_customer(tx, ref))
 
 
-def update_settings(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[CreditSettings]:
+@dataclass(frozen=True)
+class Threshold:
+    """One threshold sent: its ledger (None: `credits`) and value."""
+
+    currency: str | None
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class SettingsUpdate:
+    """A credit-settings request; only what was sent changes (a `*_sent` flag says so,
+    because null is a value here: the server's default policy, or no thresholds)."""
+
+    overdraft: str | None = None
+    overdraft_sent: bool = False
+    balance_alert_thresholds: Sequence[Threshold] | None = None
+    balance_alert_thresholds_sent: bool = False
+
+
+def update_settings(ref: CustomerRef, request: SettingsUpdate) -> Work[CreditSettings]:
     """Change the fields sent: `overdraft` ("allow", "refuse", or null for the server's
     default) and `balance_alert_thresholds` ([{currency, value}], null or [] for none): the
     dropped alerts become exactly these (a ledger left out loses its dropped alert; the
     others keep their id and enabled flag)."""
-    policy = fields.get("overdraft")
+    policy = request.overdraft
     if policy is not None and policy not in OVERDRAFT_POLICIES:
         raise InvalidField("overdraft", f"must be one of {', '.join(OVERDRAFT_POLICIES)}")
 
     def update(write: CustomerWrite) -> CreditSettings:
-        if "overdraft" in fields:
+        if request.overdraft_sent:
             store.update_fields(write.tx, write.customer_id, {"overdraft": policy})
-        if "balance_alert_thresholds" in fields:
-            wanted = _thresholds(write.customer, fields["balance_alert_thresholds"] or [])
-            balance_alerts.set_dropped(write, wanted)
+        if request.balance_alert_thresholds_sent:
+            given = request.balance_alert_thresholds or ()
+            balance_alerts.set_dropped(write, _thresholds(write.customer, given))
         updated = store.get(write.tx, write.customer_id)
         assert updated is not None
         return settings_of(write.ctx, write.tx, updated)
@@ -75,17 +93,15 @@ def update_settings(ref: CustomerRef, fields: Mapping[str, Any]) -> Work[CreditS
     return customer_work(ref, update)
 
 
-def _thresholds(
-    customer: Customer, given: list[Mapping[str, Any]]
-) -> dict[str, tuple[Decimal, ...]]:
+def _thresholds(customer: Customer, given: Sequence[Threshold]) -> dict[str, tuple[Decimal, ...]]:
     """The thresholds sent, by ledger (distinct, ascending)."""
     if len(given) > THRESHOLDS_MAX:
         raise InvalidField("balance_alert_thresholds", f"at most {THRESHOLDS_MAX} thresholds")
     by_ledger: dict[str, set[Decimal]] = {}
     for index, item in enumerate(given):
         field = f"balance_alert_thresholds.{index}"
-        currency = ledger_currency(customer, item.get("currency"), f"{field}.currency")
-        value: Decimal = item["value"]
+        currency = ledger_currency(customer, item.currency, f"{field}.currency")
+        value = item.value
         if value < 0:
             raise InvalidField(f"{field}.value", "must be greater than or equal to 0")
         by_ledger.setdefault(currency, set()).add(value)

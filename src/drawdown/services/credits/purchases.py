@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
 
 from drawdown.ledger.commands import Increment
 from drawdown.services.billing import invoicing
 from drawdown.services.credits.planning import Planned, plan_increment
+from drawdown.services.entry_input import IncrementRequest
 from drawdown.services.write_path import CustomerWrite
 
 
-def plan_purchase(write: CustomerWrite, fields: Mapping[str, Any]) -> Planned:
+def plan_purchase(write: CustomerWrite, request: IncrementRequest) -> Planned:
     """An increment; with `invoice_settings`, also its invoice and the block's status."""
-    settings = fields.get("invoice_settings")
-    planned = plan_increment(write, fields)
+    settings = request.invoice_settings
+    planned = plan_increment(write, request)
     if settings is None:
         return planned
     invoicing.require_currency(write.customer, "invoice_settings")
     command = planned.command
     assert isinstance(command, Increment)
     terms = invoicing.terms_from_settings(
-        write, settings, fields["amount"], fields.get("per_unit_cost_basis"), command.effective_date
+        write, settings, request.amount, request.per_unit_cost_basis, command.effective_date
     )
     _, block_status = invoicing.status_for(write.customer, terms)
     invoice_id = write.ctx.new_id()
