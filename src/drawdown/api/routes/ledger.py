@@ -14,8 +14,7 @@ from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.queries import boolean, one_of, range_filters
 from drawdown.api.replies import NO_CONTENT, JsonReplier
-from drawdown.api.schemas.invoices import invoice_summary_json
-from drawdown.api.schemas.ledger import block_json, entries_json, entry_json
+from drawdown.api.schemas.ledger import block_invoices_json, block_json, entries_json, entry_json
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.model import Block
@@ -178,8 +177,7 @@ async def fetch_block(request: Request, block_id: str) -> Response:
 async def block_invoices(request: Request, block_id: str) -> Response:
     """List the invoices that charged for a credit block."""
     view = await read(request, reads.get_block, block_id)
-    invoices = [invoice_summary_json(i, view.customer) for i in view.invoices]
-    return ExactJSONResponse({"block": block_json(view.block), "invoices": invoices})
+    return ExactJSONResponse(block_invoices_json(view))
 
 
 @router.put("/v1/credit_blocks/{block_id}")
