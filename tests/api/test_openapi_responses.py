@@ -209,9 +209,9 @@ def test_every_route_answers_what_the_served_document_says(
     issuing one answers too."""
     document = raw.get("/openapi.json").json()
     assert documented(document) == served_routes(tmp_path)  # the app's routes, both ways
-    sdk = drafting_server.client(_strict_response_validation=True,
-                        http_client=httpx.Client(event_hooks={"response": [recorder]}))  # fmt: skip
-    call_every_served_method(Recording(sdk))
+    with httpx.Client(event_hooks={"response": [recorder]}) as http:
+        sdk = drafting_server.client(_strict_response_validation=True, http_client=http)
+        call_every_served_method(Recording(sdk))
     _every_entry_type(raw)
     _extensions(raw)
 
