@@ -128,7 +128,7 @@ class Pager:
         self,
         items: Sequence[T],
         key_of: Callable[[T], list[Any]],
-        render: Callable[[list[T]], Sequence[Mapping[str, object]]],
+        render: Callable[[list[T]], Sequence[object]],
     ) -> Response:
         shown, meta = page(items, self.request, self.list_name, self.filters, key_of)
         return ExactJSONResponse({"data": render(shown), "pagination_metadata": meta})

@@ -5,9 +5,13 @@ Entry *requests* are validated in `services/entry_input.py`, shared with the con
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Literal, TypedDict, Union
+import re
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, TypedDict, Union
 
+import orjson
+
+from drawdown.api.jsonio import dumps
 from drawdown.api.schemas.customers import CustomerMinifiedJson, customer_minified
 from drawdown.api.schemas.instants import at, day
 from drawdown.api.schemas.invoices import (
@@ -26,8 +30,9 @@ from drawdown.api.schemas.wire import (
     Number,
 )
 from drawdown.ledger.amounts import format_scaled
-from drawdown.ledger.model import Block, BlockStatus, EntryStatus
-from drawdown.services.ledger.views import BlockView, EntryView
+from drawdown.ledger.model import Block, BlockStatus, Entry, EntryStatus
+from drawdown.services.ledger.memo import EntryMemo
+from drawdown.services.ledger.views import BlockView, EntryView, PageEntry
 
 
 class CreditBlockFilterJson(TypedDict):
@@ -177,50 +182,53 @@ def affected_block_json(block: Block) -> AffectedBlockJson:
     }
 
 
-def entries_json(views: Sequence[EntryView]) -> list[LedgerEntryJson]:
-    """A page of entries; the parts entries share (their block, the customer) are built once."""
-    blocks: dict[str, AffectedBlockJson] = {}
-    customers: dict[str, CustomerMinifiedJson] = {}
-    page = []
-    for view in views:
-        block = blocks.get(view.block.id)
-        if block is None:
-            block = blocks[view.block.id] = affected_block_json(view.block)
-        customer = customers.get(view.customer.id)
-        if customer is None:
-            customer = customers[view.customer.id] = customer_minified(view.customer)
-        page.append(entry_json(view, block, customer))
-    return page
-
-
 def entry_json(
     view: EntryView,
     block_json: AffectedBlockJson | None = None,
     customer_json: CustomerMinifiedJson | None = None,
 ) -> LedgerEntryJson:
     entry, block, customer = view.entry, view.block, view.customer
+    increment = entry.entry_type == "increment"
+    invoice = view.invoice
+    return _entry_body(
+        entry,
+        status=view.status,
+        block=block_json or affected_block_json(block),
+        customer=customer_json or customer_minified(customer),
+        # R-META-2: an increment reports its block's live metadata.
+        metadata=_dict(block.metadata if increment else entry.metadata),
+        # R-INC-5: the invoice this increment created, in its current state.
+        invoices=None if invoice is None else [invoice_json(invoice, customer)],
+    )
+
+
+def _dict(metadata: Mapping[str, str]) -> dict[str, str]:
+    return dict(metadata) if metadata else {}  # most have none: skip the Mapping protocol
+
+
+def _entry_body(
+    entry: Entry, *, status: Any, block: Any, customer: Any, metadata: Any, invoices: Any
+) -> LedgerEntryJson:
+    """An entry's wire form from the entry and the parts of it that can change, which come
+    as they are (`entry_json`) or as holes to fill in later (`entry_template`)."""
     common: _EntryJson = {
         "id": entry.id,
-        "entry_status": view.status,
+        "entry_status": status,
         "ledger_sequence_number": entry.seq,
         "amount": entry.amount,
         "starting_balance": entry.starting_balance,
         "ending_balance": entry.ending_balance,
         "currency": entry.currency,
         "created_at": at(entry.created_at),
-        "credit_block": block_json or affected_block_json(block),
-        "customer": customer_json or customer_minified(customer),
+        "credit_block": block,
+        "customer": customer,
         "description": entry.description,
-        # R-META-2: an increment reports its block's live metadata.
-        "metadata": dict(block.metadata if entry.entry_type == "increment" else entry.metadata),
+        "metadata": metadata,
     }
     kind = entry.entry_type
     if kind == "increment":
-        # R-INC-5: the invoice this increment created, in its current state.
-        invoice = view.invoice
         increment: IncrementLedgerEntryJson = {
-            **common, "entry_type": "increment",
-            "created_invoices": None if invoice is None else [invoice_json(invoice, customer)],
+            **common, "entry_type": "increment", "created_invoices": invoices,
         }  # fmt: skip
         return increment
     if kind == "decrement":
@@ -255,3 +263,71 @@ def entry_json(
         return expiry
     amendment: AmendmentLedgerEntryJson = {**common, "entry_type": "amendment"}
     return amendment
+
+
+# --- ledger pages: what never changes rendered once per entry (issue 20) --------------------
+
+# The parts of an entry that can change, in the order `_entry_body` writes them.
+STATUS, BLOCK, CUSTOMER, METADATA, INVOICES = range(5)
+_HOLES = [orjson.Fragment(b"\x00" + str(hole).encode()) for hole in range(5)]
+_HOLE = re.compile(b"\x00([0-4])")  # orjson escapes NUL in strings: a raw one is a hole
+_HOLES_IN_ORDER = [b"0", b"1", b"2"]  # as `_HOLE` finds them, in the order `page_json` fills
+_INCREMENT_HOLES = [b"0", b"1", b"2", b"3", b"4"]
+_STATUSES: dict[str, bytes] = {status: dumps(status) for status in ("committed", "pending")}
+ENTRIES_REMEMBERED = 10_000  # a process's entry templates, about 1 KiB each with their keys
+
+
+# An entry's JSON cut at the parts that can change: `parts[0]`, then what is at each hole
+# now (status, block, customer; for an increment also metadata and invoices), each followed
+# by the next part.
+EntryTemplate = tuple[bytes, ...]
+
+
+def entry_template(entry: Entry) -> EntryTemplate:
+    """The entry's wire form (the same `_entry_body` as `entry_json`), encoded once with
+    its status, block, customer and, for an increment, metadata (R-META-2) and invoice
+    (R-INC-5) left as holes."""
+    increment = entry.entry_type == "increment"
+    body = _entry_body(entry, status=_HOLES[STATUS], block=_HOLES[BLOCK],
+                       customer=_HOLES[CUSTOMER],
+                       metadata=_HOLES[METADATA] if increment else _dict(entry.metadata),
+                       invoices=_HOLES[INVOICES])  # fmt: skip
+    pieces = _HOLE.split(dumps(body))
+    assert pieces[1::2] == (_INCREMENT_HOLES if increment else _HOLES_IN_ORDER), pieces
+    return tuple(pieces[0::2])
+
+
+ENTRY_TEMPLATES: EntryMemo[EntryTemplate] = EntryMemo(entry_template, ENTRIES_REMEMBERED)
+
+
+def page_json(page: Sequence[PageEntry[EntryTemplate]]) -> list[orjson.Fragment]:
+    """A listed page: each entry its template filled with what is there now, the parts
+    entries share (their block, the customer) encoded once. The same bytes `entry_json`
+    would encode (tests/api/test_ledger_page.py)."""
+    blocks: dict[str, bytes] = {}
+    metadata: dict[str, bytes] = {}
+    customers: dict[str, bytes] = {}
+    rendered = []
+    for item in page:
+        block, customer = item.block, item.customer
+        block_bytes = blocks.get(block.id)
+        if block_bytes is None:
+            block_bytes = blocks[block.id] = dumps(affected_block_json(block))
+        customer_bytes = customers.get(customer.id)
+        if customer_bytes is None:
+            customer_bytes = customers[customer.id] = dumps(customer_minified(customer))
+        parts = item.memo
+        if item.head.entry_type != "increment":
+            rendered.append(orjson.Fragment(b"".join((
+                parts[0], _STATUSES[item.status], parts[1], block_bytes, parts[2],
+                customer_bytes, parts[3]))))  # fmt: skip
+            continue
+        block_metadata = metadata.get(block.id)
+        if block_metadata is None:
+            block_metadata = metadata[block.id] = dumps(_dict(block.metadata))
+        invoice = item.invoice
+        invoices = dumps(None if invoice is None else [invoice_json(invoice, customer)])
+        rendered.append(orjson.Fragment(b"".join((
+            parts[0], _STATUSES[item.status], parts[1], block_bytes, parts[2], customer_bytes,
+            parts[3], block_metadata, parts[4], invoices, parts[5]))))  # fmt: skip
+    return rendered
