@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, NotRequired, TypedDict
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from drawdown.api.jsonio import ExactJSONResponse
+from drawdown.api.schemas.wire import Doc, Enum
 from drawdown.ledger.errors import LedgerError
 from drawdown.services.errors import InvalidRequest, ServiceError, database_failure
 
@@ -41,6 +42,32 @@ ERROR_TYPES: Mapping[str, tuple[int, str, str]] = {
     # a 5xx the SDKs retry, which another server behind the same address may answer.
     "unavailable": (503, "500-internal-server-error", "Service unavailable"),
 }
+
+
+class ValidationErrorJson(TypedDict):
+    field: str
+    message: str
+
+
+class ValidationFailedJson(TypedDict):
+    idempotency_key: str
+    validation_errors: list[str]
+
+
+_INGEST_ONLY = Doc("`POST /ingest` only: each event refused, with its errors.")
+
+
+class ErrorJson(TypedDict):
+    """An Orb error object (RFC 7807 as Orb uses it, docs/rules.md §1.8)."""
+
+    type: Annotated[str, Enum(*sorted({TYPE_PREFIX + t for _, t, _ in ERROR_TYPES.values()}))]
+    status: int
+    title: str
+    detail: str | None
+    validation_errors: NotRequired[
+        Annotated[list[ValidationErrorJson], Doc("Only on request-validation errors.")]
+    ]
+    validation_failed: NotRequired[Annotated[list[ValidationFailedJson], _INGEST_ONLY]]
 
 
 class ApiError(Exception):
@@ -71,16 +98,18 @@ def invalid(field: str, message: str) -> ApiError:
 
 def error_body(
     kind: str, detail: str | None, validation_errors: Sequence[Mapping[str, str]] | None = None
-) -> dict[str, Any]:
+) -> ErrorJson:
     status, suffix, title = ERROR_TYPES[kind]
-    body: dict[str, Any] = {
+    body: ErrorJson = {
         "type": TYPE_PREFIX + suffix,
         "status": status,
         "title": title,
         "detail": detail,
     }
     if kind == "validation":
-        body["validation_errors"] = list(validation_errors or [])
+        body["validation_errors"] = [
+            {"field": e["field"], "message": e["message"]} for e in validation_errors or []
+        ]
     return body
 
 
@@ -95,7 +124,7 @@ def error_response(
     return JSONResponse(body, status_code=body["status"], headers=dict(headers or {}))
 
 
-def domain_error(error: Exception) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+def domain_error(error: Exception) -> tuple[int, ErrorJson, dict[str, str]] | None:
     """(status, body, headers) of the Orb error a domain error maps to, or None."""
     if isinstance(error, InvalidRequest):
         body = error_body("validation", "One or more fields in the request are invalid.",

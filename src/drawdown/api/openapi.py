@@ -1,12 +1,15 @@
 """The API reference: one OpenAPI 3.1 document of every /v1 route, with Orb's names.
 
 The API is served by Starlette's router, not FastAPI's, so nothing generates this
-document: it is declared here. Request bodies come from the wire models the routes
-validate with (`api/schemas`, `services/entry_input.py`), so a field added there shows up
-here; response objects, which the routes build as plain JSON (`customer_json`, …), are
-described next to their section of docs/rules.md (§3). `OPERATIONS` is the table from route to
-document entry, one row per (method, path); `tests/api/test_openapi.py` checks it against
-the routes the app serves, so a new route fails CI until it has its row.
+document from the routes: paths, parameters and operations are declared here. Request bodies
+come from the wire models the routes validate with (`api/schemas`, `services/entry_input.py`),
+so a field added there shows up here (the few bodies read by hand are written out below).
+Response objects come from their one declaration: the `TypedDict` each builder returns
+(`CustomerJson` for `customer_json`, …, api/schemas/wire.py), listed in `RESPONSE_SHAPES`.
+`OPERATIONS` is the table from route to document entry, one row per (method, path);
+`tests/api/test_openapi.py` checks it against the routes the app serves, so a new route fails
+CI until it has its row, and `tests/api/test_openapi_responses.py` calls every route of the
+served document and checks each answer against its schema.
 
 Names follow Orb: paths are relative to the server `/v1` (as in Orb's own reference and
 docs/rules.md §2), schemas carry the SDK's model names (`Customer`, `IncrementLedgerEntry`, …),
@@ -28,20 +31,59 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from drawdown.api import openapi_catalogue
-from drawdown.api.errors import ERROR_TYPES, TYPE_PREFIX
-from drawdown.api.schemas.alerts import AlertCreate, AlertUpdate
-from drawdown.api.schemas.balances import CreditSettingsUpdate
+from drawdown.api.errors import ERROR_TYPES, TYPE_PREFIX, ErrorJson
+from drawdown.api.pagination import PaginationMetadataJson
+from drawdown.api.schemas.alerts import AlertCreate, AlertJson, AlertUpdate
+from drawdown.api.schemas.balances import (
+    CreditBalanceSummaryJson,
+    CreditSettingsJson,
+    CreditSettingsUpdate,
+)
 from drawdown.api.schemas.credit_notes import (
     BalanceTransactionCreateRequest,
     CreditNoteCreateRequest,
+    CreditNoteJson,
+    CreditNoteLineItemJson,
 )
-from drawdown.api.schemas.customers import CustomerCreate, CustomerUpdate
+from drawdown.api.schemas.customers import (
+    AddressJson,
+    CustomerCreate,
+    CustomerJson,
+    CustomerMinifiedJson,
+    CustomerTaxIdJson,
+    CustomerUpdate,
+)
+from drawdown.api.schemas.events import (
+    BackfillJson,
+    EventDeprecateResponseJson,
+    EventIngestResponseJson,
+    EventJson,
+    EventSearchResponseJson,
+    EventUpdateResponseJson,
+    EventVolumeJson,
+    EventVolumesJson,
+)
 from drawdown.api.schemas.invoices import (
-    REASON_TEXT,
+    CreditBlockInvoiceJson,
+    CustomerBalanceTransactionJson,
+    InvoiceCreditNoteJson,
+    InvoiceJson,
+    InvoiceLineItemJson,
     InvoiceUpdateRequest,
     MarkPaidRequest,
+    PriceJson,
+    TopUpJson,
     TopUpRequest,
 )
+from drawdown.api.schemas.ledger import (
+    AffectedBlockJson,
+    CreditBlockFilterJson,
+    CreditBlockInvoicesJson,
+    CreditBlockJson,
+    LedgerEntryJson,
+)
+from drawdown.api.schemas.ping import PingResponseJson
+from drawdown.api.schemas.wire import component_name, component_schemas, nullable, ref, variants
 from drawdown.ledger.amounts import FRACTION_DIGITS_MAX, INTEGER_DIGITS_MAX
 from drawdown.services.balance_alerts import THRESHOLDS_MAX, TYPES
 from drawdown.services.currencies import CUSTOM_UNIT_LENGTH_MAX, MINOR_UNITS
@@ -66,14 +108,6 @@ PUBLIC_PATHS = frozenset({OPENAPI_PATH, DOCS_PATH})  # relative to /v1; no API k
 # --- schema helpers ------------------------------------------------------------------------
 
 
-def ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
 def obj(properties: Mapping[str, Schema], description: str | None = None) -> Schema:
     """An object whose listed keys are all always present (docs/rules.md §3)."""
     result: Schema = {"type": "object", "properties": dict(properties),
@@ -91,264 +125,33 @@ def enum(*values: str) -> Schema:
     return {"type": "string", "enum": list(values)}
 
 
+def shape(declared: Any) -> Schema:
+    """A response shape's component, by reference."""
+    return ref(component_name(declared))
+
+
 STRING: Schema = {"type": "string"}
 INTEGER: Schema = {"type": "integer"}
 BOOLEAN: Schema = {"type": "boolean"}
-NULL: Schema = {"type": "null", "description": "Always null in drawdown."}
-EMPTY_LIST: Schema = {"type": "array", "maxItems": 0, "description": "Always empty in drawdown."}
-NUMBER: Schema = {"type": "number", "description": "An exact decimal, written without exponent."}
 DECIMAL_STRING: Schema = {"type": "string", "description": "A decimal string (ASCII digits)."}
-MONEY: Schema = {"type": "string", "description": "Money, rounded to the currency's minor unit."}
 INSTANT: Schema = {"type": "string", "format": "date-time"}
-METADATA: Schema = {"type": "object", "additionalProperties": STRING}
-ID: Schema = {"type": "string"}
 
 
-# --- response objects (docs/rules.md §3) -------------------------------------------------
+# --- response objects: declared once, beside their builders (api/schemas/wire.py) ---------
 
-
-def _response_schemas() -> dict[str, Schema]:
-    address = obj({key: nullable(STRING) for key in
-                   ("city", "country", "line1", "line2", "postal_code", "state")})  # fmt: skip
-    filter_ = obj({"field": STRING, "operator": enum("includes", "excludes"),
-                   "values": array(STRING)})  # fmt: skip
-    common_entry = {
-        "id": ID, "entry_status": enum("committed", "pending"),
-        "ledger_sequence_number": INTEGER, "amount": NUMBER, "starting_balance": NUMBER,
-        "ending_balance": NUMBER, "currency": STRING, "created_at": INSTANT,
-        "credit_block": ref("AffectedBlock"), "customer": ref("CustomerMinified"),
-        "description": nullable(STRING), "metadata": METADATA,
-    }  # fmt: skip
-    specific: dict[str, dict[str, Schema]] = {
-        "increment": {"created_invoices": nullable(array(ref("Invoice")))},
-        "decrement": {"event_id": nullable(STRING), "invoice_id": nullable(STRING),
-                      "price_id": nullable(STRING)},
-        "expiration_change": {"new_block_expiry_date": nullable(INSTANT)},
-        "credit_block_expiry": {},
-        "void": {"void_amount": NUMBER, "void_reason": nullable(STRING)},
-        "void_initiated": {"void_amount": NUMBER, "void_reason": nullable(STRING),
-                           "new_block_expiry_date": INSTANT},
-        "amendment": {},
-    }  # fmt: skip
-    entries = {
-        ENTRY_SCHEMAS[kind]: obj({**common_entry, "entry_type": {"type": "string", "const": kind},
-                                  **extra})
-        for kind, extra in specific.items()
-    }  # fmt: skip
-    price = obj({
-        "id": ID, "name": STRING, "model_type": {"const": "unit"},
-        "price_type": {"const": "fixed_price"}, "cadence": {"const": "one_time"},
-        "billing_mode": {"const": "in_advance"}, "currency": STRING, "created_at": INSTANT,
-        "item": obj({"id": ID, "name": STRING}), "unit_config": obj({"unit_amount": MONEY}),
-        "billing_cycle_configuration": obj({"duration": INTEGER, "duration_unit": STRING}),
-        "metadata": METADATA, "fixed_price_quantity": NUMBER,
-        **{key: NULL for key in (
-            "billable_metric", "conversion_rate", "credit_allocation", "discount",
-            "external_price_id", "invoice_grouping_key", "invoicing_cycle_configuration",
-            "maximum", "maximum_amount", "minimum", "minimum_amount", "plan_phase_order",
-            "replaces_price_id", "composite_price_filters", "conversion_rate_config",
-            "dimensional_price_configuration", "license_type")},
-    }, "A synthetic one-time unit price for the credits bought.")  # fmt: skip
-    line_item = obj({
-        "id": ID, "name": STRING, "quantity": NUMBER, "subtotal": MONEY,
-        "adjusted_subtotal": MONEY, "amount": MONEY, "credits_applied": MONEY,
-        "partially_invoiced_amount": MONEY, "start_date": INSTANT, "end_date": INSTANT,
-        "adjustments": EMPTY_LIST, "sub_line_items": EMPTY_LIST, "tax_amounts": EMPTY_LIST,
-        "filter": NULL, "grouping": NULL, "usage_customer_ids": NULL, "price": ref("Price"),
-    })  # fmt: skip
-    invoice = obj({
-        "id": ID, "invoice_number": STRING, "invoice_source": {"const": "one_off"},
-        "status": enum("draft", "issued", "paid", "synced", "void"), "currency": STRING,
-        "customer": ref("CustomerMinified"), "created_at": INSTANT, "invoice_date": INSTANT,
-        "due_date": nullable(INSTANT), "issued_at": nullable(INSTANT),
-        "paid_at": nullable(INSTANT), "payment_received_at": nullable(INSTANT),
-        "voided_at": nullable(INSTANT), "subtotal": MONEY, "total": MONEY, "amount_due": MONEY,
-        "memo": nullable(STRING), "metadata": METADATA,
-        "auto_collection": obj({"enabled": BOOLEAN, "next_attempt_at": NULL,
-                                "num_attempts": NULL, "previously_attempted_at": NULL}),
-        "line_items": array(ref("InvoiceLineItem")),
-        "credit_notes": array(ref("InvoiceCreditNote")),
-        "customer_balance_transactions": array(ref("CustomerBalanceTransaction")),
-        "discounts": EMPTY_LIST, "payment_attempts": EMPTY_LIST, "discount": NULL,
-        "hidden_line_item_count": INTEGER, "will_auto_issue": BOOLEAN,
-        "billing_address": nullable(ref("Address")), "shipping_address": nullable(ref("Address")),
-        "customer_tax_id": nullable(ref("CustomerTaxId")),
-        "eligible_to_issue_at": {**nullable(INSTANT),
-                                 "description": "A draft's creation time; null otherwise."},
-        **{key: NULL for key in (
-            "hosted_invoice_url", "invoice_pdf", "issue_failed_at",
-            "maximum", "maximum_amount", "minimum", "minimum_amount", "payment_failed_at",
-            "payment_started_at", "scheduled_issue_at", "subscription", "sync_failed_at")},
-    }, "An invoice for a credit purchase (docs/rules.md §3.7). `amount_due` is `total` less its "
-       "`adjustment` credit notes.")  # fmt: skip
-    customer = obj({
-        "id": ID, "external_customer_id": nullable(STRING), "name": STRING, "email": STRING,
-        "additional_emails": array(STRING), "currency": nullable(STRING), "timezone": STRING,
-        "metadata": METADATA, "created_at": INSTANT,
-        "balance": {"type": "string", "description": "The cash balance (money, not credits), "
-                    "moved by balance transactions; `\"0.00\"` until one does."},
-        "auto_collection": BOOLEAN, "auto_issuance": nullable(BOOLEAN),
-        "email_delivery": BOOLEAN,
-        "payment_provider": nullable(enum("quickbooks", "bill.com", "stripe_charge",
-                                          "stripe_invoice", "netsuite", "adyen")),
-        "payment_provider_id": nullable(STRING),
-        "billing_address": nullable(ref("Address")), "shipping_address": nullable(ref("Address")),
-        "tax_id": nullable(ref("CustomerTaxId")),
-        "hierarchy": obj({"children": EMPTY_LIST, "parent": NULL}),
-        "portal_url": NULL, "exempt_from_automated_tax": NULL,
-        "automatic_tax_enabled": BOOLEAN, "accounting_sync_configuration": NULL,
-        "default_payment_method": NULL, "payment_configuration": NULL,
-        "reporting_configuration": NULL,
-    }, "A customer (docs/rules.md §3.1).")  # fmt: skip
-    block = obj({
-        "id": ID, "balance": NUMBER, "maximum_initial_balance": nullable(NUMBER),
-        "effective_date": nullable(INSTANT), "expiry_date": nullable(INSTANT),
-        "per_unit_cost_basis": nullable(DECIMAL_STRING), "filters": array(ref("CreditBlockFilter")),
-        "metadata": METADATA, "status": enum("active", "pending_payment"),
-        "credit_block_source": enum("allocation", "top_up", "commitment", "manual"),
-        "credit_allocation": NULL, "credit_commitment": NULL,
-    }, "A credit block (docs/rules.md §3.2).")  # fmt: skip
-    return {
-        "Address": address,
-        "CustomerTaxId": obj({"country": STRING, "type": STRING, "value": STRING}),
-        "Customer": customer,
-        "CustomerMinified": obj({"id": ID, "external_customer_id": nullable(STRING)}),
-        "CreditBlockFilter": filter_,
-        "CreditBlock": block,
-        "AffectedBlock": obj({"id": ID, "expiry_date": nullable(INSTANT),
-                              "per_unit_cost_basis": nullable(DECIMAL_STRING),
-                              "filters": array(ref("CreditBlockFilter"))},
-                             "The block a ledger entry acts on, as it is now "
-                             "(docs/rules.md §3.3)."),
-        **entries,
-        "LedgerEntry": {
-            "oneOf": [ref(name) for name in ENTRY_SCHEMAS.values()],
-            "discriminator": {"propertyName": "entry_type",
-                              "mapping": {k: f"#/components/schemas/{v}"
-                                          for k, v in ENTRY_SCHEMAS.items()}},
-            "description": "A ledger entry (docs/rules.md §3.4), discriminated by `entry_type`.",
-        },
-        "TopUp": obj({
-            "id": ID, "currency": STRING, "amount": DECIMAL_STRING, "threshold": DECIMAL_STRING,
-            "per_unit_cost_basis": DECIMAL_STRING,
-            "invoice_settings": obj({"auto_collection": BOOLEAN, "net_terms": INTEGER,
-                                     "memo": nullable(STRING),
-                                     "require_successful_payment": nullable(BOOLEAN)}),
-            "expires_after": nullable(INTEGER),
-            "expires_after_unit": nullable(enum("day", "month")),
-        }, "An automatic top-up (docs/rules.md §3.6)."),
-        "Price": price,
-        "InvoiceLineItem": line_item,
-        "Invoice": invoice,
-        **_credit_note_schemas(),
-        "CreditBlockInvoice": obj({"id": ID, "invoice_number": STRING,
-                                   "status": enum("draft", "issued", "paid", "synced", "void"),
-                                   "customer": ref("CustomerMinified"), "subscription": NULL}),
-        "CreditBlockInvoices": obj({"block": ref("CreditBlock"),
-                                    "invoices": array(ref("CreditBlockInvoice"))}),
-        "PaginationMetadata": obj({"has_more": BOOLEAN, "next_cursor": nullable(STRING)}),
-        "PingResponse": obj({"response": {"const": "pong"}}),
-        "CreditBalanceSummary": obj({
-            "currency": STRING, "available": NUMBER, "scheduled": NUMBER,
-            "awaiting_payment": NUMBER, "total": NUMBER,
-        }, "drawdown extension: a ledger's balance in parts that add up to `total`."),
-        "CreditSettings": obj({
-            "customer_id": ID, "overdraft": nullable(enum("allow", "refuse")),
-            "effective_overdraft": enum("allow", "refuse"),
-            "balance_alert_thresholds": array(obj({"currency": STRING, "value": NUMBER})),
-        }, "drawdown extension: a customer's overdraft policy and balance-alert thresholds."),
-        "Error": _error_schema(),
-        "Alert": _alert_schema(),
-    }  # fmt: skip
-
-
-def _credit_note_schemas() -> dict[str, Schema]:
-    """Credit notes (Orb's `CreditNote`) and cash-balance transactions."""
-    reason = enum(*REASON_TEXT.values())
-    note_type = enum("refund", "adjustment")
-    line = obj({
-        "id": ID, "amount": MONEY, "item_id": STRING, "name": STRING,
-        "quantity": {**NUMBER, "description": "Credits the credit note took back (voided)."},
-        "subtotal": MONEY, "tax_amounts": EMPTY_LIST, "discounts": EMPTY_LIST,
-        "start_time_inclusive": INSTANT, "end_time_exclusive": INSTANT,
-    })  # fmt: skip
-    tiny = obj({"id": ID})
-    return {
-        "CreditNoteLineItem": line,
-        "CreditNote": obj({
-            "id": ID, "created_at": INSTANT, "credit_note_number": STRING,
-            "credit_note_pdf": NULL, "customer": ref("CustomerMinified"), "invoice_id": ID,
-            "line_items": array(ref("CreditNoteLineItem")), "maximum_amount_adjustment": NULL,
-            "memo": nullable(STRING), "minimum_amount_refunded": NULL, "reason": reason,
-            "subtotal": MONEY, "total": MONEY, "type": note_type, "voided_at": NULL,
-            "discounts": EMPTY_LIST,
-        }, "A credit note: `refund` on a paid invoice (credits the cash balance), "
-           "`adjustment` on an issued one (lowers its amount due); either way the credits "
-           "it bought are voided (`void_reason: refund`)."),
-        "InvoiceCreditNote": obj({
-            "id": ID, "credit_note_number": STRING, "memo": nullable(STRING),
-            "reason": reason, "total": MONEY, "type": note_type, "voided_at": NULL,
-        }, "A credit note as its invoice lists it."),
-        "CustomerBalanceTransaction": obj({
-            "id": ID, "action": enum("manual_adjustment", "credit_note_applied"),
-            "amount": MONEY, "created_at": INSTANT, "credit_note": nullable(tiny),
-            "description": nullable(STRING), "ending_balance": MONEY,
-            "invoice": nullable(tiny), "starting_balance": MONEY,
-            "type": enum("increment", "decrement"),
-        }, "A move of the customer's cash balance (money, not credits)."),
-    }  # fmt: skip
-
-
-def _alert_schema() -> Schema:
-    """Orb's `Alert` as drawdown sends it: a customer's credit-balance alert."""
-    threshold = obj({"value": NUMBER})
-    return obj(
-        {
-            "id": ID,
-            "created_at": INSTANT,
-            "currency": STRING,
-            "customer": ref("CustomerMinified"),
-            "enabled": BOOLEAN,
-            "metric": NULL,
-            "plan": NULL,
-            "subscription": NULL,
-            "thresholds": nullable(array(threshold)),
-            "type": enum(*TYPES),
-            "balance_alert_status": array(obj({"in_alert": BOOLEAN, "threshold_value": NUMBER})),
-            "grouping_keys": NULL,
-            "license_type": NULL,
-            "price_filters": NULL,
-            "threshold_overrides": NULL,
-        },
-        "A customer's credit-balance alert. `thresholds` only on `credit_balance_dropped` "
-        "(null otherwise); `balance_alert_status` is each threshold (0 for depleted and "
-        "recovered alerts) and whether the ledger was at or below it at its last write.",
-    )
-
-
-ENTRY_SCHEMAS = {
-    "increment": "IncrementLedgerEntry", "decrement": "DecrementLedgerEntry",
-    "expiration_change": "ExpirationChangeLedgerEntry",
-    "credit_block_expiry": "CreditBlockExpiryLedgerEntry", "void": "VoidLedgerEntry",
-    "void_initiated": "VoidInitiatedLedgerEntry", "amendment": "AmendmentLedgerEntry",
-}  # fmt: skip
-assert set(ENTRY_SCHEMAS) == set(ENTRY_TYPES)
-
-
-def _error_schema() -> Schema:
-    """Orb's error object (docs/rules.md §1.8); `validation_errors` only on request-validation."""
-    return {
-        "type": "object",
-        "description": "An Orb error object (RFC 7807 as Orb uses it, docs/rules.md §1.8).",
-        "properties": {
-            "type": enum(*sorted({TYPE_PREFIX + suffix for _, suffix, _ in ERROR_TYPES.values()})),
-            "status": INTEGER,
-            "title": STRING,
-            "detail": nullable(STRING),
-            "validation_errors": array(obj({"field": STRING, "message": STRING})),
-        },
-        "required": ["type", "status", "title", "detail"],
-    }
+RESPONSE_SHAPES: tuple[Any, ...] = (
+    PingResponseJson, PaginationMetadataJson, ErrorJson,
+    AddressJson, CustomerTaxIdJson, CustomerJson, CustomerMinifiedJson,
+    CreditBlockFilterJson, CreditBlockJson, AffectedBlockJson, *variants(LedgerEntryJson).values(),
+    LedgerEntryJson, CreditBalanceSummaryJson, CreditSettingsJson, TopUpJson,
+    PriceJson, InvoiceLineItemJson, InvoiceJson, CreditBlockInvoiceJson, CreditBlockInvoicesJson,
+    CreditNoteLineItemJson, CreditNoteJson, InvoiceCreditNoteJson, CustomerBalanceTransactionJson,
+    AlertJson,
+    EventIngestResponseJson, EventUpdateResponseJson, EventDeprecateResponseJson,
+    EventSearchResponseJson, EventJson, EventVolumeJson, EventVolumesJson, BackfillJson,
+    *openapi_catalogue.RESPONSE_SHAPES,
+)  # fmt: skip
+assert set(variants(LedgerEntryJson)) == set(ENTRY_TYPES)
 
 
 # --- request bodies (the routes' own models) ------------------------------------------------
@@ -645,12 +448,12 @@ class Operation:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _page(item: str) -> Schema:
-    return obj({"data": array(ref(item)), "pagination_metadata": ref("PaginationMetadata")})
+def _page(item: Any) -> Schema:
+    return obj({"data": array(shape(item)), "pagination_metadata": shape(PaginationMetadataJson)})
 
 
-def _data(item: str) -> Schema:
-    return obj({"data": array(ref(item))})
+def _data(item: Any) -> Schema:
+    return obj({"data": array(shape(item))})
 
 
 CUSTOMER = "/customers/{customer_id}"
@@ -676,168 +479,168 @@ NOT_AVAILABLE = ("Not available: drawdown has no plans or subscriptions, so this
 ALERT_OPERATIONS = (
     Operation("post", "/alerts/customer_id/{customer_id}", "create-customer-alert",
               "Create a credit-balance alert for a customer", "Alert", success=201,
-              response=ref("Alert"), body="CreateCustomerAlertRequestParams",
+              response=shape(AlertJson), body="CreateCustomerAlertRequestParams",
               sdk="alerts.create_for_customer"),
     Operation("post", "/alerts/external_customer_id/{external_customer_id}",
               "create-customer-alert-external-id",
               "Create a credit-balance alert for a customer by external customer id", "Alert",
-              success=201, response=ref("Alert"), body="CreateCustomerAlertRequestParams",
+              success=201, response=shape(AlertJson), body="CreateCustomerAlertRequestParams",
               sdk="alerts.create_for_external_customer"),
     Operation("post", "/alerts/plan_id/{plan_id}", "create-plan-alert",
               "Create a plan alert (not available)", "Alert", success=201,
-              response=ref("Alert"), sdk="alerts.create_for_plan", not_found=False,
+              response=shape(AlertJson), sdk="alerts.create_for_plan", not_found=False,
               extra={"description": NOT_AVAILABLE}),
     Operation("post", "/alerts/subscription_id/{subscription_id}", "create-subscription-alert",
               "Create a subscription alert (not available)", "Alert", success=201,
-              response=ref("Alert"), sdk="alerts.create_for_subscription", not_found=False,
+              response=shape(AlertJson), sdk="alerts.create_for_subscription", not_found=False,
               extra={"description": NOT_AVAILABLE}),
     Operation("get", "/alerts", "list-alerts", "List a customer's alerts, newest first", "Alert",
-              response=_page("Alert"), params=("pagination", "alerts"), sdk="alerts.list"),
-    Operation("get", ALERT, "fetch-alert", "Fetch an alert", "Alert", response=ref("Alert"),
+              response=_page(AlertJson), params=("pagination", "alerts"), sdk="alerts.list"),
+    Operation("get", ALERT, "fetch-alert", "Fetch an alert", "Alert", response=shape(AlertJson),
               sdk="alerts.retrieve"),
     Operation("put", ALERT, "update-alert", "Replace an alert's thresholds", "Alert",
-              response=ref("Alert"), body="UpdateAlertRequestParams", sdk="alerts.update"),
+              response=shape(AlertJson), body="UpdateAlertRequestParams", sdk="alerts.update"),
     Operation("delete", ALERT, "delete-alert", "Delete an alert", "Alert", success=204,
               sdk="alerts.delete"),
     Operation("post", ALERT + "/enable", "enable-alert",
               "Enable an alert (from the customer's next write)", "Alert",
-              response=ref("Alert"), params=("alert_subscription",), sdk="alerts.enable"),
+              response=shape(AlertJson), params=("alert_subscription",), sdk="alerts.enable"),
     Operation("post", ALERT + "/disable", "disable-alert",
               "Disable an alert (from the customer's next write)", "Alert",
-              response=ref("Alert"), params=("alert_subscription",), sdk="alerts.disable"),
+              response=shape(AlertJson), params=("alert_subscription",), sdk="alerts.disable"),
 )  # fmt: skip
 
 EVENT_OPERATIONS = (
     Operation("put", "/events/{event_id}", "amend-event",
               "Amend an event (its usage is charged or refunded by the difference if it was "
-              "already deducted)", "Event", response=ref("EventUpdateResponse"),
+              "already deducted)", "Event", response=shape(EventUpdateResponseJson),
               body="EventUpdateRequest", sdk="events.update"),
     Operation("put", "/events/{event_id}/deprecate", "deprecate-event",
               "Deprecate an event (its usage is refunded if it was already deducted)", "Event",
-              response=ref("EventDeprecateResponse"), params=("event_customer",),
+              response=shape(EventDeprecateResponseJson), params=("event_customer",),
               sdk="events.deprecate"),
     Operation("post", "/events/search", "search-events", "Search events by id", "Event",
-              response=ref("EventSearchResponse"), body="EventSearchRequest",
+              response=shape(EventSearchResponseJson), body="EventSearchRequest",
               sdk="events.search", not_found=False),
     Operation("get", "/events/volume", "get-event-volume", "Event volume per hour", "Event",
-              response=ref("EventVolumes"), params=("volume", "pagination"),
+              response=shape(EventVolumesJson), params=("volume", "pagination"),
               sdk="events.volume.list", not_found=False),
     Operation("post", "/events/backfills", "create-backfill", "Create a backfill", "Event",
-              success=201, response=ref("Backfill"), body="BackfillCreateRequest",
+              success=201, response=shape(BackfillJson), body="BackfillCreateRequest",
               sdk="events.backfills.create"),
     Operation("get", "/events/backfills", "list-backfills", "List backfills", "Event",
-              response=_page("Backfill"), params=("pagination", "backfills"),
+              response=_page(BackfillJson), params=("pagination", "backfills"),
               sdk="events.backfills.list", not_found=False),
     Operation("get", "/events/backfills/{backfill_id}", "fetch-backfill", "Fetch a backfill",
-              "Event", response=ref("Backfill"), sdk="events.backfills.fetch"),
+              "Event", response=shape(BackfillJson), sdk="events.backfills.fetch"),
     Operation("post", "/events/backfills/{backfill_id}/close", "close-backfill",
               "Close a backfill: its events replace or join the timeframe's, and the ledger "
-              "moves by the difference", "Event", response=ref("Backfill"),
+              "moves by the difference", "Event", response=shape(BackfillJson),
               sdk="events.backfills.close"),
     Operation("post", "/events/backfills/{backfill_id}/revert", "revert-backfill",
               "Revert a backfill, undoing its effect on the ledger", "Event",
-              response=ref("Backfill"), sdk="events.backfills.revert"),
+              response=shape(BackfillJson), sdk="events.backfills.revert"),
 )  # fmt: skip
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/ping", "ping", "Check the API key", "Availability",
-              response=ref("PingResponse"), sdk="top_level.ping", not_found=False),
+              response=shape(PingResponseJson), sdk="top_level.ping", not_found=False),
     Operation("post", "/customers", "create-customer", "Create a customer", "Customer",
-              success=201, response=ref("Customer"), body="NewCustomer",
+              success=201, response=shape(CustomerJson), body="NewCustomer",
               sdk="customers.create", not_found=False),
     Operation("get", "/customers", "list-customers", "List customers", "Customer",
-              response=_page("Customer"), params=("pagination", "created_at"),
+              response=_page(CustomerJson), params=("pagination", "created_at"),
               sdk="customers.list", not_found=False),
     Operation("get", CUSTOMER, "fetch-customer", "Fetch a customer", "Customer",
-              response=ref("Customer"), sdk="customers.fetch"),
+              response=shape(CustomerJson), sdk="customers.fetch"),
     Operation("get", EXTERNAL, "fetch-customer-external-id",
               "Fetch a customer by external customer id", "Customer",
-              response=ref("Customer"), sdk="customers.fetch_by_external_id"),
+              response=shape(CustomerJson), sdk="customers.fetch_by_external_id"),
     Operation("put", CUSTOMER, "update-customer", "Update a customer", "Customer",
-              response=ref("Customer"), body="EditCustomer", sdk="customers.update"),
+              response=shape(CustomerJson), body="EditCustomer", sdk="customers.update"),
     Operation("put", EXTERNAL, "update-customer-external-id",
               "Update a customer by external customer id", "Customer",
-              response=ref("Customer"), body="EditCustomer",
+              response=shape(CustomerJson), body="EditCustomer",
               sdk="customers.update_by_external_id"),
     Operation("delete", CUSTOMER, "delete-customer", "Delete a customer", "Customer",
               success=204, sdk="customers.delete"),
     *twins("get /credits", "fetch-customer-credits", "customers.credits.list",
            "Fetch a customer's credit blocks (credit balance)", tag="Credit",
-           response=_page("CreditBlock"), params=("pagination", "credits")),
+           response=_page(CreditBlockJson), params=("pagination", "credits")),
     *twins("get /credits/ledger", "fetch-customer-credits-ledger",
            "customers.credits.ledger.list", "List a customer's ledger entries", tag="Credit",
-           response=_page("LedgerEntry"), params=("pagination", "ledger")),
+           response=_page(LedgerEntryJson), params=("pagination", "ledger")),
     *twins("post /credits/ledger_entry", "create-ledger-entry",
            "customers.credits.ledger.create_entry", "Create a ledger entry", tag="Credit",
-           success=201, response=ref("LedgerEntry"), body="AddCreditLedgerEntryRequestParams"),
+           success=201, response=shape(LedgerEntryJson), body="AddCreditLedgerEntryRequestParams"),
     *twins("post /credits/top_ups", "create-top-up", "customers.credits.top_ups.create",
-           "Create a top-up", tag="Credit", success=201, response=ref("TopUp"),
+           "Create a top-up", tag="Credit", success=201, response=shape(TopUpJson),
            body="AddCreditTopUpRequestParams"),
     *twins("get /credits/top_ups", "list-top-ups", "customers.credits.top_ups.list",
-           "List active top-ups", tag="Credit", response=_page("TopUp"), params=("pagination",)),
+           "List active top-ups", tag="Credit", response=_page(TopUpJson), params=("pagination",)),
     *twins("delete /credits/top_ups/{top_up_id}", "deactivate-top-up",
            "customers.credits.top_ups.delete", "Deactivate a top-up", tag="Credit", success=204),
     *twins("get /credits/summary", "fetch-customer-credits-summary", None,
            "Summarize a customer's balances: available, scheduled, awaiting payment",
-           tag="drawdown extensions", response=_data("CreditBalanceSummary"),
+           tag="drawdown extensions", response=_data(CreditBalanceSummaryJson),
            params=("summary",)),
     *twins("post /credits/ledger_entry/preview", "preview-ledger-entry", None,
            "Preview a decrement: the entries it would write, writing nothing",
-           tag="drawdown extensions", response=_data("LedgerEntry"),
+           tag="drawdown extensions", response=_data(LedgerEntryJson),
            body="AddDecrementCreditLedgerEntryRequestParams"),
     *twins("get /credits/settings", "fetch-customer-credit-settings", None,
            "Fetch a customer's credit settings", tag="drawdown extensions",
-           response=ref("CreditSettings")),
+           response=shape(CreditSettingsJson)),
     *twins("put /credits/settings", "update-customer-credit-settings", None,
            "Update a customer's credit settings (only the fields sent change)",
-           tag="drawdown extensions", response=ref("CreditSettings"),
+           tag="drawdown extensions", response=shape(CreditSettingsJson),
            body="UpdateCreditSettingsRequestParams"),
     Operation("get", "/credit_blocks/{block_id}", "fetch-credit-block", "Fetch a credit block",
-              "Credit", response=ref("CreditBlock"), sdk="credit_blocks.retrieve"),
+              "Credit", response=shape(CreditBlockJson), sdk="credit_blocks.retrieve"),
     Operation("put", "/credit_blocks/{block_id}", "update-credit-block",
-              "Update a credit block's metadata", "Credit", response=ref("CreditBlock"),
+              "Update a credit block's metadata", "Credit", response=shape(CreditBlockJson),
               body="UpdateCreditBlockRequestParams", sdk="credit_blocks.update"),
     Operation("delete", "/credit_blocks/{block_id}", "delete-credit-block",
               "Delete a credit block and replay the ledger without it", "Credit", success=204,
               sdk="credit_blocks.delete"),
     Operation("get", "/credit_blocks/{block_id}/invoices", "list-credit-block-invoices",
               "List the invoices that charged for a credit block", "Credit",
-              response=ref("CreditBlockInvoices"), sdk="credit_blocks.list_invoices"),
+              response=shape(CreditBlockInvoicesJson), sdk="credit_blocks.list_invoices"),
     Operation("get", "/invoices", "list-invoices", "List invoices", "Invoice",
-              response=_page("Invoice"), params=("pagination", "invoices"),
+              response=_page(InvoiceJson), params=("pagination", "invoices"),
               sdk="invoices.list"),
     Operation("get", "/invoices/{invoice_id}", "fetch-invoice", "Fetch an invoice", "Invoice",
-              response=ref("Invoice"), params=("fetch_invoice",), sdk="invoices.fetch"),
+              response=shape(InvoiceJson), params=("fetch_invoice",), sdk="invoices.fetch"),
     Operation("put", "/invoices/{invoice_id}", "update-invoice",
               "Update an invoice: metadata; dates, terms and auto-collection of drafts",
-              "Invoice", response=ref("Invoice"), body="EditInvoiceRequestParams",
+              "Invoice", response=shape(InvoiceJson), body="EditInvoiceRequestParams",
               sdk="invoices.update"),
     Operation("post", "/invoices/{invoice_id}/mark_paid", "mark-invoice-as-paid",
-              "Mark an invoice as paid", "Invoice", response=ref("Invoice"),
+              "Mark an invoice as paid", "Invoice", response=shape(InvoiceJson),
               body="MarkInvoiceAsPaidRequestParams", sdk="invoices.mark_paid"),
     Operation("post", "/invoices/{invoice_id}/void", "void-invoice", "Void an invoice",
-              "Invoice", response=ref("Invoice"), sdk="invoices.void"),
+              "Invoice", response=shape(InvoiceJson), sdk="invoices.void"),
     Operation("post", "/invoices/{invoice_id}/issue", "issue-invoice", "Issue a draft invoice",
-              "Invoice", response=ref("Invoice"), body="IssueInvoiceRequestParams",
+              "Invoice", response=shape(InvoiceJson), body="IssueInvoiceRequestParams",
               body_required=False, sdk="invoices.issue"),
     Operation("post", "/credit_notes", "create-credit-note",
               "Create a credit note: credit money on an invoice, void the credits it bought",
-              "Credit note", success=201, response=ref("CreditNote"),
+              "Credit note", success=201, response=shape(CreditNoteJson),
               body="NewCreditNoteRequestParams", sdk="credit_notes.create"),
     Operation("get", "/credit_notes", "list-credit-notes", "List credit notes", "Credit note",
-              response=_page("CreditNote"), params=("pagination", "created_at", "credit_notes"),
+              response=_page(CreditNoteJson), params=("pagination", "created_at", "credit_notes"),
               sdk="credit_notes.list", not_found=False),
     Operation("get", "/credit_notes/{credit_note_id}", "fetch-credit-note",
-              "Fetch a credit note", "Credit note", response=ref("CreditNote"),
+              "Fetch a credit note", "Credit note", response=shape(CreditNoteJson),
               sdk="credit_notes.fetch"),
     Operation("post", CUSTOMER + "/balance_transactions", "create-customer-balance-transaction",
               "Create a customer balance transaction (cash, not credits)", "Customer",
-              success=201, response=ref("CustomerBalanceTransaction"),
+              success=201, response=shape(CustomerBalanceTransactionJson),
               body="NewCustomerBalanceTransactionRequestParams",
               sdk="customers.balance_transactions.create"),
     Operation("get", CUSTOMER + "/balance_transactions", "list-balance-transactions",
               "List a customer's balance transactions", "Customer",
-              response=_page("CustomerBalanceTransaction"),
+              response=_page(CustomerBalanceTransactionJson),
               params=("pagination", "operation_time"),
               sdk="customers.balance_transactions.list"),
     Operation("get", OPENAPI_PATH, "fetch-openapi-document", "This OpenAPI document",
@@ -846,7 +649,7 @@ OPERATIONS: tuple[Operation, ...] = (
               "Reference", public=True, not_found=False,
               extra={"content_type": "text/html"}),
     Operation("post", "/ingest", "ingest", "Ingest events", "Event",
-              response=ref("EventIngestResponse"), body="EventIngestRequest",
+              response=shape(EventIngestResponseJson), body="EventIngestRequest",
               params=("ingest",), sdk="events.ingest"),  # 404: `backfill_id` names none
     *ALERT_OPERATIONS,
     *(Operation(**spec) for spec in openapi_catalogue.OPERATIONS),
@@ -950,7 +753,7 @@ def error_responses(settings: Settings) -> dict[str, Schema]:
         examples: Mapping[str, Schema],
         headers: Mapping[str, Schema] | None = None,
     ) -> Schema:
-        content = {"application/json": {"schema": ref("Error"), "examples": dict(examples)}}
+        content = {"application/json": {"schema": shape(ErrorJson), "examples": dict(examples)}}
         result: Schema = {"description": description, "content": content}
         if headers:
             result["headers"] = dict(headers)
@@ -1112,15 +915,15 @@ def build_document(settings: Settings, operations: Iterable[Operation] = OPERATI
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "An API key from "
                                                               "`drawdown keys create`."}},
-            "schemas": {**_response_schemas(), **_request_schemas(settings),
-                        **_ingest_schemas(settings), **openapi_catalogue.response_schemas(),
-                        **openapi_catalogue.request_schemas(), **_event_schemas()},
+            "schemas": {**component_schemas(RESPONSE_SHAPES), **_request_schemas(settings),
+                        **_ingest_request_schema(settings),
+                        **openapi_catalogue.request_schemas(), **_event_request_schemas()},
             "responses": error_responses(settings),
         },
     }  # fmt: skip
 
 
-def _ingest_schemas(settings: Settings) -> dict[str, Schema]:
+def _ingest_request_schema(settings: Settings) -> dict[str, Schema]:
     """`POST /ingest` reads its body by hand (services/usage/ingest.py), not via a model."""
     event: Schema = {
         "type": "object",
@@ -1135,25 +938,18 @@ def _ingest_schemas(settings: Settings) -> dict[str, Schema]:
         },
         "description": "Exactly one of `customer_id` and `external_customer_id`.",
     }
-    failed = obj({"idempotency_key": STRING, "validation_errors": array(STRING)})
     return {
         "EventIngestRequest": {
             "type": "object", "required": ["events"],
             "properties": {"events": {"type": "array", "items": event, "minItems": 1,
                                       "maxItems": settings.usage_events_per_request_max}},
         },
-        "EventIngestResponse": {
-            "type": "object", "required": ["validation_failed"],
-            "properties": {
-                "validation_failed": array(failed),
-                "debug": obj({"duplicate": array(STRING), "ingested": array(STRING)}),
-            },
-        },
     }  # fmt: skip
 
 
-def _event_schemas() -> dict[str, Schema]:
-    """Orb's events API beyond ingestion (routes/events.py, routes/backfills.py)."""
+def _event_request_schemas() -> dict[str, Schema]:
+    """Request bodies of Orb's events API beyond ingestion (routes/events.py,
+    routes/backfills.py), which read them by hand (services/usage/events.py, backfills.py)."""
     properties = {"type": "object", "additionalProperties": {
         "anyOf": [STRING, {"type": "number"}, BOOLEAN]},
         "description": "Strings, numbers and booleans; no nesting, no null."}  # fmt: skip
@@ -1169,8 +965,6 @@ def _event_schemas() -> dict[str, Schema]:
             "description": "Exactly one of `customer_id` and `external_customer_id`: the "
                            "event's customer. The event must be inside the grace period.",
         },
-        "EventUpdateResponse": obj({"amended": STRING}),
-        "EventDeprecateResponse": obj({"deprecated": STRING}),
         "EventSearchRequest": {
             "type": "object", "required": ["event_ids"],
             "properties": {
@@ -1180,19 +974,6 @@ def _event_schemas() -> dict[str, Schema]:
                                     "description": "Inclusive; default a week before the end."},
                 "timeframe_end": {**instant_or_null, "description": "Exclusive; default now."}},
         },
-        "EventSearchResponse": obj({"data": array(ref("Event"))}),
-        "Event": obj({
-            "id": STRING, "customer_id": nullable(STRING),
-            "external_customer_id": nullable(STRING), "event_name": STRING,
-            "timestamp": INSTANT, "properties": {"type": "object"},
-            "deprecated": {**BOOLEAN, "description": "The event no longer counts (deprecated, "
-                           "replaced or reverted by a backfill)."}}),
-        "EventVolumes": obj({"data": array(ref("EventVolume")),
-                             "pagination_metadata": ref("PaginationMetadata")}),
-        "EventVolume": obj({"count": INTEGER, "timeframe_start": INSTANT,
-                            "timeframe_end": INSTANT},
-                           "Live events timestamped in one UTC hour (hours with none are "
-                           "left out)."),
         "BackfillCreateRequest": {
             "type": "object", "required": ["timeframe_start", "timeframe_end"],
             "properties": {
@@ -1206,12 +987,6 @@ def _event_schemas() -> dict[str, Schema]:
                 "deprecation_filter": {"type": "null",
                                        "description": "Not supported (400 otherwise)."}},
         },
-        "Backfill": obj({
-            "id": ID, "status": enum("pending", "reflected", "pending_revert", "reverted"),
-            "created_at": INSTANT, "timeframe_start": INSTANT, "timeframe_end": INSTANT,
-            "events_ingested": INTEGER, "close_time": nullable(INSTANT),
-            "reverted_at": nullable(INSTANT), "customer_id": nullable(STRING),
-            "replace_existing_events": BOOLEAN, "deprecation_filter": NULL}),
     }  # fmt: skip
 
 

@@ -3,7 +3,8 @@ billable metrics, prices, price evaluation and customer costs, with Orb's names.
 
 Kept apart so the catalogue's routes and their description change together; it imports
 nothing from `openapi.py` (which imports it), so its few schema helpers are its own.
-Request bodies come from the routes' wire models (`api/schemas/catalogue.py`).
+Request bodies come from the routes' wire models, responses from the shapes their builders
+return (both in `api/schemas/catalogue.py`).
 """
 
 from __future__ import annotations
@@ -15,16 +16,24 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from drawdown.api.schemas.catalogue import (
+    AggregatedCostJson,
+    BillableMetricJson,
+    EvaluatedPriceJson,
+    EvaluatePriceGroupJson,
     ItemCreate,
+    ItemJson,
     ItemUpdate,
     MetricCreate,
     MetricUpdate,
+    PerPriceCostJson,
     PriceCreate,
     PriceEvaluate,
     PriceEvaluateMultiple,
     PriceEvaluatePreviewEvents,
     PriceUpdate,
+    UnitPriceJson,
 )
+from drawdown.api.schemas.wire import component_name, ref
 from drawdown.ledger.metric_sql import SUPPORTED
 from drawdown.services.usage.costs import DAYS_MAX
 from drawdown.services.usage.evaluate import (
@@ -38,12 +47,8 @@ from drawdown.services.usage.price_input import CADENCES, UNSUPPORTED
 Schema = dict[str, Any]
 
 
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}]}
+def _shape(declared: Any) -> Schema:
+    return ref(component_name(declared))
 
 
 def _obj(properties: Mapping[str, Schema], description: str | None = None) -> Schema:
@@ -59,11 +64,6 @@ def _array(items: Schema) -> Schema:
 
 
 STRING: Schema = {"type": "string"}
-INSTANT: Schema = {"type": "string", "format": "date-time"}
-NULL: Schema = {"type": "null", "description": "Always null in drawdown."}
-METADATA: Schema = {"type": "object", "additionalProperties": STRING}
-DECIMAL: Schema = {"type": "string", "description": "An exact decimal string."}
-NUMBER: Schema = {"type": "number", "description": "An exact decimal, written without exponent."}
 
 PATH_DESCRIPTIONS = {
     "item_id": "An item id (any text for items made with `drawdown items add`).",
@@ -73,69 +73,12 @@ PATH_DESCRIPTIONS = {
 }
 
 
-# --- response objects -------------------------------------------------------------------------
+# --- response objects: declared beside their builders (api/schemas/catalogue.py) ----------
 
-
-def response_schemas() -> dict[str, Schema]:
-    item = _obj({
-        "id": STRING, "name": STRING, "created_at": INSTANT,
-        "external_connections": _array(_obj({"external_connection_name": STRING,
-                                             "external_entity_id": STRING})),
-        "metadata": METADATA, "archived_at": _nullable(INSTANT),
-    }, "An item: what prices are for and block filters name.")  # fmt: skip
-    metric = _obj({
-        "id": STRING, "name": STRING, "description": _nullable(STRING),
-        "sql": {"type": "string", "description": SUPPORTED + "."},
-        "status": {"type": "string", "enum": ["active", "archived"]}, "metadata": METADATA,
-        "item": _ref("Item"), "parameter_definitions": NULL,
-    }, "A billable metric in the SQL subset drawdown prices.")  # fmt: skip
-    group = _obj(
-        {
-            "amount": DECIMAL,
-            "grouping_values": _array({"anyOf": [STRING, {"type": "number"}, {"type": "boolean"}]}),
-            "quantity": NUMBER,
-        }
-    )
-    evaluated = _obj({
-        "currency": STRING, "price_groups": _array(_ref("EvaluatePriceGroup")),
-        "price_id": _nullable(STRING), "external_price_id": _nullable(STRING),
-        "inline_price_index": _nullable({"type": "integer"}),
-    })  # fmt: skip
-    per_price = _obj({"price": _ref("UnitPrice"), "price_id": STRING, "subtotal": DECIMAL,
-                      "total": DECIMAL, "quantity": NUMBER})  # fmt: skip
-    aggregated = _obj({"per_price_costs": _array(_ref("PerPriceCost")), "subtotal": DECIMAL,
-                       "total": DECIMAL, "timeframe_start": INSTANT,
-                       "timeframe_end": INSTANT})  # fmt: skip
-    return {
-        "Item": item, "BillableMetric": metric, "UnitPrice": _unit_price(),
-        "EvaluatePriceGroup": group, "EvaluatedPrice": evaluated,
-        "PerPriceCost": per_price, "AggregatedCost": aggregated,
-    }  # fmt: skip
-
-
-def _unit_price() -> Schema:
-    nulls = ("composite_price_filters", "conversion_rate", "conversion_rate_config",
-             "credit_allocation", "dimensional_price_configuration", "discount",
-             "fixed_price_quantity", "invoice_grouping_key", "invoicing_cycle_configuration",
-             "license_type", "maximum", "maximum_amount", "minimum", "minimum_amount",
-             "plan_phase_order")  # fmt: skip
-    return _obj({
-        "id": STRING, "name": STRING, "model_type": {"const": "unit"},
-        "price_type": {"const": "usage_price"},
-        "cadence": {"type": "string", "enum": list(CADENCES)},
-        "billing_mode": {"const": "in_arrear"},
-        "currency": {"type": "string", "description": "The pricing unit (ledger) it draws."},
-        "created_at": INSTANT, "item": _obj({"id": STRING, "name": STRING}),
-        "billable_metric": _nullable(_obj({"id": STRING})),
-        "unit_config": _obj({"unit_amount": DECIMAL}),
-        "billing_cycle_configuration": _obj({"duration": {"type": "integer"},
-                                             "duration_unit": {"enum": ["day", "month"]}}),
-        "metadata": METADATA, "external_price_id": _nullable(STRING),
-        "replaces_price_id": {**_nullable(STRING), "description": "The version of the same "
-                              "price line this one superseded from its start."},
-        **{key: NULL for key in nulls},
-    }, "A usage price: credits per unit of a billable metric; one version of its line "
-       "(item, event name, property filters).")  # fmt: skip
+RESPONSE_SHAPES = (
+    ItemJson, BillableMetricJson, UnitPriceJson, EvaluatePriceGroupJson, EvaluatedPriceJson,
+    PerPriceCostJson, AggregatedCostJson,
+)  # fmt: skip
 
 
 # --- request bodies ---------------------------------------------------------------------------
@@ -227,12 +170,12 @@ def query_groups() -> dict[str, list[Schema]]:
     }  # fmt: skip
 
 
-def _page(item: str) -> Schema:
-    return _obj({"data": _array(_ref(item)), "pagination_metadata": _ref("PaginationMetadata")})
+def _page(item: Any) -> Schema:
+    return _obj({"data": _array(_shape(item)), "pagination_metadata": ref("PaginationMetadata")})
 
 
-def _data(item: str) -> Schema:
-    return _obj({"data": _array(_ref(item))})
+def _data(item: Any) -> Schema:
+    return _obj({"data": _array(_shape(item))})
 
 
 ITEM = "/items/{item_id}"
@@ -252,64 +195,64 @@ def _op(method: str, path: str, operation_id: str, summary: str, tag: str, sdk: 
 
 OPERATIONS: tuple[dict[str, Any], ...] = (
     _op("post", "/items", "create-item", "Create an item", "Item", "items.create",
-        success=201, response=_ref("Item"), body="ItemCreateParams", not_found=False),
+        success=201, response=_shape(ItemJson), body="ItemCreateParams", not_found=False),
     _op("get", "/items", "list-items", "List items, newest first", "Item", "items.list",
-        response=_page("Item"), params=("pagination",), not_found=False),
+        response=_page(ItemJson), params=("pagination",), not_found=False),
     _op("get", ITEM, "fetch-item", "Fetch an item", "Item", "items.fetch",
-        response=_ref("Item")),
+        response=_shape(ItemJson)),
     _op("put", ITEM, "update-item", "Update an item", "Item", "items.update",
-        response=_ref("Item"), body="ItemUpdateParams"),
+        response=_shape(ItemJson), body="ItemUpdateParams"),
     _op("post", ITEM + "/archive", "archive-item",
         "Archive an item; its prices stop pricing usage from now on", "Item", "items.archive",
-        response=_ref("Item")),
+        response=_shape(ItemJson)),
     _op("post", "/metrics", "create-billable-metric", "Create a billable metric", "Metric",
-        "metrics.create", success=201, response=_ref("BillableMetric"),
+        "metrics.create", success=201, response=_shape(BillableMetricJson),
         body="MetricCreateParams"),
     _op("get", "/metrics", "list-metrics", "List billable metrics, newest first", "Metric",
-        "metrics.list", response=_page("BillableMetric"),
+        "metrics.list", response=_page(BillableMetricJson),
         params=("pagination", "created_at", "metrics"), not_found=False),
     _op("get", METRIC, "get-metric", "Fetch a billable metric", "Metric", "metrics.fetch",
-        response=_ref("BillableMetric")),
+        response=_shape(BillableMetricJson)),
     _op("put", METRIC, "update-metric", "Update a billable metric", "Metric", "metrics.update",
-        response=_ref("BillableMetric"), body="MetricUpdateParams"),
+        response=_shape(BillableMetricJson), body="MetricUpdateParams"),
     _op("post", METRIC + "/archive", "archive-metric", "Archive a billable metric", "Metric",
-        "metrics.archive", response=_ref("BillableMetric")),
+        "metrics.archive", response=_shape(BillableMetricJson)),
     _op("post", METRIC + "/unarchive", "unarchive-metric", "Unarchive a billable metric",
-        "Metric", "metrics.unarchive", response=_ref("BillableMetric")),
+        "Metric", "metrics.unarchive", response=_shape(BillableMetricJson)),
     _op("post", "/prices", "create-price",
         "Create a unit price (a new version of its price line)", "Price", "prices.create",
-        success=201, response=_ref("UnitPrice"), body="NewFloatingUnitPrice"),
+        success=201, response=_shape(UnitPriceJson), body="NewFloatingUnitPrice"),
     _op("get", "/prices", "list-prices", "List prices (every version), newest first",
-        "Price", "prices.list", response=_page("UnitPrice"), params=("pagination",),
+        "Price", "prices.list", response=_page(UnitPriceJson), params=("pagination",),
         not_found=False),
     _op("get", PRICE, "fetch-price", "Fetch a price", "Price", "prices.fetch",
-        response=_ref("UnitPrice")),
+        response=_shape(UnitPriceJson)),
     _op("put", PRICE, "update-price", "Update a price's metadata", "Price", "prices.update",
-        response=_ref("UnitPrice"), body="PriceUpdateParams"),
+        response=_shape(UnitPriceJson), body="PriceUpdateParams"),
     _op("get", EXTERNAL_PRICE, "fetch-price-by-external-price-id",
         "Fetch a price by external price id", "Price", "prices.external_price_id.fetch",
-        response=_ref("UnitPrice")),
+        response=_shape(UnitPriceJson)),
     _op("put", EXTERNAL_PRICE, "update-price-by-external-price-id",
         "Update a price's metadata by external price id", "Price",
-        "prices.external_price_id.update", response=_ref("UnitPrice"),
+        "prices.external_price_id.update", response=_shape(UnitPriceJson),
         body="PriceUpdateParams"),
     _op("post", PRICE + "/evaluate", "evaluate-price",
         "Evaluate a price for a customer and timeframe. " + EVALUATION, "Price",
-        "prices.evaluate", response=_data("EvaluatePriceGroup"), body="PriceEvaluateParams"),
+        "prices.evaluate", response=_data(EvaluatePriceGroupJson), body="PriceEvaluateParams"),
     _op("post", "/prices/evaluate", "evaluate-multiple-prices",
         "Evaluate up to 100 prices (by id, external id or inline). " + EVALUATION, "Price",
-        "prices.evaluate_multiple", response=_data("EvaluatedPrice"),
+        "prices.evaluate_multiple", response=_data(EvaluatedPriceJson),
         body="PriceEvaluateMultipleParams"),
     _op("post", "/prices/evaluate_preview_events", "evaluate-preview-events",
         "Evaluate prices over up to 500 preview events (nothing is stored)", "Price",
-        "prices.evaluate_preview_events", response=_data("EvaluatedPrice"),
+        "prices.evaluate_preview_events", response=_data(EvaluatedPriceJson),
         body="PriceEvaluatePreviewEventsParams"),
     _op("get", "/customers/{customer_id}/costs", "fetch-customer-costs",
         "Fetch a customer's costs per price and day", "Customer", "customers.costs.list",
-        response=_data("AggregatedCost"), params=("costs",)),
+        response=_data(AggregatedCostJson), params=("costs",)),
     _op("get", "/customers/external_customer_id/{external_customer_id}/costs",
         "fetch-customer-costs-external-id",
         "Fetch a customer's costs per price and day (by external customer id)", "Customer",
-        "customers.costs.list_by_external_id", response=_data("AggregatedCost"),
+        "customers.costs.list_by_external_id", response=_data(AggregatedCostJson),
         params=("costs",)),
 )  # fmt: skip

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +30,11 @@ from drawdown.settings import Settings
 
 T = TypeVar("T")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class PaginationMetadataJson(TypedDict):
+    has_more: bool
+    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ def page(
     list_name: str,
     filters: Mapping[str, Any],
     key_of: Any,
-) -> tuple[list[Any], dict[str, Any]]:
+) -> tuple[list[Any], PaginationMetadataJson]:
     """Split a fetch of `limit + 1` rows into the page and its pagination_metadata."""
     has_more = len(items) > request.limit
     shown = list(items[: request.limit])
@@ -123,7 +128,7 @@ class Pager:
         self,
         items: Sequence[T],
         key_of: Callable[[T], list[Any]],
-        render: Callable[[list[T]], list[dict[str, Any]]],
+        render: Callable[[list[T]], Sequence[object]],
     ) -> Response:
         shown, meta = page(items, self.request, self.list_name, self.filters, key_of)
         return ExactJSONResponse({"data": render(shown), "pagination_metadata": meta})

@@ -58,7 +58,12 @@ def drawable_balance(state: LedgerState, at: datetime) -> Decimal:
 def entry_status(entry: Entry, block: Block, at: datetime) -> EntryStatus:
     """R-PEND-1/3: only an increment whose block is not yet effective is pending."""
     assert entry.block_id == block.id
-    if entry.entry_type == "increment" and not block.is_effective(at):
+    return status_of(entry.entry_type, block, at)
+
+
+def status_of(entry_type: str, block: Block, at: datetime) -> EntryStatus:
+    """`entry_status` of an entry of this type on this block (for a reader holding only them)."""
+    if entry_type == "increment" and not block.is_effective(at):
         return "pending"
     return "committed"
 

@@ -36,7 +36,7 @@ from drawdown.store import ranks
 from drawdown.store.cache import BatchCache, OpenBlocks
 from drawdown.store.prepared import Prepared
 from drawdown.store.schema import credit_blocks, customers, ledger_commands, ledger_entries, ledgers
-from drawdown.store.sqlfuncs import before, compare
+from drawdown.store.sqlfuncs import before, compare, in_list
 from drawdown.store.tx import Tx
 
 _cb, _le, _lg = credit_blocks.c, ledger_entries.c, ledgers.c
@@ -625,7 +625,75 @@ def list_entries(
     tx: Tx, customer_id: str, filters: EntryFilters, *, now: datetime, limit: int
 ) -> list[tuple[Entry, Block]]:
     """Entries newest first (created_at desc, then sequence desc, R-SEQ-4, then id), each
-    with its block, in one prepared query."""
+    with its block: one prepared query for the page, one for its blocks."""
+    page = page_entries(tx, customer_id, filters, now=now, limit=limit)
+    blocks = blocks_of_entries(tx, customer_id, {entry.block_id for entry in page})
+    return [(entry, blocks[entry.block_id]) for entry in page]
+
+
+def page_entries(
+    tx: Tx, customer_id: str, filters: EntryFilters, *, now: datetime, limit: int
+) -> list[Entry]:
+    """The entries of `list_entries`'s page, without their blocks."""
+    statement, params = _page_query(tx, customer_id, filters, now, limit, narrow=False)
+    return [entry_of(tx, row) for row in tx.rows(statement, params)]
+
+
+def entry_keys(
+    tx: Tx, customer_id: str, filters: EntryFilters, *, now: datetime, limit: int
+) -> list[tuple[str, str]]:
+    """The (id, hash) of each entry of the page `list_entries` reads, in its order: all a
+    reader that has rendered the entries before needs (an entry's hash changes whenever
+    its content does, so the pair names one content for good)."""
+    statement, params = _page_query(tx, customer_id, filters, now, limit, narrow=True)
+    return [(row[0], row[1]) for row in tx.rows(statement, params)]
+
+
+_ENTRIES_BY_ID = Prepared(
+    lambda dialect: select(*_ENTRY_SELECT).where(
+        _le.customer_id == bindparam("customer_id"), in_list(_le.id, "ids", dialect)
+    ),
+    per_dialect=True,
+)
+
+
+def entries_by_id(tx: Tx, customer_id: str, entry_ids: Iterable[str]) -> dict[str, Entry]:
+    """The customer's entries with these ids, in one statement."""
+    ids = sorted(set(entry_ids))
+    if not ids:
+        return {}
+    rows = tx.rows(_ENTRIES_BY_ID, {"customer_id": customer_id, "ids": tx.codec.texts(ids)})
+    return {row[0]: entry_of(tx, row) for row in rows}
+
+
+_BLOCKS_BY_ID = Prepared(
+    lambda dialect: select(*_BLOCK_SELECT).where(
+        _cb.customer_id == bindparam("customer_id"), in_list(_cb.id, "ids", dialect)
+    ),
+    per_dialect=True,
+)
+
+
+def blocks_of_entries(tx: Tx, customer_id: str, block_ids: Iterable[str]) -> dict[str, Block]:
+    """The blocks entries name, deleted ones included (an entry's block is never removed): a
+    page's entries share a few blocks, each read once, in one statement (one round trip
+    for a page of many blocks, where a statement per block cost one each)."""
+    ids = sorted(set(block_ids))
+    if len(ids) == 1:  # the common page: one block, by its primary key
+        block = block_by_id(tx, customer_id, ids[0], deleted_too=True)
+        assert block is not None, "an entry's block is never removed"
+        return {block.id: block}
+    if not ids:
+        return {}
+    rows = tx.rows(_BLOCKS_BY_ID, {"customer_id": customer_id, "ids": tx.codec.texts(ids)})
+    found = {row[0]: block_of(tx, row) for row in rows}
+    assert len(found) == len(ids), "an entry's block is never removed"
+    return found
+
+
+def _page_query(
+    tx: Tx, customer_id: str, filters: EntryFilters, now: datetime, limit: int, *, narrow: bool
+) -> tuple[Prepared, dict[str, Any]]:
     minimum = filters.minimum_amount
     if minimum is not None and minimum <= 0:
         minimum = None  # entry amounts are never negative: every entry qualifies
@@ -637,6 +705,7 @@ def list_entries(
         None if key is None else _amount_plan(tx, customer_id, key),
         tuple(op for op, _ in filters.created_at),
         filters.after is not None,
+        narrow,
     )
     c = tx.codec
     params: dict[str, Any] = {"customer_id": customer_id, "currency": filters.currency,
@@ -647,15 +716,7 @@ def list_entries(
     if filters.after is not None:
         created_at, seq, entry_id = filters.after
         params.update(after_at=c.instant(created_at), after_seq=seq, after_id=entry_id)
-    page = [entry_of(tx, row) for row in tx.rows(_entries_statement(shape), params)]
-    # A page's entries share a few blocks: each is read once, not joined to every row.
-    blocks: dict[str, Block] = {}
-    for entry in page:
-        if entry.block_id not in blocks:
-            block = block_by_id(tx, customer_id, entry.block_id, deleted_too=True)
-            assert block is not None, "an entry's block is never removed"
-            blocks[entry.block_id] = block
-    return [(entry, blocks[entry.block_id]) for entry in page]
+    return _entries_statement(shape), params
 
 
 def _indexed_by(index: str) -> Callable[[str], str]:
@@ -716,8 +777,8 @@ def _entries_statement(shape: tuple[Any, ...]) -> Prepared:
 
 
 def _entries_query(shape: tuple[Any, ...], dialect: str) -> Any:
-    has_currency, has_type, pending, has_minimum, created_ops, has_after = shape
-    query = select(*_ENTRY_SELECT)
+    has_currency, has_type, pending, has_minimum, created_ops, has_after, narrow = shape
+    query = select(_le.id, _le.hash) if narrow else select(*_ENTRY_SELECT)
     if pending is not None:  # pending-ness is the block's effective date (R-PEND-1)
         query = query.join(
             credit_blocks, and_(_cb.customer_id == _le.customer_id, _cb.id == _le.block_id)

@@ -18,14 +18,20 @@ from drawdown.api.deps import body_of, read, respond, service_context
 from drawdown.api.errors import error_body, invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.replies import JsonReplier
-from drawdown.api.schemas.events import event_json, volume_json
+from drawdown.api.schemas.events import (
+    amended_json,
+    deprecated_json,
+    ingested_json,
+    search_json,
+    volume_json,
+)
 from drawdown.ledger.dates import format_instant, resolve_instant
 from drawdown.services.usage import events, ingest
 from drawdown.services.write_path import CustomerRef
 
 router = APIRouter()
-AMENDED: JsonReplier[str] = JsonReplier(200, lambda event_id: {"amended": event_id})
-DEPRECATED: JsonReplier[str] = JsonReplier(200, lambda event_id: {"deprecated": event_id})
+AMENDED: JsonReplier[str] = JsonReplier(200, amended_json)
+DEPRECATED: JsonReplier[str] = JsonReplier(200, deprecated_json)
 
 
 @router.post("/v1/ingest")
@@ -42,10 +48,7 @@ async def ingest_events(request: Request) -> Response:
     result = ingest.outcome(checked, stored)
     if checked.backfill is None:  # a backfill's events wait for its close
         ctx.observer.emit("usage_accepted", count=len(result.ingested))
-    body: dict[str, object] = {"validation_failed": []}
-    if debug:
-        body["debug"] = {"duplicate": list(result.duplicate), "ingested": list(result.ingested)}
-    return ExactJSONResponse(body)
+    return ExactJSONResponse(ingested_json(result.duplicate, result.ingested, debug=debug))
 
 
 def _refused(failed: list[ingest.Failure]) -> Response:
@@ -85,7 +88,7 @@ async def search_events(request: Request) -> Response:
     """Search events."""
     query = events.parse_search(body_of(request))
     found = await read(request, events.search, query.event_ids, query.start, query.end)
-    return ExactJSONResponse({"data": [event_json(f) for f in found]})
+    return ExactJSONResponse(search_json(found))
 
 
 @router.get("/v1/events/volume")

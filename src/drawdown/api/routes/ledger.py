@@ -14,13 +14,19 @@ from drawdown.api.errors import invalid
 from drawdown.api.jsonio import ExactJSONResponse
 from drawdown.api.queries import boolean, one_of, range_filters
 from drawdown.api.replies import NO_CONTENT, JsonReplier
-from drawdown.api.schemas.invoices import invoice_summary_json
-from drawdown.api.schemas.ledger import block_json, entries_json, entry_json
+from drawdown.api.schemas.ledger import (
+    ENTRY_TEMPLATES,
+    EntryTemplate,
+    block_invoices_json,
+    block_json,
+    entry_json,
+    page_json,
+)
 from drawdown.ledger.amounts import to_decimal
 from drawdown.ledger.dates import format_instant
 from drawdown.ledger.model import Block
 from drawdown.services.credits import balances, blocks, entries, reads
-from drawdown.services.credits.views import BlockView, EntryView
+from drawdown.services.credits.views import BlockView, EntryView, PageEntry
 from drawdown.services.entry_input import ENTRY_TYPES, entry_request
 from drawdown.services.write_path import CustomerRef
 
@@ -89,13 +95,13 @@ async def _list_ledger(request: Request, ref: CustomerRef) -> Response:
         after=pager.after(pagination.cursor_instant, pagination.cursor_int, pagination.cursor_id),
         limit=pager.fetch,
     )
-    views = await read(request, reads.list_entries, ref, query)
-    return pager.respond(views, _entry_key, entries_json)
+    page = await read(request, reads.entry_page, ref, query, ENTRY_TEMPLATES)
+    return pager.respond(page, _entry_key, page_json)
 
 
-def _entry_key(view: EntryView) -> list[Any]:
-    entry = view.entry
-    return [format_instant(entry.created_at, fractions=True), entry.seq, entry.id]
+def _entry_key(item: PageEntry[EntryTemplate]) -> list[Any]:
+    head = item.head
+    return [format_instant(head.created_at, fractions=True), head.seq, head.id]
 
 
 def _minimum_amount(raw: str | None) -> Decimal | None:
@@ -178,8 +184,7 @@ async def fetch_block(request: Request, block_id: str) -> Response:
 async def block_invoices(request: Request, block_id: str) -> Response:
     """List the invoices that charged for a credit block."""
     view = await read(request, reads.get_block, block_id)
-    invoices = [invoice_summary_json(i, view.customer) for i in view.invoices]
-    return ExactJSONResponse({"block": block_json(view.block), "invoices": invoices})
+    return ExactJSONResponse(block_invoices_json(view))
 
 
 @router.put("/v1/credit_blocks/{block_id}")

@@ -6,12 +6,12 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-router = APIRouter()
+from drawdown.api.schemas.ping import PONG
 
-_PONG = b'{"response":"pong"}'
+router = APIRouter()
 
 
 @router.get("/v1/ping")
 async def ping(request: Request) -> Response:
     """Check the API key and that the service answers."""
-    return Response(_PONG, media_type="application/json")
+    return Response(PONG, media_type="application/json")

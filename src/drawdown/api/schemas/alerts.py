@@ -4,15 +4,17 @@ object, with every key the SDK's model has (fields drawdown has no use for are n
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
+from drawdown.api.schemas.customers import CustomerMinifiedJson, customer_minified
+from drawdown.api.schemas.instants import at
+from drawdown.api.schemas.wire import Enum, Instant, Null, Number
 from drawdown.ledger.amounts import to_decimal
-from drawdown.ledger.dates import format_instant
 from drawdown.ledger.errors import LedgerError
-from drawdown.services.balance_alerts import AlertView
+from drawdown.services.balance_alerts import TYPES, AlertView
 
 
 def _threshold(value: object) -> Decimal:
@@ -56,13 +58,44 @@ def threshold_values(thresholds: list[ThresholdParam] | None) -> list[Any] | Non
     return None if thresholds is None else [t.value for t in thresholds]
 
 
-def alert_json(view: AlertView) -> dict[str, Any]:
-    alert, customer = view.alert, view.customer
+class _ThresholdJson(TypedDict):
+    value: Number
+
+
+class _AlertStatusJson(TypedDict):
+    in_alert: bool
+    threshold_value: Number
+
+
+class AlertJson(TypedDict):
+    """A customer's credit-balance alert. `thresholds` only on `credit_balance_dropped` (null
+    otherwise); `balance_alert_status` is each threshold (0 for depleted and recovered
+    alerts) and whether the ledger was at or below it at its last write."""
+
+    id: str
+    created_at: Instant
+    currency: str
+    customer: CustomerMinifiedJson
+    enabled: bool
+    metric: Null
+    plan: Null
+    subscription: Null
+    thresholds: list[_ThresholdJson] | None
+    type: Annotated[str, Enum(*TYPES)]
+    balance_alert_status: list[_AlertStatusJson]
+    grouping_keys: Null
+    license_type: Null
+    price_filters: Null
+    threshold_overrides: Null
+
+
+def alert_json(view: AlertView) -> AlertJson:
+    alert = view.alert
     return {
         "id": alert.id,
-        "created_at": format_instant(alert.created_at, fractions=True),
+        "created_at": at(alert.created_at),
         "currency": alert.currency,
-        "customer": {"id": customer.id, "external_customer_id": customer.external_customer_id},
+        "customer": customer_minified(view.customer),
         "enabled": alert.enabled,
         "metric": None,
         "plan": None,

@@ -3,11 +3,12 @@ settings (request and response), and the preview's request (a decrement body).""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
 from drawdown.api.schemas.alerts import ThresholdValue
+from drawdown.api.schemas.wire import Enum, Number
 from drawdown.ledger.balances import Summary
 from drawdown.services.credits.credit_settings import CreditSettings
 from drawdown.services.entry_input import DecrementRequest
@@ -35,7 +36,34 @@ class DecrementPreview(DecrementRequest):
     """Body of `POST …/credits/ledger_entry/preview`: exactly a decrement request."""
 
 
-def summary_json(summary: Summary) -> dict[str, Any]:
+class CreditBalanceSummaryJson(TypedDict):
+    """drawdown extension: a ledger's balance in parts that add up to `total`."""
+
+    currency: str
+    available: Number
+    scheduled: Number
+    awaiting_payment: Number
+    total: Number
+
+
+class _ThresholdJson(TypedDict):
+    currency: str
+    value: Number
+
+
+Overdraft = Annotated[str, Enum("allow", "refuse")]
+
+
+class CreditSettingsJson(TypedDict):
+    """drawdown extension: a customer's overdraft policy and balance-alert thresholds."""
+
+    customer_id: str
+    overdraft: Overdraft | None
+    effective_overdraft: Overdraft
+    balance_alert_thresholds: list[_ThresholdJson]
+
+
+def summary_json(summary: Summary) -> CreditBalanceSummaryJson:
     return {
         "currency": summary.currency,
         "available": summary.available,
@@ -45,7 +73,7 @@ def summary_json(summary: Summary) -> dict[str, Any]:
     }
 
 
-def settings_json(settings: CreditSettings) -> dict[str, Any]:
+def settings_json(settings: CreditSettings) -> CreditSettingsJson:
     return {
         "customer_id": settings.customer.id,
         "overdraft": settings.overdraft,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from drawdown.api.errors import invalid
-from drawdown.api.schemas.customers import customer_minified
-from drawdown.api.schemas.invoices import REASON_TEXT
+from drawdown.api.schemas.customers import CustomerMinifiedJson, customer_minified
+from drawdown.api.schemas.instants import at
+from drawdown.api.schemas.invoices import REASON_TEXT, CreditNoteReason, CreditNoteType
 from drawdown.api.schemas.money import money_text
-from drawdown.ledger.dates import format_instant
+from drawdown.api.schemas.wire import Doc, EmptyList, Instant, Money, Null, Number
 from drawdown.records import CreditNoteLine
 from drawdown.services.billing.credit_notes import CreditNoteRequest, CreditNoteView, LineRequest
 from drawdown.services.billing.money import positive_money
@@ -72,28 +73,60 @@ def balance_transaction_fields(
     return {"amount": amount, "type": body.type, "description": description}
 
 
-def _at(value: Any) -> str | None:
-    return None if value is None else format_instant(value, fractions=True)
+class CreditNoteLineItemJson(TypedDict):
+    id: str
+    amount: Money
+    item_id: str
+    name: str
+    quantity: Annotated[Number, Doc("Credits the credit note took back (voided).")]
+    subtotal: Money
+    tax_amounts: EmptyList
+    discounts: EmptyList
+    start_time_inclusive: Instant
+    end_time_exclusive: Instant
 
 
-def credit_note_json(view: CreditNoteView) -> dict[str, Any]:
+class CreditNoteJson(TypedDict):
+    """A credit note: `refund` on a paid invoice (credits the cash balance), `adjustment` on
+    an issued one (lowers its amount due); either way the credits it bought are voided
+    (`void_reason: refund`)."""
+
+    id: str
+    created_at: Instant
+    credit_note_number: str
+    credit_note_pdf: Null
+    customer: CustomerMinifiedJson
+    invoice_id: str
+    line_items: list[CreditNoteLineItemJson]
+    maximum_amount_adjustment: Null
+    memo: str | None
+    minimum_amount_refunded: Null
+    reason: CreditNoteReason
+    subtotal: Money
+    total: Money
+    type: CreditNoteType
+    voided_at: Instant | None
+    discounts: EmptyList
+
+
+def credit_note_json(view: CreditNoteView) -> CreditNoteJson:
     note = view.note
     total = money_text(note.total, note.currency)
     return {
-        "id": note.id, "created_at": _at(note.created_at),
+        "id": note.id, "created_at": at(note.created_at),
         "credit_note_number": note.credit_note_number, "credit_note_pdf": None,
         "customer": customer_minified(view.customer), "invoice_id": note.invoice_id,
         "line_items": [_line_json(line, note.currency) for line in note.line_items],
         "maximum_amount_adjustment": None, "memo": note.memo, "minimum_amount_refunded": None,
         "reason": REASON_TEXT[note.reason], "subtotal": total, "total": total,
-        "type": note.type, "voided_at": _at(note.voided_at), "discounts": [],
+        "type": note.type, "voided_at": at(note.voided_at), "discounts": [],
     }  # fmt: skip
 
 
-def _line_json(line: CreditNoteLine, currency: str) -> dict[str, Any]:
+def _line_json(line: CreditNoteLine, currency: str) -> CreditNoteLineItemJson:
     amount = money_text(line.amount, currency)
     return {
         "id": line.id, "amount": amount, "item_id": line.item_id, "name": line.name,
         "quantity": line.quantity, "subtotal": amount, "tax_amounts": [], "discounts": [],
-        "start_time_inclusive": _at(line.start_at), "end_time_exclusive": _at(line.end_at),
+        "start_time_inclusive": at(line.start_at), "end_time_exclusive": at(line.end_at),
     }  # fmt: skip

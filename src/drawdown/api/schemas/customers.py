@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypedDict, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+from drawdown.api.schemas.instants import at
 from drawdown.api.schemas.money import money_text
-from drawdown.ledger.dates import format_instant
+from drawdown.api.schemas.wire import Doc, EmptyList, Enum, Instant, Metadata, Null
 from drawdown.records import Customer
 
 PaymentProvider = Literal[
@@ -67,7 +68,64 @@ def service_fields(model: BaseModel) -> dict[str, Any]:
     return data
 
 
-def customer_json(customer: Customer) -> dict[str, Any]:
+class AddressJson(TypedDict):
+    city: str | None
+    country: str | None
+    line1: str | None
+    line2: str | None
+    postal_code: str | None
+    state: str | None
+
+
+class CustomerTaxIdJson(TypedDict):
+    country: str
+    type: str
+    value: str
+
+
+class _HierarchyJson(TypedDict):
+    children: EmptyList
+    parent: Null
+
+
+class CustomerJson(TypedDict):
+    """A customer (docs/rules.md §3.1)."""
+
+    id: str
+    external_customer_id: str | None
+    name: str
+    email: str
+    additional_emails: list[str]
+    currency: str | None
+    timezone: str
+    metadata: Metadata
+    created_at: Instant
+    balance: Annotated[str, Doc("The cash balance (money, not credits), moved by balance "
+                                'transactions; `"0.00"` until one does.')]  # fmt: skip
+    auto_collection: bool
+    auto_issuance: bool | None
+    email_delivery: bool
+    payment_provider: Annotated[str, Enum(*get_args(PaymentProvider))] | None
+    payment_provider_id: str | None
+    billing_address: AddressJson | None
+    shipping_address: AddressJson | None
+    tax_id: CustomerTaxIdJson | None
+    hierarchy: _HierarchyJson
+    portal_url: Null
+    exempt_from_automated_tax: Null
+    automatic_tax_enabled: bool
+    accounting_sync_configuration: Null
+    default_payment_method: Null
+    payment_configuration: Null
+    reporting_configuration: Null
+
+
+class CustomerMinifiedJson(TypedDict):
+    id: str
+    external_customer_id: str | None
+
+
+def customer_json(customer: Customer) -> CustomerJson:
     return {
         "id": customer.id,
         "external_customer_id": customer.external_customer_id,
@@ -77,7 +135,7 @@ def customer_json(customer: Customer) -> dict[str, Any]:
         "currency": customer.currency,
         "timezone": customer.timezone,
         "metadata": dict(customer.metadata),
-        "created_at": format_instant(customer.created_at, fractions=True),
+        "created_at": at(customer.created_at),
         # The cash balance (money, never credits); "0.00" until a transaction moves it.
         "balance": money_text(customer.cash_balance, customer.currency or ""),
         "auto_collection": customer.auto_collection,
@@ -87,7 +145,7 @@ def customer_json(customer: Customer) -> dict[str, Any]:
         "payment_provider_id": customer.payment_provider_id,
         "billing_address": address_json(customer.billing_address),
         "shipping_address": address_json(customer.shipping_address),
-        "tax_id": customer.tax_id,
+        "tax_id": tax_id_json(customer.tax_id),
         "hierarchy": {"children": [], "parent": None},
         "portal_url": None,
         "exempt_from_automated_tax": None,
@@ -99,12 +157,22 @@ def customer_json(customer: Customer) -> dict[str, Any]:
     }
 
 
-def address_json(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def address_json(value: Mapping[str, Any] | None) -> AddressJson | None:
     if value is None:
         return None
-    keys = ("city", "country", "line1", "line2", "postal_code", "state")
-    return {key: value.get(key) for key in keys}
+    get = value.get
+    return {
+        "city": get("city"), "country": get("country"), "line1": get("line1"),
+        "line2": get("line2"), "postal_code": get("postal_code"), "state": get("state"),
+    }  # fmt: skip
 
 
-def customer_minified(customer: Customer) -> dict[str, Any]:
+def tax_id_json(value: Mapping[str, Any] | None) -> CustomerTaxIdJson | None:
+    """The stored tax id (a `TaxId` as sent: exactly these three keys)."""
+    if value is None:
+        return None
+    return {"country": value["country"], "type": value["type"], "value": value["value"]}
+
+
+def customer_minified(customer: Customer) -> CustomerMinifiedJson:
     return {"id": customer.id, "external_customer_id": customer.external_customer_id}

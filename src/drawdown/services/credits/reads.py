@@ -18,9 +18,11 @@ from typing import TypeVar
 from drawdown.ledger import drawdown_order, entry_status
 from drawdown.ledger.dates import resolve_bounds
 from drawdown.ledger.model import Block
+from drawdown.ledger.ordering import status_of
 from drawdown.records import Customer
 from drawdown.services.context import ServiceContext
-from drawdown.services.credits.views import BlockView, EntryView
+from drawdown.services.credits.memo import EntryMemo
+from drawdown.services.credits.views import BlockView, EntryView, PageEntry
 from drawdown.services.currencies import iso_code
 from drawdown.services.errors import ResourceNotFound
 from drawdown.services.write_path import (
@@ -39,6 +41,7 @@ from drawdown.store.sqlfuncs import compare
 from drawdown.store.tx import Tx
 
 T = TypeVar("T")
+M = TypeVar("M")
 log = logging.getLogger("drawdown.expiry")
 
 
@@ -139,15 +142,8 @@ def entries_of(query: EntryQuery) -> Callable[[Tx, Customer, datetime], list[Ent
 
 def entries_in(tx: Tx, customer: Customer, query: EntryQuery, now: datetime) -> list[EntryView]:
     """One page of the customer's entries with their blocks and purchase invoices."""
-    filters = EntryFilters(
-        currency=listing_currency(query.currency),
-        entry_type=query.entry_type,
-        pending=None if query.entry_status is None else query.entry_status == "pending",
-        minimum_amount=query.minimum_amount,
-        created_at=resolve_bounds(query.created_at, customer.timezone, field="created_at"),
-        after=query.after,
-    )
-    rows = store.list_entries(tx, customer.id, filters, now=now, limit=query.limit)
+    rows = store.list_entries(tx, customer.id, _filters(customer, query), now=now,
+                              limit=query.limit)  # fmt: skip
     bought = [b.id for e, b in rows if e.entry_type == "increment" and b.invoice_id]
     invoices = {i.block_id: i for i in invoice_store.for_blocks(tx, customer.id, bought)}
     return [
@@ -156,6 +152,62 @@ def entries_in(tx: Tx, customer: Customer, query: EntryQuery, now: datetime) -> 
         else EntryView(e, b, customer, entry_status(e, b, now))
         for e, b in rows
     ]
+
+
+def entry_page(
+    ctx: ServiceContext, ref: CustomerRef, query: EntryQuery, memo: EntryMemo[M]
+) -> list[PageEntry[M]] | CatchUpFirst:
+    """`list_entries` for a reader that keeps a memo of each entry (the API's ledger page):
+    the page's (id, hash) pairs are read, then only the entries the memo lacks, then the
+    page's blocks and purchase invoices as they are now."""
+
+    def page(tx: Tx, customer: Customer, now: datetime) -> list[PageEntry[M]]:
+        return _page(tx, customer, query, now, memo)
+
+    return _here(ctx, lambda: _read_unless_due(ctx, ref, page))
+
+
+def _page(
+    tx: Tx, customer: Customer, query: EntryQuery, now: datetime, memo: EntryMemo[M]
+) -> list[PageEntry[M]]:
+    filters = _filters(customer, query)
+    keys = store.entry_keys(tx, customer.id, filters, now=now, limit=query.limit)
+    found, missing = {}, []
+    for key in keys:
+        hit = memo.get(key)
+        if hit is None:
+            missing.append(key[0])
+        else:
+            found[key] = hit
+    if len(missing) > len(keys) // 2:  # a page not seen yet: reading it again is cheaper
+        read = store.page_entries(tx, customer.id, filters, now=now, limit=query.limit)
+        found.update(memo.add(e for e in read if (e.id, e.hash) not in found))
+    elif missing:
+        found.update(memo.add(store.entries_by_id(tx, customer.id, missing).values()))
+    heads = [found[key] for key in keys]
+    blocks = store.blocks_of_entries(tx, customer.id, {head.block_id for head, _ in heads})
+    bought = [head.block_id for head, _ in heads
+              if head.entry_type == "increment" and blocks[head.block_id].invoice_id]  # fmt: skip
+    invoices = ({i.block_id: i for i in invoice_store.for_blocks(tx, customer.id, bought)}
+                if bought else {})  # fmt: skip
+    page = []
+    for head, computed in heads:
+        block = blocks[head.block_id]
+        status = status_of(head.entry_type, block, now)
+        page.append(PageEntry(head, computed, block, customer, status,
+                              invoices.get(block.id)))  # fmt: skip
+    return page
+
+
+def _filters(customer: Customer, query: EntryQuery) -> EntryFilters:
+    return EntryFilters(
+        currency=listing_currency(query.currency),
+        entry_type=query.entry_type,
+        pending=None if query.entry_status is None else query.entry_status == "pending",
+        minimum_amount=query.minimum_amount,
+        created_at=resolve_bounds(query.created_at, customer.timezone, field="created_at"),
+        after=query.after,
+    )
 
 
 def listing_currency(value: str | None) -> str | None:
