@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -90,21 +91,79 @@ class Server:
             }
 
 
+def port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+class PortTaken(RuntimeError):
+    """Another process took the port a server was to listen on."""
+
+
+def create_api_key(database_url: str, name: str = "tests") -> str:
+    """A new API key on the database, migrated first. Made in this process: a `drawdown keys
+    create` process per server would cost seconds of CPU (it loads the whole app)."""
+    from drawdown.services.access import api_keys
+    from support.contexts import make_context
+
+    ctx = make_context(database_url)
+    try:
+        return api_keys.create_key(ctx, name).secret
+    finally:
+        ctx.db.close()
+
+
 def start_server(database_url: str, env: dict[str, str] | None = None) -> Server:
-    key = run_cli(database_url, "keys", "create", "--name", "tests").strip().splitlines()[-1]
-    port = free_port()
+    key = create_api_key(database_url)
     # No access log (tests/test_operations.py checks it on servers of its own).
     full_env = {"DRAWDOWN_LOG_LEVEL": "warning", **os.environ,
                 "DRAWDOWN_DATABASE_URL": database_url, **(env or {})}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "drawdown.cli", "serve", "--port", str(port)],
-        env=full_env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}/v1"
-    _wait_until_up(base_url, process)
-    return Server(base_url=base_url, api_key=key, database_url=database_url, process=process)
+    retries = 2
+    while True:
+        port = free_port()
+        # stdout goes to a file only until the server says it listens (then it is unlinked).
+        fd, output = tempfile.mkstemp(prefix="drawdown-serve-")
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "drawdown.cli", "serve", "--port", str(port)],
+                env=full_env,
+                cwd=REPO,
+                stdout=fd,
+            )
+        finally:
+            os.close(fd)
+        try:
+            _wait_until_listening(process, Path(output), port)
+        except PortTaken:
+            if not retries:
+                raise
+            retries -= 1
+            continue
+        finally:
+            os.unlink(output)
+        base_url = f"http://127.0.0.1:{port}/v1"
+        return Server(base_url=base_url, api_key=key, database_url=database_url, process=process)
+
+
+def _wait_until_listening(process: subprocess.Popen[bytes], output: Path, port: int) -> None:
+    """Until the server prints that it listens. Not a ping: between probing a free port and
+    binding it, another process (a parallel xdist worker's server, any socket's ephemeral
+    port) may take it, and another server would answer; then this one exits: `PortTaken`."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if b"drawdown listening on " in output.read_bytes():
+            return
+        if process.poll() is not None:
+            if port_taken(port):
+                raise PortTaken(f"server exited with {process.returncode}: port {port} taken")
+            raise RuntimeError(f"server exited with {process.returncode}")
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("server did not start")
 
 
 def _wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:

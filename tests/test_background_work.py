@@ -17,6 +17,8 @@ import pytest
 from conftest import BACKENDS, free_port, run_cli, stop_server
 from test_operations import _metric, root, start_logged_server
 
+pytestmark = pytest.mark.slow
+
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 # The retry comes after the checks even on a busy machine (starting a CLI can take seconds).
 SETTINGS = {

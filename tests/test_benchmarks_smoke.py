@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # benchmarks/ is a top-level package of the repository
 from benchmarks import rows  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 SMOKE = ["--seconds", "1", "--entries", "2000", "--small-entries", "1000", "--customers",
          "50", "--blocks", "100", "--threads", "1", "--connections", "2", "--processes",
          "1"]  # fmt: skip

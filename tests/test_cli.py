@@ -12,6 +12,8 @@ from sqlalchemy import text
 from conftest import run_cli, start_server, stop_server
 from drawdown.store.migrate import head_revision
 
+pytestmark = pytest.mark.slow
+
 
 def test_keys_create_list_revoke_and_migrate(database_factory) -> None:
     url = database_factory("sqlite")

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO, run_cli
+
+pytestmark = pytest.mark.slow
 
 
 def _failing(url: str, *args: str) -> str:

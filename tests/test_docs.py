@@ -41,8 +41,8 @@ def test_every_environment_setting_is_in_the_readme() -> None:
 
 def test_readme_quick_start_is_the_ci_command() -> None:
     ci = (ROOT / ".ci/run").read_text()
-    assert "./scripts/drawdown serve" in README and "./scripts/test" in README
-    assert "\n./scripts/test" in ci
+    assert "./scripts/drawdown serve" in README and "\n./scripts/test --all\n" in README
+    assert "\n./scripts/test --all\n" in ci
 
 
 # --- docs/rules.md: every rule cited is defined, nothing points outside the repository ------

@@ -27,6 +27,8 @@ from sqlalchemy import text
 from conftest import REPO, Server, _wait_until_up, free_port, run_cli, start_server, stop_server
 from support.postgres import create_database
 
+pytestmark = pytest.mark.slow
+
 
 def start_logged_server(
     url: str, log: Path, env: dict[str, str] | None = None, *args: str

@@ -16,6 +16,8 @@ import pytest
 from conftest import REPO, free_port
 from drawdown.settings import Settings, resolve_database_url
 
+pytestmark = pytest.mark.slow
+
 SCRIPT = REPO / "scripts" / "drawdown"
 
 

@@ -10,6 +10,8 @@ from sqlalchemy import text
 
 from conftest import Server, start_server, stop_server, unique
 
+pytestmark = pytest.mark.slow
+
 
 def _hammer(servers: list[Server], customer_id: str, threads: int, per_thread: int) -> None:
     def work(index: int) -> None:

@@ -11,6 +11,8 @@ import pytest
 
 from conftest import BACKENDS, run_cli, start_server, stop_server
 
+pytestmark = pytest.mark.slow
+
 PROPAGATION_SECONDS_MAX = 1.0
 
 

@@ -231,6 +231,7 @@ def test_credits_expiring_is_announced_once_per_block(hooked: Server, receiver: 
     assert properties["days_before_expiry"] == 7
 
 
+@pytest.mark.slow  # kills a server process mid-delivery and restarts it
 def test_an_event_committed_before_a_crash_is_delivered_later_exactly_once(
     database_factory: Any, receiver: Receiver, request: pytest.FixtureRequest
 ) -> None:

@@ -22,6 +22,8 @@ import pytest
 
 from conftest import BACKENDS, start_server, stop_server
 
+pytestmark = pytest.mark.slow
+
 NODE_DIR = Path(__file__).resolve().parent
 NODE_MAJOR_MIN = 18  # orb-billing relies on the built-in fetch
 

@@ -17,9 +17,13 @@ import pytest
 from conftest import BACKENDS
 from reliability.rel_support import Served
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("faketime") is None, reason="needs Debian's faketime (apt-get install faketime)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("faketime") is None,
+        reason="needs Debian's faketime (apt-get install faketime)",
+    ),
+    pytest.mark.slow,
+]
 ERROR_PREFIX = "https://docs.withorb.com/reference/error-responses#"
 
 

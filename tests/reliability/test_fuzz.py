@@ -40,6 +40,8 @@ from schemathesis.checks import (
 
 from conftest import Server, start_server, stop_server, unique
 
+pytestmark = pytest.mark.slow
+
 LONG = os.environ.get("DRAWDOWN_LONG") == "1"
 FUZZ_REQUESTS_SHORT = 200
 REQUESTS = int(os.environ.get("DRAWDOWN_FUZZ_REQUESTS") or 10_000) if LONG else FUZZ_REQUESTS_SHORT

@@ -30,6 +30,8 @@ from sqlalchemy import create_engine, text
 from conftest import BACKENDS
 from reliability.rel_support import Served, dense, scale, verify_clean
 
+pytestmark = pytest.mark.slow
+
 WRITERS = 12
 CUSTOMERS = 6
 START_BALANCE = 10**9

@@ -37,6 +37,8 @@ from sqlalchemy import create_engine, text
 from conftest import BACKENDS, run_cli
 from reliability.rel_support import Served, scale, verify_clean
 
+pytestmark = pytest.mark.slow
+
 PRICE = Decimal("0.25")  # credits per unit of the `n` property
 FAST = {"DRAWDOWN_USAGE_GRACE_SECONDS": "0", "DRAWDOWN_USAGE_DEDUCT_POLL_SECONDS": "0.05"}
 AMENDED_CUSTOMERS = 3

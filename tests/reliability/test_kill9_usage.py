@@ -35,6 +35,8 @@ from sqlalchemy import create_engine, text
 from conftest import BACKENDS, run_cli
 from reliability.rel_support import Served, scale, verify_clean
 
+pytestmark = pytest.mark.slow
+
 INGESTERS = 4
 CUSTOMERS = 4
 BATCH = 25

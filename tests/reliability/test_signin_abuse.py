@@ -23,6 +23,8 @@ from drawdown.web.session import COOKIE_NAME
 from reliability.rel_support import Served
 from support.contexts import make_context
 
+pytestmark = pytest.mark.slow
+
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _addresses = count(1)

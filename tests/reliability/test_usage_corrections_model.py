@@ -44,6 +44,8 @@ from drawdown.store import usage as usage_store
 from reliability.rel_support import scale
 from support.contexts import make_context
 
+pytestmark = pytest.mark.slow
+
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 CALL_RATE = Decimal("0.3")  # credits per unit of `n` (sum)
 TICK_RATE = Decimal("0.000000000007")  # credits per event (count)

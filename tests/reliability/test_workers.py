@@ -28,6 +28,8 @@ from conftest import BACKENDS
 from drawdown.serving import check_address
 from reliability.rel_support import Served, dense, scale, verify_clean, workers_of
 
+pytestmark = pytest.mark.slow
+
 
 def wait_for(condition: object, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds

@@ -34,6 +34,8 @@ from sqlalchemy import create_engine, text
 from conftest import BACKENDS
 from reliability.rel_support import Served
 
+pytestmark = pytest.mark.slow
+
 READY_SECONDS_MAX = 20
 
 

@@ -178,6 +178,7 @@ def _blocks_read_by_a_decrement(ctx: Any, ref: CustomerRef, monkeypatch: Any) ->
     return read
 
 
+@pytest.mark.slow  # writes a ledger of 10,000 blocks
 def test_a_decrement_reads_as_few_blocks_at_ten_thousand_as_at_ten(
     database_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

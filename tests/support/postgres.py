@@ -24,6 +24,13 @@ Rules:
 * neither possible -> ``pytest.skip`` locally, but a hard error when ``CI=true``: postgres
   tests must never be silently skipped in CI.
 
+Under pytest-xdist every worker starts a cluster of its own (the session fixture runs once per
+worker process): its own temp dir (``mkdtemp``) and its own port (a free one, retried if another
+process takes it before the server binds), so workers never share a cluster or collide. Each
+worker stops its cluster when its session ends. A cluster whose owner died without that (a
+crashed or killed worker, SIGKILL) is stopped and removed by the next cluster start on the
+machine: its dir names the owner's pid, and a dir whose owner is gone is fair game.
+
 All URLs returned are SQLAlchemy URLs: ``postgresql+psycopg://USER@HOST:PORT/DBNAME``.
 """
 
@@ -39,7 +46,7 @@ import socket
 import stat
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -126,12 +133,60 @@ def _others_can_traverse(path: Path) -> bool:
     return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
 
 
-def _make_base_dir(as_root: bool) -> Path:
+_BASE_PREFIX = "drawdown-pg-"
+_OWNER_FILE = "owner"  # "<pid> <process start time>" of the process that started the cluster
+
+
+def _base_parent(as_root: bool) -> Path:
     tmp = Path(tempfile.gettempdir())
     # unix socket paths are limited to ~107 bytes; a root-run server must reach the dir.
     if len(str(tmp)) > 60 or (as_root and not _others_can_traverse(tmp)):
         tmp = Path("/tmp")
-    return Path(tempfile.mkdtemp(prefix="drawdown-pg-", dir=tmp))
+    return tmp
+
+
+def _process_identity(pid: int) -> str | None:
+    """`pid` plus its start time (so a recycled pid is not mistaken for it), or None if gone."""
+    try:
+        stat_fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return f"{pid} {stat_fields[19]}"  # field 22 of stat(5): starttime
+
+
+def _make_base_dir(as_root: bool) -> Path:
+    base = Path(tempfile.mkdtemp(prefix=_BASE_PREFIX, dir=_base_parent(as_root)))
+    (base / _OWNER_FILE).write_text(_process_identity(os.getpid()) or str(os.getpid()))
+    return base
+
+
+def _owner_gone(base: Path) -> bool:
+    try:
+        owner = (base / _OWNER_FILE).read_text().strip()
+    except OSError:
+        return False  # not ours to judge (no owner file: another version, or no access)
+    pid, _, started = owner.partition(" ")
+    if not pid.isdigit():
+        return False
+    if not started:  # no /proc when it was written: whether the pid lives is all we know
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+    return _process_identity(int(pid)) != owner
+
+
+def _reap_orphans(parent: Path, stop: Callable[[Path], object]) -> None:
+    """Stop and remove clusters whose owning process died without tearing them down."""
+    for base in parent.glob(_BASE_PREFIX + "*"):
+        if base.is_dir() and _owner_gone(base):
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                if (base / "data" / "postmaster.pid").exists():
+                    stop(base / "data")
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def _free_port() -> int:
@@ -172,6 +227,21 @@ def throwaway_postgres() -> Iterator[str]:
         run_as = pwd.getpwnam(user)
         prefix = [runuser, "-u", user, "--"]
 
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*prefix, *args],
+            cwd="/",  # the server user may not be able to read the caller's cwd
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "LC_ALL": "C", "LANG": "C"},
+        )
+
+    def stop(datadir: Path) -> object:
+        return run(str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "-w", "stop")
+
+    _reap_orphans(_base_parent(as_root), stop)
     base = _make_base_dir(as_root)
     datadir = base / "data"
     logfile = base / "postgres.log"
@@ -179,17 +249,6 @@ def throwaway_postgres() -> Iterator[str]:
     try:
         if run_as is not None:
             os.chown(base, run_as.pw_uid, run_as.pw_gid)
-
-        def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [*prefix, *args],
-                cwd=base,  # the server user may not be able to read the caller's cwd
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                env={**os.environ, "LC_ALL": "C", "LANG": "C"},
-            )
 
         res = run(
             str(bindir / "initdb"),
@@ -241,7 +300,7 @@ def throwaway_postgres() -> Iterator[str]:
     finally:
         if started:
             with contextlib.suppress(OSError, subprocess.SubprocessError):
-                run(str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "-w", "stop")
+                stop(datadir)
         shutil.rmtree(base, ignore_errors=True)
 
 

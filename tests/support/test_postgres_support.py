@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -89,3 +92,42 @@ def test_no_postgres_skips_locally_but_fails_in_ci(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception), postgres_url_for_tests():
         pass
+
+
+@pytest.mark.slow  # starts two clusters and SIGKILLs a process
+def test_a_cluster_whose_owner_was_killed_is_removed_by_the_next_start() -> None:
+    """An xdist worker killed with SIGKILL cannot stop its cluster: the next start does."""
+    from . import postgres as mod
+
+    _require_binaries()
+    owner = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_OWNER], cwd=Path(__file__).parent.parent,
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert owner.stdout is not None
+        port = owner.stdout.readline().strip().rsplit(":", 1)[1].split("/")[0]
+        psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres").close()  # it runs
+        (base,) = [
+            d for d in mod._base_parent(os.geteuid() == 0).glob("drawdown-pg-*")
+            if (d / "owner").read_text().split()[0] == str(owner.pid)
+        ]  # fmt: skip
+    finally:
+        owner.kill()
+        owner.wait()
+        if owner.stdout is not None:
+            owner.stdout.close()
+    assert base.is_dir()  # nobody stopped it
+    with throwaway_postgres():
+        assert not base.exists()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=2)
+
+
+ORPHAN_OWNER = """
+import time
+from support.postgres import throwaway_postgres
+with throwaway_postgres() as url:
+    print(url, flush=True)
+    time.sleep(600)
+"""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from test_console_browser import (  # noqa: F401 - fixtures
     console_server,
     page,
@@ -17,7 +18,7 @@ from test_console_browser import (  # noqa: F401 - fixtures
 
 from conftest import Server
 
-pytestmark = __import__("pytest").mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_alerts_section(page: Any, root: str, console_server: Server, shot: Any) -> None:  # noqa: F811

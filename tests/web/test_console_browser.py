@@ -28,7 +28,7 @@ CHROMIUM_ARGS = [
 ADMIN_EMAIL = "ops@example.com"
 ADMIN_PASSWORD = "a long console password"
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def require_chromium() -> None:

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from test_console_browser import (  # noqa: F401 - fixtures
     console_server,
     page,
@@ -19,7 +20,7 @@ from test_console_browser import (  # noqa: F401 - fixtures
 from conftest import Server
 from support.webhook_receiver import receiving
 
-pytestmark = __import__("pytest").mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_finance_pages(page: Any, root: str, console_server: Server, shot: Any) -> None:  # noqa: F811
