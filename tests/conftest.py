@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,31 @@ from support.postgres import create_database, drop_database, postgres_url_for_te
 
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS = ("sqlite", "postgres")
+
+# Every HTTP client the tests open (the SDK's included: it wraps an httpx.Client). A client a
+# test leaves open would otherwise close its socket whenever the garbage collector reaches it,
+# and its ResourceWarning (an error here) then fails whichever test happens to be running.
+_opened_clients: weakref.WeakSet[httpx.Client] = weakref.WeakSet()
+_httpx_client_init = httpx.Client.__init__
+
+
+def _tracked_init(self: httpx.Client, *args: Any, **kwargs: Any) -> None:
+    _httpx_client_init(self, *args, **kwargs)
+    _opened_clients.add(self)
+
+
+httpx.Client.__init__ = _tracked_init  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _close_clients_the_test_opened() -> Iterator[None]:
+    """Close, when a test ends, the clients it opened; clients of wider-scoped fixtures (set
+    up before this one) stay open for the tests that share them."""
+    before = set(_opened_clients)
+    yield
+    for opened in list(_opened_clients):
+        if opened not in before:
+            opened.close()
 
 
 def free_port() -> int:
