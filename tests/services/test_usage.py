@@ -277,7 +277,8 @@ def test_deductions_go_through_the_bulk_path(
 ) -> None:
     """Issue 20: a deduction job reads what it needs before it writes, and its writes (entries,
     blocks, draws, carry, the events' mark) wait in the batch's buffer: no job of a batch of
-    deductions sends a write of its own or takes a savepoint."""
+    deductions sends a write of its own or takes a savepoint, and none sends the rows the
+    jobs before it buffered (its reads are of its own customer: `Prepared.one_customer`)."""
     ctx, clock = env
     _catalogue(ctx)
     ids = [_customer(ctx, f"bulk-{n}") for n in range(4)]
@@ -299,6 +300,14 @@ def test_deductions_go_through_the_bulk_path(
             return _original(self, *args)
 
         monkeypatch.setattr(Tx, name, counted)
+    send_buffer = Tx._send_buffer
+
+    def sent(self: Tx) -> None:
+        if self._buffer and self._frames:  # rows sent while a job runs
+            direct.append("_send_buffer")
+        send_buffer(self)
+
+    monkeypatch.setattr(Tx, "_send_buffer", sent)
 
     done = deduct.deduct_due(ctx)
 

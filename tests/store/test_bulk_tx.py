@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import select, update
 
 from drawdown.records import StoredResponse
 from drawdown.store import idempotency
+from drawdown.store import usage as usage_store
 from drawdown.store.committer import LockKey, _Queued
 from drawdown.store.schema import idempotency_keys, server_secrets
 from drawdown.store.tx import Tx
@@ -134,3 +136,48 @@ def test_a_refused_bulk_write_runs_the_batch_again_job_by_job(db: Any) -> None:
                     Job(lambda tx: _remember(tx, "alone")))  # fmt: skip
     assert [ok for ok, _ in outcomes] == [True, False, True]
     assert _keys(db) == ["alone", "twice"]
+
+
+def test_a_read_of_one_customer_sends_the_buffer_only_when_it_holds_that_customers_rows(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Prepared.one_customer` (the deducter's reads): a job reading its own customer's rows
+    leaves other customers' buffered rows waiting, so a batch of such jobs still writes
+    together; rows of the customer it reads, or rows that name no customer, go out first."""
+    sends: list[int] = []
+    original = Tx._send_grouped
+
+    def counted(tx: Tx, writes: Any) -> None:
+        if writes:
+            sends.append(len(writes))
+        original(tx, writes)
+
+    def carry(customer: str, amount: str) -> Callable[[Tx], None]:
+        return lambda tx: usage_store.set_carry(tx, customer, "credits", "api", Decimal(amount),
+                                                NOW)  # fmt: skip
+
+    seen: dict[str, Any] = {}
+
+    def read(name: str, customer: str) -> Callable[[Tx], None]:
+        def body(tx: Tx) -> None:
+            seen[name] = (usage_store.carry(tx, customer), list(sends))
+
+        return body
+
+    monkeypatch.setattr(Tx, "_send_grouped", counted)
+    outcomes = _run(
+        db,
+        Job(carry("a", "1.5")),
+        Job(read("b-beside-a", "b")),  # a's row waits
+        Job(carry("b", "2")),
+        Job(read("a-own", "a")),  # a's row is buffered: a and b's rows go out first
+        Job(lambda tx: _remember(tx, "k")),  # names no customer
+        Job(read("c-beside-anyone", "c")),  # so it goes out before a read of c
+    )
+    assert [ok for ok, _ in outcomes] == [True] * 6
+    assert seen["b-beside-a"] == ({}, [])
+    assert seen["a-own"] == ({("credits", "api"): Decimal("1.5")}, [2])
+    assert seen["c-beside-anyone"] == ({}, [2, 1])
+    assert sends == [2, 1]  # nothing was left to send at the end
+    with db.read() as tx:
+        assert usage_store.carry(tx, "b") == {("credits", "api"): Decimal(2)}

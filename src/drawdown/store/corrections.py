@@ -304,6 +304,7 @@ _DRAWN = Prepared(
         _d.customer_id == bindparam("customer_id"), in_list(_d.item_id, "item_ids", dialect)
     ),
     per_dialect=True,
+    one_customer=True,
 )
 
 Drawn = dict[tuple[str, str, str], Decimal]  # (currency, item, block) -> drawn so far

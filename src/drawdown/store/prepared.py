@@ -29,6 +29,10 @@ class Prepared:
     A write with a `bulk_rank` may wait in a bulk `Tx`'s buffer and be sent with the rest of
     its batch (`store/tx.py`); buffered writes go out in rank order, so a rank must come
     after the ranks of every table its rows refer to (`store/ranks.py` lists them).
+
+    A read marked `one_customer` reads only rows of the customer its `customer_id` parameter
+    names, in every table it reads: a bulk `Tx` runs it without first sending the buffered
+    writes when none of them is that customer's (they cannot change what it reads).
     """
 
     def __init__(
@@ -39,9 +43,11 @@ class Prepared:
         per_dialect: bool = False,
         sqlite_rewrite: Callable[[str], str] | None = None,
         bulk_rank: int | None = None,
+        one_customer: bool = False,
     ) -> None:
         self._build = build
         self.bulk_rank = bulk_rank
+        self.one_customer = one_customer
         self._postgres_suffix = postgres_suffix
         self._sqlite_rewrite = sqlite_rewrite
         self._per_dialect = per_dialect

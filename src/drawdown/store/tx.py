@@ -8,12 +8,15 @@ A committer batch runs in a *bulk* `Tx` (issue 20: decide in memory, write in bu
 prepared writes that have a `bulk_rank` are not sent when a job makes them: they wait in a
 buffer, and the whole batch's rows go out together, one `executemany` per statement, in
 rank order (the order of the tables' foreign keys), before the batch commits or before
-anything reads the database. A job therefore costs no statement of its own unless it
-reads something the batch did not load (`store/cache.py`). A job that is rolled back drops
-the rows it buffered; if its rows already reached the database (it read after writing), it
-took a savepoint first, lazily, just before they were sent, and rolls back to it. If the
-database refuses a bulk write, the `Tx` is *poisoned*: the committer rolls the batch back
-and runs it again job by job, each in its own savepoint (`bulk=False`, as before).
+anything reads the database, except a read of one customer's rows when no buffered row is
+that customer's (`Prepared.one_customer`): so jobs that each read their own customer's
+rows, as the deducter's do, still write together. A job therefore costs no statement of
+its own unless it reads something the batch did not load (`store/cache.py`). A job that is
+rolled back drops the rows it buffered; if its rows already reached the database (it read
+after writing), it took a savepoint first, lazily, just before they were sent, and rolls
+back to it. If the database refuses a bulk write, the `Tx` is *poisoned*: the committer
+rolls the batch back and runs it again job by job, each in its own savepoint (`bulk=False`,
+as before).
 
 On PostgreSQL, writes and savepoints are *pipelined* (psycopg's pipeline mode): they are
 sent without waiting for their answers, which arrive together with the next read or at
@@ -70,6 +73,8 @@ class Tx:
         # Bulk mode: ranked writes wait here, and the batch's reads come from `batch`.
         self.batch: BatchCache | None = BatchCache() if bulk else None
         self._buffer: list[tuple[Prepared, Params]] = []
+        # The customers the buffered rows belong to; None: some row names no customer.
+        self._buffered_customers: set[str] | None = set()
         self._frames: list[_Frame] = []
         self._on_commit: list[Callable[[], None]] = []
         self.poisoned: BaseException | None = None
@@ -120,13 +125,15 @@ class Tx:
         )
 
     def rows(self, statement: Prepared, params: Params) -> list[tuple[Any, ...]]:
-        self._send_buffer()
+        if not self._buffer_spares(statement, params):
+            self._send_buffer()
         cursor = self._raw()
         self._run(cursor, statement, params)
         return list(cursor.fetchall())
 
     def one(self, statement: Prepared, params: Params) -> tuple[Any, ...] | None:
-        self._send_buffer()
+        if not self._buffer_spares(statement, params):
+            self._send_buffer()
         cursor = self._raw()
         self._run(cursor, statement, params)
         row: tuple[Any, ...] | None = cursor.fetchone()
@@ -149,6 +156,7 @@ class Tx:
         statement has a `bulk_rank`, else sent now (pipelined on PostgreSQL)."""
         if self.batch is not None and statement.bulk_rank is not None:
             self._buffer.append((statement, params))
+            self._note_customer(params)
             return
         self._before_direct_write()
         self._pipelined()
@@ -159,6 +167,8 @@ class Tx:
             return
         if self.batch is not None and statement.bulk_rank is not None:
             self._buffer.extend((statement, p) for p in params)
+            for p in params:
+                self._note_customer(p)
             return
         self._before_direct_write()
         self._pipelined()
@@ -202,6 +212,9 @@ class Tx:
         if self.poisoned is not None:
             return  # the batch runs again job by job: nothing here is kept anyway
         del self._buffer[frame.mark :]
+        self._buffered_customers = set()
+        for _, params in self._buffer:
+            self._note_customer(params)
         if frame.savepoint:
             with contextlib.suppress(Exception):  # the failure being rolled back, raised once
                 self._flush_pipeline()
@@ -229,6 +242,23 @@ class Tx:
 
     # --- sending the buffer ----------------------------------------------------------------
 
+    def _note_customer(self, params: Params) -> None:
+        """Remember whose row was buffered: its `customer_id` (or `k_customer_id`, the key of
+        an update); a row with neither could be anyone's."""
+        customer = params.get("customer_id", params.get("k_customer_id"))
+        if not isinstance(customer, str):
+            self._buffered_customers = None
+        elif self._buffered_customers is not None:
+            self._buffered_customers.add(customer)
+
+    def _buffer_spares(self, statement: Prepared, params: Params) -> bool:
+        """Whether `statement` may read before the buffer is sent: it reads one customer's
+        rows and no buffered row is that customer's."""
+        if not self._buffer or not statement.one_customer:
+            return not self._buffer
+        buffered = self._buffered_customers
+        return buffered is not None and params["customer_id"] not in buffered
+
     def flush(self) -> None:
         """Send every buffered write and wait for every pipelined statement's answer;
         raises the first one that failed."""
@@ -243,6 +273,7 @@ class Tx:
         if self.poisoned is not None:
             raise BulkWriteRefused("an earlier bulk write of this batch was refused")
         buffer, self._buffer = self._buffer, []
+        self._buffered_customers = set()
         try:
             start = 0
             for frame in self._frames:

@@ -239,6 +239,16 @@ def due_customers(tx: Tx, cutoff: datetime, limit: int) -> list[str]:
     return sorted(live_customer_ids(tx, due), key=due.index)
 
 
+def _by_pending_index(sql: str) -> str:
+    """SQLite has no statistics to tell that few of a customer's events are undeducted: left
+    alone it walks the customer's whole history by time (`ix_usage_events_time`, 133 ms at
+    100,000 deducted events) instead of the undeducted ones (`ix_usage_events_customer`,
+    87 µs). PostgreSQL's statistics choose the latter by themselves."""
+    return sql.replace(
+        "FROM usage_events ", "FROM usage_events INDEXED BY ix_usage_events_customer ", 1
+    )
+
+
 _DUE_EVENTS = Prepared(
     lambda: (
         select(_e.idempotency_key, _e.event_name, _e.timestamp, _e.properties, _e.accepted_at)
@@ -250,7 +260,9 @@ _DUE_EVENTS = Prepared(
         )
         .order_by(_e.timestamp, _e.idempotency_key)
         .limit(bindparam("limit"))
-    )
+    ),
+    sqlite_rewrite=_by_pending_index,
+    one_customer=True,
 )
 
 
@@ -267,15 +279,30 @@ def due_events(tx: Tx, customer_id: str, cutoff: datetime, limit: int) -> list[D
     ]
 
 
+_PENDING_EVENTS = Prepared(
+    lambda: (
+        select(*_EVENT_FIELDS)
+        .where(
+            _e.customer_id == bindparam("customer_id"),
+            _e.deduction_id.is_(None),
+            _e.status == LIVE,
+        )
+        .order_by(_e.timestamp, _e.idempotency_key)
+        .limit(bindparam("limit"))
+    ),
+    sqlite_rewrite=_by_pending_index,
+    one_customer=True,
+)
+
+
 def pending_events(tx: Tx, customer_id: str, limit: int) -> list[UsageEvent]:
     """A customer's undeducted live events, whatever their time (the console's pending usage)."""
-    query = (
-        select(*_EVENT_FIELDS)
-        .where(_e.customer_id == customer_id, _e.deduction_id.is_(None), _e.status == LIVE)
-        .order_by(_e.timestamp, _e.idempotency_key)
-        .limit(limit)
-    )
-    return [_event(row) for row in tx.execute(query)]
+    read = tx.codec.read_instant
+    rows = tx.rows(_PENDING_EVENTS, {"customer_id": customer_id, "limit": limit})
+    return [
+        UsageEvent(key, name, read(at), read_properties(properties))
+        for key, name, at, properties in rows
+    ]
 
 
 def events_between(
@@ -377,7 +404,8 @@ def count_events(tx: Tx, customer_id: str) -> tuple[int, int]:
 _CARRY = Prepared(
     lambda: select(_c.currency, _c.item_id, _c.carried).where(
         _c.customer_id == bindparam("customer_id")
-    )
+    ),
+    one_customer=True,
 )
 
 
