@@ -125,15 +125,13 @@ class Tx:
         )
 
     def rows(self, statement: Prepared, params: Params) -> list[tuple[Any, ...]]:
-        if not self._buffer_spares(statement, params):
-            self._send_buffer()
+        self._before_read(statement, params)
         cursor = self._raw()
         self._run(cursor, statement, params)
         return list(cursor.fetchall())
 
     def one(self, statement: Prepared, params: Params) -> tuple[Any, ...] | None:
-        if not self._buffer_spares(statement, params):
-            self._send_buffer()
+        self._before_read(statement, params)
         cursor = self._raw()
         self._run(cursor, statement, params)
         row: tuple[Any, ...] | None = cursor.fetchone()
@@ -251,13 +249,16 @@ class Tx:
         elif self._buffered_customers is not None:
             self._buffered_customers.add(customer)
 
-    def _buffer_spares(self, statement: Prepared, params: Params) -> bool:
-        """Whether `statement` may read before the buffer is sent: it reads one customer's
-        rows and no buffered row is that customer's."""
-        if not self._buffer or not statement.one_customer:
-            return not self._buffer
+    def _before_read(self, statement: Prepared, params: Params) -> None:
+        """Send the buffered writes before a read, unless the read is of one customer's rows
+        and no buffered row is that customer's; pipelined answers are awaited either way,
+        so a refused write still surfaces here."""
         buffered = self._buffered_customers
-        return buffered is not None and params["customer_id"] not in buffered
+        if (self._buffer and statement.one_customer and buffered is not None
+                and params["customer_id"] not in buffered):  # fmt: skip
+            self._flush_pipeline()
+        else:
+            self._send_buffer()
 
     def flush(self) -> None:
         """Send every buffered write and wait for every pipelined statement's answer;
