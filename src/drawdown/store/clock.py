@@ -6,8 +6,11 @@ own clock, a server two days ahead would expire credits early and stamp entries 
 future (ledger time never goes back, so every later entry would stay there), and one two
 days behind would accept an expiry already past. So:
 
-* on PostgreSQL every batch reads the database's `clock_timestamp()` and its jobs use it as
-  "now": one clock for every node;
+* on PostgreSQL the batches' jobs take the database's time as "now": one clock for every
+  node. A batch reads `clock_timestamp()` when the last reading is a second old or more;
+  in between, "now" is that reading plus the time elapsed since on the process's
+  monotonic clock, which a step of the wall clock does not move (one round trip less per
+  batch under load; the reading is never more than a second old);
 * on both databases a process compares its own clock with the database's before it writes:
   PostgreSQL's, or for SQLite the kernel's (the modification time the kernel gives a small
   file beside the database when the process writes to it: a process's clock can be wrong,
@@ -15,9 +18,9 @@ days behind would accept an expiry already past. So:
   `skew_max_seconds`, every write is refused (`ClockSkewed`, a 503) and `/ready` fails; one
   log line says so when it starts and one when it ends.
 
-SQLite's check costs a small write and a `stat`, so it runs at most once a second; the
-PostgreSQL read is the batch's first statement, one round trip per batch (sending it in one
-pipeline with the BEGIN before it measured slower: docs/benchmarks.md).
+SQLite's check costs a small write and a `stat`, so it runs at most once a second, as the
+PostgreSQL read does (sending that read in one pipeline with the BEGIN before it measured
+slower: docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import logging
 import os
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -36,6 +39,7 @@ from drawdown.store.tx import Tx
 log = logging.getLogger("drawdown.clock")
 
 SQLITE_CHECK_SECONDS = 1.0
+POSTGRES_READING_SECONDS = 1.0  # the oldest database reading a batch's "now" may start from
 _DATABASE_NOW = Prepared(lambda: select(func.clock_timestamp()))
 
 
@@ -59,13 +63,15 @@ class ClockGuard:
         self._probe_path = sqlite_probe_path
         self._skewed: ClockSkewed | None = None
         self._checked_at = float("-inf")  # monotonic instant of the last SQLite check
+        # PostgreSQL: the last reading of the database's clock, and the monotonic instant of it.
+        self._reading: tuple[datetime, float] | None = None
         self._lock = threading.Lock()
 
     def before_batch(self, tx: Tx) -> datetime | None:
         """Check the clocks before a batch writes: the database's "now" on PostgreSQL (its
         jobs' time), None on SQLite; raises `ClockSkewed` while they differ too much."""
         if tx.postgres:
-            return self._compare_with_postgres(tx)
+            return self._postgres_now(tx)
         if time.monotonic() - self._checked_at >= SQLITE_CHECK_SECONDS or self._skewed:
             self._compare_with_kernel()
         if self._skewed is not None:
@@ -83,13 +89,26 @@ class ClockGuard:
             return str(skewed)
         return None if self._skewed is None else str(self._skewed)
 
+    def _postgres_now(self, tx: Tx) -> datetime:
+        """The database's time now: read, or (while the clocks agree) the last reading
+        carried forward on the monotonic clock, if it is less than a second old."""
+        with self._lock:
+            reading, skewed = self._reading, self._skewed
+        if reading is not None and skewed is None:
+            elapsed = time.monotonic() - reading[1]
+            if 0 <= elapsed < POSTGRES_READING_SECONDS:
+                return reading[0] + timedelta(seconds=elapsed)
+        return self._compare_with_postgres(tx)
+
     def _compare_with_postgres(self, tx: Tx) -> datetime:
-        before = time.time()
+        before, started = time.time(), time.monotonic()
         row = tx.one(_DATABASE_NOW, {})
         assert row is not None
         database_now: datetime = row[0]
-        after = time.time()
+        after, ended = time.time(), time.monotonic()
         now = database_now if database_now.tzinfo is UTC else database_now.astimezone(UTC)
+        with self._lock:  # the reading was taken about halfway through the round trip
+            self._reading = (now, (started + ended) / 2)
         self._judge((before + after) / 2 - now.timestamp())
         return now
 
