@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from conftest import REPO, free_port, run_cli
+from conftest import REPO, free_port, port_taken, run_cli
 from drawdown.services import verify as verification
 from support.contexts import make_context
 
@@ -30,6 +30,10 @@ LONG = os.environ.get("DRAWDOWN_LONG", "") not in ("", "0")
 def scale(short: int, long: int) -> int:
     """A suite's size: `short` in CI, `long` with DRAWDOWN_LONG=1."""
     return long if LONG else short
+
+
+class ServerExited(RuntimeError):
+    """The server process ended before it answered."""
 
 
 @dataclass
@@ -56,6 +60,22 @@ class Served:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self, wait: bool = True) -> None:
+        """Start the server (and wait until it answers). Between probing a free port and
+        binding it, another process may take the port (an outgoing connection's ephemeral
+        port, another worker's server); the server then exits, and starts again on another."""
+        for retries_left in (2, 1, 0):
+            self._spawn()
+            if not wait:
+                return
+            try:
+                self.wait_until_up()
+                return
+            except ServerExited:
+                if not retries_left or not port_taken(self.port):
+                    raise
+                self.port = free_port()
+
+    def _spawn(self) -> None:
         env = {**os.environ, "DRAWDOWN_DATABASE_URL": self.database_url, **self.env}
         # Output goes to a file: a pipe nobody reads would block a server that logs a lot.
         self.close_log()
@@ -66,8 +86,6 @@ class Served:
             env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
             preexec_fn=self.preexec,
         )  # fmt: skip
-        if wait:
-            self.wait_until_up()
 
     def close_log(self) -> None:
         if self.log is not None:
@@ -84,7 +102,9 @@ class Served:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}")
+                printed = self.output_text()[-2000:]
+                self.close_log()  # nobody stops a server that never started: close it here
+                raise ServerExited(f"server exited with {self.process.returncode}: {printed}")
             try:
                 httpx.get(self.base_url + "/ping", timeout=1)  # any answer: it is up
                 return
